@@ -1,0 +1,223 @@
+"""Every way to build, test, check, document and release platekit.
+
+    nox -s tests            every package together, with the integration tests (CI runs this)
+    nox -s package          each layer alone, with only the layers below it installed
+    nox -s lint typecheck docs release
+    nox -s matrix           the test suite on every Python from 3.10 to 3.13 found here
+
+Sessions use uv to make their environments when it is installed (``nox[uv]``)
+and virtualenv otherwise. No session downloads a Python: only interpreters
+already on this machine are used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+import nox
+
+os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+nox.options.reuse_venv = "no"
+
+ROOT = Path(__file__).resolve().parent
+PACKAGES = ROOT / "packages"
+
+# The layers, lowest first. Each depends on the ones before it only.
+LAYER_ORDER = ("cache", "registry", "storage", "microscopes", "zmq")
+LAYERS = [layer for layer in LAYER_ORDER if (PACKAGES / f"platekit-{layer}").is_dir()]
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+LINT_REQUIREMENTS = ["ruff>=0.6"]
+TYPECHECK_REQUIREMENTS = ["mypy>=1.11", "pytest>=8", "hypothesis>=6.100"]
+DOCS_REQUIREMENTS = ["sphinx>=7"]
+
+
+def package_dir(layer: str) -> Path:
+    return PACKAGES / f"platekit-{layer}"
+
+
+def with_layers_below(layer: str) -> list[str]:
+    return LAYERS[: LAYERS.index(layer) + 1]
+
+
+def install_from_source(session: nox.Session, layers: list[str]) -> None:
+    """Install the given layers from this checkout, with their test extras.
+
+    One install call, so the resolver takes each sibling from here rather
+    than looking for it on the index.
+    """
+    session.install(*(f"{package_dir(layer)}[test]" for layer in layers))
+
+
+def test_paths(layers: list[str], *, integration: bool) -> list[str]:
+    paths = [str(package_dir(layer) / "tests") for layer in layers]
+    if integration:
+        paths.append(str(ROOT / "tests_integration"))
+    return paths
+
+
+def run_pytest(session: nox.Session, paths: list[str]) -> None:
+    """Run pytest from the repository root, with the cache in the session's own folder."""
+    cache = Path(session.create_tmp()).resolve() / "platekit-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *paths,
+        *session.posargs,
+        env={"PLATEKIT_CACHE_DIR": str(cache)},
+    )
+
+
+# Run inside a session's environment: every installed platekit distribution
+# must have come from the place given, and exactly the expected ones are there.
+PROVENANCE_CHECK = """
+import json, sys
+from importlib.metadata import distributions
+from urllib.parse import unquote, urlparse
+
+expected_names = set(sys.argv[1].split(","))
+allowed = [p.rstrip("/") for p in sys.argv[2:]]
+found, problems = set(), []
+for dist in distributions():
+    name = dist.metadata["Name"]
+    if not name.lower().startswith("platekit"):
+        continue
+    found.add(name)
+    direct = dist.read_text("direct_url.json")
+    url = json.loads(direct)["url"] if direct else ""
+    origin = unquote(urlparse(url).path) if url.startswith("file:") else url or "an index"
+    if not any(origin == p or origin.startswith(p + "/") for p in allowed):
+        problems.append(f"{name} came from {origin}, not from {' or '.join(allowed)}")
+if found != expected_names:
+    problems.append(
+        f"installed platekit distributions {sorted(found)}, expected {sorted(expected_names)}"
+    )
+if problems:
+    sys.exit("\\n".join(problems))
+print("platekit distributions from", ", ".join(allowed) + ":", ", ".join(sorted(found)))
+"""
+
+
+def check_provenance(session: nox.Session, layers: list[str], *origins: Path) -> None:
+    script = Path(session.create_tmp()).resolve() / "check_provenance.py"
+    script.write_text(PROVENANCE_CHECK)
+    names = ",".join(f"platekit-{layer}" for layer in layers)
+    session.run("python", str(script), names, *(str(o.resolve()) for o in origins))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every package installed together; every package's tests and the integration tests."""
+    install_from_source(session, LAYERS)
+    check_provenance(session, LAYERS, PACKAGES)
+    run_pytest(session, test_paths(LAYERS, integration=True))
+
+
+@nox.session(python=PYTHONS)
+def matrix(session: nox.Session) -> None:
+    """The whole suite on each supported Python this machine has."""
+    install_from_source(session, LAYERS)
+    run_pytest(session, test_paths(LAYERS, integration=True))
+
+
+@nox.session
+@nox.parametrize("layer", LAYERS, ids=LAYERS)
+def package(session: nox.Session, layer: str) -> None:
+    """One layer alone: only it and the layers below it installed, only its tests run."""
+    layers = with_layers_below(layer)
+    install_from_source(session, layers)
+    check_provenance(session, layers, PACKAGES)
+    run_pytest(session, test_paths([layer], integration=False))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.install(*LINT_REQUIREMENTS)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every package's source (one PEP 420 namespace)."""
+    session.install(*TYPECHECK_REQUIREMENTS, *(str(package_dir(layer)) for layer in LAYERS))
+    # Keep the third-party dependencies but not the installed copies of platekit,
+    # which mypy would otherwise check instead of the source folders.
+    session.run("uv", "pip", "uninstall", *(f"platekit-{layer}" for layer in LAYERS))
+    sources = [str(package_dir(layer) / "src") for layer in LAYERS]
+    cache = Path(session.create_tmp()).resolve() / "mypy"
+    shutil.rmtree(cache, ignore_errors=True)
+    session.run(
+        "mypy", "--cache-dir", str(cache), *sources, env={"MYPYPATH": os.pathsep.join(sources)}
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx documentation; any warning fails the build."""
+    session.install(*DOCS_REQUIREMENTS, *(str(package_dir(layer)) for layer in LAYERS))
+    out = ROOT / "docs" / "_build" / "html"
+    cache = Path(session.create_tmp()).resolve() / "platekit-cache"
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        str(ROOT / "docs"),
+        str(out),
+        env={"PLATEKIT_CACHE_DIR": str(cache)},
+    )
+    session.log(f"documentation in {out / 'index.html'}")
+
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """Build every wheel and sdist, then test the installed wheels, not the source tree."""
+    dist = Path(session.create_tmp()).resolve() / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.install("uv")
+    for layer in LAYERS:
+        # uv builds the sdist, then the wheel from the sdist, so a file the
+        # sdist forgets breaks the wheel here rather than for a user.
+        session.run("uv", "build", "--quiet", "--out-dir", str(dist), str(package_dir(layer)))
+    for layer in LAYERS:
+        check_sdist(session, dist, layer)
+    wheels = sorted(str(wheel) for wheel in dist.glob("platekit_*.whl"))
+    if len(wheels) != len(LAYERS):
+        session.error(f"expected {len(LAYERS)} wheels in {dist}, found {wheels}")
+    # Only the wheels provide platekit; third-party dependencies come from the index.
+    session.install(*wheels, "pytest>=8", "hypothesis>=6.100")
+    check_provenance(session, LAYERS, dist)
+    run_pytest(session, test_paths(LAYERS, integration=True))
+    session.log(f"wheels and sdists in {dist}")
+
+
+def check_sdist(session: nox.Session, dist: Path, layer: str) -> None:
+    """The sdist must carry the package's README, pyproject, py.typed and tests."""
+    sdists = list(dist.glob(f"platekit_{layer}-*.tar.gz"))
+    if len(sdists) != 1:
+        session.error(f"expected one sdist for platekit-{layer} in {dist}, found {sdists}")
+    with tarfile.open(sdists[0]) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    required = {"README.md", "pyproject.toml", f"src/platekit/{layer}/py.typed"}
+    missing = sorted(required - names)
+    if not any(name.startswith("tests/test_") for name in names):
+        missing.append("tests/test_*.py")
+    if missing:
+        session.error(f"{sdists[0].name} lacks {', '.join(missing)}")
+    session.log(f"{sdists[0].name}: {len(names)} files, README, py.typed and tests present")
+
+
+if __name__ == "__main__":
+    sys.exit("run this file with nox: python -m nox -s tests")

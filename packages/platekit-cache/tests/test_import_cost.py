@@ -1,0 +1,51 @@
+"""Importing platekit.cache, and reading a warm record, load almost nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+RunPython = Callable[..., str]
+
+# Modules that would make a warm start slow (each costs milliseconds or more).
+HEAVY = {
+    "importlib.metadata",
+    "logging",
+    "pathlib",
+    "platformdirs",
+    "typing",
+    "dataclasses",
+    "tempfile",
+    "napari",
+    "matplotlib",
+}
+
+
+def modules_after(run_python: RunPython, code: str) -> set[str]:
+    out = run_python(
+        f"""
+        import sys
+        before = set(sys.modules)
+        {code}
+        added = sorted(set(sys.modules) - before)
+        print(__import__("json").dumps(added))
+        """
+    )
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_import_loads_nothing_heavy(run_python: RunPython) -> None:
+    added = modules_after(run_python, "import platekit.cache")
+    assert added <= {"platekit", "platekit.cache", "platekit.cache._version", "__future__"}, added
+
+
+def test_a_warm_record_loads_nothing_heavy(run_python: RunPython) -> None:
+    run_python(
+        "from platekit.cache import RegistryCacheManager as M; M('warm', version='1').save([1])"
+    )
+    added = modules_after(
+        run_python,
+        "from platekit.cache import RegistryCacheManager as M; "
+        "assert M('warm', version='1').load() == [1]",
+    )
+    assert not added & HEAVY, added & HEAVY
