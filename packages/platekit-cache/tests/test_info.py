@@ -125,10 +125,13 @@ def test_cli_info_when_caching_is_disabled(run_python: RunPython) -> None:
     out = run_python(
         """
         import os, sys
-        os.environ["PLATEKIT_DISABLE_REGISTRY_CACHE"] = "1"
         from platekit.cache.__main__ import main
+        main(["colormaps"])  # a record exists, but must not be reported as used
+        os.environ["PLATEKIT_DISABLE_REGISTRY_CACHE"] = "1"
         main(["colormaps"]); main(["info"])
         """
     )
-    assert "caching is off" in out
+    assert "from discovery, now cached" in out
+    assert "from discovery (caching is off)" in out
+    assert "from the cache" not in out
     assert "caching:      off" in out

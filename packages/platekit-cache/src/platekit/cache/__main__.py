@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from platekit.cache import _info
 from platekit.cache._colormaps import create_colormap_enum
-from platekit.cache._record import RegistryCacheManager, fingerprint
+from platekit.cache._record import RegistryCacheManager, caching_disabled_by_env, fingerprint
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,7 +95,7 @@ def _print_colormaps() -> int:
     colormaps = create_colormap_enum()
     elapsed = time.perf_counter() - started
     after = fingerprint(record)
-    if after is None:
+    if after is None or caching_disabled_by_env():
         source = "discovery (caching is off)"
     elif after == before:
         source = "the cache"
