@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 RunPython = Callable[..., str]
 
@@ -46,6 +47,27 @@ def test_a_warm_record_loads_nothing_heavy(run_python: RunPython) -> None:
     added = modules_after(
         run_python,
         "from platekit.cache import RegistryCacheManager as M; "
+        "assert M('warm', version='1').load() == [1]",
+    )
+    assert not added & HEAVY, added & HEAVY
+
+
+def test_a_warm_record_in_the_default_folder_loads_nothing_heavy(
+    run_python: RunPython, tmp_path: Path
+) -> None:
+    # The default folder (no PLATEKIT_CACHE_DIR), moved under tmp_path through XDG.
+    code_prefix = (
+        "import os; os.environ.pop('PLATEKIT_CACHE_DIR'); "
+        f"os.environ['XDG_CACHE_HOME'] = {str(tmp_path / 'xdg')!r}; "
+    )
+    run_python(
+        code_prefix + "from platekit.cache import RegistryCacheManager as M; "
+        "M('warm', version='1').save([1])"
+    )
+    assert (tmp_path / "xdg" / "platekit").is_dir()
+    added = modules_after(
+        run_python,
+        code_prefix + "from platekit.cache import RegistryCacheManager as M; "
         "assert M('warm', version='1').load() == [1]",
     )
     assert not added & HEAVY, added & HEAVY

@@ -94,12 +94,17 @@ def test_nothing_is_created_before_the_first_write(
     assert manager.path.is_file()
 
 
+@pytest.mark.parametrize("xdg", [None, "", "   ", "/srv/cache"])
 def test_default_cache_dir_is_the_platformdirs_user_cache(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None
 ) -> None:
     import platformdirs
 
     monkeypatch.delenv("PLATEKIT_CACHE_DIR")
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     assert cache_dir() == platformdirs.user_cache_path("platekit", appauthor=False)
 
 

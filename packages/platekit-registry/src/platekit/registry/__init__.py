@@ -1,0 +1,52 @@
+"""platekit-registry: plugin registries that start warm without importing their plugins.
+
+Declare a registry on a root class, and its subclasses register as they are
+defined; a ``LazyDiscoveryDict`` finds the rest on first use, from a package
+and from an entry-point group, and keeps an index in the platekit cache so the
+next process answers ``keys()`` without importing a single plugin module and
+``registry[key]`` imports only that key's module.
+"""
+
+from __future__ import annotations
+
+from platekit.registry._config import (
+    PRIMARY_KEY,
+    RegistryConfig,
+    SecondaryRegistry,
+    extract_key_from_backend_suffix,
+    extract_key_from_class_name,
+    extract_key_from_handler_suffix,
+    make_suffix_extractor,
+)
+from platekit.registry._discovery import PluginError
+from platekit.registry._errors import (
+    DiscoveryError,
+    DuplicateKeyError,
+    DuplicateRegistryKeyError,
+    PluginImportError,
+    RegistryError,
+)
+from platekit.registry._lazy import LazyDiscoveryDict
+from platekit.registry._meta import AutoRegisterMeta
+from platekit.registry._secondary import SecondaryRegistryDict
+from platekit.registry._version import __version__
+
+__all__ = [
+    "PRIMARY_KEY",
+    "AutoRegisterMeta",
+    "DiscoveryError",
+    "DuplicateKeyError",
+    "DuplicateRegistryKeyError",
+    "LazyDiscoveryDict",
+    "PluginError",
+    "PluginImportError",
+    "RegistryConfig",
+    "RegistryError",
+    "SecondaryRegistry",
+    "SecondaryRegistryDict",
+    "__version__",
+    "extract_key_from_backend_suffix",
+    "extract_key_from_class_name",
+    "extract_key_from_handler_suffix",
+    "make_suffix_extractor",
+]

@@ -1,0 +1,49 @@
+"""The ``platekit`` command: a thin front over the command registry.
+
+The top-level help comes from the registry's index, so ``platekit --help``
+imports no command module (and so nothing of zarr or zmq) when warm; only
+the chosen command's module is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from platekit.registry._command import COMMANDS
+from platekit.registry._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``platekit`` with ``argv`` (default: the process's arguments)."""
+    import argparse
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="platekit",
+        description="platekit: plugin registries, caches and plate I/O for HCS software.",
+        epilog="Run 'platekit COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"platekit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in args if not a.startswith("-")), None)
+    for name in sorted(COMMANDS):
+        if name == chosen:
+            continue
+        commands.add_parser(name, help=str(COMMANDS.metadata(name).get("help", "")))
+    if chosen is not None and chosen in COMMANDS:
+        command = COMMANDS[chosen]()
+        sub = commands.add_parser(chosen, help=command.help, description=command.help)
+        command.configure(sub)
+        parsed = parser.parse_args(args)
+        return int(command.run(parsed))
+    parsed = parser.parse_args(args)
+    parser.print_help()
+    return 0 if parsed.command is None and not args else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

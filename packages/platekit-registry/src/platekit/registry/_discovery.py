@@ -1,0 +1,190 @@
+"""Discovery: importing a registry's plugin modules and entry points, and what failed."""
+
+from __future__ import annotations
+
+import sys
+
+from platekit.registry import _log, _sources
+from platekit.registry._errors import DiscoveryError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
+
+    from platekit.registry._config import RegistryConfig
+
+
+class PluginError:
+    """A plugin module or entry point that failed to import during discovery."""
+
+    __slots__ = ("distribution", "entry_point", "exception", "module", "summary", "traceback")
+
+    def __init__(
+        self,
+        module: str,
+        summary: str,
+        traceback: str,
+        *,
+        entry_point: str | None = None,
+        distribution: str | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        self.module = module
+        self.summary = summary
+        self.traceback = traceback
+        self.entry_point = entry_point
+        self.distribution = distribution
+        #: The live exception; ``None`` when the error was read from the index.
+        self.exception = exception
+
+    @classmethod
+    def from_exception(
+        cls,
+        module: str,
+        exc: BaseException,
+        *,
+        entry_point: str | None = None,
+        distribution: str | None = None,
+    ) -> PluginError:
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        summary = f"{type(exc).__name__}: {exc}"
+        return cls(
+            module,
+            summary,
+            text,
+            entry_point=entry_point,
+            distribution=distribution,
+            exception=exc,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "summary": self.summary,
+            "traceback": self.traceback,
+            "entry_point": self.entry_point,
+            "distribution": self.distribution,
+        }
+
+    @property
+    def source(self) -> str:
+        """Where the plugin came from, for messages."""
+        if self.entry_point is not None:
+            return f"entry point {self.entry_point!r} of {self.distribution}"
+        return f"module {self.module}"
+
+    def __repr__(self) -> str:
+        return f"PluginError({self.source}: {self.summary})"
+
+
+def import_plugins(
+    config: RegistryConfig, root: type | None, errors: list[PluginError] | None
+) -> dict[str, str]:
+    """Import every plugin module of a registry; return where each came from.
+
+    The keys are module names (covering their submodules) and, for entry
+    points naming a class, ``module:qualname``.
+
+    ``errors=None`` marks a helper pass by a second thread: failures are left
+    to the discovering thread to record and log.
+    """
+    name = config.registry_name
+    origins: dict[str, str] = {}
+    package = config.discovery_package
+    if config.discovery_function is not None:
+        module = import_package(package, name) if package else None
+        paths = list(getattr(module, "__path__", [])) if module else []
+        config.discovery_function(paths, f"{package}." if package else "", root)
+    elif package:
+        origins[package] = f"package {package}"
+        module = import_package(package, name)
+        if hasattr(module, "__path__"):
+            import_submodules(module, config.discovery_recursive, errors, name)
+    if config.entry_point_group:
+        for entry_point in _sources.entry_points(config.entry_point_group):
+            # A class entry point names its class; the other classes its module
+            # defines come with it, under the first entry point naming the module.
+            origin = f"entry point {entry_point.name} ({entry_point.distribution})"
+            origins.setdefault(entry_point.module, origin)
+            if entry_point.attr:
+                origins.setdefault(f"{entry_point.module}:{entry_point.attr}", origin)
+            try:
+                load_entry_point(entry_point)
+            except (Exception, SystemExit) as exc:
+                if errors is not None:
+                    error = PluginError.from_exception(
+                        entry_point.module,
+                        exc,
+                        entry_point=entry_point.name,
+                        distribution=entry_point.distribution,
+                    )
+                    errors.append(error)
+                    warn_broken(name, error, exc)
+    return origins
+
+
+def inside_import() -> bool:
+    """Whether this thread is executing the body of a module being imported."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            module = sys.modules.get(frame.f_globals.get("__name__", ""))
+            spec = getattr(module, "__spec__", None)
+            if spec is not None and getattr(spec, "_initializing", False):
+                return True
+        frame = frame.f_back
+    return False
+
+
+def import_package(package: str, registry_name: str) -> Any:
+    try:
+        __import__(package)
+    except (Exception, SystemExit) as exc:
+        raise DiscoveryError(
+            f"the {registry_name} registry cannot discover plugins: its discovery package "
+            f"{package!r} failed to import ({type(exc).__name__}: {exc}); check "
+            "RegistryConfig.discovery_package"
+        ) from exc
+    return sys.modules[package]
+
+
+def import_submodules(
+    package: Any, recursive: bool, errors: list[PluginError] | None, registry_name: str
+) -> None:
+    import pkgutil
+
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if info.name.rpartition(".")[2] == "__main__":
+            continue  # a package's command-line entry, never a plugin module
+        try:
+            __import__(info.name)
+        except (Exception, SystemExit) as exc:
+            if errors is not None:
+                error = PluginError.from_exception(info.name, exc)
+                errors.append(error)
+                warn_broken(registry_name, error, exc)
+            continue
+        if info.ispkg and recursive:
+            import_submodules(sys.modules[info.name], recursive, errors, registry_name)
+
+
+def load_entry_point(entry_point: _sources.EntryPoint) -> Any:
+    __import__(entry_point.module)
+    target: Any = sys.modules[entry_point.module]
+    if entry_point.attr:
+        for part in entry_point.attr.split("."):
+            target = getattr(target, part)
+    return target
+
+
+def warn_broken(registry_name: str, error: PluginError, exc: BaseException) -> None:
+    _log.log(
+        _log.WARNING,
+        "%s registry: %s failed to import and is left out; the other plugins stay available",
+        registry_name,
+        error.source,
+        exc_info=exc,
+    )

@@ -1,0 +1,139 @@
+"""The index a registry keeps in the platekit cache, and how it is checked on reading."""
+
+from __future__ import annotations
+
+import sys
+
+from platekit.registry import _log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from platekit.registry._config import RegistryConfig
+
+#: Bumped when the layout of the index changes.
+INDEX_FORMAT = 1
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def index_name(root: type, config: RegistryConfig) -> str:
+    """The record name: root class module and qualified name, plus the registry name.
+
+    Two packages that both call their registry "plugin" never share a file.
+    """
+    raw = f"registry.{root.__module__}.{root.__qualname__}.{config.registry_name}"
+    name = "".join(c if c in _NAME_CHARS else "_" for c in raw)
+    if len(name) > 180:
+        import zlib
+
+        name = f"{name[:170]}-{zlib.crc32(raw.encode()):08x}"
+    return name
+
+
+def build_entries(
+    classes: list[tuple[Any, type]], origins: dict[str, str], config: RegistryConfig
+) -> dict[Any, dict[str, Any]]:
+    """Index entries for the discovered classes that a fresh process can import by name.
+
+    Classes registered by other modules (not found by discovery), classes
+    defined inside functions, and keys that are not strings stay out: they
+    exist in this process only.
+    """
+    entries: dict[Any, dict[str, Any]] = {}
+    for key, cls in classes:
+        module_name = cls.__module__
+        origin = origins.get(f"{module_name}:{cls.__qualname__}") or origin_of(module_name, origins)
+        if origin is None or not isinstance(key, str) or "<locals>" in cls.__qualname__:
+            continue
+        module = sys.modules.get(module_name)
+        entries[key] = {
+            "module": module_name,
+            "qualname": cls.__qualname__,
+            "file": getattr(module, "__file__", None),
+            "origin": origin,
+            "metadata": metadata_of(cls, config.metadata_attributes, config.registry_name),
+        }
+    return entries
+
+
+def build_secondary(config: RegistryConfig, indexed: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+    """For each secondary registry: secondary key → the primary key that declared it."""
+    sections: dict[str, dict[str, Any]] = {}
+    for secondary in config.secondary_registries or ():
+        owners = getattr(secondary.registry_dict, "_owners", None)
+        if owners is not None:
+            sections[secondary.attr_name] = {
+                key: owner
+                for key, owner in owners.items()
+                if isinstance(key, str) and owner in indexed
+            }
+    return sections
+
+
+def origin_of(module: str, origins: dict[str, str]) -> str | None:
+    """The origin of the longest module prefix that ``module`` falls under."""
+    best = None
+    for prefix, origin in origins.items():
+        if ":" in prefix:
+            # A class entry point: its module's other classes are not its plugins.
+            continue
+        if (module == prefix or module.startswith(prefix + ".")) and (
+            best is None or len(prefix) > len(best[0])
+        ):
+            best = (prefix, origin)
+    return best[1] if best else None
+
+
+def metadata_of(cls: type, attributes: tuple[str, ...], registry_name: str) -> dict[str, Any]:
+    import json
+
+    metadata = {}
+    for attribute in attributes:
+        if not hasattr(cls, attribute):
+            continue
+        value = getattr(cls, attribute)
+        try:
+            metadata[attribute] = json.loads(json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError):
+            _log.log(
+                _log.WARNING,
+                "%s registry: %s.%s = %r is not JSON data and is left out of its metadata",
+                registry_name,
+                cls.__qualname__,
+                attribute,
+                value,
+            )
+    return metadata
+
+
+def check_index(items: Any) -> str | None:
+    """What is wrong with an index read from the cache, or None."""
+    if not isinstance(items, dict) or items.get("format") != INDEX_FORMAT:
+        return "not an index of this format"
+    entries = items.get("entries")
+    if not isinstance(entries, dict):
+        return "'entries' is not an object"
+    for key, entry in entries.items():
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("module"), str)
+            and isinstance(entry.get("qualname"), str)
+            and isinstance(entry.get("origin"), str)
+            and isinstance(entry.get("metadata"), dict)
+        ):
+            return f"entry {key!r} is malformed"
+    secondary = items.get("secondary")
+    if not isinstance(secondary, dict) or not all(isinstance(s, dict) for s in secondary.values()):
+        return "'secondary' is malformed"
+    errors = items.get("errors")
+    if not isinstance(errors, list) or not all(
+        isinstance(e, dict)
+        and isinstance(e.get("module"), str)
+        and isinstance(e.get("summary"), str)
+        and isinstance(e.get("traceback"), str)
+        for e in errors
+    ):
+        return "'errors' is malformed"
+    return None

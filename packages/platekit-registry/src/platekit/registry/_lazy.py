@@ -1,0 +1,484 @@
+"""LazyDiscoveryDict: a registry that discovers on first use and starts warm from its index.
+
+Cold, a registry imports its discovery package's modules and its entry
+points' modules; their classes register as they are defined. Then it writes
+an *index* through platekit-cache: for every key, the module and qualified
+name of its class, its source file, where it came from and its metadata.
+
+Warm, with a valid index, ``keys()``, ``in``, ``len``, iteration and
+``metadata()`` are answered from the index alone, and ``registry[key]``
+imports the one module that defines that key.
+
+Threads: discovery never holds a lock while importing. Threads that arrive
+during a discovery wait for it, except a thread that is itself in the middle
+of importing a module: it could hold the very import lock the discovering
+thread is waiting for, so it makes its own pass over the plugins instead.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import time
+from _collections_abc import Mapping
+
+from platekit.registry import _index, _log, _sources
+from platekit.registry._claims import check_claim, same_declaration
+from platekit.registry._discovery import PluginError, import_plugins, inside_import
+from platekit.registry._errors import PluginImportError
+from platekit.registry._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
+
+    from platekit.cache import RegistryCacheManager
+    from platekit.registry._config import RegistryConfig
+
+
+class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
+    """A registry mapping key → class that discovers its plugins on first access.
+
+    Declare it in a root class's ``RegistryConfig`` (or let a root's
+    ``__registry_key__`` create one). ``enable_cache=False`` (or
+    ``PLATEKIT_DISABLE_REGISTRY_CACHE=1``) skips the index.
+
+    Raises, on access: :class:`KeyError` for an unknown key (listing the
+    known keys and the closest matches), :class:`PluginImportError` when the
+    key's module fails to import, :class:`DiscoveryError` when discovery
+    itself cannot run (the registry can be retried).
+    """
+
+    def __init__(self, enable_cache: bool = True) -> None:
+        self._enable_cache = enable_cache
+        self._root: type | None = None
+        self._config: RegistryConfig | None = None
+        self._classes: dict[Any, type] = {}
+        self._index: dict[Any, dict[str, Any]] = {}
+        self._secondary_index: dict[str, dict[str, Any]] = {}
+        self._errors: list[PluginError] = []
+        self._ready = False
+        self._force_discovery = False
+        self._lock = _thread.RLock()
+        self._discoverer: int | None = None
+        self._done: Any = None
+        self._manager: RegistryCacheManager | None = None
+        #: "cold", "hit", "miss: <why>", "disabled: <why>".
+        self.cache_state = "cold"
+        #: Seconds the last discovery (or index load) took.
+        self.discovery_seconds: float | None = None
+
+    # -- declaration -------------------------------------------------------------
+
+    def _attach(self, root: type, config: RegistryConfig) -> None:
+        if self._root is not None and self._root is not root:
+            if same_declaration(self._root, root):
+                self._root = root
+                self._config = config
+                return
+            raise ValueError(
+                f"this LazyDiscoveryDict already belongs to {self._root.__qualname__}; "
+                f"give {root.__qualname__} a LazyDiscoveryDict of its own"
+            )
+        self._root = root
+        self._config = config
+
+    @property
+    def config(self) -> RegistryConfig:
+        """The registry's :class:`RegistryConfig`."""
+        if self._config is None:
+            raise LookupError(
+                "this LazyDiscoveryDict is not declared on any class yet; "
+                "put it in a root class's RegistryConfig(registry_dict=...)"
+            )
+        return self._config
+
+    @property
+    def root(self) -> type | None:
+        """The root class that owns the registry."""
+        return self._root
+
+    @property
+    def name(self) -> str:
+        return self._config.registry_name if self._config else "plugin"
+
+    # -- the cache ---------------------------------------------------------------
+
+    def _cache_off_reason(self) -> str | None:
+        if not self._enable_cache:
+            return "disabled: enable_cache=False"
+        if os.environ.get("PLATEKIT_DISABLE_REGISTRY_CACHE", "").strip().lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+        ):
+            return "disabled: PLATEKIT_DISABLE_REGISTRY_CACHE"
+        config = self._config
+        if config is None or not (config.discovery_package or config.entry_point_group):
+            return "disabled: nothing to discover"
+        if config.discovery_function is not None:
+            return "disabled: a custom discovery_function decides what to import"
+        return None
+
+    @property
+    def _cache_manager(self) -> RegistryCacheManager | None:
+        """The index's record store, or None when this registry keeps no index."""
+        if self._manager is None and self._cache_off_reason() is None:
+            from platekit.cache import RegistryCacheManager
+
+            assert self._root is not None and self._config is not None
+            self._manager = RegistryCacheManager(
+                _index.index_name(self._root, self._config),
+                version=f"{__version__}/{_index.INDEX_FORMAT}",
+                files=self._stamps,
+            )
+        return self._manager
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The index file (None when this registry keeps no index)."""
+        manager = self._cache_manager
+        return manager.path if manager is not None else None
+
+    def _stamps(self) -> list[str]:
+        """The files whose changes make the index stale."""
+        config = self._config
+        assert config is not None
+        files = []
+        if config.discovery_package:
+            files.extend(
+                _sources.package_sources(
+                    config.discovery_package, recursive=config.discovery_recursive
+                )
+            )
+            owner = _sources.owner_metadata(config.discovery_package)
+            if owner is not None:
+                files.append(owner)
+        files.extend(_sources.installation_stamp_paths())
+        return files
+
+    def _load_index(self) -> bool:
+        """Adopt a valid index; return whether one was found. Imports nothing."""
+        off = self._cache_off_reason()
+        manager = self._cache_manager
+        if off is not None or manager is None:
+            self.cache_state = off or "disabled"
+            return False
+        started = time.perf_counter()
+        found = manager.lookup()
+        if not found.hit:
+            self.cache_state = f"miss: {found.reason}"
+            return False
+        problem = _index.check_index(found.items)
+        if problem is not None:
+            self.cache_state = f"miss: the index is malformed ({problem})"
+            _log.log(_log.WARNING, "platekit registry index %s: %s", manager.path, problem)
+            return False
+        items = found.items
+        self._index = items["entries"]
+        self._secondary_index = items["secondary"]
+        self._errors = [
+            PluginError(
+                e["module"],
+                e["summary"],
+                e["traceback"],
+                entry_point=e.get("entry_point"),
+                distribution=e.get("distribution"),
+            )
+            for e in items["errors"]
+        ]
+        self.cache_state = "hit"
+        self.discovery_seconds = time.perf_counter() - started
+        return True
+
+    # -- discovery ---------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        me = _thread.get_ident()
+        while True:
+            with self._lock:
+                if self._ready:
+                    return
+                if self._config is None:
+                    # Not declared on a class: only manual registrations.
+                    return
+                if self._discoverer is None:
+                    if not self._force_discovery and self._load_index():
+                        self._ready = True
+                        return
+                    self._discoverer = me
+                    self._done = _thread.allocate_lock()
+                    self._done.acquire()
+                    break
+                if self._discoverer == me:
+                    return  # a plugin reading its registry during discovery: a partial view
+                done = self._done
+            if inside_import():
+                import_plugins(self.config, self._root, None)
+                return
+            # Wait for the discovering thread; bounded per wait so the loop re-checks.
+            while not done.acquire(timeout=1.0):
+                pass
+            done.release()
+        succeeded = False
+        try:
+            self._discover()
+            succeeded = True
+        finally:
+            with self._lock:
+                self._discoverer = None
+                self._ready = succeeded
+                if succeeded:
+                    self._force_discovery = False
+                self._done.release()
+
+    def _discover(self) -> None:
+        started = time.perf_counter()
+        errors: list[PluginError] = []
+        config = self.config
+        origins = import_plugins(config, self._root, errors)
+        self._errors = errors
+        self.discovery_seconds = time.perf_counter() - started
+        with self._lock:
+            classes = list(self._classes.items())
+        self._index = _index.build_entries(classes, origins, config)
+        self._secondary_index = _index.build_secondary(config, self._index)
+        manager = self._cache_manager
+        off = self._cache_off_reason()
+        if off is not None or manager is None:
+            self.cache_state = off or "disabled"
+            return
+        if not self.cache_state.startswith("miss"):
+            self.cache_state = "miss: rebuilt on request"
+        items = {
+            "format": _index.INDEX_FORMAT,
+            "registry": self.name,
+            "entries": self._index,
+            "secondary": self._secondary_index,
+            "errors": [error.as_json() for error in errors],
+            "discovery_seconds": self.discovery_seconds,
+        }
+        if not manager.save(items):
+            self.cache_state += " (the index could not be written)"
+
+    def refresh(self) -> None:
+        """Discover again, from scratch, and rewrite the index."""
+        _sources.forget_scans()
+        with self._lock:
+            self._ready = False
+            self._force_discovery = True
+            self._index = {}
+            self._secondary_index = {}
+            self.cache_state = "miss: refresh() asked for a new discovery"
+        self._prepare()
+
+    # -- registration --------------------------------------------------------------
+
+    def _claim(
+        self,
+        key: Any,
+        cls: Any,
+        registry_name: str,
+        *,
+        replaces: Any = None,
+        owner: Any = None,
+    ) -> Any:
+        with self._lock:
+            current: object = self._classes.get(key)
+            if current is None:
+                entry = self._index.get(key)
+                if entry is not None and (entry["module"], entry["qualname"]) != (
+                    getattr(cls, "__module__", None),
+                    getattr(cls, "__qualname__", None),
+                ):
+                    # The key belongs to a plugin not imported yet: still a duplicate.
+                    current = _Indexed(entry)
+            check_claim(registry_name, key, current, cls, replaces)
+            self._classes[key] = cls
+            return current if isinstance(current, type) else None
+
+    def register(self, key: Any, cls: type) -> type:
+        """Register ``cls`` under ``key`` by hand; returns ``cls``."""
+        self._claim(key, cls, self.name)
+        return cls
+
+    def __setitem__(self, key: Any, cls: type) -> None:
+        self.register(key, cls)
+
+    def _loaded(self, key: Any) -> type | None:
+        return self._classes.get(key)
+
+    # -- the mapping ---------------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> Any:
+        self._ensure()
+        cls = self._classes.get(key)
+        if cls is not None:
+            return cls
+        entry = self._index.get(key)
+        if entry is not None:
+            self._import_module_for(key, entry["module"])
+            cls = self._classes.get(key)
+            if cls is not None:
+                return cls
+            # The index named a module that no longer defines the key.
+            self.refresh()
+            cls = self._classes.get(key)
+            if cls is not None:
+                return cls
+        for error in self._errors:
+            if error.entry_point is not None and error.entry_point == key:
+                self._import_module_for(key, error.module, error)
+                cls = self._classes.get(key)
+                if cls is not None:
+                    return cls
+        raise KeyError(self._unknown_key_message(key))
+
+    def _import_module_for(self, key: Any, module: str, error: PluginError | None = None) -> None:
+        try:
+            __import__(module)
+        except (Exception, SystemExit) as exc:
+            where = error.source if error is not None else f"module {module}"
+            raise PluginImportError(
+                f"{self.name} {key!r} is unavailable: its {where} failed to import "
+                f"({type(exc).__name__}: {exc}); fix or reinstall that plugin"
+            ) from exc
+
+    def _unknown_key_message(self, key: Any) -> str:
+        known = sorted(map(str, self._all_keys()))
+        text = f"no {self.name} {key!r}."
+        if isinstance(key, str) and known:
+            import difflib
+
+            close = difflib.get_close_matches(key, known, n=3)
+            if close:
+                text += f" Did you mean {', '.join(map(repr, close))}?"
+        text += f" Known: {', '.join(known) if known else 'none'}."
+        if self._errors:
+            text += " Failed to import: " + "; ".join(e.source for e in self._errors) + "."
+        return text
+
+    def _all_keys(self) -> list[Any]:
+        with self._lock:
+            keys = list(self._index)
+            keys.extend(k for k in self._classes if k not in self._index)
+        return keys
+
+    def __iter__(self) -> Iterator[Any]:
+        self._ensure()
+        return iter(self._all_keys())
+
+    def __len__(self) -> int:
+        self._ensure()
+        return len(self._all_keys())
+
+    def __contains__(self, key: object) -> bool:
+        self._ensure()
+        try:
+            return key in self._classes or key in self._index
+        except TypeError:
+            return False
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    # -- what the index knows --------------------------------------------------------
+
+    def metadata(self, key: Any) -> dict[str, Any]:
+        """The ``metadata_attributes`` of ``key``'s class, without importing it when warm.
+
+        Values are JSON data (a tuple comes back as a list).
+        """
+        self._ensure()
+        entry = self._index.get(key)
+        if entry is not None:
+            return dict(entry["metadata"])
+        cls = self[key]
+        config = self._config
+        return _index.metadata_of(cls, config.metadata_attributes if config else (), self.name)
+
+    def origin(self, key: Any) -> str:
+        """Where ``key`` came from: its package, its entry point, or the module that defined it."""
+        self._ensure()
+        entry = self._index.get(key)
+        if entry is not None:
+            return str(entry["origin"])
+        cls = self[key]
+        return f"registered by {cls.__module__}"
+
+    def location(self, key: Any) -> tuple[str, str]:
+        """``(module, qualified name)`` of ``key``'s class, without importing it when warm."""
+        self._ensure()
+        entry = self._index.get(key)
+        if entry is not None:
+            return entry["module"], entry["qualname"]
+        cls = self[key]
+        return cls.__module__, cls.__qualname__
+
+    @property
+    def errors(self) -> list[PluginError]:
+        """Plugins that failed to import in the last discovery."""
+        self._ensure()
+        return list(self._errors)
+
+    @property
+    def is_discovered(self) -> bool:
+        """Whether keys can be answered without discovering (warm index or done)."""
+        return self._ready
+
+    def _secondary_owner(self, section: str | None, key: Any) -> Any:
+        self._ensure()
+        if section is None:
+            return None
+        return self._secondary_index.get(section, {}).get(key)
+
+    def _secondary_keys(self, section: str | None) -> list[Any]:
+        if section is None:
+            return []
+        return list(self._secondary_index.get(section, {}))
+
+    # -- pickling and display ----------------------------------------------------------
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self._root is None:
+            raise TypeError(
+                "a LazyDiscoveryDict pickles by reference to its root class, and this one "
+                "is not declared on any class"
+            )
+        return (_registry_of, (self._root,))
+
+    def __repr__(self) -> str:
+        if not self._ready:
+            return f"<LazyDiscoveryDict {self.name!r}: not discovered yet>"
+        return f"<LazyDiscoveryDict {self.name!r}: {len(self._all_keys())} keys>"
+
+    # A registry is an identity, not a value: comparing two by content would
+    # import every plugin of both.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+class _Indexed:
+    """Stands for an indexed class that is not imported yet, in duplicate-key messages."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.__module__ = entry["module"]
+        self.__qualname__ = entry["qualname"]
+
+    def __repr__(self) -> str:
+        return f"{self.__qualname__} (module {self.__module__})"
+
+
+def _registry_of(root: type) -> LazyDiscoveryDict:
+    registry: LazyDiscoveryDict = root.__registry__  # type: ignore[attr-defined]
+    return registry
