@@ -37,6 +37,8 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 LINT_REQUIREMENTS = ["ruff>=0.6"]
 TYPECHECK_REQUIREMENTS = ["mypy>=1.11", "pytest>=8", "hypothesis>=6.100"]
 DOCS_REQUIREMENTS = ["sphinx>=7"]
+# tests_integration/ installs plugin distributions into the session's environment with uv.
+INTEGRATION_REQUIREMENTS = ["uv>=0.4"]
 
 
 def package_dir(layer: str) -> Path:
@@ -47,13 +49,13 @@ def with_layers_below(layer: str) -> list[str]:
     return LAYERS[: LAYERS.index(layer) + 1]
 
 
-def install_from_source(session: nox.Session, layers: list[str]) -> None:
+def install_from_source(session: nox.Session, layers: list[str], *extra: str) -> None:
     """Install the given layers from this checkout, with their test extras.
 
     One install call, so the resolver takes each sibling from here rather
     than looking for it on the index.
     """
-    session.install(*(f"{package_dir(layer)}[test]" for layer in layers))
+    session.install(*(f"{package_dir(layer)}[test]" for layer in layers), *extra)
 
 
 def test_paths(layers: list[str], *, integration: bool) -> list[str]:
@@ -117,7 +119,7 @@ def check_provenance(session: nox.Session, layers: list[str], *origins: Path) ->
 @nox.session
 def tests(session: nox.Session) -> None:
     """Every package installed together; every package's tests and the integration tests."""
-    install_from_source(session, LAYERS)
+    install_from_source(session, LAYERS, *INTEGRATION_REQUIREMENTS)
     check_provenance(session, LAYERS, PACKAGES)
     run_pytest(session, test_paths(LAYERS, integration=True))
 
@@ -125,7 +127,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def matrix(session: nox.Session) -> None:
     """The whole suite on each supported Python this machine has."""
-    install_from_source(session, LAYERS)
+    install_from_source(session, LAYERS, *INTEGRATION_REQUIREMENTS)
     run_pytest(session, test_paths(LAYERS, integration=True))
 
 
@@ -197,7 +199,7 @@ def release(session: nox.Session) -> None:
     if len(wheels) != len(LAYERS):
         session.error(f"expected {len(LAYERS)} wheels in {dist}, found {wheels}")
     # Only the wheels provide platekit; third-party dependencies come from the index.
-    session.install(*wheels, "pytest>=8", "hypothesis>=6.100")
+    session.install(*wheels, "pytest>=8", "hypothesis>=6.100", *INTEGRATION_REQUIREMENTS)
     check_provenance(session, LAYERS, dist)
     run_pytest(session, test_paths(LAYERS, integration=True))
     session.log(f"wheels and sdists in {dist}")
