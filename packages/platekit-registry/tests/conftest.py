@@ -116,6 +116,21 @@ class PluginTree:
 
 
 @pytest.fixture
+def make_tree(tmp_path: Path) -> Iterator[Callable[..., PluginTree]]:
+    """Make more plugin packages: ``make_tree("folder", recursive=True, ...)``."""
+    made: list[PluginTree] = []
+
+    def make(folder: str, **options: object) -> PluginTree:
+        tree = PluginTree(tmp_path / folder, **options)  # type: ignore[arg-type]
+        made.append(tree)
+        return tree
+
+    yield make
+    for tree in made:
+        tree.unload()
+
+
+@pytest.fixture
 def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginTree]:
     """A fresh plugin package with three plugins: alpha, beta, gpu_gamma."""
     tree = PluginTree(tmp_path / "site")

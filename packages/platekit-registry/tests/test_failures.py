@@ -1,0 +1,177 @@
+"""Broken plugins, unknown keys and failed discovery never take a registry down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from platekit.registry import DiscoveryError, PluginImportError, RegistryError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from conftest import PluginTree, RunPython
+
+    MakeTree = Callable[..., PluginTree]
+
+
+def break_module(
+    tree: PluginTree, module: str, error: str = "RuntimeError('disk on fire')"
+) -> None:
+    (tree.package / "plugins" / f"{module}.py").write_text(f"raise {error}\n")
+
+
+def test_a_broken_module_is_logged_once_and_the_rest_stay_available(
+    plugins: PluginTree, caplog: pytest.LogCaptureFixture
+) -> None:
+    break_module(plugins, "mod_broken")
+    root = __import__(plugins.name)
+    with caplog.at_level(logging.WARNING, logger="platekit.registry"):
+        keys = sorted(root.REGISTRY)
+        sorted(root.REGISTRY)  # a second look logs nothing more
+    assert keys == ["alpha", "beta", "gpu_gamma"]
+    warnings = [r for r in caplog.records if r.name == "platekit.registry"]
+    assert len(warnings) == 1
+    assert plugins.module("mod_broken") in warnings[0].getMessage()
+    assert warnings[0].exc_info is not None  # the traceback goes with it
+    [error] = root.REGISTRY.errors
+    assert error.module == plugins.module("mod_broken")
+    assert error.summary == "RuntimeError: disk on fire"
+    assert isinstance(error.exception, RuntimeError)
+    assert "disk on fire" in error.traceback
+    assert root.REGISTRY["beta"].__name__ == "BetaPlugin"
+
+
+def test_unknown_key_lists_known_keys_and_close_matches(plugins: PluginTree) -> None:
+    break_module(plugins, "mod_broken")
+    root = __import__(plugins.name)
+    with pytest.raises(KeyError) as caught:
+        root.REGISTRY["alpah"]
+    message = caught.value.args[0]
+    assert "Did you mean 'alpha'?" in message
+    assert "Known: alpha, beta, gpu_gamma." in message
+    assert plugins.module("mod_broken") in message
+    assert root.REGISTRY.get("alpah") is None
+    assert root.REGISTRY.get("alpah", 7) == 7
+
+
+def test_a_missing_discovery_package_fails_clearly_and_can_be_retried(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = make_tree("site")
+    monkeypatch.syspath_prepend(str(tree.folder))
+    plugins_folder = tree.package / "plugins"
+    (plugins_folder / "__init__.py").unlink()
+    plugins_folder.rmdir()
+    root = __import__(tree.name)
+    with pytest.raises(DiscoveryError, match="discovery package") as caught:
+        list(root.REGISTRY)
+    assert isinstance(caught.value, (RegistryError, ImportError))
+    assert not root.REGISTRY.is_discovered
+    # Put the package in place: the same registry object now discovers.
+    plugins_folder.mkdir()
+    (plugins_folder / "__init__.py").write_text("")
+    tree.plugin("mod_late", "late")
+    import importlib
+
+    importlib.invalidate_caches()
+    assert list(root.REGISTRY) == ["late"]
+
+
+BROKEN_ENTRY_POINT = """
+import json, logging, sys
+import {name} as root
+from platekit.registry import PluginImportError
+reg = root.REGISTRY
+out = {{"keys": sorted(reg), "cache": reg.cache_state,
+       "errors": [(e.entry_point, e.distribution, e.summary) for e in reg.errors]}}
+try:
+    reg["glow"]
+except PluginImportError as exc:
+    out["raised"] = [type(exc).__name__, isinstance(exc, ImportError),
+                     type(exc.__cause__).__name__, str(exc.__cause__)]
+print(json.dumps(out))
+"""
+
+
+def test_a_broken_entry_point_raises_plugin_import_error_with_its_cause(
+    make_tree: MakeTree, tmp_path: Path, run_python: RunPython
+) -> None:
+    tree = make_tree("site", group="pk_broken.plugins")
+    tree.plugin("mod_alpha", "alpha")
+    (tree.folder / "pk_glow.py").write_text("import a_module_nobody_installed\n")
+    dist = tree.folder / "pk_glow-2.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-glow\nVersion: 2.0\n")
+    (dist / "entry_points.txt").write_text("[pk_broken.plugins]\nglow = pk_glow:Glow\n")
+
+    code = BROKEN_ENTRY_POINT.format(name=tree.name)
+    cold = run_python(code, path=tree.folder, check=False)
+    assert "entry point 'glow' of pk-glow failed to import" in cold
+    assert "Traceback" in cold
+    for result in (
+        json.loads(cold.splitlines()[0]),
+        json.loads(run_python(code, path=tree.folder)),
+    ):
+        assert result["keys"] == ["alpha"]
+        assert result["errors"] == [
+            ["glow", "pk-glow", "ModuleNotFoundError: No module named 'a_module_nobody_installed'"]
+        ]
+        assert result["raised"] == [
+            "PluginImportError",
+            True,
+            "ModuleNotFoundError",
+            "No module named 'a_module_nobody_installed'",
+        ]
+    assert json.loads(run_python(code, path=tree.folder))["cache"] == "hit"
+
+
+def test_a_plugin_that_breaks_after_indexing_raises_plugin_import_error(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    code = f"""
+        import {plugins.name} as root
+        from platekit.registry import PluginImportError
+        keys = sorted(root.REGISTRY)
+        try:
+            root.REGISTRY["beta"]
+        except PluginImportError as exc:
+            print("raised", type(exc.__cause__).__name__)
+        else:
+            print("loaded", keys)
+    """
+    assert run_python(code, path=plugins.folder).startswith("loaded")
+    # Now the module fails at import time for a reason its file does not show.
+    module = plugins.package / "plugins" / "mod_beta.py"
+    module.write_text(
+        "import os\nif os.environ.get('PK_BREAK'):\n    raise OSError('no device')\n"
+        + module.read_text()
+    )
+    run_python(code, path=plugins.folder)  # re-index after the edit
+    out = run_python(code, path=plugins.folder, env={"PK_BREAK": "1"})
+    assert out.strip() == "raised OSError"
+
+
+def test_plugin_import_error_is_catchable_as_import_error() -> None:
+    error = PluginImportError("x")
+    assert isinstance(error, ImportError) and isinstance(error, RegistryError)
+
+
+def test_a_plugin_calling_sys_exit_is_contained(plugins: PluginTree) -> None:
+    (plugins.package / "plugins" / "mod_exit.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            sys.exit("this module is a script, not a plugin")
+            """
+        )
+    )
+    root = __import__(plugins.name)
+    assert sorted(root.REGISTRY) == ["alpha", "beta", "gpu_gamma"]
+    assert [e.summary for e in root.REGISTRY.errors] == [
+        "SystemExit: this module is a script, not a plugin"
+    ]

@@ -1,0 +1,321 @@
+"""Cold discovery writes an index; a warm process answers from it without importing plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from conftest import PluginTree, RunPython
+
+    MakeTree = Callable[..., PluginTree]
+
+REPORT = """
+import json, sys
+import {name} as root
+registry = root.REGISTRY
+before = set(sys.modules)
+result = {{
+    "keys": list(registry.keys()),
+    "contains": "alpha" in registry,
+    "missing": "nope" in registry,
+    "len": len(registry),
+    "iter": sorted(registry),
+    "metadata": registry.metadata("gpu_gamma"),
+    "origin": registry.origin("alpha"),
+    "cache": registry.cache_state,
+}}
+result["imported"] = sorted(m for m in sys.modules if m.startswith("{name}.plugins."))
+result["metadata_module"] = "importlib.metadata" in sys.modules
+if {getitem!r}:
+    cls = registry[{getitem!r}]
+    result["got"] = cls.__qualname__
+    result["imported_after_get"] = sorted(
+        m for m in sys.modules if m.startswith("{name}.plugins.")
+    )
+print(json.dumps(result))
+"""
+
+
+def report(
+    run_python: RunPython, plugins: PluginTree, getitem: str | None = None, **kw: object
+) -> dict[str, object]:
+    out = run_python(REPORT.format(name=plugins.name, getitem=getitem), path=plugins.folder, **kw)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_cold_discovers_everything_and_warm_imports_nothing(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    cold = report(run_python, plugins)
+    assert cold["keys"] == ["alpha", "beta", "gpu_gamma"]
+    assert cold["cache"] == "miss: no record yet"
+    assert len(cold["imported"]) == 3  # type: ignore[arg-type]
+
+    warm = report(run_python, plugins)
+    assert warm["cache"] == "hit"
+    assert warm["keys"] == ["alpha", "beta", "gpu_gamma"]
+    assert warm["contains"] is True and warm["missing"] is False
+    assert warm["len"] == 3
+    assert warm["iter"] == ["alpha", "beta", "gpu_gamma"]
+    assert warm["metadata"] == {"_label": "GPU_GAMMA", "_needs_gpu": ["gpu"]}
+    assert warm["origin"] == f"package {plugins.name}.plugins"
+    assert warm["imported"] == []
+    assert warm["metadata_module"] is False
+
+
+def test_warm_getitem_imports_only_that_module(plugins: PluginTree, run_python: RunPython) -> None:
+    report(run_python, plugins)
+    warm = report(run_python, plugins, getitem="beta")
+    assert warm["got"] == "BetaPlugin"
+    assert warm["imported_after_get"] == [plugins.module("mod_beta")]
+
+
+def test_secondary_registry_resolves_lazily(plugins: PluginTree, run_python: RunPython) -> None:
+    code = f"""
+        import json, sys
+        from {plugins.name} import EXTRAS
+        keys = sorted(EXTRAS)
+        before = sorted(m for m in sys.modules if m.startswith("{plugins.name}.plugins."))
+        extra = EXTRAS["alpha"].__qualname__
+        after = sorted(m for m in sys.modules if m.startswith("{plugins.name}.plugins."))
+        print(json.dumps([keys, before, extra, after]))
+    """
+    # Touching only the secondary registry in a fresh process discovers the primary.
+    cold = json.loads(run_python(code, path=plugins.folder))
+    assert cold[0] == ["alpha", "beta", "gpu_gamma"]
+    assert cold[2] == "AlphaPluginExtra"
+    warm = json.loads(run_python(code, path=plugins.folder))
+    assert warm == [
+        ["alpha", "beta", "gpu_gamma"],
+        [],
+        "AlphaPluginExtra",
+        [plugins.module("mod_alpha")],
+    ]
+
+
+def test_after_import_and_warm_keys_importlib_metadata_is_not_loaded(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    code = f"""
+        import sys
+        import platekit.registry
+        import {plugins.name} as root
+        list(root.REGISTRY.keys())
+        print(root.REGISTRY.cache_state, "importlib.metadata" in sys.modules)
+    """
+    run_python(code, path=plugins.folder)
+    assert run_python(code, path=plugins.folder).split() == ["hit", "False"]
+
+
+def test_a_same_second_edit_of_a_plugin_invalidates(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    source = plugins.package / "plugins" / "mod_beta.py"
+    second = int(time.time()) - 30
+    os.utime(source, ns=(second * 10**9, second * 10**9))
+    report(run_python, plugins)
+    assert report(run_python, plugins)["cache"] == "hit"
+    # Same size, same second: only the nanoseconds tell.
+    source.write_text(source.read_text().replace("'BETA'", "'BEtA'"))
+    os.utime(source, ns=(second * 10**9 + 500, second * 10**9 + 500))
+    edited = report(run_python, plugins)
+    assert edited["cache"] == f"miss: {source} changed"
+    assert report(run_python, plugins)["cache"] == "hit"
+
+
+def test_adding_and_removing_a_plugin_file_invalidates(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    report(run_python, plugins)
+    added = plugins.plugin("mod_delta", "delta")
+    after_add = report(run_python, plugins)
+    assert "is new among the files" in str(after_add["cache"])
+    assert "delta" in after_add["keys"]  # type: ignore[operator]
+    added.unlink()
+    after_remove = report(run_python, plugins)
+    assert str(after_remove["cache"]).startswith("miss")
+    assert "delta" not in after_remove["keys"]  # type: ignore[operator]
+
+
+DAMAGE = {
+    "garbage bytes": b"\x00\xff garbage",
+    "empty": b"",
+    "a list": b"[]",
+    "record with a bad index": None,  # filled in by the test: valid record, wrong items
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_index_is_rebuilt_and_never_breaks_a_start(
+    plugins: PluginTree, run_python: RunPython, cache_root: Path, kind: str
+) -> None:
+    report(run_python, plugins)
+    [index] = list(cache_root.glob("*/registry.*.json"))
+    content = DAMAGE[kind]
+    if content is None:
+        record = json.loads(index.read_text())
+        record["items"]["entries"] = {"alpha": {"module": 3}}
+        content = json.dumps(record).encode()
+    index.write_bytes(content)
+    damaged = report(run_python, plugins)
+    assert damaged["keys"] == ["alpha", "beta", "gpu_gamma"]
+    assert str(damaged["cache"]).startswith("miss")
+    assert report(run_python, plugins)["cache"] == "hit"
+
+
+def test_an_index_naming_a_module_that_moved_rediscovers(
+    plugins: PluginTree, run_python: RunPython, cache_root: Path
+) -> None:
+    report(run_python, plugins)
+    [index] = list(cache_root.glob("*/registry.*.json"))
+    record = json.loads(index.read_text())
+    # A valid-looking index pointing "beta" at a module that does not define it.
+    record["items"]["entries"]["beta"]["module"] = plugins.module("mod_alpha")
+    index.write_text(json.dumps(record))
+    out = report(run_python, plugins, getitem="beta")
+    assert out["got"] == "BetaPlugin"
+
+
+def test_two_registries_with_the_same_name_never_share_an_index(
+    make_tree: MakeTree, run_python: RunPython, cache_root: Path
+) -> None:
+    first = make_tree("one", registry_name="plugin")
+    first.plugin("mod_a", "a")
+    second = make_tree("two", registry_name="plugin")
+    second.plugin("mod_b", "b")
+    code = "import {name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    for _ in range(2):
+        assert run_python(code.format(name=first.name), path=first.folder).startswith("['a']")
+        assert run_python(code.format(name=second.name), path=second.folder).startswith("['b']")
+    assert len(list(cache_root.glob("*/registry.*.json"))) == 2
+
+
+def test_enable_cache_false_and_the_environment_switch_write_no_index(
+    make_tree: MakeTree, run_python: RunPython, cache_root: Path
+) -> None:
+    uncached = make_tree("site", enable_cache=False)
+    uncached.plugin("mod_a", "a")
+    code = f"import {uncached.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    assert "disabled: enable_cache=False" in run_python(code, path=uncached.folder)
+    cached = make_tree("site2")
+    cached.plugin("mod_a", "a")
+    code = f"import {cached.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    out = run_python(code, path=cached.folder, env={"PLATEKIT_DISABLE_REGISTRY_CACHE": "1"})
+    assert "disabled: PLATEKIT_DISABLE_REGISTRY_CACHE" in out
+    assert not list(cache_root.glob("*/registry.*.json"))
+
+
+def test_refresh_rediscovers_and_rewrites_the_index(
+    plugins: PluginTree, run_python: RunPython, cache_root: Path
+) -> None:
+    report(run_python, plugins)
+    [index] = list(cache_root.glob("*/registry.*.json"))
+    before = json.loads(index.read_text())["timestamp"]
+    code = f"""
+        import {plugins.name} as r
+        list(r.REGISTRY)
+        r.REGISTRY.refresh()
+        print(r.REGISTRY.cache_state, sorted(r.REGISTRY))
+    """
+    out = run_python(code, path=plugins.folder)
+    assert out.startswith("miss: refresh() asked for a new discovery")
+    assert json.loads(index.read_text())["timestamp"] > before
+
+
+def test_troubleshooting_attributes(plugins: PluginTree, run_python: RunPython) -> None:
+    code = f"""
+        import {plugins.name} as r
+        reg = r.REGISTRY
+        print(reg._config.discovery_package)
+        print(reg.config.discovery_package)
+        print(reg._cache_manager._cache_path == reg.cache_path)
+        print(reg.cache_path.name)
+    """
+    lines = run_python(code, path=plugins.folder).splitlines()
+    assert lines[:3] == [f"{plugins.name}.plugins", f"{plugins.name}.plugins", "True"]
+    assert lines[3] == f"registry.{plugins.name}.Base.test_plugin.json"
+
+
+def test_a_local_plugin_class_does_not_stop_caching(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    plugins.plugin(
+        "mod_factory",
+        "made",
+        body="""
+        def make():
+            class Local(Base):
+                _kind = "local"
+            return Local
+
+        LOCAL = make()
+        """,
+    )
+    cold = report(run_python, plugins)
+    assert "local" in cold["keys"]  # type: ignore[operator]
+    warm = report(run_python, plugins)
+    assert warm["cache"] == "hit"
+    assert "made" in warm["keys"]  # type: ignore[operator]
+    assert "local" not in warm["keys"]  # type: ignore[operator]
+
+
+def test_recursive_discovery_walks_subpackages(make_tree: MakeTree, run_python: RunPython) -> None:
+    tree = make_tree("site", recursive=True)
+    tree.plugin("top", "top")
+    tree.plugin("sub.deep", "deep")
+    code = f"import {tree.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    assert run_python(code, path=tree.folder).startswith("['deep', 'top'] miss")
+    assert run_python(code, path=tree.folder).startswith("['deep', 'top'] hit")
+    flat = make_tree("flat", recursive=False)
+    flat.plugin("top", "top")
+    flat.plugin("sub.deep", "deep")
+    code = f"import {flat.name} as r; print(sorted(r.REGISTRY))"
+    assert run_python(code, path=flat.folder).startswith("['top']")
+
+
+def test_entry_points_from_an_installed_distribution(
+    make_tree: MakeTree, tmp_path: Path, run_python: RunPython
+) -> None:
+    tree = make_tree("site", group="pk_test.plugins")
+    tree.plugin("mod_alpha", "alpha")
+    extra = tmp_path / "site" / "pk_extra_plugin.py"
+    extra.write_text(
+        textwrap.dedent(
+            f"""
+            from {tree.name} import Base
+
+            class Extra(Base):
+                _kind = "extra"
+            """
+        )
+    )
+    dist = tmp_path / "site" / "pk_extra-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-extra\nVersion: 1.0\n\n")
+    (dist / "entry_points.txt").write_text(
+        "[pk_test.plugins]\nextra = pk_extra_plugin:Extra\n\n[other.group]\nx = y\n"
+    )
+    code = f"""
+        import json, sys
+        import {tree.name} as r
+        keys = sorted(r.REGISTRY)
+        origin = r.REGISTRY.origin("extra") if "extra" in keys else None
+        print(json.dumps([keys, origin, "pk_extra_plugin" in sys.modules]))
+    """
+    cold = json.loads(run_python(code, path=tree.folder))
+    assert cold == [["alpha", "extra"], "entry point extra (pk-extra)", True]
+    warm = json.loads(run_python(code, path=tree.folder))
+    assert warm == [["alpha", "extra"], "entry point extra (pk-extra)", False]
+    # Removing the distribution invalidates the index.
+    (dist / "entry_points.txt").unlink()
+    (dist / "METADATA").unlink()
+    dist.rmdir()
+    assert json.loads(run_python(code, path=tree.folder))[0] == ["alpha"]
