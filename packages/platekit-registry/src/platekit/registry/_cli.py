@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``platekit`` with ``argv`` (default: the process's arguments)."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (``platekit registries | head``): not an error.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(argv: Sequence[str] | None) -> int:
     import argparse
 
     args = list(sys.argv[1:] if argv is None else argv)
