@@ -319,3 +319,15 @@ def test_entry_points_from_an_installed_distribution(
     (dist / "METADATA").unlink()
     dist.rmdir()
     assert json.loads(run_python(code, path=tree.folder))[0] == ["alpha"]
+
+
+def test_editing_the_root_declaration_invalidates(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    report(run_python, plugins)
+    root = plugins.package / "__init__.py"
+    root.write_text(root.read_text().replace('("_label", "_needs_gpu")', '("_label",)'))
+    edited = report(run_python, plugins)
+    assert edited["cache"] == f"miss: {root} changed"
+    assert edited["metadata"] == {"_label": "GPU_GAMMA"}
+    assert report(run_python, plugins)["cache"] == "hit"

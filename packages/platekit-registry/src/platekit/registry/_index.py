@@ -32,6 +32,22 @@ def index_name(root: type, config: RegistryConfig) -> str:
     return name
 
 
+def index_version(config: RegistryConfig, registry_version: str) -> str:
+    """What the index depends on besides files: platekit-registry and the declaration.
+
+    A changed key attribute, metadata attribute list, discovery package or
+    entry-point group makes an index written under the old declaration a miss.
+    """
+    declaration = (
+        config.key_attribute,
+        config.metadata_attributes,
+        config.discovery_package,
+        config.discovery_recursive,
+        config.entry_point_group,
+    )
+    return f"{registry_version}/{INDEX_FORMAT}/{declaration!r}"
+
+
 def build_entries(
     classes: list[tuple[Any, type]], origins: dict[str, str], config: RegistryConfig
 ) -> dict[Any, dict[str, Any]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import time
 from _collections_abc import Mapping
 
@@ -132,7 +133,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             assert self._root is not None and self._config is not None
             self._manager = RegistryCacheManager(
                 _index.index_name(self._root, self._config),
-                version=f"{__version__}/{_index.INDEX_FORMAT}",
+                version=_index.index_version(self._config, __version__),
                 files=self._stamps,
             )
         return self._manager
@@ -146,8 +147,12 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
     def _stamps(self) -> list[str]:
         """The files whose changes make the index stale."""
         config = self._config
-        assert config is not None
+        assert config is not None and self._root is not None
         files = []
+        # The root's own module: its declaration (key, metadata attributes) may change.
+        root_file = getattr(sys.modules.get(self._root.__module__), "__file__", None)
+        if root_file:
+            files.append(root_file)
         if config.discovery_package:
             files.extend(
                 _sources.package_sources(
