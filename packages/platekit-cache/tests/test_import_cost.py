@@ -10,6 +10,9 @@ RunPython = Callable[..., str]
 
 # Modules that would make a warm start slow (each costs milliseconds or more).
 HEAVY = {
+    "json",
+    "re",
+    "enum",
     "importlib.metadata",
     "logging",
     "pathlib",

@@ -52,9 +52,13 @@ def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'platekit.cache' has no attribute {name!r}")
-    import importlib
+    import sys
 
-    value = getattr(importlib.import_module(f"platekit.cache.{home}"), name)
+    # __import__ rather than importlib.import_module: importlib is not loaded yet
+    # at interpreter start, and this runs on every warm registry start.
+    module = f"platekit.cache.{home}"
+    __import__(module)
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 
@@ -76,6 +75,8 @@ def _as_json(name: str, produced: Mapping[str, Any]) -> dict[str, Any]:
         ) from exc
     if not members:
         raise ValueError(f"the producer of enum {name!r} returned no members")
+    import json
+
     try:
         decoded = json.loads(json.dumps(members, allow_nan=False))
     except (TypeError, ValueError) as exc:

@@ -17,7 +17,7 @@ import math
 import os
 import time
 
-from platekit.cache import _log
+from platekit.cache import _jsonread, _log
 from platekit.cache._paths import environment_root
 
 TYPE_CHECKING = False
@@ -280,7 +280,13 @@ class RegistryCacheManager:
 
     def _fingerprints(self) -> Fingerprints:
         assert self._files is not None
-        return {os.path.abspath(p): fingerprint(p) for p in self._files()}
+        stamps = {}
+        for file in self._files():
+            path = os.fspath(file)
+            if not os.path.isabs(path):
+                path = os.path.abspath(path)
+            stamps[path] = fingerprint(path)
+        return stamps
 
 
 def fingerprint(path: str | os.PathLike[str]) -> list[int] | None:
@@ -321,14 +327,12 @@ _FIELD_TYPES = (
 
 def parse_record(raw: bytes) -> tuple[dict[str, Any] | None, str]:
     """Decode a record file's bytes: ``(record, "")`` or ``(None, what is wrong)``."""
-    import json
-
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8: {exc}"
     try:
-        record = json.loads(text)
+        record = _jsonread.loads(text)
     except (ValueError, RecursionError) as exc:
         return None, f"not JSON: {exc}"
     if not isinstance(record, dict):
