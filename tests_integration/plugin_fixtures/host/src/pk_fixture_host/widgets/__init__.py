@@ -1,0 +1,1 @@
+"""The built-in widgets: every module here is a plugin."""

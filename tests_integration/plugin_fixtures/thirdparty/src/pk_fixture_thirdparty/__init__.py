@@ -1,0 +1,1 @@
+"""Widgets for the host fixture, announced through its entry-point group."""

@@ -1,0 +1,1 @@
+"""A widget for the host fixture whose module fails to import."""
