@@ -431,3 +431,28 @@ def test_the_interpreter_version_is_part_of_the_environment(
     before = environment_dir()
     monkeypatch.setattr(sys, "version", sys.version + " (rebuilt)")
     assert environment_dir() != before
+
+
+def test_extra_files_found_while_producing_invalidate_too(
+    manager: RegistryCacheManager, tmp_path: Path
+) -> None:
+    found = tmp_path / "found_later.py"
+    found.write_text("x = 1\n")
+    manager.save(ITEMS, extra_files=[found])
+    record = json.loads(manager.path.read_text())
+    assert list(record["extra_files"]) == [str(found)]
+    assert manager.load() == ITEMS
+    stamp = os.stat(found).st_mtime_ns
+    found.write_text("x = 22\n")
+    os.utime(found, ns=(stamp, stamp))  # same mtime: the size tells
+    assert miss_reason(manager) == f"{found} changed"
+    manager.save(ITEMS, extra_files=[found])
+    found.unlink()
+    assert miss_reason(manager) == f"{found} vanished"
+
+
+def test_malformed_extra_files_is_a_damaged_miss(manager: RegistryCacheManager) -> None:
+    manager.save(ITEMS)
+    for bad in ([], {"a.py": "1,2"}):
+        rewrite_record(manager, extra_files=bad)
+        assert manager.lookup().damaged

@@ -314,6 +314,10 @@ def test_entry_points_from_an_installed_distribution(
     assert cold == [["alpha", "extra"], "entry point extra (pk-extra)", True]
     warm = json.loads(run_python(code, path=tree.folder))
     assert warm == [["alpha", "extra"], "entry point extra (pk-extra)", False]
+    # Editing the entry point's module (as in an editable install) invalidates.
+    extra.write_text(extra.read_text().replace('"extra"', '"extra_renamed"'))
+    edited = json.loads(run_python(code, path=tree.folder))
+    assert edited[0] == ["alpha", "extra_renamed"]
     # Removing the distribution invalidates the index.
     (dist / "entry_points.txt").unlink()
     (dist / "METADATA").unlink()

@@ -75,8 +75,8 @@ def _describe(path: str) -> RecordInfo:
     elif isinstance(max_age, (int, float)) and age > max_age * _DAY:
         reason = f"older than its {max_age} days"
     else:
-        current = {file: fingerprint(file) for file in record["files"]}
-        reason = files_changed(record["files"], current)
+        recorded = {**record["files"], **record.get("extra_files", {})}
+        reason = files_changed(recorded, {file: fingerprint(file) for file in recorded})
     return RecordInfo(name, Path(path), len(raw), age, record["version"], reason is None, reason)
 
 

@@ -209,18 +209,25 @@ class RegistryCacheManager:
             return "its timestamp lies in the future"
         if age > self.max_age_days * _SECONDS_PER_DAY:
             return f"{age / _SECONDS_PER_DAY:.1f} days old, older than {self.max_age_days} days"
-        if self._files is None:
-            return None
-        try:
-            current = self._fingerprints()
-        except Exception as exc:
-            return f"the list of files to check failed: {exc!r}"
-        return files_changed(record["files"], current)
+        if self._files is not None:
+            try:
+                current = self._fingerprints()
+            except Exception as exc:
+                return f"the list of files to check failed: {exc!r}"
+            changed = files_changed(record["files"], current)
+            if changed is not None:
+                return changed
+        extra = record.get("extra_files", {})
+        return files_changed(extra, {path: fingerprint(path) for path in extra})
 
     # -- writing ---------------------------------------------------------------
 
-    def save(self, items: Any) -> bool:
+    def save(self, items: Any, *, extra_files: Iterable[str | os.PathLike[str]] = ()) -> bool:
         """Store ``items`` (JSON data) atomically; return whether it was written.
+
+        ``extra_files`` are files found while producing the items (a plugin's
+        module, say) that ``files`` cannot list beforehand: the record is a
+        miss once one of them changes or vanishes.
 
         Raises ``TypeError`` when ``items`` is not JSON data. Returns ``False``,
         without raising, when caching is off or the folder cannot be written.
@@ -249,6 +256,9 @@ class RegistryCacheManager:
             "files": files,
             "items": items,
         }
+        extra = {os.path.abspath(p): fingerprint(p) for p in extra_files}
+        if extra:
+            record["extra_files"] = extra
         try:
             text = json.dumps(record, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
@@ -346,7 +356,10 @@ def parse_record(raw: bytes) -> tuple[dict[str, Any] | None, str]:
             return None, f"field {field!r} should be {described}, found {value!r:.60}"
     if not math.isfinite(record["timestamp"]):
         return None, f"field 'timestamp' is not finite: {record['timestamp']!r}"
-    for path, stamp in record["files"].items():
+    extra = record.get("extra_files", {})
+    if not isinstance(extra, dict):
+        return None, f"field 'extra_files' should be an object, found {extra!r:.60}"
+    for path, stamp in (*record["files"].items(), *extra.items()):
         if stamp is not None and not (
             isinstance(stamp, list) and len(stamp) == 2 and all(type(n) is int for n in stamp)
         ):

@@ -82,11 +82,13 @@ class PluginError:
 
 def import_plugins(
     config: RegistryConfig, root: type | None, errors: list[PluginError] | None
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
     """Import every plugin module of a registry; return where each came from.
 
     The keys are module names (covering their submodules) and, for entry
-    points naming a class, ``module:qualname``.
+    points naming a class, ``module:qualname``. Also returns the source files
+    the entry points' packages loaded, so that editing an installed plugin
+    (an editable install, say) makes the index stale.
 
     ``errors=None`` marks a helper pass by a second thread: failures are left
     to the discovering thread to record and log.
@@ -103,6 +105,7 @@ def import_plugins(
         module = import_package(package, name)
         if hasattr(module, "__path__"):
             import_submodules(module, config.discovery_recursive, errors, name)
+    loaded: list[str] = []
     if config.entry_point_group:
         for entry_point in _sources.entry_points(config.entry_point_group):
             # A class entry point names its class; the other classes its module
@@ -113,6 +116,7 @@ def import_plugins(
                 origins.setdefault(f"{entry_point.module}:{entry_point.attr}", origin)
             try:
                 load_entry_point(entry_point)
+                loaded.append(entry_point.module)
             except (Exception, SystemExit) as exc:
                 if errors is not None:
                     error = PluginError.from_exception(
@@ -123,7 +127,19 @@ def import_plugins(
                     )
                     errors.append(error)
                     warn_broken(name, error, exc)
-    return origins
+    return origins, loaded_files(loaded)
+
+
+def loaded_files(modules: list[str]) -> list[str]:
+    """The files of every loaded module in the top-level packages of ``modules``."""
+    tops = {module.partition(".")[0] for module in modules}
+    files = []
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in tops:
+            file = getattr(module, "__file__", None)
+            if file:
+                files.append(file)
+    return sorted(set(files))
 
 
 def inside_import() -> bool:

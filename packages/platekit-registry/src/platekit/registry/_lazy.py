@@ -248,7 +248,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         started = time.perf_counter()
         errors: list[PluginError] = []
         config = self.config
-        origins = import_plugins(config, self._root, errors)
+        origins, plugin_files = import_plugins(config, self._root, errors)
         self._errors = errors
         self.discovery_seconds = time.perf_counter() - started
         with self._lock:
@@ -270,7 +270,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             "errors": [error.as_json() for error in errors],
             "discovery_seconds": self.discovery_seconds,
         }
-        if not manager.save(items):
+        if not manager.save(items, extra_files=plugin_files):
             self.cache_state += " (the index could not be written)"
 
     def refresh(self) -> None:
