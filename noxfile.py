@@ -39,6 +39,8 @@ TYPECHECK_REQUIREMENTS = ["mypy>=1.11", "pytest>=8", "hypothesis>=6.100"]
 DOCS_REQUIREMENTS = ["sphinx>=7"]
 # tests_integration/ installs plugin distributions into the session's environment with uv.
 INTEGRATION_REQUIREMENTS = ["uv>=0.4"]
+# The peer the registry benchmark measures platekit-registry against.
+BENCH_REQUIREMENTS = ["metaclass-registry==0.4.1"]
 
 
 def package_dir(layer: str) -> Path:
@@ -181,6 +183,23 @@ def docs(session: nox.Session) -> None:
         env={"PLATEKIT_CACHE_DIR": str(cache)},
     )
     session.log(f"documentation in {out / 'index.html'}")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Registry benchmark against metaclass-registry in fresh processes; writes docs/benchmarks.rst.
+
+    Extra arguments go to the script: ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
+    """
+    layers = with_layers_below("registry")
+    session.install(*(str(package_dir(layer)) for layer in layers), *BENCH_REQUIREMENTS)
+    session.run(
+        "python",
+        str(ROOT / "tests_integration" / "bench" / "registry_bench.py"),
+        "--rst",
+        str(ROOT / "docs" / "benchmarks.rst"),
+        *session.posargs,
+    )
 
 
 @nox.session
