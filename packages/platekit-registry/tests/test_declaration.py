@@ -302,3 +302,98 @@ def test_one_class_cannot_join_two_registries() -> None:
 
         class Both(A, B):
             pass
+
+
+def test_a_failed_class_statement_registers_nothing() -> None:
+    formats: dict[str, type] = {}
+
+    class Reader(metaclass=AutoRegisterMeta):
+        __registry_key__ = "_name"
+        __secondary_registries__ = [SecondaryRegistry(formats, "_extension", "_reader_cls")]
+
+    with pytest.raises(ValueError, match="sets _reader_cls but not _extension"):
+
+        class Incomplete(Reader):
+            _name = "incomplete"
+            _reader_cls = object
+
+    assert "incomplete" not in Reader.__registry__  # type: ignore[attr-defined]
+    assert formats == {}
+
+    class First(Reader):
+        _name = "first"
+        _extension = ".a"
+        _reader_cls = object
+
+    with pytest.raises(DuplicateKeyError):
+
+        class Clash(Reader):  # its secondary key is taken: the primary claim is undone
+            _name = "clash"
+            _extension = ".a"
+            _reader_cls = int
+
+    assert sorted(Reader.__registry__) == ["first"]  # type: ignore[attr-defined]
+    assert formats == {".a": object}
+
+
+def test_subclassing_a_class_keyed_by_a_mixin() -> None:
+    class Root(metaclass=AutoRegisterMeta):
+        __registry_key__ = "_kind"
+
+    class ZarrMixin:
+        _kind = "zarr"
+
+    class Zarr(ZarrMixin, Root):
+        pass
+
+    class TunedZarr(Zarr):
+        pass
+
+    assert dict(Root.__registry__) == {"zarr": Zarr}  # type: ignore[attr-defined]
+
+
+def test_a_plain_subclass_of_a_plugin_is_fine_even_when_keys_are_required() -> None:
+    registry = LazyDiscoveryDict()
+
+    class Backend(metaclass=AutoRegisterMeta):
+        __registry_config__ = RegistryConfig(registry_dict=registry, key_attribute="_kind")
+
+    class Disk(Backend):
+        _kind = "disk"
+
+    class CachedDisk(Disk):
+        pass
+
+    assert dict(registry) == {"disk": Disk}
+
+
+def test_extractor_keys_are_derived_again_by_subclasses() -> None:
+    class Handler(metaclass=AutoRegisterMeta):
+        __registry_config__ = RegistryConfig(
+            registry_dict=LazyDiscoveryDict(),
+            key_attribute="_microscope_type",
+            key_extractor=make_suffix_extractor("Handler"),
+        )
+
+    class OperaHandler(Handler):
+        pass
+
+    class OperettaHandler(OperaHandler):
+        pass
+
+    class Fixed(Handler):
+        _microscope_type = "fixed"
+
+    class FixedTuned(Fixed):
+        pass
+
+    assert sorted(Handler.__registry__) == ["fixed", "opera", "operetta"]  # type: ignore[attr-defined]
+
+
+def test_equal_configs_hash_equal() -> None:
+    shared: dict[str, type] = {}
+    one = RegistryConfig(registry_dict=shared, key_attribute="_k", metadata_attributes=("a",))
+    two = RegistryConfig(registry_dict=shared, key_attribute="_k", metadata_attributes=("a",))
+    assert one == two and hash(one) == hash(two)
+    other = RegistryConfig(registry_dict={}, key_attribute="_k", metadata_attributes=("a",))
+    assert one != other  # a different registry is a different registry, even if empty

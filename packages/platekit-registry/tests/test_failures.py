@@ -175,3 +175,75 @@ def test_a_plugin_calling_sys_exit_is_contained(plugins: PluginTree) -> None:
     assert [e.summary for e in root.REGISTRY.errors] == [
         "SystemExit: this module is a script, not a plugin"
     ]
+
+
+HALF = """
+from {name} import Base
+
+class HalfPlugin(Base):
+    _kind = "half"
+
+raise RuntimeError("failed after defining its class")
+"""
+
+
+def test_a_module_that_fails_after_registering_is_the_same_cold_and_warm(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    (plugins.package / "plugins" / "mod_half.py").write_text(HALF.format(name=plugins.name))
+    code = f"""
+        import json
+        import {plugins.name} as root
+        from platekit.registry import PluginImportError
+        reg = root.REGISTRY
+        out = {{"keys": sorted(reg), "in": "half" in reg, "cache": reg.cache_state,
+               "error_keys": [e.keys for e in reg.errors]}}
+        try:
+            reg["half"]
+        except PluginImportError as exc:
+            out["raised"] = str(exc.__cause__)
+        print(json.dumps(out))
+    """
+    cold = json.loads(run_python(code, path=plugins.folder, check=False).splitlines()[0])
+    warm = json.loads(run_python(code, path=plugins.folder))
+    assert warm["cache"] == "hit"
+    for result in (cold, warm):
+        assert result["keys"] == ["alpha", "beta", "gpu_gamma"]
+        assert result["in"] is False
+        assert result["error_keys"] == [["half"]]
+        assert result["raised"] == "failed after defining its class"
+
+
+def test_fixing_a_broken_entry_point_in_place_is_noticed(
+    make_tree: MakeTree, run_python: RunPython
+) -> None:
+    tree = make_tree("site", group="pk_fix.plugins")
+    tree.plugin("mod_alpha", "alpha")
+    module = tree.folder / "pk_fixme.py"
+    module.write_text("raise ImportError('not yet')\n")
+    dist = tree.folder / "pk_fixme-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-fixme\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pk_fix.plugins]\nfixme = pk_fixme:Fixed\n")
+    code = f"import {tree.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    run_python(code, path=tree.folder, check=False)
+    assert run_python(code, path=tree.folder).strip() == "['alpha'] hit"
+    module.write_text(f"from {tree.name} import Base\n\nclass Fixed(Base):\n    _kind = 'fixme'\n")
+    fixed = run_python(code, path=tree.folder)
+    assert fixed.startswith("['alpha', 'fixme'] miss:")
+    assert str(module) in fixed
+
+
+def test_egg_info_distributions_provide_entry_points(
+    make_tree: MakeTree, run_python: RunPython
+) -> None:
+    tree = make_tree("site", group="pk_egg.plugins")
+    (tree.folder / "pk_eggy.py").write_text(
+        f"from {tree.name} import Base\n\nclass Eggy(Base):\n    _kind = 'eggy'\n"
+    )
+    egg = tree.folder / "pk_eggy-0.9-py3.11.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.2\nName: pk-eggy\nVersion: 0.9\n")
+    (egg / "entry_points.txt").write_text("[pk_egg.plugins]\neggy = pk_eggy:Eggy\n")
+    code = f"import {tree.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.origin('eggy'))"
+    assert run_python(code, path=tree.folder).strip() == "['eggy'] entry point eggy (pk-eggy)"

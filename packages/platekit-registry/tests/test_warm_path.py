@@ -338,3 +338,49 @@ def test_editing_the_root_declaration_invalidates(
     # Any other edit of the root's module counts too.
     root.write_text(root.read_text() + "\n# a comment\n")
     assert report(run_python, plugins)["cache"] == f"miss: {root} changed"
+
+
+def test_a_plugin_imported_first_that_reads_its_registry_is_not_left_out(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    plugins.plugin(
+        "mod_reader",
+        "reader",
+        body="",
+    )
+    reader = plugins.package / "plugins" / "mod_reader.py"
+    reader.write_text(
+        f"from {plugins.name} import Base, REGISTRY\n"
+        "SEEN = sorted(REGISTRY)\n\n"
+        "class Reader(Base):\n    _kind = 'reader'\n"
+    )
+    first = run_python(
+        f"import {plugins.module('mod_reader')} as m, {plugins.name} as r; "
+        "print(m.SEEN, sorted(r.REGISTRY), r.REGISTRY.cache_state)",
+        path=plugins.folder,
+    )
+    assert "['alpha', 'beta', 'gpu_gamma', 'reader']" in first
+    assert "index not written" in first
+    code = f"import {plugins.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    assert run_python(code, path=plugins.folder).startswith(
+        "['alpha', 'beta', 'gpu_gamma', 'reader'] miss"
+    )
+    assert run_python(code, path=plugins.folder).strip().endswith("hit")
+
+
+def test_refresh_after_a_plugin_file_was_deleted_does_not_index_it(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    temp = plugins.plugin("mod_temp", "temp")
+    code = f"""
+        import os, {plugins.name} as r
+        list(r.REGISTRY)
+        os.remove({str(temp)!r})
+        r.REGISTRY.refresh()
+    """
+    run_python(code, path=plugins.folder)
+    out = run_python(
+        f"import {plugins.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)",
+        path=plugins.folder,
+    )
+    assert out.strip() == "['alpha', 'beta', 'gpu_gamma'] hit"

@@ -9,6 +9,10 @@ from platekit.registry._errors import DuplicateKeyError
 # that is how a rebuild is told from a second class claiming the key.
 DECLARATION = "__platekit_declaration__"
 
+# Stamped on a class whose key came from the key extractor, so that its
+# subclasses derive keys of their own instead of inheriting it.
+DERIVED_KEY = "__platekit_derived_key__"
+
 
 def same_declaration(old: object, new: object) -> bool:
     """Whether two class objects come from one class statement (a reload or a rebuild)."""

@@ -29,12 +29,26 @@ class _Frozen:
         raise AttributeError(f"{type(self).__name__} is immutable; use .replace({name}=...)")
 
     def __eq__(self, other: object) -> bool:
+        # The registry mapping compares by identity: two registries are never
+        # equal by content (that would import both of them whole).
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+        return all(
+            getattr(self, f) is getattr(other, f)
+            if f == "registry_dict"
+            else getattr(self, f) == getattr(other, f)
+            for f in self._fields
+        )
 
     def __hash__(self) -> int:
-        return hash(tuple(id(getattr(self, f)) for f in self._fields))
+        hashable = []
+        for field in self._fields:
+            value = getattr(self, field)
+            if field == "registry_dict":
+                hashable.append(id(value))
+            elif isinstance(value, (str, bool, int, tuple, type(None))):
+                hashable.append(value)
+        return hash(tuple(hashable))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)

@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 class PluginError:
     """A plugin module or entry point that failed to import during discovery."""
 
-    __slots__ = ("distribution", "entry_point", "exception", "module", "summary", "traceback")
+    __slots__ = (
+        "distribution",
+        "entry_point",
+        "exception",
+        "keys",
+        "module",
+        "summary",
+        "traceback",
+    )
 
     def __init__(
         self,
@@ -29,6 +37,7 @@ class PluginError:
         entry_point: str | None = None,
         distribution: str | None = None,
         exception: BaseException | None = None,
+        keys: list[Any] | None = None,
     ) -> None:
         self.module = module
         self.summary = summary
@@ -37,6 +46,8 @@ class PluginError:
         self.distribution = distribution
         #: The live exception; ``None`` when the error was read from the index.
         self.exception = exception
+        #: Keys the module registered before it failed; they raise PluginImportError.
+        self.keys = list(keys or ())
 
     @classmethod
     def from_exception(
@@ -46,6 +57,7 @@ class PluginError:
         *,
         entry_point: str | None = None,
         distribution: str | None = None,
+        keys: list[Any] | None = None,
     ) -> PluginError:
         import traceback
 
@@ -58,6 +70,7 @@ class PluginError:
             entry_point=entry_point,
             distribution=distribution,
             exception=exc,
+            keys=keys,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -67,7 +80,12 @@ class PluginError:
             "traceback": self.traceback,
             "entry_point": self.entry_point,
             "distribution": self.distribution,
+            "keys": [key for key in self.keys if isinstance(key, str)],
         }
+
+    def names(self, key: Any) -> bool:
+        """Whether this failure is what stands behind ``key``."""
+        return key == self.entry_point or key in self.keys
 
     @property
     def source(self) -> str:
@@ -104,8 +122,9 @@ def import_plugins(
         origins[package] = f"package {package}"
         module = import_package(package, name)
         if hasattr(module, "__path__"):
-            import_submodules(module, config.discovery_recursive, errors, name)
+            import_submodules(module, config, errors)
     loaded: list[str] = []
+    broken: list[str | None] = []
     if config.entry_point_group:
         for entry_point in _sources.entry_points(config.entry_point_group):
             # A class entry point names its class; the other classes its module
@@ -124,10 +143,34 @@ def import_plugins(
                         exc,
                         entry_point=entry_point.name,
                         distribution=entry_point.distribution,
+                        keys=_forget(config, entry_point.module),
                     )
                     errors.append(error)
                     warn_broken(name, error, exc)
-    return origins, loaded_files(loaded)
+                    # Watch the broken module's file too: fixing it must be noticed.
+                    broken.append(_sources.module_file(entry_point.module))
+    files = loaded_files(loaded)
+    files.extend(path for path in broken if path is not None)
+    return origins, files
+
+
+def _forget(config: RegistryConfig, module: str) -> list[Any]:
+    """Drop what a failed module registered before it failed; return the keys."""
+    forget = getattr(config.registry_dict, "_forget_module", None)
+    return forget(module) if forget is not None else []
+
+
+def still_importing(origins: dict[str, str]) -> list[str]:
+    """Plugin modules whose import is still running (a plugin read its registry)."""
+    prefixes = [prefix for prefix in origins if ":" not in prefix]
+    found = []
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        if getattr(spec, "_initializing", False) and any(
+            name == p or name.startswith(p + ".") for p in prefixes
+        ):
+            found.append(name)
+    return found
 
 
 def loaded_files(modules: list[str]) -> list[str]:
@@ -168,7 +211,7 @@ def import_package(package: str, registry_name: str) -> Any:
 
 
 def import_submodules(
-    package: Any, recursive: bool, errors: list[PluginError] | None, registry_name: str
+    package: Any, config: RegistryConfig, errors: list[PluginError] | None
 ) -> None:
     import pkgutil
 
@@ -179,12 +222,12 @@ def import_submodules(
             __import__(info.name)
         except (Exception, SystemExit) as exc:
             if errors is not None:
-                error = PluginError.from_exception(info.name, exc)
+                error = PluginError.from_exception(info.name, exc, keys=_forget(config, info.name))
                 errors.append(error)
-                warn_broken(registry_name, error, exc)
+                warn_broken(config.registry_name, error, exc)
             continue
-        if info.ispkg and recursive:
-            import_submodules(sys.modules[info.name], recursive, errors, registry_name)
+        if info.ispkg and config.discovery_recursive:
+            import_submodules(sys.modules[info.name], config, errors)
 
 
 def load_entry_point(entry_point: _sources.EntryPoint) -> Any:

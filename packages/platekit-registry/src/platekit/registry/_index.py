@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from platekit.registry import _log
@@ -64,10 +65,13 @@ def build_entries(
         if origin is None or not isinstance(key, str) or "<locals>" in cls.__qualname__:
             continue
         module = sys.modules.get(module_name)
+        file = getattr(module, "__file__", None)
+        if file is not None and not os.path.exists(file):
+            continue  # its file is gone: a fresh process could not import it
         entries[key] = {
             "module": module_name,
             "qualname": cls.__qualname__,
-            "file": getattr(module, "__file__", None),
+            "file": file,
             "origin": origin,
             "metadata": metadata_of(cls, config.metadata_attributes, config.registry_name),
         }
@@ -149,6 +153,7 @@ def check_index(items: Any) -> str | None:
         and isinstance(e.get("module"), str)
         and isinstance(e.get("summary"), str)
         and isinstance(e.get("traceback"), str)
+        and isinstance(e.get("keys", []), list)
         for e in errors
     ):
         return "'errors' is malformed"

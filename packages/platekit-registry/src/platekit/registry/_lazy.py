@@ -25,7 +25,12 @@ from _collections_abc import Mapping
 
 from platekit.registry import _index, _log, _sources
 from platekit.registry._claims import check_claim, same_declaration
-from platekit.registry._discovery import PluginError, import_plugins, inside_import
+from platekit.registry._discovery import (
+    PluginError,
+    import_plugins,
+    inside_import,
+    still_importing,
+)
 from platekit.registry._errors import PluginImportError
 from platekit.registry._version import __version__
 
@@ -192,6 +197,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 e["traceback"],
                 entry_point=e.get("entry_point"),
                 distribution=e.get("distribution"),
+                keys=e.get("keys"),
             )
             for e in items["errors"]
         ]
@@ -251,6 +257,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         origins, plugin_files = import_plugins(config, self._root, errors)
         self._errors = errors
         self.discovery_seconds = time.perf_counter() - started
+        # A plugin that read its registry while being imported is not defined
+        # yet: this view is complete for this process later, but not indexable.
+        unfinished = still_importing(origins)
         with self._lock:
             classes = list(self._classes.items())
         self._index = _index.build_entries(classes, origins, config)
@@ -262,6 +271,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             return
         if not self.cache_state.startswith("miss"):
             self.cache_state = "miss: rebuilt on request"
+        if unfinished:
+            self.cache_state += f" (index not written: {', '.join(unfinished)} still importing)"
+            return
         items = {
             "format": _index.INDEX_FORMAT,
             "registry": self.name,
@@ -309,6 +321,31 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._classes[key] = cls
             return current if isinstance(current, type) else None
 
+    def _unclaim(self, key: Any, cls: Any, previous: Any) -> None:
+        with self._lock:
+            if self._classes.get(key) is cls:
+                if previous is None:
+                    del self._classes[key]
+                else:
+                    self._classes[key] = previous
+
+    def _forget_module(self, module: str) -> list[Any]:
+        """Drop the classes a failed module registered; return their keys."""
+        with self._lock:
+            keys = [
+                key
+                for key, cls in self._classes.items()
+                if cls.__module__ == module or cls.__module__.startswith(module + ".")
+            ]
+            for key in keys:
+                del self._classes[key]
+        config = self._config
+        for secondary in (config.secondary_registries or ()) if config else ():
+            forget = getattr(secondary.registry_dict, "_forget_owners", None)
+            if forget is not None:
+                forget(keys)
+        return keys
+
     def register(self, key: Any, cls: type) -> type:
         """Register ``cls`` under ``key`` by hand; returns ``cls``."""
         self._claim(key, cls, self.name)
@@ -339,7 +376,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             if cls is not None:
                 return cls
         for error in self._errors:
-            if error.entry_point is not None and error.entry_point == key:
+            if error.names(key):
                 self._import_module_for(key, error.module, error)
                 cls = self._classes.get(key)
                 if cls is not None:

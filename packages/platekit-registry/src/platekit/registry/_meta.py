@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABCMeta
 
 from platekit.registry import _log
-from platekit.registry._claims import DECLARATION, check_claim
+from platekit.registry._claims import DECLARATION, DERIVED_KEY, check_claim
 from platekit.registry._config import PRIMARY_KEY, RegistryConfig
 from platekit.registry._lazy import LazyDiscoveryDict
 from platekit.registry._secondary import SecondaryRegistryDict
@@ -185,14 +185,18 @@ def _claimed_key(cls: type, name: str, config: RegistryConfig) -> Any:
     attribute = config.key_attribute
     key = getattr(cls, attribute, None)
     if key is not None and attribute not in vars(cls):
-        # Inherited: it is a claim only if no registered ancestor owns that key.
-        holder = next((b for b in cls.__mro__ if attribute in vars(b)), None)
-        if holder is not None and _registered_under(config.registry_dict, key, holder):
+        holder = _holder(config.registry_dict, key)
+        if isinstance(holder, type) and holder is not cls and issubclass(cls, holder):
+            # A subclass of a registered plugin inherits its key without claiming
+            # it; with a key extractor it derives its own unless the key was declared.
+            if config.key_extractor is None or not vars(holder).get(DERIVED_KEY):
+                return None
             key = None
     if key is None and config.key_extractor is not None:
         key = config.key_extractor(name, cls)
         if key is not None:
             type.__setattr__(cls, attribute, key)
+            type.__setattr__(cls, DERIVED_KEY, True)
     if key is None:
         if config.skip_if_no_key:
             return None
@@ -211,17 +215,18 @@ def _claimed_key(cls: type, name: str, config: RegistryConfig) -> Any:
     return key
 
 
-def _registered_under(registry: Mapping[Any, Any], key: Any, cls: type) -> bool:
+def _holder(registry: Mapping[Any, Any], key: Any) -> Any:
+    """The class registered under ``key``, looked up without discovering."""
     if isinstance(registry, LazyDiscoveryDict):
-        return registry._loaded(key) is cls
-    return registry.get(key) is cls
+        return registry._loaded(key)
+    if isinstance(registry, dict):
+        return registry.get(key)
+    return None
 
 
 def _register(cls: type, key: Any, config: RegistryConfig) -> None:
-    registry = config.registry_dict
-    replaced = claim(registry, key, cls, config.registry_name)
-    if DECLARATION not in vars(cls):
-        type.__setattr__(cls, DECLARATION, object())
+    """Register ``cls`` and its secondary values, all or nothing."""
+    secondaries = []
     for secondary in config.secondary_registries or ():
         value = getattr(cls, secondary.attr_name, None)
         if value is None:
@@ -235,15 +240,26 @@ def _register(cls: type, key: Any, config: RegistryConfig) -> None:
                     f"{cls.__qualname__} sets {secondary.attr_name} but not "
                     f"{secondary.key_source}, the key of that secondary registry"
                 )
-        previous = getattr(replaced, secondary.attr_name, None) if replaced else None
-        claim(
-            secondary.registry_dict,
-            secondary_key,
-            value,
-            f"{secondary.attr_name} (secondary registry of the {config.registry_name} registry)",
-            replaces=previous,
-            owner=key,
-        )
+        secondaries.append((secondary, secondary_key, value))
+    registry = config.registry_dict
+    replaced = claim(registry, key, cls, config.registry_name)
+    done: list[tuple[Any, Any, Any, Any]] = [(registry, key, cls, replaced)]
+    try:
+        for secondary, secondary_key, value in secondaries:
+            previous = getattr(replaced, secondary.attr_name, None) if replaced else None
+            label = (
+                f"{secondary.attr_name} (secondary registry of the {config.registry_name} registry)"
+            )
+            before = claim(
+                secondary.registry_dict, secondary_key, value, label, replaces=previous, owner=key
+            )
+            done.append((secondary.registry_dict, secondary_key, value, before))
+    except BaseException:
+        for mapping, done_key, value, before in reversed(done):
+            unclaim(mapping, done_key, value, before)
+        raise
+    if DECLARATION not in vars(cls):
+        type.__setattr__(cls, DECLARATION, object())
     if config.log_registration:
         _log.debug(
             "registered %s.%s as %r %s", cls.__module__, cls.__qualname__, key, config.registry_name
@@ -269,3 +285,14 @@ def claim(
     check_claim(registry_name, key, current, value, replaces)
     registry[key] = value
     return current
+
+
+def unclaim(registry: Any, key: Any, value: Any, previous: Any) -> None:
+    """Undo :func:`claim`: put back what ``key`` held before ``value`` took it."""
+    if isinstance(registry, (LazyDiscoveryDict, SecondaryRegistryDict)):
+        registry._unclaim(key, value, previous)
+    elif registry.get(key) is value:
+        if previous is None:
+            del registry[key]
+        else:
+            registry[key] = previous

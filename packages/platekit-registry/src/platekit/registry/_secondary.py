@@ -52,6 +52,21 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
             self._owners[key] = owner
         return current
 
+    def _unclaim(self, key: Any, value: Any, previous: Any) -> None:
+        if self._values.get(key) is value:
+            if previous is None:
+                del self._values[key]
+                self._owners.pop(key, None)
+            else:
+                self._values[key] = previous
+
+    def _forget_owners(self, primary_keys: list[Any]) -> None:
+        """Drop the values that these primary keys declared."""
+        for key, owner in list(self._owners.items()):
+            if owner in primary_keys:
+                self._values.pop(key, None)
+                del self._owners[key]
+
     def __getitem__(self, key: Any) -> Any:
         self._primary._ensure()
         if key in self._values:

@@ -61,13 +61,16 @@ def forget_scans() -> None:
 
 
 def _dist_infos() -> Iterator[tuple[str, str, str]]:
-    """``(folder, dist-info name, normalized distribution name)``, first on sys.path first."""
+    """``(folder, metadata folder, normalized distribution name)``, first on sys.path first.
+
+    Metadata folders are ``.dist-info`` (wheels) and ``.egg-info`` (older installs).
+    """
     seen = set()
     for folder, names in _path_dirs():
         for name in names:
-            if not name.endswith(".dist-info"):
+            if not name.endswith((".dist-info", ".egg-info")):
                 continue
-            dist = _normalize(name[: -len(".dist-info")].partition("-")[0])
+            dist = _normalize(name.rpartition(".")[0].partition("-")[0])
             if dist in seen:
                 continue
             seen.add(dist)
@@ -115,6 +118,19 @@ def _collect_sources(folder: str, recursive: bool, files: list[str], *, top: boo
                 files.append(init)
 
 
+def module_file(module: str) -> str | None:
+    """Where a module's source would be on sys.path, found without importing it."""
+    parts = module.split(".")
+    for folder, names in _path_dirs():
+        if parts[0] not in names and f"{parts[0]}.py" not in names:
+            continue
+        base = os.path.join(folder, *parts)
+        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
 def owner_metadata(package: str) -> str | None:
     """The METADATA file of the distribution that owns ``package``, if one is installed.
 
@@ -129,7 +145,8 @@ def owner_metadata(package: str) -> str | None:
     for folder, name, dist in _dist_infos():
         length = candidates.get(dist)
         if length is not None and (best is None or length > best[0]):
-            best = (length, os.path.join(folder, name, "METADATA"))
+            metadata = "METADATA" if name.endswith(".dist-info") else "PKG-INFO"
+            best = (length, os.path.join(folder, name, metadata))
     return best[1] if best else None
 
 
@@ -192,16 +209,17 @@ def entry_points(group: str) -> list[EntryPoint]:
 
 def _distribution_name(dist_info: str, folder_name: str) -> str:
     """The distribution's own spelling of its name, from METADATA's Name field."""
-    try:
-        with open(os.path.join(dist_info, "METADATA"), encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("Name:"):
-                    return line[5:].strip()
-                if not line.strip():
-                    break
-    except (OSError, UnicodeDecodeError):
-        pass
-    return folder_name[: -len(".dist-info")].partition("-")[0]
+    for metadata in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(dist_info, metadata), encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("Name:"):
+                        return line[5:].strip()
+                    if not line.strip():
+                        break
+        except (OSError, UnicodeDecodeError):
+            continue
+    return folder_name.rpartition(".")[0].partition("-")[0]
 
 
 def _parse_group(text: str, group: str, distribution: str) -> list[EntryPoint]:
