@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from platekit.registry import _lazy
+from platekit.registry import _discovery, _lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,14 +27,14 @@ def test_many_threads_on_a_cold_registry_cause_one_discovery(
     plugins: PluginTree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = _lazy.import_plugins
+    real = _discovery.import_plugins
 
     def slow_counting_import(*args: object) -> object:
         calls.append(threading.get_ident())
         time.sleep(0.2)  # widen the window in which the other threads arrive
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_lazy, "import_plugins", slow_counting_import)
+    monkeypatch.setattr(_discovery, "import_plugins", slow_counting_import)
     registry = __import__(plugins.name).REGISTRY
     threads = 16
     barrier = threading.Barrier(threads)
@@ -64,7 +64,7 @@ def test_many_threads_on_a_cold_registry_cause_one_discovery(
 def test_a_failed_discovery_leaves_the_registry_retryable(
     plugins: PluginTree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = _lazy.import_plugins
+    real = _discovery.import_plugins
     failures = [RuntimeError("filesystem hiccup")]
 
     def flaky(*args: object) -> object:
@@ -72,7 +72,7 @@ def test_a_failed_discovery_leaves_the_registry_retryable(
             raise failures.pop()
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_lazy, "import_plugins", flaky)
+    monkeypatch.setattr(_discovery, "import_plugins", flaky)
     registry = __import__(plugins.name).REGISTRY
     with pytest.raises(RuntimeError, match="filesystem hiccup"):
         list(registry)

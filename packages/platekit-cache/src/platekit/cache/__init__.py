@@ -7,8 +7,6 @@ logging, pathlib or platformdirs.
 
 from __future__ import annotations
 
-from platekit.cache._version import __version__
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.cache._colormaps import BUILTIN_COLORMAPS, ColormapBase, create_colormap_enum
@@ -16,6 +14,7 @@ if TYPE_CHECKING:
     from platekit.cache._info import RecordInfo, cache_info, clear_cache
     from platekit.cache._paths import cache_dir, environment_dir
     from platekit.cache._record import CacheLookup, RegistryCacheManager
+    from platekit.cache._version import __version__
 
 __all__ = [
     "BUILTIN_COLORMAPS",
@@ -45,6 +44,7 @@ _HOMES = {
     "clear_cache": "_info",
     "create_colormap_enum": "_colormaps",
     "environment_dir": "_paths",
+    "__version__": "_version",
 }
 
 

@@ -15,6 +15,7 @@ from platekit.cache._record import (
     files_changed,
     fingerprint,
     parse_record,
+    stamp_problem,
 )
 
 # Folders this package makes in the cache root: "<interpreter tag>-<8 hex digits>".
@@ -63,7 +64,9 @@ def _describe(path: str) -> RecordInfo:
     except OSError as exc:
         return RecordInfo(name, Path(path), 0, None, None, False, f"cannot be read: {exc}")
     record, problem = parse_record(raw)
-    if record is None:
+    if record is not None:
+        problem = stamp_problem(record) or ""
+    if record is None or problem:
         return RecordInfo(name, Path(path), len(raw), None, None, False, f"damaged: {problem}")
     age = time.time() - record["timestamp"]
     max_age = record.get("max_age_days")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import zlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,8 +39,20 @@ def environment_key() -> str:
     virtual environments, or one rebuilt with another Python, never share records.
     """
     tag = sys.implementation.cache_tag or sys.implementation.name
-    digest = zlib.crc32(f"{sys.prefix}\0{sys.version}".encode())
-    return f"{tag}-{digest:08x}"
+    identity = f"{sys.prefix}\0{sys.version}".encode()
+    return f"{tag}-{fnv1a(identity):08x}"
+
+
+def fnv1a(data: bytes) -> int:
+    """The 32-bit FNV-1a hash: a short, stable name for a string.
+
+    Pure Python, because ``zlib`` or ``hashlib`` would each load a shared
+    library on every warm start for a hash of a hundred bytes.
+    """
+    digest = 0x811C9DC5
+    for byte in data:
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return digest
 
 
 def environment_root() -> str:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import _thread
 import itertools
-import math
 import os
 import time
 
-from platekit.cache import _jsonread, _log
+from platekit.cache import _jsonread
 from platekit.cache._paths import environment_root
 
 TYPE_CHECKING = False
@@ -39,12 +38,24 @@ _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _MAX_NAME_LENGTH = 200
 _SECONDS_PER_DAY = 86400.0
+_INFINITY = float("inf")
 
 # Folders found unwritable in this process, with the reason. Keyed by folder so
 # that one bad folder switches caching off without warning again and again.
 _unwritable: dict[str, str] = {}
 _unwritable_lock = _thread.allocate_lock()
 _temp_counter = itertools.count()
+
+
+DEBUG = 10
+WARNING = 30
+
+
+def _log() -> Any:
+    """The logging helper, imported on a miss or a failure, never on a hit."""
+    from platekit.cache import _log as log
+
+    return log
 
 
 def caching_disabled_by_env() -> bool:
@@ -126,7 +137,7 @@ class RegistryCacheManager:
             isinstance(max_age_days, bool)
             or not isinstance(max_age_days, (int, float))
             or not max_age_days > 0
-            or math.isinf(max_age_days)
+            or max_age_days == _INFINITY
         ):
             raise ValueError(
                 f"max_age_days must be a positive, finite number of days, got {max_age_days!r}"
@@ -167,14 +178,14 @@ class RegistryCacheManager:
         found = self._read(path)
         if not found.hit:
             if found.damaged:
-                _log.log(
-                    _log.WARNING,
+                _log().log(
+                    WARNING,
                     "platekit cache record %s is damaged (%s); it will be rebuilt",
                     path,
                     found.reason,
                 )
             else:
-                _log.log(_log.DEBUG, "platekit cache miss for %r: %s", self.name, found.reason)
+                _log().log(DEBUG, "platekit cache miss for %r: %s", self.name, found.reason)
         return found
 
     def _read(self, path: str) -> CacheLookup:
@@ -193,6 +204,11 @@ class RegistryCacheManager:
             return CacheLookup(reason=problem, damaged=True)
         stale = self._staleness(record)
         if stale is not None:
+            # Stamps are checked for shape only on a miss: on a hit they equal
+            # the ones just taken, which are well formed.
+            problem = stamp_problem(record)
+            if problem is not None:
+                return CacheLookup(reason=problem, damaged=True)
             return CacheLookup(reason=stale)
         return CacheLookup(items=record["items"])
 
@@ -241,8 +257,8 @@ class RegistryCacheManager:
         try:
             files = self._fingerprints() if self._files is not None else {}
         except Exception as exc:
-            _log.log(
-                _log.WARNING,
+            _log().log(
+                WARNING,
                 "platekit cache record %r not saved: its list of files failed: %r",
                 self.name,
                 exc,
@@ -290,12 +306,19 @@ class RegistryCacheManager:
 
     def _fingerprints(self) -> Fingerprints:
         assert self._files is not None
-        stamps = {}
+        stamps: Fingerprints = {}
+        stat = os.stat
         for file in self._files():
             path = os.fspath(file)
-            if not os.path.isabs(path):
+            if path[:1] != os.sep:
                 path = os.path.abspath(path)
-            stamps[path] = fingerprint(path)
+            # fingerprint(), inlined: this loop runs over every plugin file on every start.
+            try:
+                st = stat(path)
+            except OSError:
+                stamps[path] = None
+            else:
+                stamps[path] = [st.st_mtime_ns, st.st_size]
         return stamps
 
 
@@ -310,6 +333,8 @@ def fingerprint(path: str | os.PathLike[str]) -> list[int] | None:
 
 def files_changed(recorded: Fingerprints, current: Fingerprints) -> str | None:
     """Why two sets of file fingerprints differ, or ``None`` when they match."""
+    if recorded == current:
+        return None
     for path, stamp in recorded.items():
         if path not in current:
             return f"{path} is no longer among the files it depends on"
@@ -354,19 +379,26 @@ def parse_record(raw: bytes) -> tuple[dict[str, Any] | None, str]:
         # bool is an int to Python, never to a record.
         if isinstance(value, bool) or not isinstance(value, kind):
             return None, f"field {field!r} should be {described}, found {value!r:.60}"
-    if not math.isfinite(record["timestamp"]):
+    # x - x is 0 for every finite number and NaN for NaN and the infinities
+    # (math.isfinite would load a shared library on every warm start).
+    if record["timestamp"] - record["timestamp"] != 0:
         return None, f"field 'timestamp' is not finite: {record['timestamp']!r}"
     extra = record.get("extra_files", {})
     if not isinstance(extra, dict):
         return None, f"field 'extra_files' should be an object, found {extra!r:.60}"
-    for path, stamp in (*record["files"].items(), *extra.items()):
-        if stamp is not None and not (
-            isinstance(stamp, list) and len(stamp) == 2 and all(type(n) is int for n in stamp)
-        ):
-            return None, f"file stamp for {path!r} should be [mtime_ns, size], found {stamp!r:.60}"
     if "items" not in record:
         return None, "field 'items' is missing"
     return record, ""
+
+
+def stamp_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with a parsed record's file stamps, or None."""
+    for path, stamp in (*record["files"].items(), *record.get("extra_files", {}).items()):
+        if stamp is not None and not (
+            isinstance(stamp, list) and len(stamp) == 2 and all(type(n) is int for n in stamp)
+        ):
+            return f"file stamp for {path!r} should be [mtime_ns, size], found {stamp!r:.60}"
+    return None
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -399,8 +431,8 @@ def _switch_off(folder: str, exc: OSError) -> None:
         if folder in _unwritable:
             return
         _unwritable[folder] = f"caching is off for this process: {folder} cannot be written"
-    _log.log(
-        _log.WARNING,
+    _log().log(
+        WARNING,
         "platekit cache folder %s cannot be written (%s); caching is off for this "
         "process and everything works without it. Set PLATEKIT_CACHE_DIR to a "
         "writable folder to cache again.",

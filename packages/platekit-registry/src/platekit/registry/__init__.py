@@ -5,31 +5,35 @@ defined; a ``LazyDiscoveryDict`` finds the rest on first use, from a package
 and from an entry-point group, and keeps an index in the platekit cache so the
 next process answers ``keys()`` without importing a single plugin module and
 ``registry[key]`` imports only that key's module.
+
+Names load on first use, so a start pays only for the modules it needs.
 """
 
 from __future__ import annotations
 
-from platekit.registry._config import (
-    PRIMARY_KEY,
-    RegistryConfig,
-    SecondaryRegistry,
-    extract_key_from_backend_suffix,
-    extract_key_from_class_name,
-    extract_key_from_handler_suffix,
-    make_suffix_extractor,
-)
-from platekit.registry._discovery import PluginError
-from platekit.registry._errors import (
-    DiscoveryError,
-    DuplicateKeyError,
-    DuplicateRegistryKeyError,
-    PluginImportError,
-    RegistryError,
-)
-from platekit.registry._lazy import LazyDiscoveryDict
-from platekit.registry._meta import AutoRegisterMeta
-from platekit.registry._secondary import SecondaryRegistryDict
-from platekit.registry._version import __version__
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.registry._config import (
+        PRIMARY_KEY,
+        RegistryConfig,
+        SecondaryRegistry,
+        extract_key_from_backend_suffix,
+        extract_key_from_class_name,
+        extract_key_from_handler_suffix,
+        make_suffix_extractor,
+    )
+    from platekit.registry._errors import (
+        DiscoveryError,
+        DuplicateKeyError,
+        DuplicateRegistryKeyError,
+        PluginImportError,
+        RegistryError,
+    )
+    from platekit.registry._failures import PluginError
+    from platekit.registry._lazy import LazyDiscoveryDict
+    from platekit.registry._meta import AutoRegisterMeta
+    from platekit.registry._secondary import SecondaryRegistryDict
+    from platekit.registry._version import __version__
 
 __all__ = [
     "PRIMARY_KEY",
@@ -50,3 +54,41 @@ __all__ = [
     "extract_key_from_handler_suffix",
     "make_suffix_extractor",
 ]
+
+# Public name -> private module that defines it.
+_HOMES = {
+    "PRIMARY_KEY": "_config",
+    "AutoRegisterMeta": "_meta",
+    "DiscoveryError": "_errors",
+    "DuplicateKeyError": "_errors",
+    "DuplicateRegistryKeyError": "_errors",
+    "LazyDiscoveryDict": "_lazy",
+    "PluginError": "_failures",
+    "PluginImportError": "_errors",
+    "RegistryConfig": "_config",
+    "RegistryError": "_errors",
+    "SecondaryRegistry": "_config",
+    "SecondaryRegistryDict": "_secondary",
+    "__version__": "_version",
+    "extract_key_from_backend_suffix": "_config",
+    "extract_key_from_class_name": "_config",
+    "extract_key_from_handler_suffix": "_config",
+    "make_suffix_extractor": "_config",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'platekit.registry' has no attribute {name!r}")
+    import sys
+
+    module = f"platekit.registry.{home}"
+    __import__(module)
+    value = getattr(sys.modules[module], name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

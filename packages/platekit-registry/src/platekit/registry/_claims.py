@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from platekit.registry._errors import DuplicateKeyError
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.registry._errors import DuplicateKeyError
 
 # Stamped on each registered class. dataclass(slots=True) rebuilds a class
 # from a copy of its namespace, so the rebuilt class carries the same stamp:
@@ -31,6 +33,8 @@ def duplicate_error(registry_name: str, key: object, old: object, new: object) -
         if isinstance(value, type):
             return f"{value.__qualname__} (module {value.__module__})"
         return repr(value)
+
+    from platekit.registry._errors import DuplicateKeyError
 
     return DuplicateKeyError(
         f"{registry_name} key {key!r} is claimed twice: by {where(old)} and by {where(new)}; "

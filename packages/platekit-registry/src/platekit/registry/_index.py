@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-from platekit.registry import _log
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -14,7 +12,12 @@ if TYPE_CHECKING:
     from platekit.registry._config import RegistryConfig
 
 #: Bumped when the layout of the index changes.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+
+# An entry is a list, smaller and faster to read back than an object:
+# [module, qualified name, source file, origin number, metadata]; the
+# origin number points into the index's "origins" list.
+MODULE, QUALNAME, FILE, ORIGIN, METADATA = range(5)
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -51,14 +54,16 @@ def index_version(config: RegistryConfig, registry_version: str) -> str:
 
 def build_entries(
     classes: list[tuple[Any, type]], origins: dict[str, str], config: RegistryConfig
-) -> dict[Any, dict[str, Any]]:
-    """Index entries for the discovered classes that a fresh process can import by name.
+) -> tuple[dict[Any, list[Any]], list[str]]:
+    """Index entries for the discovered classes that a fresh process can import by name,
+    and the list of origins they point into.
 
     Classes registered by other modules (not found by discovery), classes
     defined inside functions, and keys that are not strings stay out: they
     exist in this process only.
     """
-    entries: dict[Any, dict[str, Any]] = {}
+    entries: dict[Any, list[Any]] = {}
+    numbers: dict[str, int] = {}
     for key, cls in classes:
         module_name = cls.__module__
         origin = origins.get(f"{module_name}:{cls.__qualname__}") or origin_of(module_name, origins)
@@ -68,14 +73,14 @@ def build_entries(
         file = getattr(module, "__file__", None)
         if file is not None and not os.path.exists(file):
             continue  # its file is gone: a fresh process could not import it
-        entries[key] = {
-            "module": module_name,
-            "qualname": cls.__qualname__,
-            "file": file,
-            "origin": origin,
-            "metadata": metadata_of(cls, config.metadata_attributes, config.registry_name),
-        }
-    return entries
+        entries[key] = [
+            module_name,
+            cls.__qualname__,
+            file,
+            numbers.setdefault(origin, len(numbers)),
+            metadata_of(cls, config.metadata_attributes, config.registry_name),
+        ]
+    return entries, list(numbers)
 
 
 def build_secondary(config: RegistryConfig, indexed: dict[Any, Any]) -> dict[str, dict[str, Any]]:
@@ -117,6 +122,8 @@ def metadata_of(cls: type, attributes: tuple[str, ...], registry_name: str) -> d
         try:
             metadata[attribute] = json.loads(json.dumps(value, allow_nan=False))
         except (TypeError, ValueError):
+            from platekit.registry import _log
+
             _log.log(
                 _log.WARNING,
                 "%s registry: %s.%s = %r is not JSON data and is left out of its metadata",
@@ -133,15 +140,21 @@ def check_index(items: Any) -> str | None:
     if not isinstance(items, dict) or items.get("format") != INDEX_FORMAT:
         return "not an index of this format"
     entries = items.get("entries")
+    origins = items.get("origins")
     if not isinstance(entries, dict):
         return "'entries' is not an object"
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        return "'origins' is not a list of strings"
+    count = len(origins)
     for key, entry in entries.items():
         if not (
-            isinstance(entry, dict)
-            and isinstance(entry.get("module"), str)
-            and isinstance(entry.get("qualname"), str)
-            and isinstance(entry.get("origin"), str)
-            and isinstance(entry.get("metadata"), dict)
+            type(entry) is list
+            and len(entry) == 5
+            and type(entry[MODULE]) is str
+            and type(entry[QUALNAME]) is str
+            and type(entry[ORIGIN]) is int
+            and 0 <= entry[ORIGIN] < count
+            and type(entry[METADATA]) is dict
         ):
             return f"entry {key!r} is malformed"
     secondary = items.get("secondary")

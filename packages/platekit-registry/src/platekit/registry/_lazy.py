@@ -23,15 +23,8 @@ import sys
 import time
 from _collections_abc import Mapping
 
-from platekit.registry import _index, _log, _sources
+from platekit.registry import _index, _sources
 from platekit.registry._claims import check_claim, same_declaration
-from platekit.registry._discovery import (
-    PluginError,
-    import_plugins,
-    inside_import,
-    still_importing,
-)
-from platekit.registry._errors import PluginImportError
 from platekit.registry._version import __version__
 
 TYPE_CHECKING = False
@@ -42,6 +35,7 @@ if TYPE_CHECKING:
 
     from platekit.cache import RegistryCacheManager
     from platekit.registry._config import RegistryConfig
+    from platekit.registry._failures import PluginError
 
 
 class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
@@ -62,7 +56,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._root: type | None = None
         self._config: RegistryConfig | None = None
         self._classes: dict[Any, type] = {}
-        self._index: dict[Any, dict[str, Any]] = {}
+        self._index: dict[Any, list[Any]] = {}
+        self._origins: list[str] = []
         self._secondary_index: dict[str, dict[str, Any]] = {}
         self._errors: list[PluginError] = []
         self._ready = False
@@ -185,13 +180,16 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         problem = _index.check_index(found.items)
         if problem is not None:
             self.cache_state = f"miss: the index is malformed ({problem})"
+            from platekit.registry import _log
+
             _log.log(_log.WARNING, "platekit registry index %s: %s", manager.path, problem)
             return False
         items = found.items
         self._index = items["entries"]
+        self._origins = items["origins"]
         self._secondary_index = items["secondary"]
         self._errors = [
-            PluginError(
+            _plugin_error()(
                 e["module"],
                 e["summary"],
                 e["traceback"],
@@ -231,6 +229,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 if self._discoverer == me:
                     return  # a plugin reading its registry during discovery: a partial view
                 done = self._done
+            from platekit.registry._discovery import import_plugins, inside_import
+
             if inside_import():
                 import_plugins(self.config, self._root, None)
                 return
@@ -254,6 +254,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         started = time.perf_counter()
         errors: list[PluginError] = []
         config = self.config
+        # Imported here: a warm start never discovers.
+        from platekit.registry._discovery import import_plugins, still_importing
+
         origins, plugin_files = import_plugins(config, self._root, errors)
         self._errors = errors
         self.discovery_seconds = time.perf_counter() - started
@@ -262,7 +265,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         unfinished = still_importing(origins)
         with self._lock:
             classes = list(self._classes.items())
-        self._index = _index.build_entries(classes, origins, config)
+        self._index, self._origins = _index.build_entries(classes, origins, config)
         self._secondary_index = _index.build_secondary(config, self._index)
         manager = self._cache_manager
         off = self._cache_off_reason()
@@ -278,6 +281,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             "format": _index.INDEX_FORMAT,
             "registry": self.name,
             "entries": self._index,
+            "origins": self._origins,
             "secondary": self._secondary_index,
             "errors": [error.as_json() for error in errors],
             "discovery_seconds": self.discovery_seconds,
@@ -292,6 +296,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._ready = False
             self._force_discovery = True
             self._index = {}
+            self._origins = []
             self._secondary_index = {}
             self.cache_state = "miss: refresh() asked for a new discovery"
         self._prepare()
@@ -311,7 +316,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             current: object = self._classes.get(key)
             if current is None:
                 entry = self._index.get(key)
-                if entry is not None and (entry["module"], entry["qualname"]) != (
+                if entry is not None and (entry[_index.MODULE], entry[_index.QUALNAME]) != (
                     getattr(cls, "__module__", None),
                     getattr(cls, "__qualname__", None),
                 ):
@@ -366,7 +371,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             return cls
         entry = self._index.get(key)
         if entry is not None:
-            self._import_module_for(key, entry["module"])
+            self._import_module_for(key, entry[_index.MODULE])
             cls = self._classes.get(key)
             if cls is not None:
                 return cls
@@ -388,6 +393,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             __import__(module)
         except (Exception, SystemExit) as exc:
             where = error.source if error is not None else f"module {module}"
+            from platekit.registry._errors import PluginImportError
+
             raise PluginImportError(
                 f"{self.name} {key!r} is unavailable: its {where} failed to import "
                 f"({type(exc).__name__}: {exc}); fix or reinstall that plugin"
@@ -444,7 +451,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._ensure()
         entry = self._index.get(key)
         if entry is not None:
-            return dict(entry["metadata"])
+            return dict(entry[_index.METADATA])
         cls = self[key]
         config = self._config
         return _index.metadata_of(cls, config.metadata_attributes if config else (), self.name)
@@ -454,7 +461,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._ensure()
         entry = self._index.get(key)
         if entry is not None:
-            return str(entry["origin"])
+            return self._origins[entry[_index.ORIGIN]]
         cls = self[key]
         return f"registered by {cls.__module__}"
 
@@ -463,7 +470,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._ensure()
         entry = self._index.get(key)
         if entry is not None:
-            return entry["module"], entry["qualname"]
+            return entry[_index.MODULE], entry[_index.QUALNAME]
         cls = self[key]
         return cls.__module__, cls.__qualname__
 
@@ -513,9 +520,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 class _Indexed:
     """Stands for an indexed class that is not imported yet, in duplicate-key messages."""
 
-    def __init__(self, entry: dict[str, Any]) -> None:
-        self.__module__ = entry["module"]
-        self.__qualname__ = entry["qualname"]
+    def __init__(self, entry: list[Any]) -> None:
+        self.__module__ = entry[_index.MODULE]
+        self.__qualname__ = entry[_index.QUALNAME]
 
     def __repr__(self) -> str:
         return f"{self.__qualname__} (module {self.__module__})"
@@ -524,3 +531,10 @@ class _Indexed:
 def _registry_of(root: type) -> LazyDiscoveryDict:
     registry: LazyDiscoveryDict = root.__registry__  # type: ignore[attr-defined]
     return registry
+
+
+def _plugin_error() -> type[PluginError]:
+    """PluginError, imported when an index records failures (rarely, so not at start)."""
+    from platekit.registry._failures import PluginError
+
+    return PluginError

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from abc import ABCMeta
 
-from platekit.registry import _log
 from platekit.registry._claims import DECLARATION, DERIVED_KEY, check_claim
 from platekit.registry._config import PRIMARY_KEY, RegistryConfig
 from platekit.registry._lazy import LazyDiscoveryDict
-from platekit.registry._secondary import SecondaryRegistryDict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -176,8 +175,9 @@ def _install_root(cls: type, namespace: dict[str, Any], config: RegistryConfig) 
     if isinstance(registry, LazyDiscoveryDict):
         registry._attach(cls, config)
     for secondary in config.secondary_registries or ():
-        if isinstance(secondary.registry_dict, SecondaryRegistryDict):
-            secondary.registry_dict._attach(secondary.attr_name)
+        attach = getattr(secondary.registry_dict, "_attach_secondary", None)
+        if attach is not None:
+            attach(secondary.attr_name)
 
 
 def _claimed_key(cls: type, name: str, config: RegistryConfig) -> Any:
@@ -260,7 +260,10 @@ def _register(cls: type, key: Any, config: RegistryConfig) -> None:
         raise
     if DECLARATION not in vars(cls):
         type.__setattr__(cls, DECLARATION, object())
-    if config.log_registration:
+    if config.log_registration and "logging" in sys.modules:
+        # Without logging loaded no handler exists: skip the import altogether.
+        from platekit.registry import _log
+
         _log.debug(
             "registered %s.%s as %r %s", cls.__module__, cls.__qualname__, key, config.registry_name
         )
@@ -279,8 +282,10 @@ def claim(
 
     Raises :class:`DuplicateKeyError` when another declaration holds the key.
     """
-    if isinstance(registry, (LazyDiscoveryDict, SecondaryRegistryDict)):
-        return registry._claim(key, value, registry_name, replaces=replaces, owner=owner)
+    # LazyDiscoveryDict and SecondaryRegistryDict check claims themselves.
+    own_claim = getattr(registry, "_claim", None)
+    if own_claim is not None:
+        return own_claim(key, value, registry_name, replaces=replaces, owner=owner)
     current = registry.get(key)
     check_claim(registry_name, key, current, value, replaces)
     registry[key] = value
@@ -289,8 +294,9 @@ def claim(
 
 def unclaim(registry: Any, key: Any, value: Any, previous: Any) -> None:
     """Undo :func:`claim`: put back what ``key`` held before ``value`` took it."""
-    if isinstance(registry, (LazyDiscoveryDict, SecondaryRegistryDict)):
-        registry._unclaim(key, value, previous)
+    own_unclaim = getattr(registry, "_unclaim", None)
+    if own_unclaim is not None:
+        own_unclaim(key, value, previous)
     elif registry.get(key) is value:
         if previous is None:
             del registry[key]

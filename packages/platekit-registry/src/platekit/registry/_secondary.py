@@ -33,7 +33,7 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
         self._owners: dict[Any, Any] = {}
         self._attr_name: str | None = None
 
-    def _attach(self, attr_name: str) -> None:
+    def _attach_secondary(self, attr_name: str) -> None:
         self._attr_name = attr_name
 
     def _claim(
