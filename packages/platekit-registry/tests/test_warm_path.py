@@ -384,3 +384,45 @@ def test_refresh_after_a_plugin_file_was_deleted_does_not_index_it(
         path=plugins.folder,
     )
     assert out.strip() == "['alpha', 'beta', 'gpu_gamma'] hit"
+
+
+class _NoBetaRegistry:
+    """Source of a LazyDiscoveryDict subclass that leaves out entry points tagged [slow]."""
+
+    CODE = """
+import os
+from platekit.registry import LazyDiscoveryDict
+
+class Selective(LazyDiscoveryDict):
+    def _accept_entry_point(self, entry_point):
+        return not (os.environ.get("PK_SKIP_SLOW") and "slow" in entry_point.extras)
+
+    def _index_variant(self):
+        return ".fast" if os.environ.get("PK_SKIP_SLOW") else ""
+"""
+
+
+def test_subclasses_can_leave_entry_points_out_by_their_extras(
+    make_tree: MakeTree, run_python: RunPython, cache_root: Path
+) -> None:
+    tree = make_tree("site", group="pk_sel.plugins")
+    (tree.folder / "pk_selective.py").write_text(_NoBetaRegistry.CODE)
+    root = tree.package / "__init__.py"
+    root.write_text(
+        "from pk_selective import Selective\n"
+        + root.read_text().replace("LazyDiscoveryDict()", "Selective()")
+    )
+    (tree.folder / "pk_slow.py").write_text(
+        "import sys\nprint('IMPORTED SLOW', file=sys.stderr)\n"
+        f"from {tree.name} import Base\n\nclass Slow(Base):\n    _kind = 'slow'\n"
+    )
+    dist = tree.folder / "pk_slow-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-slow\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pk_sel.plugins]\nslow = pk_slow:Slow [slow]\n")
+    code = f"import sys, {tree.name} as r; print(sorted(r.REGISTRY), 'pk_slow' in sys.modules)"
+    for imported in (True, False):  # cold, then warm
+        assert run_python(code, path=tree.folder).strip() == f"['slow'] {imported}"
+        out = run_python(code, path=tree.folder, env={"PK_SKIP_SLOW": "1"}, check=False)
+        assert out.strip() == "[] False"
+    assert len(list(cache_root.glob("*/registry.*.json"))) == 2

@@ -44,7 +44,10 @@ def import_plugins(
     loaded: list[str] = []
     broken: list[str | None] = []
     if config.entry_point_group:
+        accept = getattr(config.registry_dict, "_accept_entry_point", None)
         for entry_point in _sources.entry_points(config.entry_point_group):
+            if accept is not None and not accept(entry_point):
+                continue
             # A class entry point names its class; the other classes its module
             # defines come with it, under the first entry point naming the module.
             origin = f"entry point {entry_point.name} ({entry_point.distribution})"

@@ -127,12 +127,15 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
     @property
     def _cache_manager(self) -> RegistryCacheManager | None:
         """The index's record store, or None when this registry keeps no index."""
-        if self._manager is None and self._cache_off_reason() is None:
+        if self._cache_off_reason() is not None:
+            return None
+        assert self._root is not None and self._config is not None
+        name = _index.index_name(self._root, self._config) + self._index_variant()
+        if self._manager is None or self._manager.name != name:
             from platekit.cache import RegistryCacheManager
 
-            assert self._root is not None and self._config is not None
             self._manager = RegistryCacheManager(
-                _index.index_name(self._root, self._config),
+                name,
                 version=_index.index_version(self._config, __version__),
                 files=self._stamps,
             )
@@ -143,6 +146,17 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         """The index file (None when this registry keeps no index)."""
         manager = self._cache_manager
         return manager.path if manager is not None else None
+
+    # -- extension points for subclasses ----------------------------------------
+
+    def _accept_entry_point(self, entry_point: _sources.EntryPoint) -> bool:
+        """Whether discovery loads this entry point (a subclass may leave some out)."""
+        return True
+
+    def _index_variant(self) -> str:
+        """A suffix for the index name: registries that select differently
+        (see :meth:`_accept_entry_point`) keep separate indexes."""
+        return ""
 
     def _stamps(self) -> list[str]:
         """The files whose changes make the index stale."""

@@ -181,12 +181,20 @@ class EntryPoint:
 
     @property
     def module(self) -> str:
-        return self.value.partition(":")[0].strip()
+        return self.value.partition("[")[0].partition(":")[0].strip()
 
     @property
     def attr(self) -> str | None:
-        attr = self.value.partition(":")[2].split("[")[0].strip()
+        attr = self.value.partition("[")[0].partition(":")[2].strip()
         return attr or None
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The bracketed extras of ``module:attr [gpu, viewer]``: tags discovery can read."""
+        _, bracket, rest = self.value.partition("[")
+        if not bracket:
+            return ()
+        return tuple(part.strip() for part in rest.partition("]")[0].split(",") if part.strip())
 
     def __repr__(self) -> str:
         return f"EntryPoint({self.name!r} = {self.value!r} from {self.distribution})"
