@@ -51,13 +51,26 @@ def with_layers_below(layer: str) -> list[str]:
     return LAYERS[: LAYERS.index(layer) + 1]
 
 
-def install_from_source(session: nox.Session, layers: list[str], *extra: str) -> None:
+# Optional extras the full test runs install; a layer's own session leaves them out.
+OPTIONAL_EXTRAS = {"storage": "zarr"}
+
+
+def install_from_source(
+    session: nox.Session, layers: list[str], *extra: str, optional: bool = True
+) -> None:
     """Install the given layers from this checkout, with their test extras.
 
     One install call, so the resolver takes each sibling from here rather
-    than looking for it on the index.
+    than looking for it on the index. ``optional`` adds each layer's optional
+    extras (zarr for storage).
     """
-    session.install(*(f"{package_dir(layer)}[test]" for layer in layers), *extra)
+    requirements = []
+    for layer in layers:
+        extras = ["test"]
+        if optional and layer in OPTIONAL_EXTRAS:
+            extras.append(OPTIONAL_EXTRAS[layer])
+        requirements.append(f"{package_dir(layer)}[{','.join(extras)}]")
+    session.install(*requirements, *extra)
 
 
 def test_paths(layers: list[str], *, integration: bool) -> list[str]:
@@ -138,7 +151,7 @@ def matrix(session: nox.Session) -> None:
 def package(session: nox.Session, layer: str) -> None:
     """One layer alone: only it and the layers below it installed, only its tests run."""
     layers = with_layers_below(layer)
-    install_from_source(session, layers)
+    install_from_source(session, layers, optional=False)
     check_provenance(session, layers, PACKAGES)
     run_pytest(session, test_paths([layer], integration=False))
 
@@ -218,7 +231,10 @@ def release(session: nox.Session) -> None:
     if len(wheels) != len(LAYERS):
         session.error(f"expected {len(LAYERS)} wheels in {dist}, found {wheels}")
     # Only the wheels provide platekit; third-party dependencies come from the index.
-    session.install(*wheels, "pytest>=8", "hypothesis>=6.100", *INTEGRATION_REQUIREMENTS)
+    optional = ["zarr>=3; python_version >= '3.11'"] if "storage" in LAYERS else []
+    session.install(
+        *wheels, "pytest>=8", "hypothesis>=6.100", *optional, *INTEGRATION_REQUIREMENTS
+    )
     check_provenance(session, LAYERS, dist)
     run_pytest(session, test_paths(LAYERS, integration=True))
     session.log(f"wheels and sdists in {dist}")
