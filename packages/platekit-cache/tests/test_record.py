@@ -94,7 +94,7 @@ def test_nothing_is_created_before_the_first_write(
     assert manager.path.is_file()
 
 
-@pytest.mark.parametrize("xdg", [None, "", "   ", "/srv/cache"])
+@pytest.mark.parametrize("xdg", [None, "", "   ", "/srv/cache", "relative/cache"])
 def test_default_cache_dir_is_the_platformdirs_user_cache(
     monkeypatch: pytest.MonkeyPatch, xdg: str | None
 ) -> None:
@@ -456,3 +456,40 @@ def test_malformed_extra_files_is_a_damaged_miss(manager: RegistryCacheManager) 
     for bad in ([], {"a.py": "1,2"}):
         rewrite_record(manager, extra_files=bad)
         assert manager.lookup().damaged
+
+
+def test_a_damaged_record_is_a_miss_before_json_is_ever_imported(
+    cache_root: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from platekit.cache import RegistryCacheManager
+        manager = RegistryCacheManager("damaged", version="1")
+        manager.path.parent.mkdir(parents=True, exist_ok=True)
+        for content in (b'{"a": 1,}', b'{"cache_version": 1, "version": "1", "timest', b"[1, 2"):
+            assert "json.decoder" not in sys.modules
+            manager.path.write_bytes(content)
+            found = manager.lookup()
+            assert found.damaged and manager.load() is None, found
+            sys.modules.pop("json.decoder", None), sys.modules.pop("json", None)
+        print("ok")
+        """
+    )
+    env = dict(os.environ, PLATEKIT_CACHE_DIR=str(cache_root))
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_path_with_a_nul_byte_in_a_record_is_a_miss(manager: RegistryCacheManager) -> None:
+    manager.save(ITEMS)
+    rewrite_record(manager, extra_files={"/tmp/bad\u0000name.py": [1, 2]})
+    assert "changed" in miss_reason(manager) or "vanished" in miss_reason(manager)
+    from platekit.cache import cache_info
+
+    assert not next(r for r in cache_info() if r.name == "plugins").valid

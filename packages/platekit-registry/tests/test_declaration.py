@@ -397,3 +397,20 @@ def test_equal_configs_hash_equal() -> None:
     assert one == two and hash(one) == hash(two)
     other = RegistryConfig(registry_dict={}, key_attribute="_k", metadata_attributes=("a",))
     assert one != other  # a different registry is a different registry, even if empty
+
+
+def test_plain_subclasses_with_any_mapping_registry() -> None:
+    from collections import UserDict
+
+    registry: UserDict[str, type] = UserDict()
+
+    class Root(metaclass=AutoRegisterMeta):
+        __registry_config__ = RegistryConfig(registry_dict=registry, key_attribute="_kind")
+
+    class Disk(Root):
+        _kind = "disk"
+
+    class CachedDisk(Disk):
+        pass
+
+    assert dict(registry) == {"disk": Disk}

@@ -247,3 +247,34 @@ def test_egg_info_distributions_provide_entry_points(
     (egg / "entry_points.txt").write_text("[pk_egg.plugins]\neggy = pk_eggy:Eggy\n")
     code = f"import {tree.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.origin('eggy'))"
     assert run_python(code, path=tree.folder).strip() == "['eggy'] entry point eggy (pk-eggy)"
+
+
+def test_a_half_failed_plugin_stays_unavailable_on_every_access(plugins: PluginTree) -> None:
+    (plugins.package / "plugins" / "mod_half.py").write_text(HALF.format(name=plugins.name))
+    registry = __import__(plugins.name).REGISTRY
+    for _ in range(3):
+        with pytest.raises(PluginImportError):
+            registry["half"]
+        assert "half" not in registry
+        assert "half" not in list(registry)
+        assert "half" not in __import__(plugins.name).EXTRAS
+
+
+def test_an_entry_point_naming_a_missing_attribute_drops_nothing_else(
+    make_tree: MakeTree, run_python: RunPython
+) -> None:
+    tree = make_tree("site", group="pk_attr.plugins")
+    tree.plugin("mod_good", "good")
+    dist = tree.folder / "pk_attr-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-attr\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        f"[pk_attr.plugins]\nbad = {tree.name}.plugins.mod_good:Nope\n"
+    )
+    code = f"""
+        import {tree.name} as r
+        print(sorted(r.REGISTRY), [(e.entry_point, e.keys) for e in r.REGISTRY.errors])
+        print(r.REGISTRY["good"].__name__)
+    """
+    out = run_python(code, path=tree.folder, check=False)
+    assert out.splitlines()[:2] == ["['good'] [('bad', [])]", "GoodPlugin"]

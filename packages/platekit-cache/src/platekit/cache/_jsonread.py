@@ -49,6 +49,15 @@ def loads(text: str) -> Any:
         value, end = _scan(text, start)
     except StopIteration as stop:
         raise ValueError(f"expecting a JSON value at character {stop.value}") from None
+    except (ValueError, RecursionError):
+        raise
+    except Exception:
+        # The scanner reports malformed JSON through json.decoder, and fails
+        # otherwise (SystemError) when that module is not loaded yet: let
+        # json itself say what is wrong. Only damaged records come here.
+        import json
+
+        return json.loads(text)
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"extra data after the JSON value at character {end}")
     return value

@@ -24,7 +24,8 @@ def cache_root() -> str:
         # The XDG rule platformdirs applies here, without the ~25 ms its import
         # (pathlib, re, tempfile) would add to every warm start.
         base = os.environ.get("XDG_CACHE_HOME", "")
-        if not base.strip():
+        # The XDG rule: an unset, empty or relative value means the default.
+        if not base.strip() or not os.path.isabs(base):
             base = os.path.expanduser("~/.cache")
         return os.path.join(base, "platekit")
     import platformdirs

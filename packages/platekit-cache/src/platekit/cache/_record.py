@@ -315,7 +315,7 @@ class RegistryCacheManager:
             # fingerprint(), inlined: this loop runs over every plugin file on every start.
             try:
                 st = stat(path)
-            except OSError:
+            except (OSError, ValueError):
                 stamps[path] = None
             else:
                 stamps[path] = [st.st_mtime_ns, st.st_size]
@@ -326,7 +326,7 @@ def fingerprint(path: str | os.PathLike[str]) -> list[int] | None:
     """``[st_mtime_ns, st_size]`` of a file, or ``None`` when it does not exist."""
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in a damaged record's path
         return None
     return [st.st_mtime_ns, st.st_size]
 

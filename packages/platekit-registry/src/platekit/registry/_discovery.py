@@ -64,7 +64,13 @@ def import_plugins(
                         exc,
                         entry_point=entry_point.name,
                         distribution=entry_point.distribution,
-                        keys=_forget(config, entry_point.module),
+                        # Only a module that failed to import is dropped: a
+                        # missing attribute leaves its module's plugins alone.
+                        keys=(
+                            _forget(config, entry_point.module)
+                            if entry_point.module not in sys.modules
+                            else []
+                        ),
                     )
                     errors.append(error)
                     warn_broken(name, error, exc)

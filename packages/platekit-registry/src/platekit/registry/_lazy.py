@@ -349,13 +349,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                     self._classes[key] = previous
 
     def _forget_module(self, module: str) -> list[Any]:
-        """Drop the classes a failed module registered; return their keys."""
+        """Drop the classes a module that failed to import registered; return their keys."""
         with self._lock:
-            keys = [
-                key
-                for key, cls in self._classes.items()
-                if cls.__module__ == module or cls.__module__.startswith(module + ".")
-            ]
+            keys = [key for key, cls in self._classes.items() if cls.__module__ == module]
             for key in keys:
                 del self._classes[key]
         config = self._config
@@ -406,6 +402,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         try:
             __import__(module)
         except (Exception, SystemExit) as exc:
+            # The failed import may have registered classes again before failing.
+            self._forget_module(module)
             where = error.source if error is not None else f"module {module}"
             from platekit.registry._errors import PluginImportError
 

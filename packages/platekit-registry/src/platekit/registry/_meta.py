@@ -219,9 +219,8 @@ def _holder(registry: Mapping[Any, Any], key: Any) -> Any:
     """The class registered under ``key``, looked up without discovering."""
     if isinstance(registry, LazyDiscoveryDict):
         return registry._loaded(key)
-    if isinstance(registry, dict):
-        return registry.get(key)
-    return None
+    get = getattr(registry, "get", None)
+    return get(key) if get is not None else None
 
 
 def _register(cls: type, key: Any, config: RegistryConfig) -> None:
