@@ -1,0 +1,401 @@
+"""The ``disk`` backend: files on the file system, read and written by their type, atomically."""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import itertools
+import os
+import stat
+
+from platekit.storage._base import StorageBackend, not_found
+from platekit.storage._formats import format_for, format_named, refusal
+from platekit.storage._natural import natural_sorted
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any, BinaryIO
+
+    PathLike = str | os.PathLike[str]
+
+# Numbers the temporary files of this process; with the process id, names never collide.
+_serial = itertools.count()
+# How much of the target's name a temporary name keeps (names have a length limit).
+_NAME_KEPT = 120
+
+
+def _temporary_name(target: str) -> str:
+    """A hidden name beside ``target``: ``.{name}.{pid}.{n}.tmp``."""
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name[:_NAME_KEPT]}.{os.getpid()}.{next(_serial)}.tmp")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of the backend's temporary files (``.{name}.{pid}.{n}.tmp``).
+
+    Listings leave these out; a process killed while writing may leave one behind.
+    """
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return False
+    parts = name[1:-4].rsplit(".", 2)
+    return len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts[1:])
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _suffixes(extensions: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Lower-case suffixes with their dot; a single string counts as one suffix."""
+    if extensions is None:
+        return None
+    if isinstance(extensions, str):
+        extensions = (extensions,)
+    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+
+
+class DiskBackend(StorageBackend):
+    """Files and folders on the file system; paths are file-system paths.
+
+    What a file holds follows its suffix: TIFF (``.tif``, ``.tiff``) through
+    tifffile for numpy arrays, ``.npy`` through numpy, ``.json``, text
+    (``.txt``, ``.csv``) for a ``str``, and bytes for any other suffix. The
+    formats are a registry open to plugins (subclasses of ``FileFormat``,
+    from ``platekit.storage._formats``); ``format="name"`` on
+    :meth:`save` and :meth:`load` picks one by name instead of by suffix.
+    Other keyword arguments go to the format: ``compression="zlib"`` to
+    tifffile when saving, ``key=`` or ``series=`` when loading,
+    ``mmap_mode="r"`` to numpy.
+
+    Every write is atomic. Data goes to a hidden temporary file in the
+    target's folder (``.{name}.{pid}.{n}.tmp``), which is then put in place
+    with one rename, so a process killed at any moment leaves the old file
+    or the complete new one, never part of one; on an error the temporary
+    file is removed. Listings never show temporary files, including those a
+    killed process left behind. ``fsync=True`` also flushes each file and
+    its folder to the device before returning, so the data survives a power
+    cut too, at the cost of speed.
+
+    Recursive listings do not descend into folders reached through symbolic
+    links, so a link loop cannot make them endless.
+    """
+
+    _backend_type = "disk"
+
+    def __init__(self, *, fsync: bool = False) -> None:
+        self._fsync = fsync
+
+    # -- reading -------------------------------------------------------------------
+
+    def load(self, path: PathLike, *, format: str | None = None, **kwargs: Any) -> Any:
+        source = os.fspath(path)
+        try:
+            info = os.stat(source)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "is a folder, not a file, in the disk backend", source)
+        fmt = format_for(source) if format is None else format_named(format)
+        return fmt.read(source, **kwargs)
+
+    def list_files(
+        self,
+        directory: PathLike,
+        *,
+        pattern: str | None = None,
+        extensions: Iterable[str] | None = None,
+        recursive: bool = False,
+    ) -> list[str]:
+        top = self._folder(directory)
+        suffixes = _suffixes(extensions)
+        found = []
+        folders = [top]
+        while folders:
+            folder = folders.pop()
+            try:
+                with os.scandir(folder) as scan:
+                    entries = list(scan)
+            except FileNotFoundError:
+                if folder == top:
+                    raise not_found(self, directory) from None
+                continue  # a subfolder removed while this listing ran
+            for entry in entries:
+                name = entry.name
+                if recursive and entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                    continue
+                if is_temporary(name) or not entry.is_file():
+                    continue
+                if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
+                    continue
+                if suffixes is not None:
+                    lower = name.lower()
+                    if not any(lower.endswith(s) and len(lower) > len(s) for s in suffixes):
+                        continue
+                found.append(entry.path)
+        return natural_sorted(found)
+
+    def list_dir(self, path: PathLike) -> list[str]:
+        folder = self._folder(path)
+        return natural_sorted(name for name in os.listdir(folder) if not is_temporary(name))
+
+    def exists(self, path: PathLike) -> bool:
+        return os.path.exists(path)
+
+    def is_file(self, path: PathLike) -> bool:
+        return os.path.isfile(path)
+
+    def is_dir(self, path: PathLike) -> bool:
+        return os.path.isdir(path)
+
+    # -- writing -------------------------------------------------------------------
+
+    def save(
+        self,
+        data: Any,
+        path: PathLike,
+        *,
+        overwrite: bool = False,
+        format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        target = os.fspath(path)
+        fmt = format_for(target) if format is None else format_named(format)
+        if not fmt.accepts(data):
+            raise refusal(fmt, data, target, by_suffix=format is None)
+        self._check_destination(target, is_folder=False, overwrite=overwrite)
+        self._make_parents(target)
+
+        def fill(file: BinaryIO) -> None:
+            try:
+                fmt.write(data, file, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"cannot save to {target!r} as {fmt.name}: {exc}") from exc
+
+        self._write_atomically(target, fill, overwrite=overwrite)
+
+    def delete(self, path: PathLike, *, recursive: bool = False) -> None:
+        text = os.fspath(path)
+        try:
+            info = os.lstat(text)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+        if not stat.S_ISDIR(info.st_mode):
+            os.remove(text)  # a file, or a link (never what it points to)
+            return
+        if not recursive:
+            raise IsADirectoryError(
+                21, "is a folder; pass recursive=True to delete it and everything in it", text
+            )
+        import shutil
+
+        shutil.rmtree(text)
+
+    def ensure_directory(self, path: PathLike) -> str:
+        text = os.fspath(path)
+        try:
+            os.makedirs(text, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise FileExistsError(
+                17, "a file is in the way of this folder in the disk backend", text
+            ) from None
+        return text
+
+    def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
+        source, target = os.fspath(src), os.fspath(dst)
+        is_folder = self._is_folder(src)
+        self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
+        self._make_parents(target)
+        if not is_folder:
+            self._copy_file(source, target, overwrite=overwrite)
+            return
+        import shutil
+
+        # Each file is copied atomically; into an existing folder, the two merge.
+        shutil.copytree(
+            source,
+            target,
+            dirs_exist_ok=True,
+            ignore=_ignore_temporary,
+            copy_function=self._copy_over,
+        )
+
+    def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
+        source, target = os.fspath(src), os.fspath(dst)
+        is_folder = self._is_folder(src)
+        self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
+        self._make_parents(target)
+        if not is_folder:
+            self._move_file(source, target, overwrite=overwrite)
+            return
+        if not os.path.lexists(target):
+            try:
+                os.rename(source, target)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+        import shutil
+
+        # Into an existing folder, or onto another file system: file by file, then tidy up.
+        shutil.copytree(
+            source,
+            target,
+            dirs_exist_ok=True,
+            ignore=_ignore_temporary,
+            copy_function=self._move_over,
+        )
+        shutil.rmtree(source)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _folder(self, path: PathLike) -> str:
+        """``path`` as a string, after checking a folder is there."""
+        text = os.fspath(path)
+        try:
+            info = os.stat(text)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise NotADirectoryError(20, "is a file, not a folder, in the disk backend", text)
+        return text
+
+    def _is_folder(self, path: PathLike) -> bool:
+        """Whether ``path`` is a folder rather than a file; ``FileNotFoundError`` for neither."""
+        try:
+            return stat.S_ISDIR(os.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+
+    def _check_destination(
+        self, target: str, *, is_folder: bool, overwrite: bool, source: str | None = None
+    ) -> None:
+        """Refuse, before any writing, what cannot end with ``target`` replaced."""
+        if is_folder and source is not None:
+            inner, outer = os.path.realpath(target), os.path.realpath(source)
+            if inner == outer or inner.startswith(os.path.join(outer, "")):
+                raise ValueError(f"cannot put the folder {source!r} inside itself ({target!r})")
+        try:
+            info = os.stat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if not overwrite:
+            raise FileExistsError(
+                17, "already exists in the disk backend; pass overwrite=True to replace", target
+            )
+        if stat.S_ISDIR(info.st_mode) and not is_folder:
+            raise IsADirectoryError(
+                21, "is a folder in the disk backend; a file cannot replace it", target
+            )
+        if is_folder and not stat.S_ISDIR(info.st_mode):
+            raise FileExistsError(
+                17, "a file is in the way of the folder in the disk backend", target
+            )
+
+    @staticmethod
+    def _make_parents(target: str) -> None:
+        folder = os.path.dirname(target)
+        if not folder:
+            return
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise NotADirectoryError(
+                20, "a file is in the way of the folders above, in the disk backend", folder
+            ) from None
+
+    def _write_atomically(
+        self, target: str, fill: Callable[[BinaryIO], None], *, overwrite: bool
+    ) -> None:
+        """Write a temporary file with ``fill``, then put it at ``target`` in one step."""
+        temporary = _temporary_name(target)
+        # "x": created by this call or not at all, so the name is this call's alone.
+        file = open(temporary, "xb")  # noqa: SIM115 (closed below, before the rename)
+        try:
+            with file:
+                fill(file)
+                file.flush()
+                if self._fsync:
+                    os.fsync(file.fileno())
+            self._publish(temporary, target, overwrite=overwrite)
+        except BaseException:
+            _remove_quietly(temporary)
+            raise
+        if self._fsync:
+            _sync_folder(os.path.dirname(target))
+
+    def _publish(self, ready: str, target: str, *, overwrite: bool) -> None:
+        """Give the complete file ``ready`` the name ``target``, in one atomic step.
+
+        Without ``overwrite``, a hard link claims ``target`` only if it is
+        free, so two writers racing for a new name cannot both succeed;
+        where links are unsupported, a check and a rename stand in.
+        """
+        if overwrite:
+            os.replace(ready, target)
+            return
+        try:
+            os.link(ready, target)
+        except FileExistsError:
+            raise FileExistsError(
+                17, "already exists in the disk backend; pass overwrite=True to replace", target
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise
+            if os.path.lexists(target):
+                raise FileExistsError(
+                    17, "already exists in the disk backend; pass overwrite=True to replace", target
+                ) from None
+            os.replace(ready, target)
+            return
+        os.remove(ready)
+
+    def _copy_file(self, source: str, target: str, *, overwrite: bool) -> None:
+        import shutil
+
+        def fill(file: BinaryIO) -> None:
+            with open(source, "rb") as original:
+                shutil.copyfileobj(original, file, 1 << 20)
+
+        self._write_atomically(target, fill, overwrite=overwrite)
+
+    def _move_file(self, source: str, target: str, *, overwrite: bool) -> None:
+        try:
+            self._publish(source, target, overwrite=overwrite)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # Another file system: no rename reaches it.
+            self._copy_file(source, target, overwrite=overwrite)
+            os.remove(source)
+
+    def _copy_over(self, source: str, target: str) -> str:
+        self._copy_file(source, target, overwrite=True)
+        return target
+
+    def _move_over(self, source: str, target: str) -> str:
+        self._move_file(source, target, overwrite=True)
+        return target
+
+
+def _ignore_temporary(folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if is_temporary(name)]
+
+
+def _sync_folder(folder: str) -> None:
+    """Flush a folder's entries (a rename) to the device, where the system allows it."""
+    try:
+        fd = os.open(folder or ".", os.O_RDONLY)
+    except OSError:
+        return  # Windows cannot open a folder; its renames need no such flush
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
