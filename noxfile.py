@@ -232,9 +232,7 @@ def release(session: nox.Session) -> None:
         session.error(f"expected {len(LAYERS)} wheels in {dist}, found {wheels}")
     # Only the wheels provide platekit; third-party dependencies come from the index.
     optional = ["zarr>=3; python_version >= '3.11'"] if "storage" in LAYERS else []
-    session.install(
-        *wheels, "pytest>=8", "hypothesis>=6.100", *optional, *INTEGRATION_REQUIREMENTS
-    )
+    session.install(*wheels, "pytest>=8", "hypothesis>=6.100", *optional, *INTEGRATION_REQUIREMENTS)
     check_provenance(session, LAYERS, dist)
     run_pytest(session, test_paths(LAYERS, integration=True))
     session.log(f"wheels and sdists in {dist}")

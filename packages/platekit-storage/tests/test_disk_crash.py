@@ -83,18 +83,17 @@ def read_log(log: Path) -> list[tuple[str, str, int]]:
 
 
 def allowed_versions(events: list[tuple[str, str, int]]) -> dict[str, set[int]]:
-    """For each file: the version last saved and the version whose save was cut short."""
-    done: dict[str, int] = {}
-    begun: dict[str, int] = {}
-    for event, name, version in events:
-        (done if event == "done" else begun)[name] = version
+    """For each file: the version last saved, and every version begun since.
+
+    A save may finish just before its "done" line was written, in any of
+    the killed rounds since the file's last logged save.
+    """
     allowed: dict[str, set[int]] = {}
-    for name in set(done) | set(begun):
-        versions = allowed.setdefault(name, set())
-        if name in done:
-            versions.add(done[name])
-        if name in begun and begun[name] != done.get(name):
-            versions.add(begun[name])
+    for event, name, version in events:
+        if event == "done":
+            allowed[name] = {version}
+        else:
+            allowed.setdefault(name, set()).add(version)
     return allowed
 
 

@@ -43,7 +43,8 @@ def loads(text: str) -> Any:
             import json
 
             return json.loads(text)
-        _scan = make_scanner(_Options())
+        # Typeshed types the argument as a decoder; any object with its settings will do.
+        _scan = make_scanner(_Options())  # type: ignore[arg-type]
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
         value, end = _scan(text, start)

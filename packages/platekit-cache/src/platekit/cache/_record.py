@@ -206,9 +206,9 @@ class RegistryCacheManager:
         if stale is not None:
             # Stamps are checked for shape only on a miss: on a hit they equal
             # the ones just taken, which are well formed.
-            problem = stamp_problem(record)
-            if problem is not None:
-                return CacheLookup(reason=problem, damaged=True)
+            malformed = stamp_problem(record)
+            if malformed is not None:
+                return CacheLookup(reason=malformed, damaged=True)
             return CacheLookup(reason=stale)
         return CacheLookup(items=record["items"])
 

@@ -41,7 +41,7 @@ class _Frozen:
         )
 
     def __hash__(self) -> int:
-        hashable = []
+        hashable: list[object] = []
         for field in self._fields:
             value = getattr(self, field)
             if field == "registry_dict":

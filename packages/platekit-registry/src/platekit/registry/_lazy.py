@@ -473,7 +473,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._ensure()
         entry = self._index.get(key)
         if entry is not None:
-            return self._origins[entry[_index.ORIGIN]]
+            return str(self._origins[entry[_index.ORIGIN]])
         cls = self[key]
         return f"registered by {cls.__module__}"
 

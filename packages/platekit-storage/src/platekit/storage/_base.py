@@ -1,0 +1,241 @@
+"""StorageBackend: the one description of what every storage backend promises.
+
+Every backend, built in or third party, keeps these promises; the shared
+contract suite in :mod:`platekit.storage.testing` checks them.
+
+Paths are strings or ``os.PathLike``; a backend returns paths as strings.
+Folders are created as needed by :meth:`~StorageBackend.save`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from platekit.registry import AutoRegisterMeta, LazyDiscoveryDict, RegistryConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+    from platekit.registry._sources import EntryPoint
+
+    PathLike = str | os.PathLike[str]
+
+#: Set to 1 in subprocesses (servers, workers) to leave GPU and viewer backends out.
+NO_GPU_ENV = "PLATEKIT_SUBPROCESS_NO_GPU"
+
+
+def gpu_excluded() -> bool:
+    """Whether ``PLATEKIT_SUBPROCESS_NO_GPU`` asks to leave GPU backends out."""
+    return os.environ.get(NO_GPU_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class _BackendClasses(LazyDiscoveryDict):
+    """The backend class registry. Entry points tagged ``[gpu]`` are not even
+    imported when GPU backends are left out, and that selection keeps an
+    index of its own."""
+
+    def _accept_entry_point(self, entry_point: EntryPoint) -> bool:
+        return not (gpu_excluded() and "gpu" in entry_point.extras)
+
+    def _index_variant(self) -> str:
+        return ".no-gpu" if gpu_excluded() else ""
+
+
+#: Every storage backend class, by ``_backend_type``.
+STORAGE_BACKENDS = _BackendClasses()
+
+
+class StorageBackend(metaclass=AutoRegisterMeta):
+    """Reads and writes data at paths. Subclasses register under ``_backend_type``.
+
+    The methods below are the contract; each says what every backend must do.
+    A method a backend does not override raises ``NotImplementedError``
+    naming the backend. Backends that need a GPU or a viewer set
+    ``_requires_gpu = True`` and are left out when
+    ``PLATEKIT_SUBPROCESS_NO_GPU=1``.
+    """
+
+    __registry_config__ = RegistryConfig(
+        registry_dict=STORAGE_BACKENDS,
+        key_attribute="_backend_type",
+        skip_if_no_key=True,
+        registry_name="storage backend",
+        discovery_package="platekit.storage.backends",
+        entry_point_group="platekit.storage_backends",
+        metadata_attributes=("_requires_gpu", "_read_only"),
+    )
+
+    #: The backend's name in registries and in FileManager calls.
+    _backend_type: str | None = None
+    #: True for backends that need a GPU or a viewer.
+    _requires_gpu: bool = False
+    #: True for backends that refuse every write.
+    _read_only: bool = False
+
+    @property
+    def name(self) -> str:
+        """The backend's name (its ``_backend_type``)."""
+        return self._backend_type or type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def _missing(self, method: str) -> NotImplementedError:
+        return NotImplementedError(
+            f"storage backend {self.name!r} ({type(self).__qualname__}) does not implement "
+            f"{method}(); see platekit.storage.StorageBackend for what it must do"
+        )
+
+    # -- reading ---------------------------------------------------------------
+
+    def load(self, path: PathLike, **kwargs: Any) -> Any:
+        """The data stored at ``path``.
+
+        Raises ``FileNotFoundError`` naming the path and the backend when
+        nothing is there, ``IsADirectoryError`` when it is a folder.
+        """
+        raise self._missing("load")
+
+    def load_batch(self, paths: Sequence[PathLike], **kwargs: Any) -> list[Any]:
+        """The data at each path, in order (as :meth:`load`, one by one)."""
+        return [self.load(path, **kwargs) for path in paths]
+
+    def list_files(
+        self,
+        directory: PathLike,
+        *,
+        pattern: str | None = None,
+        extensions: Iterable[str] | None = None,
+        recursive: bool = False,
+    ) -> list[str]:
+        """Paths of the files in ``directory``, in natural order (``A2`` before ``A10``).
+
+        ``pattern`` is a shell pattern matched against each file name
+        (``"A01_*"``); ``extensions`` keeps files whose suffix is one of them,
+        without regard to case (``{".tif", ".tiff"}``); ``recursive`` descends
+        into subfolders. Raises ``FileNotFoundError`` when ``directory`` does
+        not exist and ``NotADirectoryError`` when it is a file.
+        """
+        raise self._missing("list_files")
+
+    def list_dir(self, path: PathLike) -> list[str]:
+        """Names (not paths) of the files and folders directly in ``path``, in natural order.
+
+        Raises ``FileNotFoundError`` or ``NotADirectoryError`` as :meth:`list_files`.
+        """
+        raise self._missing("list_dir")
+
+    def exists(self, path: PathLike) -> bool:
+        """Whether a file or folder is at ``path``."""
+        raise self._missing("exists")
+
+    def is_file(self, path: PathLike) -> bool:
+        """Whether a file is at ``path`` (False when nothing is there)."""
+        raise self._missing("is_file")
+
+    def is_dir(self, path: PathLike) -> bool:
+        """Whether a folder is at ``path`` (False when nothing is there)."""
+        raise self._missing("is_dir")
+
+    # -- writing ---------------------------------------------------------------
+
+    def save(self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any) -> None:
+        """Store ``data`` at ``path``, creating the folders above it.
+
+        Raises ``FileExistsError`` when something is already there and
+        ``overwrite`` is false; the old data stays as it was. A reader never
+        sees half-written data.
+        """
+        raise self._missing("save")
+
+    def save_batch(
+        self,
+        items: Sequence[Any],
+        paths: Sequence[PathLike],
+        *,
+        overwrite: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Store each item at the path in the same position (as :meth:`save`).
+
+        Raises ``ValueError`` when the two sequences differ in length, before
+        writing anything.
+        """
+        if len(items) != len(paths):
+            raise ValueError(
+                f"save_batch got {len(items)} items for {len(paths)} paths; pass one path per item"
+            )
+        for item, path in zip(items, paths, strict=True):
+            self.save(item, path, overwrite=overwrite, **kwargs)
+
+    def delete(self, path: PathLike, *, recursive: bool = False) -> None:
+        """Remove the file at ``path``, or the folder with ``recursive=True``.
+
+        Raises ``FileNotFoundError`` when nothing is there and
+        ``IsADirectoryError`` for a folder without ``recursive=True``.
+        """
+        raise self._missing("delete")
+
+    def ensure_directory(self, path: PathLike) -> str:
+        """Create the folder ``path`` and those above it if needed; return the path.
+
+        Raises ``FileExistsError`` when a file is at ``path``.
+        """
+        raise self._missing("ensure_directory")
+
+    def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
+        """Copy the file or folder at ``src`` to ``dst``.
+
+        Raises ``FileNotFoundError`` when ``src`` does not exist and
+        ``FileExistsError`` when ``dst`` does and ``overwrite`` is false.
+        """
+        raise self._missing("copy")
+
+    def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
+        """Move the file or folder at ``src`` to ``dst`` (errors as :meth:`copy`)."""
+        raise self._missing("move")
+
+
+class ReadOnlyBackend(StorageBackend):
+    """A backend that reads and lists but refuses every write with ``PermissionError``."""
+
+    _read_only = True
+
+    def _refuse(self, action: str, path: PathLike) -> PermissionError:
+        return PermissionError(
+            f"storage backend {self.name!r} is read-only: cannot {action} {os.fspath(path)!r}; "
+            "write through a read-write backend such as 'disk' or 'memory'"
+        )
+
+    def save(self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any) -> None:
+        raise self._refuse("save", path)
+
+    def save_batch(
+        self,
+        items: Sequence[Any],
+        paths: Sequence[PathLike],
+        *,
+        overwrite: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        raise self._refuse("save", paths[0] if paths else "")
+
+    def delete(self, path: PathLike, *, recursive: bool = False) -> None:
+        raise self._refuse("delete", path)
+
+    def ensure_directory(self, path: PathLike) -> str:
+        raise self._refuse("create the folder", path)
+
+    def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
+        raise self._refuse("copy to", dst)
+
+    def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
+        raise self._refuse("move", src)
+
+
+def not_found(backend: StorageBackend, path: PathLike) -> FileNotFoundError:
+    """The error every backend raises for a missing path."""
+    text = os.fspath(path)
+    return FileNotFoundError(2, f"no such file or folder in the {backend.name} backend", text)

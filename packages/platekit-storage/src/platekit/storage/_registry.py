@@ -1,0 +1,106 @@
+"""BackendRegistry: backend name → one shared backend instance, created on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+
+from platekit.storage._base import STORAGE_BACKENDS, StorageBackend, gpu_excluded
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.registry import LazyDiscoveryDict
+
+# Backends whose name is known before their dependency is installed, and what
+# to install for them (data first: one line per optional backend).
+INSTALL_HINTS = {
+    "zarr": "pip install 'platekit-storage[zarr]' (zarr-python 3, Python 3.11 or newer)",
+}
+
+# Built-in backends come first, in this order; others follow by name.
+_BUILTIN_ORDER = ("memory", "disk", "zarr")
+
+
+class BackendRegistry(Mapping[str, StorageBackend]):
+    """A mapping from backend type to a backend instance.
+
+    Backend classes are found through the lazy storage backend registry, so
+    listing names imports no backend module when the index is warm; each
+    instance is created on first access (two threads get the same one) and
+    reused: ``registry["disk"] is registry["disk"]``. With
+    ``PLATEKIT_SUBPROCESS_NO_GPU=1``, backends marked ``_requires_gpu`` are
+    left out.
+    """
+
+    def __init__(self, classes: LazyDiscoveryDict | None = None) -> None:
+        self._classes = classes if classes is not None else STORAGE_BACKENDS
+        self._instances: dict[str, StorageBackend] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def classes(self) -> Mapping[str, type[StorageBackend]]:
+        """Backend type → backend class (imported when looked up)."""
+        return _ClassView(self)
+
+    def _names(self) -> list[str]:
+        names = list(self._classes)
+        if gpu_excluded():
+            names = [n for n in names if not self._classes.metadata(n).get("_requires_gpu")]
+        ordered = [n for n in _BUILTIN_ORDER if n in names]
+        return ordered + sorted(n for n in names if n not in _BUILTIN_ORDER)
+
+    def _class(self, name: str) -> type[StorageBackend]:
+        if name not in self._names():
+            raise KeyError(self._unknown(name))
+        cls: type[StorageBackend] = self._classes[name]
+        return cls
+
+    def _unknown(self, name: object) -> str:
+        available = ", ".join(self._names()) or "none"
+        hint = INSTALL_HINTS.get(name) if isinstance(name, str) else None
+        if hint is not None:
+            return f"the {name!r} storage backend is not installed: {hint}. Available: {available}."
+        if isinstance(name, str) and name in self._classes and gpu_excluded():
+            return (
+                f"the {name!r} storage backend needs a GPU or a viewer and is left out because "
+                f"PLATEKIT_SUBPROCESS_NO_GPU=1. Available: {available}."
+            )
+        return f"no storage backend {name!r}. Available: {available}."
+
+    def __getitem__(self, name: str) -> StorageBackend:
+        backend = self._instances.get(name)
+        if backend is not None:
+            return backend
+        cls = self._class(name)
+        with self._lock:
+            backend = self._instances.get(name)
+            if backend is None:
+                backend = cls()
+                self._instances[name] = backend
+        return backend
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._names()
+
+    def __repr__(self) -> str:
+        return f"BackendRegistry({self._names()!r})"
+
+
+class _ClassView(Mapping[str, "type[StorageBackend]"]):
+    def __init__(self, registry: BackendRegistry) -> None:
+        self._registry = registry
+
+    def __getitem__(self, name: str) -> type[StorageBackend]:
+        return self._registry._class(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry._names())
+
+    def __len__(self) -> int:
+        return len(self._registry._names())

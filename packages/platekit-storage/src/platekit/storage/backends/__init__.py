@@ -1,0 +1,1 @@
+"""The backends platekit-storage brings; each module here is discovered as a plugin."""

@@ -1,0 +1,256 @@
+"""The storage contract as a pytest suite, for platekit's backends and yours.
+
+Subclass :class:`BackendContract` in a test module and give it three things::
+
+    import numpy as np
+    import pytest
+    from platekit.storage.testing import BackendContract
+
+    class TestMyBackend(BackendContract):
+        suffix = ".npy"                      # file names end with this
+
+        @pytest.fixture
+        def backend(self, tmp_path):         # an empty backend
+            return MyBackend()
+
+        @pytest.fixture
+        def root(self, tmp_path):            # a folder path inside it, not yet there
+            return str(tmp_path / "data")
+
+        def sample(self, n):                 # the n-th piece of data it can store
+            return np.full((8, 8), n, dtype=np.uint16)
+
+Every test then runs against the backend. This module needs pytest (and
+numpy, for the default :meth:`BackendContract.assert_same`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from platekit.storage._base import StorageBackend
+
+__all__ = ["BackendContract", "ReadOnlyContract"]
+
+
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+class BackendContract:
+    """What every read-write storage backend must do; see :class:`StorageBackend`."""
+
+    #: Suffix for file names in these tests ("" for backends without suffixes).
+    suffix = ".bin"
+
+    def sample(self, n: int) -> Any:
+        """The n-th distinct piece of data this backend can store."""
+        raise NotImplementedError("a BackendContract subclass must define sample(n)")
+
+    def assert_same(self, stored: Any, loaded: Any) -> None:
+        """Fail unless ``loaded`` equals what was ``stored``."""
+        import numpy as np
+
+        if isinstance(stored, np.ndarray) or isinstance(loaded, np.ndarray):
+            np.testing.assert_array_equal(np.asarray(loaded), np.asarray(stored))
+            assert np.asarray(loaded).dtype == np.asarray(stored).dtype
+        else:
+            assert loaded == stored
+
+    def file(self, root: str, name: str) -> str:
+        return _join(root, name + self.suffix)
+
+    # -- saving and loading ----------------------------------------------------------
+
+    def test_saved_data_loads_back(self, backend: StorageBackend, root: str) -> None:
+        path = self.file(root, "A01_s1")
+        backend.save(self.sample(1), path)
+        self.assert_same(self.sample(1), backend.load(path))
+
+    def test_save_creates_the_folders_above(self, backend: StorageBackend, root: str) -> None:
+        path = _join(root, "plate", "well", "site" + self.suffix)
+        backend.save(self.sample(2), path)
+        assert backend.is_dir(_join(root, "plate", "well"))
+        assert backend.is_file(path)
+        assert backend.exists(path)
+
+    def test_loading_a_missing_path_names_it(self, backend: StorageBackend, root: str) -> None:
+        path = self.file(root, "nothing_here")
+        with pytest.raises(FileNotFoundError) as caught:
+            backend.load(path)
+        assert "nothing_here" in str(caught.value)
+        assert backend.name in str(caught.value)
+
+    def test_saving_over_existing_data_is_refused_and_keeps_it(
+        self, backend: StorageBackend, root: str
+    ) -> None:
+        path = self.file(root, "kept")
+        backend.save(self.sample(3), path)
+        with pytest.raises(FileExistsError):
+            backend.save(self.sample(4), path)
+        self.assert_same(self.sample(3), backend.load(path))
+        backend.save(self.sample(4), path, overwrite=True)
+        self.assert_same(self.sample(4), backend.load(path))
+
+    def test_batches(self, backend: StorageBackend, root: str) -> None:
+        paths = [self.file(root, f"b{n}") for n in range(3)]
+        items = [self.sample(n) for n in range(3)]
+        backend.save_batch(items, paths)
+        for item, loaded in zip(items, backend.load_batch(paths), strict=True):
+            self.assert_same(item, loaded)
+        with pytest.raises(ValueError, match="one path per item"):
+            backend.save_batch(items, [self.file(root, "x1"), self.file(root, "x2")])
+        assert not backend.exists(self.file(root, "x1"))
+
+    def test_concurrent_saves_all_land(self, backend: StorageBackend, root: str) -> None:
+        errors: list[BaseException] = []
+
+        def save(n: int) -> None:
+            try:
+                backend.save(self.sample(n), self.file(root, f"t{n}"))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=save, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        for n in range(8):
+            self.assert_same(self.sample(n), backend.load(self.file(root, f"t{n}")))
+
+    # -- listing ----------------------------------------------------------------------
+
+    def test_list_files_is_in_natural_order(self, backend: StorageBackend, root: str) -> None:
+        for name in ("A10", "A2", "A1", "B1"):
+            backend.save(self.sample(1), self.file(root, name))
+        listed = backend.list_files(root)
+        assert [os.path.basename(p) for p in listed] == [
+            n + self.suffix for n in ("A1", "A2", "A10", "B1")
+        ]
+        assert all(backend.is_file(p) for p in listed)
+
+    def test_list_files_pattern_and_recursion(self, backend: StorageBackend, root: str) -> None:
+        backend.save(self.sample(1), self.file(root, "A01_s1"))
+        backend.save(self.sample(2), self.file(root, "B01_s1"))
+        backend.save(self.sample(3), _join(root, "sub", "A01_s2" + self.suffix))
+        top = backend.list_files(root, pattern="A01_*")
+        assert [os.path.basename(p) for p in top] == ["A01_s1" + self.suffix]
+        everywhere = backend.list_files(root, pattern="A01_*", recursive=True)
+        assert [os.path.basename(p) for p in everywhere] == [
+            "A01_s1" + self.suffix,
+            "A01_s2" + self.suffix,
+        ]
+
+    def test_list_files_by_extension(self, backend: StorageBackend, root: str) -> None:
+        if not self.suffix:
+            pytest.skip("this backend's paths have no suffixes")
+        backend.save(self.sample(1), self.file(root, "one"))
+        upper = self.suffix.upper()
+        assert len(backend.list_files(root, extensions={upper})) == 1
+        assert backend.list_files(root, extensions={".nothing"}) == []
+
+    def test_listing_a_missing_or_file_path_fails(self, backend: StorageBackend, root: str) -> None:
+        with pytest.raises(FileNotFoundError):
+            backend.list_files(_join(root, "absent"))
+        path = self.file(root, "a")
+        backend.save(self.sample(1), path)
+        with pytest.raises(NotADirectoryError):
+            backend.list_files(path)
+        with pytest.raises(NotADirectoryError):
+            backend.list_dir(path)
+
+    def test_list_dir_gives_names_of_files_and_folders(
+        self, backend: StorageBackend, root: str
+    ) -> None:
+        backend.save(self.sample(1), self.file(root, "f10"))
+        backend.save(self.sample(1), self.file(root, "f9"))
+        backend.ensure_directory(_join(root, "folder"))
+        assert backend.list_dir(root) == [
+            "f9" + self.suffix,
+            "f10" + self.suffix,
+            "folder",
+        ]
+
+    # -- deleting and folders -----------------------------------------------------------
+
+    def test_delete(self, backend: StorageBackend, root: str) -> None:
+        path = _join(root, "sub", "gone" + self.suffix)
+        backend.save(self.sample(1), path)
+        backend.delete(path)
+        assert not backend.exists(path)
+        with pytest.raises(FileNotFoundError):
+            backend.delete(path)
+        with pytest.raises(IsADirectoryError):
+            backend.delete(_join(root, "sub"))
+        backend.save(self.sample(1), path)
+        backend.delete(_join(root, "sub"), recursive=True)
+        assert not backend.exists(_join(root, "sub"))
+        assert not backend.exists(path)
+
+    def test_ensure_directory(self, backend: StorageBackend, root: str) -> None:
+        folder = _join(root, "x", "y")
+        backend.ensure_directory(folder)
+        backend.ensure_directory(folder)  # twice is fine
+        assert backend.is_dir(folder) and not backend.is_file(folder)
+        path = self.file(root, "blocker")
+        backend.save(self.sample(1), path)
+        with pytest.raises(FileExistsError):
+            backend.ensure_directory(path)
+
+    # -- copying and moving -------------------------------------------------------------
+
+    def test_copy_and_move_a_file(self, backend: StorageBackend, root: str) -> None:
+        src, copied, moved = (self.file(root, n) for n in ("src", "copied", "moved"))
+        backend.save(self.sample(5), src)
+        backend.copy(src, copied)
+        self.assert_same(self.sample(5), backend.load(copied))
+        assert backend.exists(src)
+        backend.move(copied, moved)
+        assert not backend.exists(copied)
+        self.assert_same(self.sample(5), backend.load(moved))
+        with pytest.raises(FileExistsError):
+            backend.copy(src, moved)
+        with pytest.raises(FileNotFoundError):
+            backend.copy(self.file(root, "absent"), self.file(root, "other"))
+
+    def test_copy_and_move_a_folder(self, backend: StorageBackend, root: str) -> None:
+        backend.save(self.sample(1), _join(root, "a", "one" + self.suffix))
+        backend.save(self.sample(2), _join(root, "a", "deep", "two" + self.suffix))
+        backend.copy(_join(root, "a"), _join(root, "b"))
+        self.assert_same(
+            self.sample(2), backend.load(_join(root, "b", "deep", "two" + self.suffix))
+        )
+        backend.move(_join(root, "b"), _join(root, "c"))
+        assert not backend.exists(_join(root, "b"))
+        self.assert_same(self.sample(1), backend.load(_join(root, "c", "one" + self.suffix)))
+
+
+class ReadOnlyContract:
+    """What a read-only backend must do: read what is there, refuse every write.
+
+    Give it ``backend`` (a read-only backend) and ``existing`` (the path of a
+    file in it) fixtures.
+    """
+
+    def test_every_write_is_refused(self, backend: StorageBackend, existing: str) -> None:
+        folder = os.path.dirname(existing) or "/"
+        attempts: list[Callable[[], object]] = [
+            lambda: backend.save(b"x", existing, overwrite=True),
+            lambda: backend.save_batch([b"x"], [existing], overwrite=True),
+            lambda: backend.delete(existing),
+            lambda: backend.ensure_directory(_join(folder, "new")),
+            lambda: backend.copy(existing, _join(folder, "copy")),
+            lambda: backend.move(existing, _join(folder, "moved")),
+        ]
+        for attempt in attempts:
+            with pytest.raises(PermissionError, match="read-only"):
+                attempt()
+        assert backend.is_file(existing)
+        backend.load(existing)

@@ -1,0 +1,296 @@
+"""BackendRegistry, FileManager, the seed's usage, GPU backends and third-party backends."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from platekit.storage import (
+    BackendRegistry,
+    FileManager,
+    MemoryBackend,
+    ReadOnlyBackend,
+    StorageBackend,
+    natural_sorted,
+)
+from platekit.storage._base import STORAGE_BACKENDS
+from platekit.storage.testing import BackendContract, ReadOnlyContract
+
+HAS_ZARR = importlib.util.find_spec("zarr") is not None and sys.version_info >= (3, 11)
+BUILTIN = ["memory", "disk", *(["zarr"] if HAS_ZARR else [])]
+
+
+def test_the_seed_usage_as_written() -> None:
+    from platekit.storage import DiskBackend
+
+    registry = BackendRegistry()  # discovers backend classes, instantiates none
+    assert registry._instances == {}
+    assert list(registry.keys()) == BUILTIN
+    disk = registry["disk"]  # instantiated on first access
+    assert isinstance(disk, DiskBackend)
+    assert registry["disk"] is disk  # and reused
+    fm = FileManager(registry)
+    FileManager({"memory": MemoryBackend()})
+
+    class MyBackend(StorageBackend):
+        _backend_type = "my_backend"  # registers when defined
+
+    try:
+        assert "my_backend" in registry
+        assert registry.classes["my_backend"] is MyBackend
+        with pytest.raises(NotImplementedError, match=r"'my_backend'.*does not implement load"):
+            fm.load("/x", "my_backend")
+    finally:
+        STORAGE_BACKENDS._unclaim("my_backend", MyBackend, None)
+
+
+def test_an_abstract_base_with_a_key_is_not_registered() -> None:
+    from abc import abstractmethod
+
+    class BaseBackend(StorageBackend):
+        _backend_type = "base"
+
+        @abstractmethod
+        def custom_method(self) -> None: ...
+
+    assert "base" not in BackendRegistry()
+    assert "base" not in STORAGE_BACKENDS
+
+
+def test_two_threads_get_one_instance() -> None:
+    registry = BackendRegistry()
+    barrier = threading.Barrier(8)
+    seen: list[StorageBackend] = []
+
+    def grab() -> None:
+        barrier.wait(timeout=10)
+        seen.append(registry["memory"])
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(seen) == 8 and all(backend is seen[0] for backend in seen)
+
+
+def test_unknown_backends_say_what_is_available() -> None:
+    registry = BackendRegistry()
+    with pytest.raises(KeyError, match=r"no storage backend 'tape'\. Available: memory, disk"):
+        registry["tape"]
+    fm = FileManager({"memory": MemoryBackend()})
+    with pytest.raises(KeyError, match="no storage backend 'disk' in this FileManager"):
+        fm.load("/a", "disk")
+
+
+def test_natural_sort() -> None:
+    names = ["A10", "A2", "a1", "B1", "A01_s10", "A01_s9", "r01c10f01", "r01c02f01"]
+    assert natural_sorted(names) == [
+        "A01_s9",
+        "A01_s10",
+        "a1",
+        "A2",
+        "A10",
+        "B1",
+        "r01c02f01",
+        "r01c10f01",
+    ]
+
+
+def test_file_manager_routes_each_call(tmp_path: Path) -> None:
+    fm = FileManager(BackendRegistry())
+    image = np.arange(16, dtype=np.uint16).reshape(4, 4)
+    fm.save(image, "/plate/A01.tif", "memory")
+    fm.save(image, tmp_path / "plate" / "A01.tif", "disk")
+    assert fm.exists("/plate/A01.tif", "memory")
+    assert fm.is_file(tmp_path / "plate" / "A01.tif", "disk")
+    assert fm.list_files("/plate", "memory", extensions={".TIF"}) == ["/plate/A01.tif"]
+    assert fm.list_dir(tmp_path / "plate", "disk") == ["A01.tif"]
+    np.testing.assert_array_equal(fm.load(tmp_path / "plate" / "A01.tif", "disk"), image)
+    fm.copy("/plate/A01.tif", "/plate/A02.tif", "memory")
+    fm.move("/plate/A02.tif", "/plate/A03.tif", "memory")
+    assert fm.load_batch(["/plate/A01.tif", "/plate/A03.tif"], "memory")[1] is image
+    fm.delete("/plate", "memory", recursive=True)
+    assert not fm.is_dir("/plate", "memory")
+
+
+def test_transfer_between_backends(tmp_path: Path) -> None:
+    fm = FileManager(BackendRegistry())
+    for n in range(3):
+        fm.save(np.full((4, 4), n, dtype=np.uint16), f"/run/w{n}.tif", "memory")
+    written = fm.transfer("/run", "memory", tmp_path / "out", "disk")
+    assert [os.path.basename(p) for p in written] == ["w0.tif", "w1.tif", "w2.tif"]
+    np.testing.assert_array_equal(fm.load(tmp_path / "out" / "w2.tif", "disk"), np.full((4, 4), 2))
+    with pytest.raises(FileExistsError):
+        fm.transfer("/run", "memory", tmp_path / "out", "disk")
+    fm.transfer("/run/w0.tif", "memory", tmp_path / "single.tif", "disk")
+    assert fm.is_file(tmp_path / "single.tif", "disk")
+    with pytest.raises(FileNotFoundError):
+        fm.transfer("/nowhere", "memory", tmp_path / "x", "disk")
+
+
+# -- a third party's backend, checked by the same contract --------------------------
+
+
+class PrefixedBackend(StorageBackend):
+    """A backend of someone else's: every path lives under a prefix of a memory store.
+
+    It declares no ``_backend_type``, so it stays out of the shared registry:
+    the contract suite needs only an instance.
+    """
+
+    def __init__(self, prefix: str = "/tenant") -> None:
+        self._store = MemoryBackend()
+        self._prefix = prefix
+
+    def _in(self, path: Any) -> str:
+        return self._prefix + "/" + os.fspath(path).lstrip("/")
+
+    def _out(self, path: str) -> str:
+        return path[len(self._prefix) :]
+
+    def load(self, path: Any, **kwargs: Any) -> Any:
+        try:
+            return self._store.load(self._in(path))
+        except FileNotFoundError:
+            raise FileNotFoundError(2, f"not in the {self.name} backend", os.fspath(path)) from None
+
+    def save(self, data: Any, path: Any, *, overwrite: bool = False, **kwargs: Any) -> None:
+        self._store.save(data, self._in(path), overwrite=overwrite)
+
+    def list_files(self, directory: Any, **options: Any) -> list[str]:
+        return [self._out(p) for p in self._store.list_files(self._in(directory), **options)]
+
+    def list_dir(self, path: Any) -> list[str]:
+        return self._store.list_dir(self._in(path))
+
+    def exists(self, path: Any) -> bool:
+        return self._store.exists(self._in(path))
+
+    def is_file(self, path: Any) -> bool:
+        return self._store.is_file(self._in(path))
+
+    def is_dir(self, path: Any) -> bool:
+        return self._store.is_dir(self._in(path))
+
+    def delete(self, path: Any, *, recursive: bool = False) -> None:
+        self._store.delete(self._in(path), recursive=recursive)
+
+    def ensure_directory(self, path: Any) -> str:
+        return self._out(self._store.ensure_directory(self._in(path)))
+
+    def copy(self, src: Any, dst: Any, *, overwrite: bool = False) -> None:
+        self._store.copy(self._in(src), self._in(dst), overwrite=overwrite)
+
+    def move(self, src: Any, dst: Any, *, overwrite: bool = False) -> None:
+        self._store.move(self._in(src), self._in(dst), overwrite=overwrite)
+
+
+class TestThirdPartyBackend(BackendContract):
+    suffix = ".dat"
+
+    @pytest.fixture
+    def backend(self) -> PrefixedBackend:
+        return PrefixedBackend()
+
+    @pytest.fixture
+    def root(self) -> str:
+        return "/data"
+
+    def sample(self, n: int) -> Any:
+        return {"frame": n, "pixels": [n] * 4}
+
+
+class FrozenMemory(ReadOnlyBackend):
+    """A read-only view of a memory store, for the read-only contract."""
+
+    def __init__(self) -> None:
+        self._store = MemoryBackend()
+        self._store.save(b"sealed", "/sealed.bin")
+
+    def load(self, path: Any, **kwargs: Any) -> Any:
+        return self._store.load(path)
+
+    def is_file(self, path: Any) -> bool:
+        return self._store.is_file(path)
+
+
+class TestReadOnlyBackend(ReadOnlyContract):
+    @pytest.fixture
+    def backend(self) -> FrozenMemory:
+        return FrozenMemory()
+
+    @pytest.fixture
+    def existing(self) -> str:
+        return "/sealed.bin"
+
+
+# -- GPU backends ------------------------------------------------------------------
+
+
+GPU_BACKEND = """
+import sys
+print("GPU BACKEND IMPORTED", file=sys.stderr)
+from platekit.storage import MemoryBackend
+
+class ViewerBackend(MemoryBackend):
+    _backend_type = "viewer_stream"
+    _requires_gpu = True
+"""
+
+
+def test_no_gpu_leaves_a_gpu_backend_out_without_importing_it(
+    tmp_path: Path, cache_root: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pk_viewer_backend.py").write_text(GPU_BACKEND)
+    dist = site / "pk_viewer-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-viewer\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[platekit.storage_backends]\nviewer_stream = pk_viewer_backend:ViewerBackend [gpu]\n"
+    )
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from platekit.storage import BackendRegistry
+        registry = BackendRegistry()
+        names = list(registry)
+        try:
+            registry["viewer_stream"]
+            outcome = "available"
+        except KeyError as exc:
+            outcome = str(exc)
+        print(json.dumps([names, "pk_viewer_backend" in sys.modules, outcome]))
+        """
+    )
+
+    def run(no_gpu: bool) -> list[Any]:
+        env = dict(os.environ, PLATEKIT_CACHE_DIR=str(cache_root), PYTHONPATH=str(site))
+        env.pop("PLATEKIT_SUBPROCESS_NO_GPU", None)
+        if no_gpu:
+            env["PLATEKIT_SUBPROCESS_NO_GPU"] = "1"
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    for _ in range(2):  # cold, then warm
+        names, imported, outcome = run(no_gpu=False)
+        assert "viewer_stream" in names and outcome == "available"
+        names, imported, outcome = run(no_gpu=True)
+        assert names == BUILTIN
+        assert imported is False
+        assert "viewer_stream" in outcome

@@ -1,0 +1,239 @@
+"""Storage benchmark: platekit-storage backends against the libraries they wrap.
+
+``python -m nox -s bench`` runs it after the registry benchmark. By hand, in an
+environment with platekit-storage[zarr] installed::
+
+    python tests_integration/bench/storage_bench.py --quick
+
+Frames of uint16 pixels go through the ``disk`` backend (TIFF and ``.npy``)
+and the ``zarr`` backend, and the same frames through tifffile, numpy.save
+and zarr-python directly, in alternating batches in one process so both
+share the machine's state. It prints throughput, the ratio platekit/raw, and
+the per-call overhead of the ``memory`` backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+TARGET = 0.9
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=200, help="frames per format (200)")
+    parser.add_argument("--size", type=int, default=2048, help="frame width and height (2048)")
+    parser.add_argument("--batch", type=int, default=20, help="frames per alternating batch")
+    parser.add_argument("--quick", action="store_true", help="40 frames of 1024x1024")
+    parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
+    parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.frames, args.size = 40, 1024
+    return args
+
+
+def frames(count: int, size: int) -> list[np.ndarray]:
+    base = np.random.default_rng(7).integers(0, 4096, (size, size), dtype=np.uint16)
+    return [base + np.uint16(n) for n in range(count)]
+
+
+class Timing:
+    """Seconds spent per side and operation."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[tuple[str, str], float] = {}
+
+    def add(self, side: str, operation: str, seconds: float) -> None:
+        key = (side, operation)
+        self.seconds[key] = self.seconds.get(key, 0.0) + seconds
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def run_format(
+    name: str,
+    data: list[np.ndarray],
+    batch: int,
+    folder: Path,
+    ours: tuple[Callable[[np.ndarray, str], None], Callable[[str], np.ndarray]],
+    raw: tuple[Callable[[np.ndarray, str], None], Callable[[str], np.ndarray]],
+    path_of: Callable[[str, int], str],
+) -> Timing:
+    """Save then load every frame both ways, in alternating batches; check equality."""
+    timing = Timing()
+    sides = {"platekit": ours, "raw": raw}
+    for side in sides:
+        os.makedirs(folder / side, exist_ok=True)
+    for start in range(0, len(data), batch):
+        chunk = range(start, min(start + batch, len(data)))
+        order = ("platekit", "raw") if (start // batch) % 2 == 0 else ("raw", "platekit")
+        for side in order:
+            save, load = sides[side]
+            paths = [path_of(str(folder / side), n) for n in chunk]
+            started = time.perf_counter()
+            for n, path in zip(chunk, paths, strict=True):
+                save(data[n], path)
+            timing.add(side, "save", time.perf_counter() - started)
+            started = time.perf_counter()
+            loaded = [load(path) for path in paths]
+            timing.add(side, "load", time.perf_counter() - started)
+            for n, frame in zip(chunk, loaded, strict=True):
+                if not np.array_equal(frame, data[n]):
+                    raise SystemExit(f"{name}: frame {n} read back by {side} differs")
+    return timing
+
+
+def memory_overhead(calls: int) -> tuple[float, float]:
+    """Microseconds per save and per load through the memory backend."""
+    from platekit.storage import MemoryBackend
+
+    backend = MemoryBackend()
+    frame = np.zeros((4, 4), dtype=np.uint16)
+    paths = [f"/plate/A{n:05d}.tif" for n in range(calls)]
+    save = timed(lambda: [backend.save(frame, p) for p in paths])
+    load = timed(lambda: [backend.load(p) for p in paths])
+    return save / calls * 1e6, load / calls * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import tifffile
+
+    from platekit.storage import BackendRegistry
+
+    registry = BackendRegistry()
+    disk = registry["disk"]
+    data = frames(args.frames, args.size)
+    megabytes = sum(frame.nbytes for frame in data) / 1e6
+    results: dict[str, Timing] = {}
+    with tempfile.TemporaryDirectory(prefix="platekit-storage-bench-") as tmp:
+        root = Path(tmp)
+        results["disk TIFF"] = run_format(
+            "TIFF",
+            data,
+            args.batch,
+            root / "tiff",
+            (lambda a, p: disk.save(a, p), disk.load),
+            (lambda a, p: tifffile.imwrite(p, a), tifffile.imread),
+            lambda folder, n: f"{folder}/frame{n}.tif",
+        )
+        shutil.rmtree(root / "tiff")
+        results["disk .npy"] = run_format(
+            ".npy",
+            data,
+            args.batch,
+            root / "npy",
+            (lambda a, p: disk.save(a, p), disk.load),
+            (lambda a, p: np.save(p, a), np.load),
+            lambda folder, n: f"{folder}/frame{n}.npy",
+        )
+        shutil.rmtree(root / "npy")
+        if "zarr" in registry:
+            import zarr
+
+            backend = registry["zarr"]
+
+            def raw_save(array: np.ndarray, path: str) -> None:
+                store, _, node = path.partition(".zarr/")
+                group = zarr.open_group(store + ".zarr", mode="a")
+                created = group.create_array(
+                    node, shape=array.shape, chunks=array.shape, dtype=array.dtype
+                )
+                created[...] = array
+
+            def raw_load(path: str) -> np.ndarray:
+                return np.asarray(zarr.open_array(path, mode="r")[...])
+
+            results["zarr"] = run_format(
+                "zarr",
+                data,
+                args.batch,
+                root / "zarr",
+                (lambda a, p: backend.save(a, p), backend.load),
+                (raw_save, raw_load),
+                lambda folder, n: f"{folder}/plate.zarr/frame{n}",
+            )
+    save_us, load_us = memory_overhead(100_000)
+
+    rows = []
+    misses = []
+    for label, timing in results.items():
+        for operation in ("save", "load"):
+            ours = megabytes / timing.seconds[("platekit", operation)]
+            raw = megabytes / timing.seconds[("raw", operation)]
+            ratio = ours / raw
+            rows.append((label, operation, ours, raw, ratio))
+            if ratio < TARGET:
+                misses.append(f"{label} {operation}")
+    facts = (
+        f"{args.frames} frames of {args.size}x{args.size} uint16 ({megabytes:.0f} MB) per format; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{datetime.date.today().isoformat()}"
+    )
+    lines = [facts, ""]
+    lines.append(f"{'format':<10} {'op':<5} {'platekit MB/s':>14} {'raw MB/s':>10} {'ratio':>7}")
+    for label, operation, ours, raw, ratio in rows:
+        lines.append(f"{label:<10} {operation:<5} {ours:>14.0f} {raw:>10.0f} {ratio:>7.2f}")
+    lines.append("")
+    lines.append(f"memory backend: {save_us:.2f} us per save, {load_us:.2f} us per load")
+    verdicts = [
+        f"{'PASS' if ratio >= TARGET else 'FAIL'}  {label} {operation} at least {TARGET}x of raw: "
+        f"{ratio:.2f}x"
+        for label, operation, _, _, ratio in rows
+    ]
+    print("\n".join([*lines, "", *verdicts]))
+    if args.rst is not None:
+        table = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "",
+            "   * - format",
+            "     - operation",
+            "     - platekit MB/s",
+            "     - raw MB/s",
+            "     - platekit/raw",
+        ]
+        for label, operation, ours, raw, ratio in rows:
+            table += [
+                f"   * - {label}",
+                f"     - {operation}",
+                f"     - {ours:.0f}",
+                f"     - {raw:.0f}",
+                f"     - {ratio:.2f}",
+            ]
+        text = [
+            facts + ".",
+            "",
+            *table,
+            "",
+            f"The ``memory`` backend costs {save_us:.2f} µs per save "
+            f"and {load_us:.2f} µs per load.",
+            "",
+            *(f"* {line}" for line in verdicts),
+            "",
+        ]
+        args.rst.parent.mkdir(parents=True, exist_ok=True)
+        args.rst.write_text("\n".join(text), encoding="utf-8")
+    if misses and args.fail_on_miss:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
