@@ -4,6 +4,7 @@
     nox -s package          each layer alone, with only the layers below it installed
     nox -s lint typecheck docs release
     nox -s matrix           the test suite on every Python from 3.10 to 3.13 found here
+    nox -s bench            the benchmarks, written into docs/benchmarks.rst
 
 Sessions use uv to make their environments when it is installed (``nox[uv]``)
 and virtualenv otherwise. No session downloads a Python: only interpreters
@@ -200,19 +201,19 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Registry benchmark against metaclass-registry in fresh processes; writes docs/benchmarks.rst.
+    """The benchmarks; each writes its section of docs/benchmarks.rst (docs/benchmarks/*.inc).
 
-    Extra arguments go to the script: ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
+    The registry against metaclass-registry 0.4.1 in fresh processes, then the
+    storage backends against tifffile, numpy and zarr-python. Extra arguments
+    go to both scripts: ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
     """
-    layers = with_layers_below("registry")
-    session.install(*(str(package_dir(layer)) for layer in layers), *BENCH_REQUIREMENTS)
-    session.run(
-        "python",
-        str(ROOT / "tests_integration" / "bench" / "registry_bench.py"),
-        "--rst",
-        str(ROOT / "docs" / "benchmarks.rst"),
-        *session.posargs,
-    )
+    install_from_source(session, LAYERS, *BENCH_REQUIREMENTS)
+    bench = ROOT / "tests_integration" / "bench"
+    sections = ROOT / "docs" / "benchmarks"
+    for script, section in (("registry_bench.py", "registry.inc"), ("storage_bench.py", "storage.inc")):
+        session.run(
+            "python", str(bench / script), "--rst", str(sections / section), *session.posargs
+        )
 
 
 @nox.session

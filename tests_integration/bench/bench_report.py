@@ -314,22 +314,22 @@ def rst_page(
     targets: list[Target],
     facts: list[tuple[str, str]],
 ) -> str:
-    """The docs/benchmarks.rst page for this run."""
+    """The registry section of the benchmarks page (docs/benchmarks/registry.inc)."""
     parts = [
-        "Benchmarks\n==========\n",
+        "Plugin registries\n-----------------\n",
         ".. Written by tests_integration/bench/registry_bench.py; run the bench session again\n"
-        "   rather than editing this page.\n",
+        "   rather than editing this file.\n",
         _INTRODUCTION,
-        "Machine\n-------\n",
+        "Machine\n~~~~~~~\n",
         "\n".join(f"- {name}: {value}" for name, value in facts) + "\n",
-        "Interpreter start and import cost\n---------------------------------\n",
+        "Interpreter start and import cost\n~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n",
         rst_table(FLOOR_HEADERS, floor_cells(floor)) + "\n",
-        "Registry operations\n-------------------\n",
+        "Registry operations\n~~~~~~~~~~~~~~~~~~~\n",
         "Times are medians in milliseconds.\n",
         rst_table(TABLE_HEADERS, table_cells(rows)) + "\n",
-        "Warm start against the bare interpreter\n---------------------------------------\n",
+        "Warm start against the bare interpreter\n~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n",
         rst_table(WARM_FLOOR_HEADERS, warm_floor_cells(rows)) + "\n",
-        "Targets\n-------\n",
+        "Targets\n~~~~~~~\n",
         "\n".join(f"- **{t.verdict}** {t.goal}: {t.measured}" for t in targets) + "\n",
     ]
     return "\n".join(parts)

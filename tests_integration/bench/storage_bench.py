@@ -218,6 +218,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"     - {ratio:.2f}",
             ]
         text = [
+            "Storage backends",
+            "----------------",
+            "",
+            ".. Written by tests_integration/bench/storage_bench.py; run the bench session again",
+            "   rather than editing this file.",
+            "",
+            "Frames saved and loaded through the ``disk`` backend (TIFF, ``.npy``) and the "
+            "``zarr`` backend, against tifffile, ``numpy.save``/``numpy.load`` and zarr-python "
+            "on the same frames, in alternating batches in one process. Every frame read back "
+            "is compared with what was written.",
+            "",
             facts + ".",
             "",
             *table,

@@ -7,6 +7,8 @@ logging, pathlib or platformdirs.
 
 from __future__ import annotations
 
+from platekit.cache._exports import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.cache._colormaps import BUILTIN_COLORMAPS, ColormapBase, create_colormap_enum
@@ -29,6 +31,7 @@ __all__ = [
     "clear_cache",
     "create_colormap_enum",
     "environment_dir",
+    "lazy_exports",
 ]
 
 # Public name -> private module that defines it.
@@ -47,21 +50,4 @@ _HOMES = {
     "__version__": "_version",
 }
 
-
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'platekit.cache' has no attribute {name!r}")
-    import sys
-
-    # __import__ rather than importlib.import_module: importlib is not loaded yet
-    # at interpreter start, and this runs on every warm registry start.
-    module = f"platekit.cache.{home}"
-    __import__(module)
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

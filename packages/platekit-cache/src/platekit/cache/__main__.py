@@ -13,9 +13,10 @@ from platekit.cache._colormaps import create_colormap_enum
 from platekit.cache._record import RegistryCacheManager, caching_disabled_by_env, fingerprint
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m platekit.cache") -> int:
+    """Run the cache command line with ``argv``; ``prog`` names it in help and errors."""
     parser = argparse.ArgumentParser(
-        prog="python -m platekit.cache",
+        prog=prog,
         description="Show, clear and exercise platekit's persistent cache.",
         epilog=(
             "PLATEKIT_CACHE_DIR moves the cache; PLATEKIT_DISABLE_REGISTRY_CACHE=1 turns it off."

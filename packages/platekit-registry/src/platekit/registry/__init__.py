@@ -11,6 +11,8 @@ Names load on first use, so a start pays only for the modules it needs.
 
 from __future__ import annotations
 
+from platekit.cache import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.registry._config import (
@@ -76,19 +78,4 @@ _HOMES = {
     "make_suffix_extractor": "_config",
 }
 
-
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'platekit.registry' has no attribute {name!r}")
-    import sys
-
-    module = f"platekit.registry.{home}"
-    __import__(module)
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

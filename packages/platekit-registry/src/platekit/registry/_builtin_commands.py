@@ -52,28 +52,21 @@ class RegistriesCommand(Command):
 
 class CacheCommand(Command):
     name = "cache"
-    help = "show or clear the platekit cache (records and registry indexes)"
+    help = "show, clear or exercise the platekit cache (records and registry indexes)"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-        info = actions.add_parser("info", help="where the cache is and what it holds")
-        info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-        clear = actions.add_parser("clear", help="delete this environment's records")
-        clear.add_argument(
-            "--all-environments",
-            action="store_true",
-            help="delete the records of every Python environment",
+        # The cache's own command line does the work: one parser, two names for it.
+        parser.add_argument(
+            "arguments",
+            nargs=argparse.REMAINDER,
+            metavar="info [--json] | clear [--all-environments] | colormaps",
+            help="what python -m platekit.cache takes",
         )
 
     def run(self, args: argparse.Namespace) -> int:
         from platekit.cache.__main__ import main as cache_main
 
-        argv = [args.action]
-        if args.action == "info" and args.json:
-            argv.append("--json")
-        if args.action == "clear" and args.all_environments:
-            argv.append("--all-environments")
-        return cache_main(argv)
+        return cache_main(args.arguments, prog="platekit cache")
 
 
 def announced_registries() -> tuple[dict[str, LazyDiscoveryDict], list[str]]:

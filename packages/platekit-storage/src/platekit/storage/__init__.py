@@ -8,6 +8,8 @@ join through the ``platekit.storage_backends`` entry-point group.
 
 from __future__ import annotations
 
+from platekit.cache import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.storage._base import STORAGE_BACKENDS, ReadOnlyBackend, StorageBackend
@@ -50,19 +52,4 @@ _HOMES = {
     "natural_sorted": "_natural",
 }
 
-
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'platekit.storage' has no attribute {name!r}")
-    import sys
-
-    module = f"platekit.storage.{home}"
-    __import__(module)
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
