@@ -210,7 +210,8 @@ def bench(session: nox.Session) -> None:
     install_from_source(session, LAYERS, *BENCH_REQUIREMENTS)
     bench = ROOT / "tests_integration" / "bench"
     sections = ROOT / "docs" / "benchmarks"
-    for script, section in (("registry_bench.py", "registry.inc"), ("storage_bench.py", "storage.inc")):
+    scripts = {"registry_bench.py": "registry.inc", "storage_bench.py": "storage.inc"}
+    for script, section in scripts.items():
         session.run(
             "python", str(bench / script), "--rst", str(sections / section), *session.posargs
         )
