@@ -113,8 +113,10 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """Paths of the files in ``directory``, in natural order (``A2`` before ``A10``).
 
         ``pattern`` is a shell pattern matched against each file name
-        (``"A01_*"``); ``extensions`` keeps files whose suffix is one of them,
-        without regard to case (``{".tif", ".tiff"}``); ``recursive`` descends
+        (``"A01_*"``); ``extensions`` keeps files whose name ends with one of
+        the suffixes, without regard to case: a set (``{".tif", ".tiff"}``)
+        or one string, with or without the dot, of one part or more
+        (``"tif"``, ``".ome.tif"``); ``recursive`` descends
         into subfolders. Raises ``FileNotFoundError`` when ``directory`` does
         not exist and ``NotADirectoryError`` when it is a file.
         """
@@ -188,8 +190,10 @@ class StorageBackend(metaclass=AutoRegisterMeta):
     def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
         """Copy the file or folder at ``src`` to ``dst``.
 
-        Raises ``FileNotFoundError`` when ``src`` does not exist and
-        ``FileExistsError`` when ``dst`` does and ``overwrite`` is false.
+        Raises ``FileNotFoundError`` when ``src`` does not exist,
+        ``FileExistsError`` when ``dst`` does and ``overwrite`` is false, and
+        ``ValueError`` when ``dst`` is inside the folder ``src``. With
+        ``overwrite=True``, ``dst`` equal to ``src`` leaves it as it is.
         """
         raise self._missing("copy")
 
@@ -220,7 +224,10 @@ class ReadOnlyBackend(StorageBackend):
         overwrite: bool = False,
         **kwargs: Any,
     ) -> None:
-        raise self._refuse("save", paths[0] if paths else "")
+        raise PermissionError(
+            f"storage backend {self.name!r} is read-only: cannot save a batch of "
+            f"{len(paths)} path(s); write through a read-write backend such as 'disk' or 'memory'"
+        )
 
     def delete(self, path: PathLike, *, recursive: bool = False) -> None:
         raise self._refuse("delete", path)

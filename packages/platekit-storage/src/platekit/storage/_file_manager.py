@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from platekit.storage._base import StorageBackend
+from platekit.storage._natural import natural_key
+from platekit.storage._registry import BackendRegistry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,8 +35,8 @@ class FileManager:
         try:
             return self.backends[name]
         except KeyError:
-            if name in self.backends:
-                raise
+            if name in self.backends or isinstance(self.backends, BackendRegistry):
+                raise  # a BackendRegistry's message says what to install, or why it is left out
             available = ", ".join(self.backends) or "none"
             raise KeyError(
                 f"no storage backend {name!r} in this FileManager; available: {available}"
@@ -117,11 +119,7 @@ class FileManager:
         if source.is_file(src):
             pairs = [(os.fspath(src), os.fspath(dst))]
         elif source.is_dir(src):
-            root = os.fspath(src).replace("\\", "/").rstrip("/")
-            pairs = []
-            for file in source.list_files(src, recursive=True):
-                relative = posixpath.relpath(file.replace("\\", "/"), root)
-                pairs.append((file, posixpath.join(os.fspath(dst), relative)))
+            pairs = sorted(_walk(source, os.fspath(src), os.fspath(dst)), key=_by_source)
         else:
             raise FileNotFoundError(
                 2, f"nothing to transfer in the {src_backend} backend", os.fspath(src)
@@ -137,3 +135,25 @@ class FileManager:
         for old, new in pairs:
             target.save(source.load(old), new, overwrite=overwrite)
         return [new for _, new in pairs]
+
+
+def _walk(backend: StorageBackend, src: str, dst: str) -> Iterator[tuple[str, str]]:
+    """(source file, target path) for every file under the folder ``src``.
+
+    Built from names (``list_dir``), not from listed paths, so it holds for
+    any backend however it spells its paths (the memory backend makes every
+    path absolute).
+    """
+    folders = [(src, dst)]
+    while folders:
+        here, there = folders.pop()
+        for name in backend.list_dir(here):
+            old, new = posixpath.join(here, name), posixpath.join(there, name)
+            if backend.is_dir(old):
+                folders.append((old, new))
+            elif backend.is_file(old):
+                yield old, new
+
+
+def _by_source(pair: tuple[str, str]) -> tuple[tuple[int, int | str], ...]:
+    return natural_key(pair[0])

@@ -14,8 +14,10 @@ _DIGITS = re.compile(r"(\d+)")
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     """A sort key that compares runs of digits as numbers and text without case.
 
-    Each part is tagged so numbers and text never meet in a comparison; the
-    name itself settles ties (``a1`` and ``A1``, ``1`` and ``01``).
+    Each part is tagged so numbers and text never meet in a comparison. The
+    name itself comes last, tagged lowest, so a name sorts before the longer
+    names it begins (``scan`` before ``scan1``) and settles ties (``a1`` and
+    ``A1``, ``1`` and ``01``).
     """
     parts: list[tuple[int, int | str]] = []
     for index, part in enumerate(_DIGITS.split(name)):
@@ -23,7 +25,7 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
             parts.append((0, int(part)))
         elif part:
             parts.append((1, part.casefold()))
-    parts.append((2, name))
+    parts.append((-1, name))
     return tuple(parts)
 
 

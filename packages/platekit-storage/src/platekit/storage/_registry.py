@@ -60,7 +60,7 @@ class BackendRegistry(Mapping[str, StorageBackend]):
         hint = INSTALL_HINTS.get(name) if isinstance(name, str) else None
         if hint is not None:
             return f"the {name!r} storage backend is not installed: {hint}. Available: {available}."
-        if isinstance(name, str) and name in self._classes and gpu_excluded():
+        if isinstance(name, str) and gpu_excluded() and _needs_gpu(self._classes, name):
             return (
                 f"the {name!r} storage backend needs a GPU or a viewer and is left out because "
                 f"PLATEKIT_SUBPROCESS_NO_GPU=1. Available: {available}."
@@ -90,6 +90,19 @@ class BackendRegistry(Mapping[str, StorageBackend]):
 
     def __repr__(self) -> str:
         return f"BackendRegistry({self._names()!r})"
+
+
+def _needs_gpu(classes: LazyDiscoveryDict, name: str) -> bool:
+    """Whether ``name`` is a backend left out for needing a GPU: marked so in its
+    class, or installed through an entry point tagged ``[gpu]`` (never imported)."""
+    if name in classes:
+        return True
+    group = classes.config.entry_point_group
+    if not group:
+        return False
+    from platekit.registry._sources import entry_points
+
+    return any(ep.name == name and "gpu" in ep.extras for ep in entry_points(group))
 
 
 class _ClassView(Mapping[str, "type[StorageBackend]"]):

@@ -151,10 +151,20 @@ class BackendContract:
     def test_list_files_by_extension(self, backend: StorageBackend, root: str) -> None:
         if not self.suffix:
             pytest.skip("this backend's paths have no suffixes")
-        backend.save(self.sample(1), self.file(root, "one"))
-        upper = self.suffix.upper()
-        assert len(backend.list_files(root, extensions={upper})) == 1
+        one = self.file(root, "one")
+        two = self.file(root, "two.ome")
+        backend.save(self.sample(1), one)
+        backend.save(self.sample(2), two)
+        both = backend.list_files(root)
+        # A set, any case, one string, no dot: all the same request.
+        for extensions in ({self.suffix.upper()}, self.suffix, self.suffix.lstrip(".")):
+            assert backend.list_files(root, extensions=extensions) == both, extensions
+        # A suffix of more than one part keeps only the names that end with all of it.
+        only_two = backend.list_files(root, extensions=".OME" + self.suffix)
+        assert [os.path.basename(p) for p in only_two] == ["two.ome" + self.suffix]
         assert backend.list_files(root, extensions={".nothing"}) == []
+        with pytest.raises(ValueError, match="suffixes"):
+            backend.list_files(root, extensions={"."})
 
     def test_listing_a_missing_or_file_path_fails(self, backend: StorageBackend, root: str) -> None:
         with pytest.raises(FileNotFoundError):
@@ -220,6 +230,20 @@ class BackendContract:
         with pytest.raises(FileNotFoundError):
             backend.copy(self.file(root, "absent"), self.file(root, "other"))
 
+    def test_copy_and_move_onto_itself(self, backend: StorageBackend, root: str) -> None:
+        path = self.file(root, "same")
+        backend.save(self.sample(3), path)
+        backend.save(self.sample(4), _join(root, "folder", "inner" + self.suffix))
+        for target in (path, _join(root, "folder")):
+            for action in (backend.copy, backend.move):
+                with pytest.raises(FileExistsError):
+                    action(target, target)
+                action(target, target, overwrite=True)  # already there: nothing to do
+        self.assert_same(self.sample(3), backend.load(path))
+        self.assert_same(self.sample(4), backend.load(_join(root, "folder", "inner" + self.suffix)))
+        with pytest.raises(ValueError, match="inside itself"):
+            backend.copy(_join(root, "folder"), _join(root, "folder", "deeper"))
+
     def test_copy_and_move_a_folder(self, backend: StorageBackend, root: str) -> None:
         backend.save(self.sample(1), _join(root, "a", "one" + self.suffix))
         backend.save(self.sample(2), _join(root, "a", "deep", "two" + self.suffix))
@@ -249,6 +273,7 @@ class ReadOnlyContract:
             lambda: backend.copy(existing, _join(folder, "copy")),
             lambda: backend.move(existing, _join(folder, "moved")),
         ]
+        attempts.append(lambda: backend.save_batch([], []))
         for attempt in attempts:
             with pytest.raises(PermissionError, match="read-only"):
                 attempt()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import errno
-import fnmatch
 import itertools
 import os
 import stat
 
 from platekit.storage._base import StorageBackend, not_found
 from platekit.storage._formats import format_for, format_named, refusal
+from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 
 TYPE_CHECKING = False
@@ -47,15 +47,6 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
-
-
-def _suffixes(extensions: Iterable[str] | None) -> tuple[str, ...] | None:
-    """Lower-case suffixes with their dot; a single string counts as one suffix."""
-    if extensions is None:
-        return None
-    if isinstance(extensions, str):
-        extensions = (extensions,)
-    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
 
 
 class DiskBackend(StorageBackend):
@@ -111,7 +102,7 @@ class DiskBackend(StorageBackend):
         recursive: bool = False,
     ) -> list[str]:
         top = self._folder(directory)
-        suffixes = _suffixes(extensions)
+        keep = name_filter(pattern, extensions)
         found = []
         folders = [top]
         while folders:
@@ -130,13 +121,8 @@ class DiskBackend(StorageBackend):
                     continue
                 if is_temporary(name) or not entry.is_file():
                     continue
-                if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
-                    continue
-                if suffixes is not None:
-                    lower = name.lower()
-                    if not any(lower.endswith(s) and len(lower) > len(s) for s in suffixes):
-                        continue
-                found.append(entry.path)
+                if keep(name):
+                    found.append(entry.path)
         return natural_sorted(found)
 
     def list_dir(self, path: PathLike) -> list[str]:
@@ -209,6 +195,8 @@ class DiskBackend(StorageBackend):
         source, target = os.fspath(src), os.fspath(dst)
         is_folder = self._is_folder(src)
         self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
+        if os.path.realpath(source) == os.path.realpath(target):
+            return  # onto itself: already where it should be
         self._make_parents(target)
         if not is_folder:
             self._copy_file(source, target, overwrite=overwrite)
@@ -228,6 +216,8 @@ class DiskBackend(StorageBackend):
         source, target = os.fspath(src), os.fspath(dst)
         is_folder = self._is_folder(src)
         self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
+        if os.path.realpath(source) == os.path.realpath(target):
+            return  # onto itself: already where it should be
         self._make_parents(target)
         if not is_folder:
             self._move_file(source, target, overwrite=overwrite)
@@ -277,7 +267,7 @@ class DiskBackend(StorageBackend):
         """Refuse, before any writing, what cannot end with ``target`` replaced."""
         if is_folder and source is not None:
             inner, outer = os.path.realpath(target), os.path.realpath(source)
-            if inner == outer or inner.startswith(os.path.join(outer, "")):
+            if inner.startswith(os.path.join(outer, "")):
                 raise ValueError(f"cannot put the folder {source!r} inside itself ({target!r})")
         try:
             info = os.stat(target)

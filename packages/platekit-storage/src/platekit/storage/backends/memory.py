@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import threading
 
 from platekit.storage._base import StorageBackend, not_found
+from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 
 TYPE_CHECKING = False
@@ -59,7 +59,7 @@ class MemoryBackend(StorageBackend):
         recursive: bool = False,
     ) -> list[str]:
         folder = self._folder(directory)
-        suffixes = {e.lower() for e in extensions} if extensions is not None else None
+        keep = name_filter(pattern, extensions)
         prefix = folder.rstrip("/") + "/"
         with self._lock:
             candidates = [p for p in self._files if p.startswith(prefix)]
@@ -68,12 +68,8 @@ class MemoryBackend(StorageBackend):
             rest = path[len(prefix) :]
             if not recursive and "/" in rest:
                 continue
-            name = posixpath.basename(path)
-            if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
-                continue
-            if suffixes is not None and posixpath.splitext(name)[1].lower() not in suffixes:
-                continue
-            found.append(path)
+            if keep(posixpath.basename(path)):
+                found.append(path)
         return natural_sorted(found)
 
     def list_dir(self, path: PathLike) -> list[str]:
@@ -181,7 +177,7 @@ class MemoryBackend(StorageBackend):
             if source in self._files:
                 moves = {source: target}
             elif source in self._dirs:
-                if target == source or target.startswith(source + "/"):
+                if target.startswith(source + "/"):
                     raise ValueError(f"cannot put the folder {source!r} inside itself ({target!r})")
                 prefix = source + "/"
                 moves = {p: target + p[len(source) :] for p in self._files if p.startswith(prefix)}
@@ -193,6 +189,8 @@ class MemoryBackend(StorageBackend):
                     "already exists in the memory backend; pass overwrite=True to replace",
                     target,
                 )
+            if target == source:
+                return  # onto itself: already where it should be
             if source in self._dirs:
                 folders = [d for d in self._dirs if d == source or d.startswith(source + "/")]
                 for folder in folders:

@@ -11,7 +11,6 @@ hundreds of milliseconds to import.
 from __future__ import annotations
 
 import errno
-import fnmatch
 import importlib.util
 import json
 import os
@@ -19,6 +18,7 @@ import sys
 from contextlib import contextmanager
 
 from platekit.storage._base import StorageBackend, not_found
+from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 
 TYPE_CHECKING = False
@@ -436,7 +436,7 @@ if _zarr_installed():
         ) -> list[str]:
             """Paths of the arrays in the group ``directory`` (see the contract)."""
             folder = self._group(directory).path
-            suffixes = {e.lower() for e in extensions} if extensions is not None else None
+            keep = name_filter(pattern, extensions)
             found = []
             pending = [folder]
             while pending:
@@ -446,11 +446,8 @@ if _zarr_installed():
                         if recursive:
                             pending.append(os.path.join(current, name))
                         continue
-                    if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
-                        continue
-                    if suffixes is not None and os.path.splitext(name)[1].lower() not in suffixes:
-                        continue
-                    found.append(os.path.join(current, name))
+                    if keep(name):
+                        found.append(os.path.join(current, name))
             return natural_sorted(found)
 
         def list_dir(self, path: PathLike) -> list[str]:
