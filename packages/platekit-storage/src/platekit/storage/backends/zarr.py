@@ -15,15 +15,29 @@ import importlib.util
 import json
 import os
 import sys
-from contextlib import contextmanager
 
 from platekit.storage._base import StorageBackend, not_found
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
+from platekit.storage._zarr_nodes import (
+    METADATA,
+    STAGING,
+    Node,
+    check_target,
+    children,
+    identity,
+    locate,
+    node_kind,
+    occupied,
+    publish,
+    staging_folder,
+    what,
+    write_group_metadata,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
     from typing import Any
 
     import numpy as np
@@ -32,11 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ZarrBackend"]
 
-#: Each node of a Zarr v3 hierarchy is a folder holding this metadata document.
-_METADATA = "zarr.json"
-#: Prefix of the folders and files a write builds before publishing them; never a node.
-_STAGING = ".platekit-tmp-"
-_GROUP_METADATA = b'{"zarr_format": 3, "node_type": "group", "attributes": {}}'
 #: zarr.create_array options that save() passes through as they are.
 _PASSTHROUGH = frozenset(
     {
@@ -88,208 +97,6 @@ def _require_zarr3() -> None:
             f"{_install_hint()}"
         )
     _checked_version = True
-
-
-# -- the path model ------------------------------------------------------------------
-
-
-class _Node:
-    """A path inside a store: the store's root folder and the node names below it."""
-
-    __slots__ = ("names", "path", "root")
-
-    def __init__(self, path: str, root: str, names: tuple[str, ...]) -> None:
-        self.path = path
-        self.root = root
-        self.names = names
-
-
-def _locate(path: PathLike) -> _Node:
-    """Split ``path`` at its first component ending in ``.zarr``."""
-    text = os.fspath(path)
-    if "://" in text:
-        raise ValueError(
-            f"{text!r} is a URL; the zarr backend reads and writes local Zarr stores only "
-            "(folders whose name ends in .zarr)"
-        )
-    text = os.path.normpath(text)
-    parts = _components(text)
-    for index, part in enumerate(parts):
-        if part.lower().endswith(".zarr"):
-            names = tuple(parts[index + 1 :])
-            for name in names:
-                _check_name(name, text)
-            return _Node(text, os.path.join(*parts[: index + 1]), names)
-    raise ValueError(
-        f"{text!r} is not inside a Zarr store: zarr backend paths go through a folder whose "
-        "name ends in .zarr, such as /data/plate.zarr/A/1/0"
-    )
-
-
-def _components(path: str) -> list[str]:
-    """``path`` split into its anchor (``/``, ``C:\\``; none when relative) and names."""
-    parts = []
-    head, tail = os.path.split(path)
-    while tail:
-        parts.append(tail)
-        head, tail = os.path.split(head)
-    if head:
-        parts.append(head)
-    return parts[::-1]
-
-
-def _check_name(name: str, path: str) -> None:
-    if name.startswith("__"):
-        raise ValueError(f"{path!r}: Zarr v3 reserves node names starting with '__' ({name!r})")
-    if name.startswith(_STAGING) or name == _METADATA:
-        raise ValueError(f"{path!r}: {name!r} is reserved by the zarr backend as a node name")
-
-
-def _kind(folder: str) -> str | None:
-    """``"array"`` or ``"group"`` when ``folder`` is a Zarr v3 node, else None."""
-    try:
-        with open(os.path.join(folder, _METADATA), "rb") as file:
-            metadata = json.loads(file.read())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(metadata, dict) or metadata.get("zarr_format") != 3:
-        return None
-    kind = metadata.get("node_type")
-    return kind if kind in ("array", "group") else None
-
-
-def _what(node: _Node) -> str | None:
-    """The node's kind; an existing store root folder counts as a group."""
-    kind = _kind(node.path)
-    if kind is None and not node.names and os.path.isdir(node.path):
-        return "group"
-    return kind
-
-
-def _children(folder: str) -> Iterator[tuple[str, str]]:
-    """``(name, kind)`` of each node directly in ``folder``."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith(_STAGING) or not entry.is_dir():
-                continue
-            kind = _kind(entry.path)
-            if kind is not None:
-                yield entry.name, kind
-
-
-def _identity(folder: str) -> tuple[int, int, int] | None:
-    """Changes when the folder at this path is replaced by another one."""
-    try:
-        status = os.stat(folder)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino, status.st_ctime_ns
-
-
-# -- writing ---------------------------------------------------------------------------
-
-
-@contextmanager
-def _staging(folder: str) -> Iterator[str]:
-    """A private folder next to the destination, removed afterwards.
-
-    It has no zarr.json, so it is no node; being in the destination's own
-    folder, a rename from it is on the same filesystem.
-    """
-    import shutil
-    import tempfile
-
-    path = tempfile.mkdtemp(prefix=_STAGING, dir=folder)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _write_group_metadata(folder: str) -> None:
-    """Give ``folder`` a group zarr.json unless it has one; safe against other writers."""
-    target = os.path.join(folder, _METADATA)
-    if os.path.exists(target):
-        return
-    temporary = os.path.join(folder, f"{_STAGING}{os.urandom(6).hex()}")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(_GROUP_METADATA)
-        try:
-            # A link never replaces: a group made meanwhile keeps its attributes.
-            os.link(temporary, target)
-        except FileExistsError:
-            pass
-        except OSError:  # a filesystem without hard links
-            os.replace(temporary, target)
-    finally:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-
-
-def _mismatch(node: _Node, existing: str) -> OSError:
-    if existing == "group":
-        return IsADirectoryError(
-            errno.EISDIR,
-            "is a Zarr group in the zarr backend; an array cannot replace it",
-            node.path,
-        )
-    return NotADirectoryError(
-        errno.ENOTDIR, "is a Zarr array in the zarr backend; a group cannot replace it", node.path
-    )
-
-
-def _occupied(node: _Node) -> FileExistsError:
-    return FileExistsError(
-        errno.EEXIST,
-        "already exists in the zarr backend; pass overwrite=True to replace it",
-        node.path,
-    )
-
-
-def _check_target(node: _Node, kind: str, overwrite: bool) -> None:
-    """Refuse early what :func:`_publish` would refuse."""
-    existing = _what(node)
-    if existing is None:
-        return
-    if existing != kind:
-        raise _mismatch(node, existing)
-    if not overwrite:
-        raise _occupied(node)
-
-
-def _publish(fresh: str, node: _Node, kind: str, overwrite: bool, staging: str) -> None:
-    """Rename the complete node folder ``fresh`` to ``node``.
-
-    The old node, when replaced, is first renamed into ``staging``: a reader
-    sees the old node, briefly nothing, or the new node, never a mix. A rename
-    onto a non-empty folder fails, so a node that appeared meanwhile is never
-    overwritten without ``overwrite``.
-    """
-    for attempt in range(100):
-        try:
-            os.rename(fresh, node.path)
-            return
-        except OSError:
-            if not os.path.lexists(node.path):
-                raise
-            existing = _what(node)
-            if existing is not None and existing != kind:
-                raise _mismatch(node, existing) from None
-            if existing is None:
-                raise FileExistsError(
-                    errno.EEXIST, "something that is not a Zarr node is in the way", node.path
-                ) from None
-            if not overwrite:
-                raise _occupied(node) from None
-        try:
-            os.rename(node.path, os.path.join(staging, f"replaced-{attempt}"))
-        except FileNotFoundError:
-            pass  # another writer moved it first; try again
-    raise OSError(errno.EBUSY, "kept being replaced by other writers", node.path)
 
 
 def _as_array(data: Any, path: str) -> np.ndarray[Any, Any]:
@@ -381,14 +188,14 @@ if _zarr_installed():
             """The array at ``path`` as a numpy array (see :meth:`StorageBackend.load`)."""
             if kwargs:
                 raise TypeError(f"the zarr backend's load() takes no options, got {sorted(kwargs)}")
-            node = _locate(path)
+            node = locate(path)
             _require_zarr3()
             import numpy as np
             import zarr
             import zarr.storage
 
             for _ in range(10):
-                kind = _what(node)
+                kind = what(node)
                 if kind is None:
                     raise not_found(self, path)
                 if kind == "group":
@@ -397,17 +204,17 @@ if _zarr_installed():
                         "is a Zarr group, not an array, in the zarr backend",
                         node.path,
                     )
-                before = _identity(node.path)
+                before = identity(node.path)
                 if before is None:
                     continue  # gone since the check above
                 try:
                     store = zarr.storage.LocalStore(node.path, read_only=True)
                     data = np.asarray(zarr.open_array(store, mode="r")[...])
                 except Exception:
-                    if _identity(node.path) == before:
+                    if identity(node.path) == before:
                         raise
                     continue  # replaced or deleted while being read
-                if _identity(node.path) == before:
+                if identity(node.path) == before:
                     return data
             raise OSError(errno.EBUSY, "kept being replaced while being read", node.path)
 
@@ -416,11 +223,11 @@ if _zarr_installed():
 
             Raises ``FileNotFoundError`` when no node is there.
             """
-            node = _locate(path)
-            if _what(node) is None:
+            node = locate(path)
+            if what(node) is None:
                 raise not_found(self, path)
             try:
-                with open(os.path.join(node.path, _METADATA), "rb") as file:
+                with open(os.path.join(node.path, METADATA), "rb") as file:
                     found = json.loads(file.read()).get("attributes") or {}
             except FileNotFoundError:  # a store root without metadata yet
                 return {}
@@ -441,7 +248,7 @@ if _zarr_installed():
             pending = [folder]
             while pending:
                 current = pending.pop()
-                for name, kind in _children(current):
+                for name, kind in children(current):
                     if kind == "group":
                         if recursive:
                             pending.append(os.path.join(current, name))
@@ -452,19 +259,19 @@ if _zarr_installed():
 
         def list_dir(self, path: PathLike) -> list[str]:
             """Names of the arrays and groups directly in the group ``path``."""
-            return natural_sorted(name for name, _ in _children(self._group(path).path))
+            return natural_sorted(name for name, _ in children(self._group(path).path))
 
         def exists(self, path: PathLike) -> bool:
             """Whether an array or group is at ``path``."""
-            return _what(_locate(path)) is not None
+            return what(locate(path)) is not None
 
         def is_file(self, path: PathLike) -> bool:
             """Whether an array is at ``path``."""
-            return _what(_locate(path)) == "array"
+            return what(locate(path)) == "array"
 
         def is_dir(self, path: PathLike) -> bool:
             """Whether a group (or the store root) is at ``path``."""
-            return _what(_locate(path)) == "group"
+            return what(locate(path)) == "group"
 
         # -- writing -------------------------------------------------------------------
 
@@ -479,7 +286,7 @@ if _zarr_installed():
             :meth:`StorageBackend.save`; ``NotADirectoryError`` when an
             array is where a group above ``path`` should be.
             """
-            node = _locate(path)
+            node = locate(path)
             array = _as_array(data, node.path)
             options = self._create_options(array, kwargs)
             if not node.names:
@@ -488,23 +295,23 @@ if _zarr_installed():
                     "is the root of a Zarr store, which is a group; save arrays inside it",
                     node.path,
                 )
-            _check_target(node, "array", overwrite)
+            check_target(node, "array", overwrite)
             parent = self._ensure_groups(node.root, node.names[:-1], NotADirectoryError)
             _require_zarr3()
             import zarr
             import zarr.storage
 
-            with _staging(parent) as staging:
+            with staging_folder(parent) as staging:
                 fresh = os.path.join(staging, "new")
                 zarr.create_array(
                     zarr.storage.LocalStore(fresh), data=array, zarr_format=3, **options
                 )
-                _publish(fresh, node, "array", overwrite, staging)
+                publish(fresh, node, "array", overwrite, staging)
 
         def delete(self, path: PathLike, *, recursive: bool = False) -> None:
             """Remove the array at ``path``, or the group with ``recursive=True``."""
-            node = _locate(path)
-            kind = _what(node)
+            node = locate(path)
+            kind = what(node)
             if kind is None:
                 raise not_found(self, path)
             if kind == "group" and not recursive:
@@ -513,7 +320,7 @@ if _zarr_installed():
                     "is a Zarr group; pass recursive=True to delete it and everything in it",
                     node.path,
                 )
-            with _staging(os.path.dirname(os.path.abspath(node.path))) as staging:
+            with staging_folder(os.path.dirname(os.path.abspath(node.path))) as staging:
                 try:
                     os.rename(node.path, os.path.join(staging, "deleted"))
                 except FileNotFoundError:
@@ -524,7 +331,7 @@ if _zarr_installed():
 
             Raises ``FileExistsError`` when an array is at ``path`` or above it.
             """
-            node = _locate(path)
+            node = locate(path)
             self._ensure_groups(node.root, node.names, FileExistsError)
             return node.path
 
@@ -542,9 +349,9 @@ if _zarr_installed():
 
         # -- helpers -------------------------------------------------------------------
 
-        def _group(self, path: PathLike) -> _Node:
-            node = _locate(path)
-            kind = _what(node)
+        def _group(self, path: PathLike) -> Node:
+            node = locate(path)
+            kind = what(node)
             if kind is None:
                 raise not_found(self, path)
             if kind == "array":
@@ -580,7 +387,7 @@ if _zarr_installed():
             for depth in range(len(names) + 1):
                 if depth:
                     folder = os.path.join(folder, names[depth - 1])
-                kind = _kind(folder)
+                kind = node_kind(folder)
                 if kind == "group":
                     continue
                 if kind == "array":
@@ -591,12 +398,12 @@ if _zarr_installed():
                     raise blocked(
                         _ERRNO[blocked], "a file is in the way of a group", folder
                     ) from None
-                _write_group_metadata(folder)
+                write_group_metadata(folder)
             return folder
 
         def _transfer(self, src: PathLike, dst: PathLike, *, overwrite: bool, remove: bool) -> None:
-            source, target = _locate(src), _locate(dst)
-            kind = _what(source)
+            source, target = locate(src), locate(dst)
+            kind = what(source)
             if kind is None:
                 raise not_found(self, src)
             if kind == "array" and not target.names:
@@ -608,24 +415,24 @@ if _zarr_installed():
             here, there = os.path.abspath(source.path), os.path.abspath(target.path)
             if here == there:
                 if not overwrite:
-                    raise _occupied(target)
+                    raise occupied(target)
                 return
             if kind == "group" and there.startswith(here + os.sep):
                 raise ValueError(
                     f"cannot put the group {source.path!r} inside itself ({target.path!r})"
                 )
-            _check_target(target, kind, overwrite)
+            check_target(target, kind, overwrite)
             if target.names:
                 parent = self._ensure_groups(target.root, target.names[:-1], NotADirectoryError)
             else:
                 parent = os.path.dirname(there)
                 os.makedirs(parent, exist_ok=True)
-            with _staging(parent) as staging:
+            with staging_folder(parent) as staging:
                 if remove:
                     if kind == "group":
-                        _write_group_metadata(source.path)  # a store root may have none yet
+                        write_group_metadata(source.path)  # a store root may have none yet
                     try:
-                        _publish(source.path, target, kind, overwrite, staging)
+                        publish(source.path, target, kind, overwrite, staging)
                         return
                     except OSError as exc:
                         if exc.errno != errno.EXDEV:
@@ -633,13 +440,13 @@ if _zarr_installed():
                 import shutil
 
                 fresh = os.path.join(staging, "new")
-                before = _identity(source.path)
-                shutil.copytree(source.path, fresh, ignore=shutil.ignore_patterns(_STAGING + "*"))
-                if _identity(source.path) != before:
+                before = identity(source.path)
+                shutil.copytree(source.path, fresh, ignore=shutil.ignore_patterns(STAGING + "*"))
+                if identity(source.path) != before:
                     raise OSError(errno.EBUSY, "was replaced while being copied", source.path)
                 if kind == "group":
-                    _write_group_metadata(fresh)
-                _publish(fresh, target, kind, overwrite, staging)
+                    write_group_metadata(fresh)
+                publish(fresh, target, kind, overwrite, staging)
             if remove:  # across filesystems: copied, now remove the original
                 self.delete(source.path, recursive=True)
 
