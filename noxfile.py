@@ -183,7 +183,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the Sphinx documentation; any warning fails the build."""
-    session.install(*DOCS_REQUIREMENTS, *(str(package_dir(layer)) for layer in LAYERS))
+    # With the test and optional extras, so the zarr backend and the contract suite autodoc.
+    install_from_source(session, LAYERS, *DOCS_REQUIREMENTS)
     out = ROOT / "docs" / "_build" / "html"
     cache = Path(session.create_tmp()).resolve() / "platekit-cache"
     session.run(
