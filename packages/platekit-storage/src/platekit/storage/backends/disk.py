@@ -192,33 +192,21 @@ class DiskBackend(StorageBackend):
         return text
 
     def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
-        source, target = os.fspath(src), os.fspath(dst)
-        is_folder = self._is_folder(src)
-        self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
-        if os.path.realpath(source) == os.path.realpath(target):
-            return  # onto itself: already where it should be
-        self._make_parents(target)
+        plan = self._plan_transfer(src, dst, overwrite)
+        if plan is None:
+            return
+        source, target, is_folder = plan
         if not is_folder:
             self._copy_file(source, target, overwrite=overwrite)
             return
-        import shutil
-
         # Each file is copied atomically; into an existing folder, the two merge.
-        shutil.copytree(
-            source,
-            target,
-            dirs_exist_ok=True,
-            ignore=_ignore_temporary,
-            copy_function=self._copy_over,
-        )
+        _merge_tree(source, target, self._copy_over)
 
     def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
-        source, target = os.fspath(src), os.fspath(dst)
-        is_folder = self._is_folder(src)
-        self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
-        if os.path.realpath(source) == os.path.realpath(target):
-            return  # onto itself: already where it should be
-        self._make_parents(target)
+        plan = self._plan_transfer(src, dst, overwrite)
+        if plan is None:
+            return
+        source, target, is_folder = plan
         if not is_folder:
             self._move_file(source, target, overwrite=overwrite)
             return
@@ -229,16 +217,10 @@ class DiskBackend(StorageBackend):
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
+        # Into an existing folder, or onto another file system: file by file, then tidy up.
+        _merge_tree(source, target, self._move_over)
         import shutil
 
-        # Into an existing folder, or onto another file system: file by file, then tidy up.
-        shutil.copytree(
-            source,
-            target,
-            dirs_exist_ok=True,
-            ignore=_ignore_temporary,
-            copy_function=self._move_over,
-        )
         shutil.rmtree(source)
 
     # -- helpers -------------------------------------------------------------------
@@ -260,6 +242,19 @@ class DiskBackend(StorageBackend):
             return stat.S_ISDIR(os.stat(path).st_mode)
         except (FileNotFoundError, NotADirectoryError):
             raise not_found(self, path) from None
+
+    def _plan_transfer(
+        self, src: PathLike, dst: PathLike, overwrite: bool
+    ) -> tuple[str, str, bool] | None:
+        """``(source, target, is_folder)`` for a copy or move, checked, with the
+        folders above the target made; None when ``dst`` is ``src`` itself."""
+        source, target = os.fspath(src), os.fspath(dst)
+        is_folder = self._is_folder(src)
+        self._check_destination(target, is_folder=is_folder, overwrite=overwrite, source=source)
+        if os.path.realpath(source) == os.path.realpath(target):
+            return None  # onto itself: already where it should be
+        self._make_parents(target)
+        return source, target, is_folder
 
     def _check_destination(
         self, target: str, *, is_folder: bool, overwrite: bool, source: str | None = None
@@ -371,6 +366,14 @@ class DiskBackend(StorageBackend):
     def _move_over(self, source: str, target: str) -> str:
         self._move_file(source, target, overwrite=True)
         return target
+
+
+def _merge_tree(source: str, target: str, copy_function: Callable[[str, str], str]) -> None:
+    import shutil
+
+    shutil.copytree(
+        source, target, dirs_exist_ok=True, ignore=_ignore_temporary, copy_function=copy_function
+    )
 
 
 def _ignore_temporary(folder: str, names: list[str]) -> list[str]:
