@@ -80,11 +80,7 @@ def ms(value: float) -> str:
 
 
 def factor(value: float) -> str:
-    if value < 10:
-        return f"{value:.2f}x"
-    if value < 100:
-        return f"{value:.1f}x"
-    return f"{value:.0f}x"
+    return ms(value) + "x"
 
 
 TABLE_HEADERS = (
@@ -242,7 +238,8 @@ def evaluate_targets(rows: list[Row], floor: dict[str, list[Sample]]) -> list[Ta
     else:
         targets.append(Target(goal, None, "not measured in this run"))
 
-    cost = floor_medians(floor)[IMPORT_PLATEKIT] - floor_medians(floor)[BARE]
+    medians = floor_medians(floor)
+    cost = medians[IMPORT_PLATEKIT] - medians[BARE]
     targets.append(
         Target(
             "import platekit.registry costs at most 8 ms over bare python",

@@ -21,7 +21,6 @@ import datetime
 import importlib.util
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from bench_report import (
     Row,
     Target,
     evaluate_targets,
+    floor_medians,
     rst_page,
     text_report,
 )
@@ -134,9 +134,7 @@ def measure_floor(runner: ChildRunner, repeats: int) -> dict[str, list[Sample]]:
     for i in range(repeats):
         for code in codes[i % 3 :] + codes[: i % 3]:
             runs[code].append(runner.run_code(code))
-    medians = {
-        code: statistics.median(s.wall_ms for s in samples) for code, samples in runs.items()
-    }
+    medians = floor_medians(runs)
     log(
         "interpreter: "
         + ", ".join(f'python -c "{code}" {value:.2f} ms' for code, value in medians.items())

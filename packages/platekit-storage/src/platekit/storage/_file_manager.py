@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from platekit.storage._base import StorageBackend
 from platekit.storage._natural import natural_key
-from platekit.storage._registry import BackendRegistry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,9 +33,11 @@ class FileManager:
         """The backend called ``name``."""
         try:
             return self.backends[name]
-        except KeyError:
-            if name in self.backends or isinstance(self.backends, BackendRegistry):
-                raise  # a BackendRegistry's message says what to install, or why it is left out
+        except KeyError as exc:
+            if name in self.backends or exc.args != (name,):
+                # Raised inside the backend, or a mapping that explains itself (a
+                # BackendRegistry says what to install, or why a backend is left out).
+                raise
             available = ", ".join(self.backends) or "none"
             raise KeyError(
                 f"no storage backend {name!r} in this FileManager; available: {available}"
@@ -119,7 +120,8 @@ class FileManager:
         if source.is_file(src):
             pairs = [(os.fspath(src), os.fspath(dst))]
         elif source.is_dir(src):
-            pairs = sorted(_walk(source, os.fspath(src), os.fspath(dst)), key=_by_source)
+            walked = _walk(source, os.fspath(src), os.fspath(dst))
+            pairs = sorted(walked, key=lambda pair: natural_key(pair[0]))
         else:
             raise FileNotFoundError(
                 2, f"nothing to transfer in the {src_backend} backend", os.fspath(src)
@@ -153,7 +155,3 @@ def _walk(backend: StorageBackend, src: str, dst: str) -> Iterator[tuple[str, st
                 folders.append((old, new))
             elif backend.is_file(old):
                 yield old, new
-
-
-def _by_source(pair: tuple[str, str]) -> tuple[tuple[int, int | str], ...]:
-    return natural_key(pair[0])
