@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from platekit.cache import _info
 from platekit.cache._colormaps import create_colormap_enum
-from platekit.cache._record import RegistryCacheManager, caching_disabled_by_env, fingerprint
+from platekit.cache._record import RegistryCacheManager, caching_disabled_by_env
+from platekit.cache._stamps import fingerprint
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m platekit.cache") -> int:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platekit.cache._paths import cache_root, environment_key, environment_root
-from platekit.cache._record import (
-    CACHE_FORMAT_VERSION,
-    caching_disabled_by_env,
+from platekit.cache._record import CACHE_FORMAT_VERSION, caching_disabled_by_env, parse_record
+from platekit.cache._stamps import (
+    file_stamps,
     files_changed,
-    fingerprint,
-    parse_record,
+    folder_stamps,
+    folders_changed,
     stamp_problem,
 )
 
@@ -28,8 +28,8 @@ class RecordInfo:
     """One record file, as :func:`cache_info` found it.
 
     ``valid`` covers what the file alone can tell: it parses, it is in the
-    current format, it is not too old, and the files it depends on are
-    unchanged. Whether its ``version`` matches its producer is checked when
+    current format, it is not too old, and the files and package folders it
+    depends on are unchanged. Whether its ``version`` matches its producer is checked when
     the producer loads it.
     """
 
@@ -79,7 +79,11 @@ def _describe(path: str) -> RecordInfo:
         reason = f"older than its {max_age} days"
     else:
         recorded = {**record["files"], **record.get("extra_files", {})}
-        reason = files_changed(recorded, {file: fingerprint(file) for file in recorded})
+        reason = files_changed(recorded, file_stamps(recorded))
+        folders = record.get("folders", {})
+        if reason is None and folders:
+            now = folder_stamps((folder, stamp["recursive"]) for folder, stamp in folders.items())
+            reason = folders_changed(folders, now)
     return RecordInfo(name, Path(path), len(raw), age, record["version"], reason is None, reason)
 
 

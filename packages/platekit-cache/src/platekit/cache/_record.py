@@ -2,8 +2,10 @@
 
 A record file holds::
 
-    {"cache_version": 1, "version": "...", "timestamp": 1763700000.0,
-     "max_age_days": 7, "files": {"/abs/path.py": [mtime_ns, size]}, "items": ...}
+    {"cache_version": 2, "version": "...", "timestamp": 1763700000.0,
+     "max_age_days": 7, "files": {"/abs/path.py": [mtime_ns, size]},
+     "folders": {"/abs/package": {"recursive": false, "files": ["a.py", mtime_ns, size]}},
+     "items": ...}
 
 Reading it never raises: anything wrong with the file, or anything that makes
 it stale, is a miss with a reason, and the caller rebuilds.
@@ -18,6 +20,13 @@ import time
 
 from platekit.cache import _jsonread
 from platekit.cache._paths import environment_root
+from platekit.cache._stamps import (
+    file_stamps,
+    files_changed,
+    folder_stamps,
+    folders_changed,
+    stamp_problem,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,10 +35,11 @@ if TYPE_CHECKING:
     from typing import Any
 
     FileList = Callable[[], Iterable[str | os.PathLike[str]]]
-    Fingerprints = dict[str, list[int] | None]
+    FolderList = Callable[[], Iterable[tuple[str | os.PathLike[str], bool]]]
 
 #: Version of the record layout; a record of another layout is a miss.
-CACHE_FORMAT_VERSION = 1
+#: 2: package folders are stamped as a whole ("folders").
+CACHE_FORMAT_VERSION = 2
 
 #: Environment variable that turns every registry cache off.
 DISABLE_ENV = "PLATEKIT_DISABLE_REGISTRY_CACHE"
@@ -112,7 +122,11 @@ class RegistryCacheManager:
     ``files``, when given, is called to list the files whose edits make the
     record stale: their nanosecond mtimes and sizes are stored on :meth:`save`
     and compared on :meth:`load`, and a file that vanished or joined the list
-    is a miss too.
+    is a miss too. ``folders``, when given, is called to list Python package
+    folders as ``(folder, recursive)`` pairs: every module in them is stamped
+    the same way (every ``.py`` file, and each subfolder's ``__init__.py`` or,
+    when recursive, all its ``.py`` files), so a module added, removed or
+    edited is a miss, for the cost of one listing and one ``stat`` per module.
 
     Neither :meth:`load` nor :meth:`save` raises for anything found on disk.
     When the folder cannot be written, caching is off for the rest of the
@@ -129,6 +143,7 @@ class RegistryCacheManager:
         version: str,
         max_age_days: float = 7,
         files: FileList | None = None,
+        folders: FolderList | None = None,
     ) -> None:
         self.name = check_name(name)
         if not isinstance(version, str):
@@ -145,6 +160,7 @@ class RegistryCacheManager:
         self.version = version
         self.max_age_days = max_age_days
         self._files = files
+        self._folders = folders
 
     def __repr__(self) -> str:
         return f"RegistryCacheManager({self.name!r}, version={self.version!r})"
@@ -227,14 +243,22 @@ class RegistryCacheManager:
             return f"{age / _SECONDS_PER_DAY:.1f} days old, older than {self.max_age_days} days"
         if self._files is not None:
             try:
-                current = self._fingerprints()
+                current = file_stamps(self._files())
             except Exception as exc:
                 return f"the list of files to check failed: {exc!r}"
             changed = files_changed(record["files"], current)
             if changed is not None:
                 return changed
+        if self._folders is not None:
+            try:
+                folders = folder_stamps(self._folders())
+            except Exception as exc:
+                return f"the list of folders to check failed: {exc!r}"
+            changed = folders_changed(record.get("folders", {}), folders)
+            if changed is not None:
+                return changed
         extra = record.get("extra_files", {})
-        return files_changed(extra, {path: fingerprint(path) for path in extra})
+        return files_changed(extra, file_stamps(extra))
 
     # -- writing ---------------------------------------------------------------
 
@@ -255,11 +279,12 @@ class RegistryCacheManager:
         if self._off_reason(folder) is not None:
             return False
         try:
-            files = self._fingerprints() if self._files is not None else {}
+            files = file_stamps(self._files()) if self._files is not None else {}
+            folders = folder_stamps(self._folders()) if self._folders is not None else None
         except Exception as exc:
             _log().log(
                 WARNING,
-                "platekit cache record %r not saved: its list of files failed: %r",
+                "platekit cache record %r not saved: its list of files or folders failed: %r",
                 self.name,
                 exc,
             )
@@ -272,7 +297,9 @@ class RegistryCacheManager:
             "files": files,
             "items": items,
         }
-        extra = {os.path.abspath(p): fingerprint(p) for p in extra_files}
+        if folders is not None:
+            record["folders"] = folders
+        extra = file_stamps(extra_files)
         if extra:
             record["extra_files"] = extra
         try:
@@ -303,53 +330,6 @@ class RegistryCacheManager:
         if caching_disabled_by_env():
             return f"caching is disabled by {DISABLE_ENV}"
         return _unwritable.get(folder)
-
-    def _fingerprints(self) -> Fingerprints:
-        assert self._files is not None
-        stamps: Fingerprints = {}
-        stat = os.stat
-        for file in self._files():
-            path = os.fspath(file)
-            if path[:1] != os.sep:
-                path = os.path.abspath(path)
-            # fingerprint(), inlined: this loop runs over every plugin file on every start.
-            try:
-                st = stat(path)
-            except (OSError, ValueError):
-                stamps[path] = None
-            else:
-                stamps[path] = [st.st_mtime_ns, st.st_size]
-        return stamps
-
-
-def fingerprint(path: str | os.PathLike[str]) -> list[int] | None:
-    """``[st_mtime_ns, st_size]`` of a file, or ``None`` when it does not exist."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):  # ValueError: a NUL byte in a damaged record's path
-        return None
-    return [st.st_mtime_ns, st.st_size]
-
-
-def files_changed(recorded: Fingerprints, current: Fingerprints) -> str | None:
-    """Why two sets of file fingerprints differ, or ``None`` when they match."""
-    if recorded == current:
-        return None
-    for path, stamp in recorded.items():
-        if path not in current:
-            return f"{path} is no longer among the files it depends on"
-        now = current[path]
-        if now == stamp:
-            continue
-        if now is None:
-            return f"{path} vanished"
-        if stamp is None:
-            return f"{path} appeared"
-        return f"{path} changed"
-    for path in current:
-        if path not in recorded:
-            return f"{path} is new among the files it depends on"
-    return None
 
 
 _FIELD_TYPES = (
@@ -383,22 +363,13 @@ def parse_record(raw: bytes) -> tuple[dict[str, Any] | None, str]:
     # (math.isfinite would load a shared library on every warm start).
     if record["timestamp"] - record["timestamp"] != 0:
         return None, f"field 'timestamp' is not finite: {record['timestamp']!r}"
-    extra = record.get("extra_files", {})
-    if not isinstance(extra, dict):
-        return None, f"field 'extra_files' should be an object, found {extra!r:.60}"
+    for optional in ("extra_files", "folders"):
+        value = record.get(optional, {})
+        if not isinstance(value, dict):
+            return None, f"field {optional!r} should be an object, found {value!r:.60}"
     if "items" not in record:
         return None, "field 'items' is missing"
     return record, ""
-
-
-def stamp_problem(record: dict[str, Any]) -> str | None:
-    """What is wrong with a parsed record's file stamps, or None."""
-    for path, stamp in (*record["files"].items(), *record.get("extra_files", {}).items()):
-        if stamp is not None and not (
-            isinstance(stamp, list) and len(stamp) == 2 and all(type(n) is int for n in stamp)
-        ):
-            return f"file stamp for {path!r} should be [mtime_ns, size], found {stamp!r:.60}"
-    return None
 
 
 def write_atomically(path: str, text: str) -> None:
