@@ -181,7 +181,8 @@ def test_eight_processes_discovering_cold_at_once_leave_a_valid_index(
         assert outputs == [f"{len(expected)}\n"] * 8
         [index] = list(cache_root.glob("*/registry.*.json"))
         record = json.loads(index.read_text())
-        assert sorted(record["items"]["entries"]) == expected
+        indexed = [key for group in record["items"]["origins"].values() for key in group]
+        assert sorted(indexed) == expected
         warm = run_python(
             f"import {plugins.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)",
             path=plugins.folder,

@@ -162,7 +162,7 @@ def test_a_damaged_index_is_rebuilt_and_never_breaks_a_start(
     content = DAMAGE[kind]
     if content is None:
         record = json.loads(index.read_text())
-        record["items"]["entries"] = {"alpha": [3, "Alpha", None, 0, {}]}
+        record["items"]["origins"] = {f"package {plugins.name}.plugins": {"alpha": 3}}
         content = json.dumps(record).encode()
     index.write_bytes(content)
     damaged = report(run_python, plugins)
@@ -178,7 +178,8 @@ def test_an_index_naming_a_module_that_moved_rediscovers(
     [index] = list(cache_root.glob("*/registry.*.json"))
     record = json.loads(index.read_text())
     # A valid-looking index pointing "beta" at a module that does not define it.
-    record["items"]["entries"]["beta"][0] = plugins.module("mod_alpha")
+    [group] = record["items"]["origins"].values()
+    group["beta"] = f"{plugins.module('mod_alpha')}:BetaPlugin"
     index.write_text(json.dumps(record))
     out = report(run_python, plugins, getitem="beta")
     assert out["got"] == "BetaPlugin"

@@ -12,12 +12,13 @@ if TYPE_CHECKING:
     from platekit.registry._config import RegistryConfig
 
 #: Bumped when the layout of the index changes.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
-# An entry is a list, smaller and faster to read back than an object:
-# [module, qualified name, source file, origin number, metadata]; the
-# origin number points into the index's "origins" list.
-MODULE, QUALNAME, FILE, ORIGIN, METADATA = range(5)
+# A class is indexed by its reference, "module:qualname" (the notation of entry
+# points), under its origin: {origin: {key: reference}}. Strings only, so a warm
+# start reads back two strings per key; metadata only for keys that have some.
+# Each source file is in the record's stamps already (its package folder, or
+# the files an entry point loaded), so entries do not repeat it.
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -52,18 +53,29 @@ def index_version(config: RegistryConfig, registry_version: str) -> str:
     return f"{registry_version}/{INDEX_FORMAT}/{declaration!r}"
 
 
+def reference(cls: type) -> str:
+    """``module:qualname``: where a fresh process finds the class."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def split_reference(ref: str) -> tuple[str, str]:
+    """``(module, qualified name)`` of a reference."""
+    module, _, qualname = ref.partition(":")
+    return module, qualname
+
+
 def build_entries(
     classes: list[tuple[Any, type]], origins: dict[str, str], config: RegistryConfig
-) -> tuple[dict[Any, list[Any]], list[str]]:
-    """Index entries for the discovered classes that a fresh process can import by name,
-    and the list of origins they point into.
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
+    """Index entries for the discovered classes that a fresh process can import by name:
+    ``{origin: {key: reference}}``, and the metadata of the keys that have any.
 
     Classes registered by other modules (not found by discovery), classes
     defined inside functions, and keys that are not strings stay out: they
     exist in this process only.
     """
-    entries: dict[Any, list[Any]] = {}
-    numbers: dict[str, int] = {}
+    groups: dict[str, dict[str, str]] = {}
+    metadata: dict[str, dict[str, Any]] = {}
     for key, cls in classes:
         module_name = cls.__module__
         origin = origins.get(f"{module_name}:{cls.__qualname__}") or origin_of(module_name, origins)
@@ -73,14 +85,19 @@ def build_entries(
         file = getattr(module, "__file__", None)
         if file is not None and not os.path.exists(file):
             continue  # its file is gone: a fresh process could not import it
-        entries[key] = [
-            module_name,
-            cls.__qualname__,
-            file,
-            numbers.setdefault(origin, len(numbers)),
-            metadata_of(cls, config.metadata_attributes, config.registry_name),
-        ]
-    return entries, list(numbers)
+        groups.setdefault(origin, {})[key] = reference(cls)
+        found = metadata_of(cls, config.metadata_attributes, config.registry_name)
+        if found:
+            metadata[key] = found
+    return groups, metadata
+
+
+def merged(groups: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Every key's reference, from the groups of ``build_entries``."""
+    entries: dict[str, str] = {}
+    for group in groups.values():
+        entries.update(group)
+    return entries
 
 
 def build_secondary(config: RegistryConfig, indexed: dict[Any, Any]) -> dict[str, dict[str, Any]]:
@@ -135,28 +152,33 @@ def metadata_of(cls: type, attributes: tuple[str, ...], registry_name: str) -> d
     return metadata
 
 
+def read_index(items: Any) -> tuple[dict[str, str], str | None]:
+    """Every key's reference from an index read from the cache: ``(entries, None)``,
+    or ``({}, what is wrong)`` for an index that cannot be used."""
+    problem = check_index(items)
+    if problem is not None:
+        return {}, problem
+    entries = merged(items["origins"])
+    if len(entries) != sum(map(len, items["origins"].values())):
+        return {}, "a key is indexed under two origins"
+    return entries, None
+
+
 def check_index(items: Any) -> str | None:
-    """What is wrong with an index read from the cache, or None."""
+    """What is wrong with the layout of an index read from the cache, or None."""
     if not isinstance(items, dict) or items.get("format") != INDEX_FORMAT:
         return "not an index of this format"
-    entries = items.get("entries")
     origins = items.get("origins")
-    if not isinstance(entries, dict):
-        return "'entries' is not an object"
-    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-        return "'origins' is not a list of strings"
-    count = len(origins)
-    for key, entry in entries.items():
-        if not (
-            type(entry) is list
-            and len(entry) == 5
-            and type(entry[MODULE]) is str
-            and type(entry[QUALNAME]) is str
-            and type(entry[ORIGIN]) is int
-            and 0 <= entry[ORIGIN] < count
-            and type(entry[METADATA]) is dict
-        ):
-            return f"entry {key!r} is malformed"
+    if not isinstance(origins, dict):
+        return "'origins' is not an object"
+    for origin, group in origins.items():
+        if not isinstance(group, dict):
+            return f"the entries of {origin!r} are not an object"
+        if not all(type(ref) is str and ":" in ref for ref in group.values()):
+            return f"an entry of {origin!r} is not a 'module:qualname' reference"
+    metadata = items.get("metadata")
+    if not isinstance(metadata, dict) or not all(type(m) is dict for m in metadata.values()):
+        return "'metadata' is malformed"
     secondary = items.get("secondary")
     if not isinstance(secondary, dict) or not all(isinstance(s, dict) for s in secondary.values()):
         return "'secondary' is malformed"

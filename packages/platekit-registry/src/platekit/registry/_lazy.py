@@ -3,7 +3,8 @@
 Cold, a registry imports its discovery package's modules and its entry
 points' modules; their classes register as they are defined. Then it writes
 an *index* through platekit-cache: for every key, the module and qualified
-name of its class, its source file, where it came from and its metadata.
+name of its class, where it came from and its metadata; the record's stamps
+hold the source files.
 
 Warm, with a valid index, ``keys()``, ``in``, ``len``, iteration and
 ``metadata()`` are answered from the index alone, and ``registry[key]``
@@ -56,8 +57,10 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._root: type | None = None
         self._config: RegistryConfig | None = None
         self._classes: dict[Any, type] = {}
-        self._index: dict[Any, list[Any]] = {}
-        self._origins: list[str] = []
+        # From the index: key -> "module:qualname", origin -> {key: ...}, key -> metadata.
+        self._index: dict[Any, str] = {}
+        self._groups: dict[str, dict[str, str]] = {}
+        self._metadata: dict[str, dict[str, Any]] = {}
         self._secondary_index: dict[str, dict[str, Any]] = {}
         self._errors: list[PluginError] = []
         self._ready = False
@@ -138,6 +141,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 name,
                 version=_index.index_version(self._config, __version__),
                 files=self._stamps,
+                folders=self._folders,
             )
         return self._manager
 
@@ -159,7 +163,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         return ""
 
     def _stamps(self) -> list[str]:
-        """The files whose changes make the index stale."""
+        """The files whose changes make the index stale (besides the package's modules)."""
         config = self._config
         assert config is not None and self._root is not None
         files = []
@@ -168,16 +172,21 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         if root_file:
             files.append(root_file)
         if config.discovery_package:
-            files.extend(
-                _sources.package_sources(
-                    config.discovery_package, recursive=config.discovery_recursive
-                )
-            )
             owner = _sources.owner_metadata(config.discovery_package)
             if owner is not None:
                 files.append(owner)
         files.extend(_sources.installation_stamp_paths())
         return files
+
+    def _folders(self) -> list[tuple[str, bool]]:
+        """The discovery package's folders: a module added, removed or edited makes the
+        index stale."""
+        config = self._config
+        assert config is not None
+        if not config.discovery_package:
+            return []
+        recursive = config.discovery_recursive
+        return [(folder, recursive) for folder in _sources.package_dirs(config.discovery_package)]
 
     def _load_index(self) -> bool:
         """Adopt a valid index; return whether one was found. Imports nothing."""
@@ -191,7 +200,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         if not found.hit:
             self.cache_state = f"miss: {found.reason}"
             return False
-        problem = _index.check_index(found.items)
+        entries, problem = _index.read_index(found.items)
         if problem is not None:
             self.cache_state = f"miss: the index is malformed ({problem})"
             from platekit.registry import _log
@@ -199,8 +208,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             _log.log(_log.WARNING, "platekit registry index %s: %s", manager.path, problem)
             return False
         items = found.items
-        self._index = items["entries"]
-        self._origins = items["origins"]
+        self._index = entries
+        self._groups = items["origins"]
+        self._metadata = items["metadata"]
         self._secondary_index = items["secondary"]
         self._errors = [
             _plugin_error()(
@@ -279,7 +289,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         unfinished = still_importing(origins)
         with self._lock:
             classes = list(self._classes.items())
-        self._index, self._origins = _index.build_entries(classes, origins, config)
+        self._groups, self._metadata = _index.build_entries(classes, origins, config)
+        self._index = _index.merged(self._groups)
         self._secondary_index = _index.build_secondary(config, self._index)
         manager = self._cache_manager
         off = self._cache_off_reason()
@@ -294,8 +305,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         items = {
             "format": _index.INDEX_FORMAT,
             "registry": self.name,
-            "entries": self._index,
-            "origins": self._origins,
+            "origins": self._groups,
+            "metadata": self._metadata,
             "secondary": self._secondary_index,
             "errors": [error.as_json() for error in errors],
             "discovery_seconds": self.discovery_seconds,
@@ -310,7 +321,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._ready = False
             self._force_discovery = True
             self._index = {}
-            self._origins = []
+            self._groups = {}
+            self._metadata = {}
             self._secondary_index = {}
             self.cache_state = "miss: refresh() asked for a new discovery"
         self._prepare()
@@ -330,7 +342,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             current: object = self._classes.get(key)
             if current is None:
                 entry = self._index.get(key)
-                if entry is not None and (entry[_index.MODULE], entry[_index.QUALNAME]) != (
+                if entry is not None and _index.split_reference(entry) != (
                     getattr(cls, "__module__", None),
                     getattr(cls, "__qualname__", None),
                 ):
@@ -381,7 +393,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             return cls
         entry = self._index.get(key)
         if entry is not None:
-            self._import_module_for(key, entry[_index.MODULE])
+            self._import_module_for(key, _index.split_reference(entry)[0])
             cls = self._classes.get(key)
             if cls is not None:
                 return cls
@@ -461,9 +473,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         Values are JSON data (a tuple comes back as a list).
         """
         self._ensure()
-        entry = self._index.get(key)
-        if entry is not None:
-            return dict(entry[_index.METADATA])
+        if key in self._index:
+            return dict(self._metadata.get(key, {}))
         cls = self[key]
         config = self._config
         return _index.metadata_of(cls, config.metadata_attributes if config else (), self.name)
@@ -471,9 +482,10 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
     def origin(self, key: Any) -> str:
         """Where ``key`` came from: its package, its entry point, or the module that defined it."""
         self._ensure()
-        entry = self._index.get(key)
-        if entry is not None:
-            return str(self._origins[entry[_index.ORIGIN]])
+        if key in self._index:
+            for origin, group in self._groups.items():
+                if key in group:
+                    return origin
         cls = self[key]
         return f"registered by {cls.__module__}"
 
@@ -482,7 +494,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._ensure()
         entry = self._index.get(key)
         if entry is not None:
-            return entry[_index.MODULE], entry[_index.QUALNAME]
+            return _index.split_reference(entry)
         cls = self[key]
         return cls.__module__, cls.__qualname__
 
@@ -532,9 +544,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 class _Indexed:
     """Stands for an indexed class that is not imported yet, in duplicate-key messages."""
 
-    def __init__(self, entry: list[Any]) -> None:
-        self.__module__ = entry[_index.MODULE]
-        self.__qualname__ = entry[_index.QUALNAME]
+    def __init__(self, reference: str) -> None:
+        self.__module__, self.__qualname__ = _index.split_reference(reference)
 
     def __repr__(self) -> str:
         return f"{self.__qualname__} (module {self.__module__})"

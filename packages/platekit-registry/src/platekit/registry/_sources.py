@@ -93,31 +93,6 @@ def package_dirs(package: str) -> list[str]:
     return found
 
 
-def package_sources(package: str, *, recursive: bool) -> list[str]:
-    """The ``.py`` files of a package (its subpackages' too when ``recursive``)."""
-    files: list[str] = []
-    for root in package_dirs(package):
-        _collect_sources(root, recursive, files, top=True)
-    return files
-
-
-def _collect_sources(folder: str, recursive: bool, files: list[str], *, top: bool) -> None:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.endswith(".py") and entry.is_file():
-            files.append(entry.path)
-        elif entry.is_dir() and entry.name != "__pycache__" and not entry.name.startswith("."):
-            init = os.path.join(entry.path, "__init__.py")
-            if recursive:
-                _collect_sources(entry.path, recursive, files, top=False)
-            elif top and os.path.exists(init):
-                # A flat walk still imports each subpackage's __init__.
-                files.append(init)
-
-
 def module_file(module: str) -> str | None:
     """Where a module's source would be on sys.path, found without importing it."""
     parts = module.split(".")
