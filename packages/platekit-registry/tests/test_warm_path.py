@@ -115,6 +115,49 @@ def test_after_import_and_warm_keys_importlib_metadata_is_not_loaded(
     assert run_python(code, path=plugins.folder).split() == ["hit", "False"]
 
 
+# Every module a warm start imports costs it time: these are all it may import,
+# besides the root's own package. Each further one needs a reason.
+WARM_MODULES = {
+    "platekit",
+    "platekit.cache",
+    "platekit.cache._exports",
+    "platekit.cache._jsonread",
+    "platekit.cache._paths",
+    "platekit.cache._record",
+    "platekit.cache._stamps",
+    "platekit.registry",
+    "platekit.registry._claims",
+    "platekit.registry._config",
+    "platekit.registry._index",
+    "platekit.registry._lazy",
+    "platekit.registry._meta",
+    "platekit.registry._secondary",  # this root declares a secondary registry
+    "platekit.registry._sources",
+    "platekit.registry._version",
+    "_json",  # the C scanner that reads the index
+}
+
+
+def test_a_warm_start_imports_nothing_beyond_its_budget(
+    plugins: PluginTree, run_python: RunPython
+) -> None:
+    code = f"""
+        import sys
+        before = set(sys.modules)
+        import {plugins.name} as root
+        list(root.REGISTRY.keys())
+        added = set(sys.modules) - before
+        import json
+        print(root.REGISTRY.cache_state, json.dumps(sorted(added)))
+    """
+    run_python(code, path=plugins.folder)
+    state, added = run_python(code, path=plugins.folder).split(" ", 1)
+    assert state == "hit"
+    # __future__ and itertools too: each is an import a warm start would pay for.
+    extra = {m for m in json.loads(added) if m.partition(".")[0] != plugins.name} - WARM_MODULES
+    assert extra == set(), f"a warm start imported {sorted(extra)}"
+
+
 def test_a_same_second_edit_of_a_plugin_invalidates(
     plugins: PluginTree, run_python: RunPython
 ) -> None:

@@ -5,8 +5,6 @@ next to nothing: a warm plugin registry starts without paying for enum,
 logging, pathlib or platformdirs.
 """
 
-from __future__ import annotations
-
 from platekit.cache._exports import lazy_exports
 
 TYPE_CHECKING = False

@@ -1,6 +1,7 @@
 """Public names that load on first use (PEP 562), for platekit's packages."""
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import sys
 
@@ -10,8 +11,8 @@ if TYPE_CHECKING:
 
 
 def lazy_exports(
-    package: str, homes: dict[str, str], names: Iterable[str]
-) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    package: str, homes: dict[str, str], names: "Iterable[str]"
+) -> "tuple[Callable[[str], object], Callable[[], list[str]]]":
     """A module ``__getattr__`` and ``__dir__`` that import each name from its home on first use.
 
     ``homes`` maps each public name to the submodule (relative to

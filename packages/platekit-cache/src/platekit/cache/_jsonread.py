@@ -7,7 +7,8 @@ records are read with it directly, and with ``json.loads`` where it is not
 available (another Python implementation).
 """
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _WHITESPACE = " \t\n\r"
-_scan: Callable[[str, int], tuple[Any, int]] | None = None
+_scan: "Callable[[str, int], tuple[Any, int]] | None" = None
 
 
 class _Options:
@@ -33,7 +34,7 @@ class _Options:
     }.__getitem__
 
 
-def loads(text: str) -> Any:
+def loads(text: str) -> "Any":
     """Parse a JSON document as ``json.loads`` does; raise ``ValueError`` when it is not one."""
     global _scan
     if _scan is None:

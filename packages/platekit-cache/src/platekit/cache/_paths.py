@@ -1,6 +1,7 @@
 """Where platekit keeps its caches: one root folder, one folder per Python environment."""
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import os
 import sys
@@ -61,7 +62,7 @@ def environment_root() -> str:
     return os.path.join(cache_root(), environment_key())
 
 
-def cache_dir() -> Path:
+def cache_dir() -> "Path":
     """The root folder of every platekit cache.
 
     ``PLATEKIT_CACHE_DIR`` when it is set, else the user cache folder that
@@ -75,7 +76,7 @@ def cache_dir() -> Path:
     return Path(cache_root())
 
 
-def environment_dir() -> Path:
+def environment_dir() -> "Path":
     """This Python environment's folder inside :func:`cache_dir`.
 
     Its name joins the interpreter's tag with a short hash of ``sys.prefix``

@@ -11,10 +11,10 @@ Reading it never raises: anything wrong with the file, or anything that makes
 it stale, is a miss with a reason, and the caller rebuilds.
 """
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import _thread
-import itertools
 import os
 import time
 
@@ -54,14 +54,16 @@ _INFINITY = float("inf")
 # that one bad folder switches caching off without warning again and again.
 _unwritable: dict[str, str] = {}
 _unwritable_lock = _thread.allocate_lock()
-_temp_counter = itertools.count()
+# Numbers temporary files apart (itertools.count would cost every start an import).
+_temp_numbers = [0]
+_temp_lock = _thread.allocate_lock()
 
 
 DEBUG = 10
 WARNING = 30
 
 
-def _log() -> Any:
+def _log() -> "Any":
     """The logging helper, imported on a miss or a failure, never on a hit."""
     from platekit.cache import _log as log
 
@@ -99,7 +101,7 @@ class CacheLookup:
 
     __slots__ = ("damaged", "items", "reason")
 
-    def __init__(self, items: Any = None, reason: str | None = None, damaged: bool = False):
+    def __init__(self, items: "Any" = None, reason: str | None = None, damaged: bool = False):
         self.items = items
         self.reason = reason
         self.damaged = damaged
@@ -142,8 +144,8 @@ class RegistryCacheManager:
         *,
         version: str,
         max_age_days: float = 7,
-        files: FileList | None = None,
-        folders: FolderList | None = None,
+        files: "FileList | None" = None,
+        folders: "FolderList | None" = None,
     ) -> None:
         self.name = check_name(name)
         if not isinstance(version, str):
@@ -171,20 +173,20 @@ class RegistryCacheManager:
         return os.path.join(environment_root(), self.name + ".json")
 
     @property
-    def path(self) -> Path:
+    def path(self) -> "Path":
         """The record's file (it may not exist yet)."""
         from pathlib import Path
 
         return Path(self._path_str())
 
     @property
-    def _cache_path(self) -> Path:
+    def _cache_path(self) -> "Path":
         # The name older troubleshooting guides print.
         return self.path
 
     # -- reading ---------------------------------------------------------------
 
-    def load(self) -> Any:
+    def load(self) -> "Any":
         """The stored items when the record is valid, else ``None``."""
         return self.lookup().items
 
@@ -228,7 +230,7 @@ class RegistryCacheManager:
             return CacheLookup(reason=stale)
         return CacheLookup(items=record["items"])
 
-    def _staleness(self, record: dict[str, Any]) -> str | None:
+    def _staleness(self, record: "dict[str, Any]") -> str | None:
         if record["cache_version"] != CACHE_FORMAT_VERSION:
             return (
                 f"written in cache format {record['cache_version']}, "
@@ -262,7 +264,7 @@ class RegistryCacheManager:
 
     # -- writing ---------------------------------------------------------------
 
-    def save(self, items: Any, *, extra_files: Iterable[str | os.PathLike[str]] = ()) -> bool:
+    def save(self, items: "Any", *, extra_files: "Iterable[str | os.PathLike[str]]" = ()) -> bool:
         """Store ``items`` (JSON data) atomically; return whether it was written.
 
         ``extra_files`` are files found while producing the items (a plugin's
@@ -340,7 +342,7 @@ _FIELD_TYPES = (
 )
 
 
-def parse_record(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+def parse_record(raw: bytes) -> "tuple[dict[str, Any] | None, str]":
     """Decode a record file's bytes: ``(record, "")`` or ``(None, what is wrong)``."""
     try:
         text = raw.decode("utf-8")
@@ -382,9 +384,10 @@ def write_atomically(path: str, text: str) -> None:
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     name = os.path.basename(path)
-    temp = os.path.join(
-        folder, f".{name}.{os.getpid()}.{_thread.get_ident()}.{next(_temp_counter)}.tmp"
-    )
+    with _temp_lock:
+        _temp_numbers[0] += 1
+        number = _temp_numbers[0]
+    temp = os.path.join(folder, f".{name}.{os.getpid()}.{_thread.get_ident()}.{number}.tmp")
     try:
         with open(temp, "x", encoding="utf-8") as fh:
             fh.write(text)

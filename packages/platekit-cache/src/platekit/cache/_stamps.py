@@ -8,7 +8,8 @@ folder where the platform allows it, and compares with one ``==``: a warm
 start stamps hundreds of plugin files this way on every start.
 """
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import os
 from stat import S_ISDIR, S_ISREG  # loaded with os at start-up: free
@@ -32,7 +33,7 @@ _BY_FD = (
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def fingerprint(path: str | os.PathLike[str]) -> Stamp:
+def fingerprint(path: str | os.PathLike[str]) -> "Stamp":
     """``[st_mtime_ns, st_size]`` of a file, or ``None`` when it does not exist."""
     try:
         st = os.stat(path)
@@ -41,7 +42,7 @@ def fingerprint(path: str | os.PathLike[str]) -> Stamp:
     return [st.st_mtime_ns, st.st_size]
 
 
-def file_stamps(paths: Iterable[str | os.PathLike[str]]) -> Fingerprints:
+def file_stamps(paths: "Iterable[str | os.PathLike[str]]") -> "Fingerprints":
     """Absolute path → :func:`fingerprint` for each path."""
     stamps: Fingerprints = {}
     stat = os.stat
@@ -59,7 +60,7 @@ def file_stamps(paths: Iterable[str | os.PathLike[str]]) -> Fingerprints:
     return stamps
 
 
-def files_changed(recorded: Fingerprints, current: Fingerprints) -> str | None:
+def files_changed(recorded: "Fingerprints", current: "Fingerprints") -> str | None:
     """Why two sets of file fingerprints differ, or ``None`` when they match."""
     if recorded == current:
         return None
@@ -83,7 +84,7 @@ def files_changed(recorded: Fingerprints, current: Fingerprints) -> str | None:
 # -- package folders -------------------------------------------------------------
 
 
-def folder_stamp(folder: str, recursive: bool) -> list[Any] | None:
+def folder_stamp(folder: str, recursive: bool) -> "list[Any] | None":
     """The stamp of a Python package folder, or ``None`` when it is not a folder.
 
     Covers every ``.py`` file in ``folder``; in each subfolder that could be a
@@ -107,7 +108,7 @@ def folder_stamp(folder: str, recursive: bool) -> list[Any] | None:
     return stamp
 
 
-def _walk(folder: str, fd: int | None, prefix: str, recursive: bool, stamp: list[Any]) -> None:
+def _walk(folder: str, fd: int | None, prefix: str, recursive: bool, stamp: "list[Any]") -> None:
     """Stamp one folder, by ``fd`` (names relative to it) when given, else by path."""
     try:
         names = sorted(os.listdir(folder if fd is None else fd))
@@ -128,7 +129,7 @@ def _walk(folder: str, fd: int | None, prefix: str, recursive: bool, stamp: list
 
 
 def _subfolder(
-    folder: str, fd: int | None, name: str, prefix: str, recursive: bool, stamp: list[Any]
+    folder: str, fd: int | None, name: str, prefix: str, recursive: bool, stamp: "list[Any]"
 ) -> None:
     path = os.path.join(folder, name)
     where = name if fd is not None else path
@@ -150,7 +151,7 @@ def _subfolder(
             os.close(inner)
 
 
-def folder_stamps(folders: Iterable[tuple[str | os.PathLike[str], bool]]) -> FolderStamps:
+def folder_stamps(folders: "Iterable[tuple[str | os.PathLike[str], bool]]") -> "FolderStamps":
     """Absolute folder → ``{"recursive": ..., "files": folder_stamp(...)}`` for each folder."""
     stamps: FolderStamps = {}
     for folder, recursive in folders:
@@ -159,7 +160,7 @@ def folder_stamps(folders: Iterable[tuple[str | os.PathLike[str], bool]]) -> Fol
     return stamps
 
 
-def folders_changed(recorded: FolderStamps, current: FolderStamps) -> str | None:
+def folders_changed(recorded: "FolderStamps", current: "FolderStamps") -> str | None:
     """Why two sets of folder stamps differ, or ``None`` when they match."""
     if recorded == current:
         return None
@@ -187,7 +188,7 @@ def folders_changed(recorded: FolderStamps, current: FolderStamps) -> str | None
     return "the folders it depends on changed"
 
 
-def _by_path(folder: str, files: list[Any]) -> Fingerprints:
+def _by_path(folder: str, files: "list[Any]") -> "Fingerprints":
     """A folder stamp as file fingerprints keyed by absolute path."""
     return {
         os.path.join(folder, *files[i].split("/")): [files[i + 1], files[i + 2]]
@@ -198,7 +199,7 @@ def _by_path(folder: str, files: list[Any]) -> Fingerprints:
 # -- checking a record's stamps -----------------------------------------------------
 
 
-def stamp_problem(record: dict[str, Any]) -> str | None:
+def stamp_problem(record: "dict[str, Any]") -> str | None:
     """What is wrong with a parsed record's file and folder stamps, or None."""
     for path, stamp in (*record["files"].items(), *record.get("extra_files", {}).items()):
         if stamp is not None and not (

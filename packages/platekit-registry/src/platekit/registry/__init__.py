@@ -9,8 +9,6 @@ next process answers ``keys()`` without importing a single plugin module and
 Names load on first use, so a start pays only for the modules it needs.
 """
 
-from __future__ import annotations
-
 from platekit.cache import lazy_exports
 
 TYPE_CHECKING = False

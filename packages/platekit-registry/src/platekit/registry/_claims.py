@@ -1,6 +1,7 @@
 """Who may hold a key: one declaration per key, re-declarations allowed."""
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ def same_declaration(old: object, new: object) -> bool:
     return old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__
 
 
-def duplicate_error(registry_name: str, key: object, old: object, new: object) -> DuplicateKeyError:
+def duplicate_error(
+    registry_name: str, key: object, old: object, new: object
+) -> "DuplicateKeyError":
     """The error for two declarations claiming one key, naming both."""
 
     def where(value: object) -> str:

@@ -6,7 +6,8 @@ are platekit's additions. Plain classes rather than dataclasses: importing
 ``dataclasses`` would cost a warm start several milliseconds.
 """
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class _Frozen:
         shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
         return f"{type(self).__name__}({shown})"
 
-    def replace(self, **changes: Any) -> Any:
+    def replace(self, **changes: "Any") -> "Any":
         """A copy with some fields changed."""
         unknown = set(changes) - set(self._fields)
         if unknown:
@@ -79,11 +80,11 @@ class SecondaryRegistry(_Frozen):
     __slots__ = ("attr_name", "key_source", "registry_dict")
     _fields = ("registry_dict", "key_source", "attr_name")
 
-    registry_dict: Mapping[Any, Any]
+    registry_dict: "Mapping[Any, Any]"
     key_source: str
     attr_name: str
 
-    def __init__(self, registry_dict: Mapping[Any, Any], key_source: str, attr_name: str) -> None:
+    def __init__(self, registry_dict: "Mapping[Any, Any]", key_source: str, attr_name: str) -> None:
         self._set(registry_dict=registry_dict, key_source=key_source, attr_name=attr_name)
 
 
@@ -146,33 +147,33 @@ class RegistryConfig(_Frozen):
         "metadata_attributes",
     )
 
-    registry_dict: Mapping[Any, Any]
+    registry_dict: "Mapping[Any, Any]"
     key_attribute: str
-    key_extractor: KeyExtractor | None
+    key_extractor: "KeyExtractor | None"
     skip_if_no_key: bool
     secondary_registries: list[SecondaryRegistry] | None
     log_registration: bool
     registry_name: str
     discovery_package: str | None
     discovery_recursive: bool
-    discovery_function: Callable[..., Any] | None
+    discovery_function: "Callable[..., Any] | None"
     entry_point_group: str | None
     metadata_attributes: tuple[str, ...]
 
     def __init__(
         self,
-        registry_dict: Mapping[Any, Any],
+        registry_dict: "Mapping[Any, Any]",
         key_attribute: str,
-        key_extractor: KeyExtractor | None = None,
+        key_extractor: "KeyExtractor | None" = None,
         skip_if_no_key: bool = False,
-        secondary_registries: Iterable[SecondaryRegistry] | None = None,
+        secondary_registries: "Iterable[SecondaryRegistry] | None" = None,
         log_registration: bool = True,
         registry_name: str = "plugin",
         discovery_package: str | None = None,
         discovery_recursive: bool = False,
-        discovery_function: Callable[..., Any] | None = None,
+        discovery_function: "Callable[..., Any] | None" = None,
         entry_point_group: str | None = None,
-        metadata_attributes: Iterable[str] = (),
+        metadata_attributes: "Iterable[str]" = (),
     ) -> None:
         if not isinstance(key_attribute, str) or not key_attribute:
             raise TypeError(f"key_attribute must name a class attribute, got {key_attribute!r}")
@@ -203,7 +204,7 @@ class RegistryConfig(_Frozen):
         )
 
 
-def make_suffix_extractor(suffix: str) -> KeyExtractor:
+def make_suffix_extractor(suffix: str) -> "KeyExtractor":
     """A key extractor that drops ``suffix`` and lower-cases the rest.
 
     ``make_suffix_extractor("Handler")("ImageXpressHandler", cls) == "imagexpress"``;

@@ -1,6 +1,7 @@
 """The index a registry keeps in the platekit cache, and how it is checked on reading."""
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import os
 import sys
@@ -23,7 +24,7 @@ INDEX_FORMAT = 3
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
-def index_name(root: type, config: RegistryConfig) -> str:
+def index_name(root: type, config: "RegistryConfig") -> str:
     """The record name: root class module and qualified name, plus the registry name.
 
     Two packages that both call their registry "plugin" never share a file.
@@ -37,7 +38,7 @@ def index_name(root: type, config: RegistryConfig) -> str:
     return name
 
 
-def index_version(config: RegistryConfig, registry_version: str) -> str:
+def index_version(config: "RegistryConfig", registry_version: str) -> str:
     """What the index depends on besides files: platekit-registry and the declaration.
 
     A changed key attribute, metadata attribute list, discovery package or
@@ -65,8 +66,8 @@ def split_reference(ref: str) -> tuple[str, str]:
 
 
 def build_entries(
-    classes: list[tuple[Any, type]], origins: dict[str, str], config: RegistryConfig
-) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
+    classes: "list[tuple[Any, type]]", origins: dict[str, str], config: "RegistryConfig"
+) -> "tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]":
     """Index entries for the discovered classes that a fresh process can import by name:
     ``{origin: {key: reference}}``, and the metadata of the keys that have any.
 
@@ -100,7 +101,9 @@ def merged(groups: dict[str, dict[str, str]]) -> dict[str, str]:
     return entries
 
 
-def build_secondary(config: RegistryConfig, indexed: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+def build_secondary(
+    config: "RegistryConfig", indexed: "dict[Any, Any]"
+) -> "dict[str, dict[str, Any]]":
     """For each secondary registry: secondary key → the primary key that declared it."""
     sections: dict[str, dict[str, Any]] = {}
     for secondary in config.secondary_registries or ():
@@ -128,7 +131,7 @@ def origin_of(module: str, origins: dict[str, str]) -> str | None:
     return best[1] if best else None
 
 
-def metadata_of(cls: type, attributes: tuple[str, ...], registry_name: str) -> dict[str, Any]:
+def metadata_of(cls: type, attributes: tuple[str, ...], registry_name: str) -> "dict[str, Any]":
     import json
 
     metadata = {}
@@ -152,7 +155,7 @@ def metadata_of(cls: type, attributes: tuple[str, ...], registry_name: str) -> d
     return metadata
 
 
-def read_index(items: Any) -> tuple[dict[str, str], str | None]:
+def read_index(items: "Any") -> tuple[dict[str, str], str | None]:
     """Every key's reference from an index read from the cache: ``(entries, None)``,
     or ``({}, what is wrong)`` for an index that cannot be used."""
     problem = check_index(items)
@@ -164,7 +167,7 @@ def read_index(items: Any) -> tuple[dict[str, str], str | None]:
     return entries, None
 
 
-def check_index(items: Any) -> str | None:
+def check_index(items: "Any") -> str | None:
     """What is wrong with the layout of an index read from the cache, or None."""
     if not isinstance(items, dict) or items.get("format") != INDEX_FORMAT:
         return "not an index of this format"

@@ -16,7 +16,8 @@ of importing a module: it could hold the very import lock the discovering
 thread is waiting for, so it makes its own pass over the plugins instead.
 """
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import _thread
 import os
@@ -76,7 +77,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     # -- declaration -------------------------------------------------------------
 
-    def _attach(self, root: type, config: RegistryConfig) -> None:
+    def _attach(self, root: type, config: "RegistryConfig") -> None:
         if self._root is not None and self._root is not root:
             if same_declaration(self._root, root):
                 self._root = root
@@ -90,7 +91,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._config = config
 
     @property
-    def config(self) -> RegistryConfig:
+    def config(self) -> "RegistryConfig":
         """The registry's :class:`RegistryConfig`."""
         if self._config is None:
             raise LookupError(
@@ -128,7 +129,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         return None
 
     @property
-    def _cache_manager(self) -> RegistryCacheManager | None:
+    def _cache_manager(self) -> "RegistryCacheManager | None":
         """The index's record store, or None when this registry keeps no index."""
         if self._cache_off_reason() is not None:
             return None
@@ -146,7 +147,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         return self._manager
 
     @property
-    def cache_path(self) -> Path | None:
+    def cache_path(self) -> "Path | None":
         """The index file (None when this registry keeps no index)."""
         manager = self._cache_manager
         return manager.path if manager is not None else None
@@ -175,7 +176,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             owner = _sources.owner_metadata(config.discovery_package)
             if owner is not None:
                 files.append(owner)
-        files.extend(_sources.installation_stamp_paths())
+        if config.entry_point_group:
+            # Which entry points exist changes only with the installed distributions.
+            files.extend(_sources.installation_stamp_paths())
         return files
 
     def _folders(self) -> list[tuple[str, bool]]:
@@ -331,13 +334,13 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     def _claim(
         self,
-        key: Any,
-        cls: Any,
+        key: "Any",
+        cls: "Any",
         registry_name: str,
         *,
-        replaces: Any = None,
-        owner: Any = None,
-    ) -> Any:
+        replaces: "Any" = None,
+        owner: "Any" = None,
+    ) -> "Any":
         with self._lock:
             current: object = self._classes.get(key)
             if current is None:
@@ -352,7 +355,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._classes[key] = cls
             return current if isinstance(current, type) else None
 
-    def _unclaim(self, key: Any, cls: Any, previous: Any) -> None:
+    def _unclaim(self, key: "Any", cls: "Any", previous: "Any") -> None:
         with self._lock:
             if self._classes.get(key) is cls:
                 if previous is None:
@@ -360,7 +363,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 else:
                     self._classes[key] = previous
 
-    def _forget_module(self, module: str) -> list[Any]:
+    def _forget_module(self, module: str) -> "list[Any]":
         """Drop the classes a module that failed to import registered; return their keys."""
         with self._lock:
             keys = [key for key, cls in self._classes.items() if cls.__module__ == module]
@@ -373,20 +376,20 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 forget(keys)
         return keys
 
-    def register(self, key: Any, cls: type) -> type:
+    def register(self, key: "Any", cls: type) -> type:
         """Register ``cls`` under ``key`` by hand; returns ``cls``."""
         self._claim(key, cls, self.name)
         return cls
 
-    def __setitem__(self, key: Any, cls: type) -> None:
+    def __setitem__(self, key: "Any", cls: type) -> None:
         self.register(key, cls)
 
-    def _loaded(self, key: Any) -> type | None:
+    def _loaded(self, key: "Any") -> type | None:
         return self._classes.get(key)
 
     # -- the mapping ---------------------------------------------------------------
 
-    def __getitem__(self, key: Any) -> Any:
+    def __getitem__(self, key: "Any") -> "Any":
         self._ensure()
         cls = self._classes.get(key)
         if cls is not None:
@@ -410,7 +413,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                     return cls
         raise KeyError(self._unknown_key_message(key))
 
-    def _import_module_for(self, key: Any, module: str, error: PluginError | None = None) -> None:
+    def _import_module_for(
+        self, key: "Any", module: str, error: "PluginError | None" = None
+    ) -> None:
         try:
             __import__(module)
         except (Exception, SystemExit) as exc:
@@ -424,7 +429,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 f"({type(exc).__name__}: {exc}); fix or reinstall that plugin"
             ) from exc
 
-    def _unknown_key_message(self, key: Any) -> str:
+    def _unknown_key_message(self, key: "Any") -> str:
         known = sorted(map(str, self._all_keys()))
         text = f"no {self.name} {key!r}."
         if isinstance(key, str) and known:
@@ -438,13 +443,13 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             text += " Failed to import: " + "; ".join(e.source for e in self._errors) + "."
         return text
 
-    def _all_keys(self) -> list[Any]:
+    def _all_keys(self) -> "list[Any]":
         with self._lock:
             keys = list(self._index)
             keys.extend(k for k in self._classes if k not in self._index)
         return keys
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> "Iterator[Any]":
         self._ensure()
         return iter(self._all_keys())
 
@@ -459,7 +464,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         except TypeError:
             return False
 
-    def get(self, key: Any, default: Any = None) -> Any:
+    def get(self, key: "Any", default: "Any" = None) -> "Any":
         try:
             return self[key]
         except KeyError:
@@ -467,7 +472,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     # -- what the index knows --------------------------------------------------------
 
-    def metadata(self, key: Any) -> dict[str, Any]:
+    def metadata(self, key: "Any") -> "dict[str, Any]":
         """The ``metadata_attributes`` of ``key``'s class, without importing it when warm.
 
         Values are JSON data (a tuple comes back as a list).
@@ -479,7 +484,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         config = self._config
         return _index.metadata_of(cls, config.metadata_attributes if config else (), self.name)
 
-    def origin(self, key: Any) -> str:
+    def origin(self, key: "Any") -> str:
         """Where ``key`` came from: its package, its entry point, or the module that defined it."""
         self._ensure()
         if key in self._index:
@@ -489,7 +494,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         cls = self[key]
         return f"registered by {cls.__module__}"
 
-    def location(self, key: Any) -> tuple[str, str]:
+    def location(self, key: "Any") -> tuple[str, str]:
         """``(module, qualified name)`` of ``key``'s class, without importing it when warm."""
         self._ensure()
         entry = self._index.get(key)
@@ -499,7 +504,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         return cls.__module__, cls.__qualname__
 
     @property
-    def errors(self) -> list[PluginError]:
+    def errors(self) -> "list[PluginError]":
         """Plugins that failed to import in the last discovery."""
         self._ensure()
         return list(self._errors)
@@ -509,20 +514,20 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         """Whether keys can be answered without discovering (warm index or done)."""
         return self._ready
 
-    def _secondary_owner(self, section: str | None, key: Any) -> Any:
+    def _secondary_owner(self, section: str | None, key: "Any") -> "Any":
         self._ensure()
         if section is None:
             return None
         return self._secondary_index.get(section, {}).get(key)
 
-    def _secondary_keys(self, section: str | None) -> list[Any]:
+    def _secondary_keys(self, section: str | None) -> "list[Any]":
         if section is None:
             return []
         return list(self._secondary_index.get(section, {}))
 
     # -- pickling and display ----------------------------------------------------------
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> "tuple[Any, tuple[Any, ...]]":
         if self._root is None:
             raise TypeError(
                 "a LazyDiscoveryDict pickles by reference to its root class, and this one "
@@ -556,7 +561,7 @@ def _registry_of(root: type) -> LazyDiscoveryDict:
     return registry
 
 
-def _plugin_error() -> type[PluginError]:
+def _plugin_error() -> "type[PluginError]":
     """PluginError, imported when an index records failures (rarely, so not at start)."""
     from platekit.registry._failures import PluginError
 

@@ -1,6 +1,7 @@
 """AutoRegisterMeta: classes register themselves when their class statement runs."""
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import sys
 from abc import ABCMeta
@@ -40,10 +41,10 @@ class AutoRegisterMeta(ABCMeta):
         mcs,
         name: str,
         bases: tuple[type, ...],
-        namespace: dict[str, Any],
+        namespace: "dict[str, Any]",
         registry_config: RegistryConfig | None = None,
-        **kwargs: Any,
-    ) -> AutoRegisterMeta:
+        **kwargs: "Any",
+    ) -> "AutoRegisterMeta":
         declared = namespace.get("__registry_config__")
         if declared is not None:
             if not isinstance(declared, RegistryConfig):
@@ -75,7 +76,7 @@ class AutoRegisterMeta(ABCMeta):
 
 
 def _find_config(
-    cls: type, bases: tuple[type, ...], namespace: dict[str, Any], given: RegistryConfig | None
+    cls: type, bases: tuple[type, ...], namespace: "dict[str, Any]", given: RegistryConfig | None
 ) -> tuple[RegistryConfig | None, bool]:
     """The registry a class belongs to, and whether the class is its root.
 
@@ -123,7 +124,7 @@ def _metaclass_config(meta: type) -> RegistryConfig | None:
     return config
 
 
-def _config_from_attributes(cls: type, namespace: dict[str, Any]) -> RegistryConfig:
+def _config_from_attributes(cls: type, namespace: "dict[str, Any]") -> RegistryConfig:
     """A RegistryConfig from the dunder attributes of a root class body."""
     key_attribute = namespace["__registry_key__"]
     if not isinstance(key_attribute, str):
@@ -162,7 +163,7 @@ def _registry_name_from(class_name: str) -> str:
     return "".join(words)
 
 
-def _install_root(cls: type, namespace: dict[str, Any], config: RegistryConfig) -> None:
+def _install_root(cls: type, namespace: "dict[str, Any]", config: RegistryConfig) -> None:
     registry = config.registry_dict
     if "__registry__" in namespace and namespace["__registry__"] is not registry:
         raise ValueError(
@@ -180,7 +181,7 @@ def _install_root(cls: type, namespace: dict[str, Any], config: RegistryConfig) 
             attach(secondary.attr_name)
 
 
-def _claimed_key(cls: type, name: str, config: RegistryConfig) -> Any:
+def _claimed_key(cls: type, name: str, config: RegistryConfig) -> "Any":
     """The key ``cls`` claims, or None when it claims none (and may skip)."""
     attribute = config.key_attribute
     key = getattr(cls, attribute, None)
@@ -215,7 +216,7 @@ def _claimed_key(cls: type, name: str, config: RegistryConfig) -> Any:
     return key
 
 
-def _holder(registry: Mapping[Any, Any], key: Any) -> Any:
+def _holder(registry: "Mapping[Any, Any]", key: "Any") -> "Any":
     """The class registered under ``key``, looked up without discovering."""
     if isinstance(registry, LazyDiscoveryDict):
         return registry._loaded(key)
@@ -223,7 +224,7 @@ def _holder(registry: Mapping[Any, Any], key: Any) -> Any:
     return get(key) if get is not None else None
 
 
-def _register(cls: type, key: Any, config: RegistryConfig) -> None:
+def _register(cls: type, key: "Any", config: RegistryConfig) -> None:
     """Register ``cls`` and its secondary values, all or nothing."""
     secondaries = []
     for secondary in config.secondary_registries or ():
@@ -269,14 +270,14 @@ def _register(cls: type, key: Any, config: RegistryConfig) -> None:
 
 
 def claim(
-    registry: Any,
-    key: Any,
-    value: Any,
+    registry: "Any",
+    key: "Any",
+    value: "Any",
     registry_name: str,
     *,
-    replaces: Any = None,
-    owner: Any = None,
-) -> Any:
+    replaces: "Any" = None,
+    owner: "Any" = None,
+) -> "Any":
     """Store ``value`` under ``key``; return what it replaced (a re-declaration).
 
     Raises :class:`DuplicateKeyError` when another declaration holds the key.
@@ -291,7 +292,7 @@ def claim(
     return current
 
 
-def unclaim(registry: Any, key: Any, value: Any, previous: Any) -> None:
+def unclaim(registry: "Any", key: "Any", value: "Any", previous: "Any") -> None:
     """Undo :func:`claim`: put back what ``key`` held before ``value`` took it."""
     own_unclaim = getattr(registry, "_unclaim", None)
     if own_unclaim is not None:

@@ -1,6 +1,7 @@
 """SecondaryRegistryDict: a registry filled alongside a primary one, discovered with it."""
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 from _collections_abc import MutableMapping
 
@@ -38,13 +39,13 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
 
     def _claim(
         self,
-        key: Any,
-        value: Any,
+        key: "Any",
+        value: "Any",
         registry_name: str,
         *,
-        replaces: Any = None,
-        owner: Any = None,
-    ) -> Any:
+        replaces: "Any" = None,
+        owner: "Any" = None,
+    ) -> "Any":
         current = self._values.get(key)
         check_claim(registry_name, key, current, value, replaces)
         self._values[key] = value
@@ -52,7 +53,7 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
             self._owners[key] = owner
         return current
 
-    def _unclaim(self, key: Any, value: Any, previous: Any) -> None:
+    def _unclaim(self, key: "Any", value: "Any", previous: "Any") -> None:
         if self._values.get(key) is value:
             if previous is None:
                 del self._values[key]
@@ -60,14 +61,14 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
             else:
                 self._values[key] = previous
 
-    def _forget_owners(self, primary_keys: list[Any]) -> None:
+    def _forget_owners(self, primary_keys: "list[Any]") -> None:
         """Drop the values that these primary keys declared."""
         for key, owner in list(self._owners.items()):
             if owner in primary_keys:
                 self._values.pop(key, None)
                 del self._owners[key]
 
-    def __getitem__(self, key: Any) -> Any:
+    def __getitem__(self, key: "Any") -> "Any":
         self._primary._ensure()
         if key in self._values:
             return self._values[key]
@@ -79,12 +80,12 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
         known = ", ".join(sorted(map(str, self)))
         raise KeyError(f"no {self._attr_name or 'secondary'} entry {key!r}; known: {known}")
 
-    def _keys(self) -> list[Any]:
+    def _keys(self) -> "list[Any]":
         keys = list(self._values)
         keys.extend(k for k in self._primary._secondary_keys(self._attr_name) if k not in keys)
         return keys
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> "Iterator[Any]":
         self._primary._ensure()
         return iter(self._keys())
 
@@ -96,13 +97,13 @@ class SecondaryRegistryDict(MutableMapping):  # type: ignore[type-arg]
         self._primary._ensure()
         return key in self._values or key in self._primary._secondary_keys(self._attr_name)
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self, key: "Any", value: "Any") -> None:
         self._values[key] = value
 
-    def __delitem__(self, key: Any) -> None:
+    def __delitem__(self, key: "Any") -> None:
         del self._values[key]
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> "tuple[Any, tuple[Any, ...]]":
         root = self._primary._root
         if root is None or self._attr_name is None:
             raise TypeError("this SecondaryRegistryDict is not declared on any registry yet")

@@ -6,7 +6,8 @@ question here is answered with ``os.listdir``, ``os.path`` and small reads of
 ``.dist-info`` files.
 """
 
-from __future__ import annotations
+# On every warm start's path: no ``from __future__ import annotations`` (one more
+# import to pay for), so annotations naming type-only names are quoted.
 
 import os
 import sys
@@ -16,26 +17,23 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 # One scan of sys.path per process and sys.path value; refresh() clears it.
-_site_scans: dict[tuple[str, ...], list[tuple[str, list[str]]]] = {}
+_site_scans: dict[tuple[str, ...], list[tuple[str, list[str], list[str]]]] = {}
+
+# Distribution metadata folders: wheels install .dist-info, older installs .egg-info.
+_METADATA_SUFFIXES = (".dist-info", ".egg-info")
 
 
 def _normalize(name: str) -> str:
     """PEP 503 normalization, with '_' (as dist-info folder names spell it)."""
-    out = []
-    previous_sep = False
-    for char in name.lower():
-        if char in "-_.":
-            if not previous_sep:
-                out.append("_")
-            previous_sep = True
-        else:
-            out.append(char)
-            previous_sep = False
-    return "".join(out)
+    name = name.lower().replace("-", "_").replace(".", "_")
+    while "__" in name:
+        name = name.replace("__", "_")
+    return name
 
 
-def _path_dirs() -> list[tuple[str, list[str]]]:
-    """``(folder, names in it)`` for every folder on sys.path, listed once."""
+def _path_dirs() -> list[tuple[str, list[str], list[str]]]:
+    """``(folder, names in it, its metadata folders, sorted)`` for every folder on
+    sys.path, listed once."""
     key = tuple(sys.path)
     scan = _site_scans.get(key)
     if scan is None:
@@ -47,10 +45,11 @@ def _path_dirs() -> list[tuple[str, list[str]]]:
                 continue
             seen.add(folder)
             try:
-                names = sorted(os.listdir(folder))
+                names = os.listdir(folder)
             except OSError:
                 continue
-            scan.append((folder, names))
+            metadata = sorted(name for name in names if name.endswith(_METADATA_SUFFIXES))
+            scan.append((folder, names, metadata))
         _site_scans[key] = scan
     return scan
 
@@ -60,16 +59,11 @@ def forget_scans() -> None:
     _site_scans.clear()
 
 
-def _dist_infos() -> Iterator[tuple[str, str, str]]:
-    """``(folder, metadata folder, normalized distribution name)``, first on sys.path first.
-
-    Metadata folders are ``.dist-info`` (wheels) and ``.egg-info`` (older installs).
-    """
+def _dist_infos() -> "Iterator[tuple[str, str, str]]":
+    """``(folder, metadata folder, normalized distribution name)``, first on sys.path first."""
     seen = set()
-    for folder, names in _path_dirs():
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
+    for folder, _, metadata in _path_dirs():
+        for name in metadata:
             dist = _normalize(name.rpartition(".")[0].partition("-")[0])
             if dist in seen:
                 continue
@@ -84,7 +78,7 @@ def package_dirs(package: str) -> list[str]:
     """
     parts = package.split(".")
     found = []
-    for folder, names in _path_dirs():
+    for folder, names, _ in _path_dirs():
         if parts[0] not in names:
             continue
         candidate = os.path.join(folder, *parts)
@@ -96,7 +90,7 @@ def package_dirs(package: str) -> list[str]:
 def module_file(module: str) -> str | None:
     """Where a module's source would be on sys.path, found without importing it."""
     parts = module.split(".")
-    for folder, names in _path_dirs():
+    for folder, names, _ in _path_dirs():
         if parts[0] not in names and f"{parts[0]}.py" not in names:
             continue
         base = os.path.join(folder, *parts)
@@ -133,14 +127,11 @@ def installation_stamp_paths() -> list[str]:
     an edited ``entry_points.txt`` changes its mtime. Folder mtimes are not
     used: writing ``__pycache__`` or a cache file would change them.
     """
-    paths: list[str] = []
-    for folder, names in _path_dirs():
-        paths.extend(
-            os.path.join(folder, name, "entry_points.txt")
-            for name in names
-            if name.endswith((".dist-info", ".egg-info"))
-        )
-    return paths
+    return [
+        os.path.join(folder, name, "entry_points.txt")
+        for folder, _, metadata in _path_dirs()
+        for name in metadata
+    ]
 
 
 class EntryPoint:
