@@ -369,6 +369,27 @@ def test_entry_points_from_an_installed_distribution(
     assert json.loads(run_python(code, path=tree.folder))[0] == ["alpha"]
 
 
+@pytest.mark.parametrize("group", [None, "pk_test.plugins"])
+def test_installing_a_distribution_matters_only_to_registries_with_entry_points(
+    make_tree: MakeTree, tmp_path: Path, run_python: RunPython, group: str | None
+) -> None:
+    tree = make_tree("site", group=group)
+    tree.plugin("mod_alpha", "alpha")
+    code = f"import {tree.name} as r; print(sorted(r.REGISTRY), r.REGISTRY.cache_state)"
+    run_python(code, path=tree.folder)
+    assert run_python(code, path=tree.folder).split(" ", 1)[1].strip() == "hit"
+    # An unrelated distribution, with no entry point in any group.
+    dist = tmp_path / "site" / "pk_unrelated-2.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-unrelated\nVersion: 2.0\n\n")
+    state = run_python(code, path=tree.folder).split(" ", 1)[1].strip()
+    if group is None:
+        assert state == "hit"
+    else:
+        # It could have brought entry points: the index is checked again.
+        assert state == f"miss: {dist / 'entry_points.txt'} is new among the files it depends on"
+
+
 def test_editing_the_root_declaration_invalidates(
     plugins: PluginTree, run_python: RunPython
 ) -> None:
