@@ -65,10 +65,10 @@ def test_package_follows_the_conventions(layer: str) -> None:
     assert project["name"] == f"platekit-{layer}"
     assert project["requires-python"] == ">=3.10"
     assert project["readme"] == "README.md" and (folder / "README.md").is_file()
-    # One version, written once: hatchling reads it from _version.py.
+    # One version, written once: hatchling reads it from the package's __init__.py.
     assert project["dynamic"] == ["version"]
     version_file = config["tool"]["hatch"]["version"]["path"]  # type: ignore[index]
-    assert version_file == f"src/platekit/{layer}/_version.py"
+    assert version_file == f"src/platekit/{layer}/__init__.py"
     assert re.search(r'^__version__ = "\d+\.\d+\.\d+"$', (folder / version_file).read_text(), re.M)
     # A PEP 420 namespace: no platekit/__init__.py, a typed package below it.
     assert not (folder / "src" / "platekit" / "__init__.py").exists()

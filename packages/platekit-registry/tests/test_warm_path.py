@@ -133,7 +133,6 @@ WARM_MODULES = {
     "platekit.registry._meta",
     "platekit.registry._secondary",  # this root declares a secondary registry
     "platekit.registry._sources",
-    "platekit.registry._version",
     "_json",  # the C scanner that reads the index
 }
 

@@ -7,6 +7,9 @@ logging, pathlib or platformdirs.
 
 from platekit.cache._exports import lazy_exports
 
+#: The version of platekit-cache: written only here, where hatchling reads it.
+__version__ = "0.1.0"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.cache._colormaps import BUILTIN_COLORMAPS, ColormapBase, create_colormap_enum
@@ -14,7 +17,6 @@ if TYPE_CHECKING:
     from platekit.cache._info import RecordInfo, cache_info, clear_cache
     from platekit.cache._paths import cache_dir, environment_dir
     from platekit.cache._record import CacheLookup, RegistryCacheManager
-    from platekit.cache._version import __version__
 
 __all__ = [
     "BUILTIN_COLORMAPS",
@@ -45,7 +47,6 @@ _HOMES = {
     "clear_cache": "_info",
     "create_colormap_enum": "_colormaps",
     "environment_dir": "_paths",
-    "__version__": "_version",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

@@ -7,9 +7,8 @@ import re
 import sys
 from enum import Enum
 
-from platekit.cache import _log
+from platekit.cache import __version__, _log
 from platekit.cache._enums import cached_enum
-from platekit.cache._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -122,8 +122,9 @@ def _walk(folder: str, fd: int | None, prefix: str, recursive: bool, stamp: "lis
                 st = stat(name if fd is not None else join(folder, name), dir_fd=fd)
             except OSError:
                 continue  # removed while listing: missing from the stamp, so a miss
-            if S_ISREG(st.st_mode):
-                stamp += (prefix + name, st.st_mtime_ns, st.st_size)
+            # Not checked to be a regular file: a folder named "x.py" stamped too
+            # changes nothing, and this loop runs for every module on every start.
+            stamp += (prefix + name, st.st_mtime_ns, st.st_size)
         elif "." not in name and name != "__pycache__":
             _subfolder(folder, fd, name, prefix, recursive, stamp)
 

@@ -11,6 +11,9 @@ Names load on first use, so a start pays only for the modules it needs.
 
 from platekit.cache import lazy_exports
 
+#: The version of platekit-registry: written only here, where hatchling reads it.
+__version__ = "0.1.0"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.registry._config import (
@@ -33,7 +36,6 @@ if TYPE_CHECKING:
     from platekit.registry._lazy import LazyDiscoveryDict
     from platekit.registry._meta import AutoRegisterMeta
     from platekit.registry._secondary import SecondaryRegistryDict
-    from platekit.registry._version import __version__
 
 __all__ = [
     "PRIMARY_KEY",
@@ -69,7 +71,6 @@ _HOMES = {
     "RegistryError": "_errors",
     "SecondaryRegistry": "_config",
     "SecondaryRegistryDict": "_secondary",
-    "__version__": "_version",
     "extract_key_from_backend_suffix": "_config",
     "extract_key_from_class_name": "_config",
     "extract_key_from_handler_suffix": "_config",

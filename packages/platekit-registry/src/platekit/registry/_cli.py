@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from platekit.registry import __version__
 from platekit.registry._command import COMMANDS
-from platekit.registry._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -25,9 +25,8 @@ import sys
 import time
 from _collections_abc import Mapping
 
-from platekit.registry import _index, _sources
+from platekit.registry import __version__, _index, _sources
 from platekit.registry._claims import check_claim, same_declaration
-from platekit.registry._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from platekit.cache import lazy_exports
 
+#: The version of platekit-storage: written only here, where hatchling reads it.
+__version__ = "0.1.0"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.storage._base import STORAGE_BACKENDS, ReadOnlyBackend, StorageBackend
@@ -17,7 +20,6 @@ if TYPE_CHECKING:
     from platekit.storage._formats import DISK_FORMATS, FileFormat
     from platekit.storage._natural import natural_key, natural_sorted
     from platekit.storage._registry import BackendRegistry
-    from platekit.storage._version import __version__
     from platekit.storage.backends.disk import DiskBackend
     from platekit.storage.backends.memory import MemoryBackend
 
@@ -47,7 +49,6 @@ _HOMES = {
     "MemoryBackend": "backends.memory",
     "ReadOnlyBackend": "_base",
     "StorageBackend": "_base",
-    "__version__": "_version",
     "natural_key": "_natural",
     "natural_sorted": "_natural",
 }
