@@ -54,6 +54,8 @@ REPEATS = 21
 # N=500 at 5 ms spends 2.5 s of CPU per run in the plugins alone.
 SLOW_REPEATS = 9
 QUICK_REPEATS = 5
+# The floor series is cheap (two ~20 ms processes a pair), so it gets more runs.
+FLOOR_REPEATS = 41
 SLOW_CPU_MS = 1000.0
 
 
@@ -87,6 +89,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help=f"runs per measurement when N*C >= {SLOW_CPU_MS:g} ms (default {SLOW_REPEATS})",
     )
+    parser.add_argument(
+        "--floor-repeats",
+        type=int,
+        help="pairs of platekit warm keys() and bare python runs per (N, C) "
+        f"(default {FLOOR_REPEATS}; quick {QUICK_REPEATS})",
+    )
     parser.add_argument("--rst", type=Path, help="write the results as a reST page here")
     parser.add_argument(
         "--workdir",
@@ -101,6 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.costs = args.costs or COSTS_MS
     args.repeats = args.repeats or (QUICK_REPEATS if args.quick else REPEATS)
     args.slow_repeats = args.slow_repeats or min(args.repeats, SLOW_REPEATS)
+    args.floor_repeats = args.floor_repeats or (QUICK_REPEATS if args.quick else FLOOR_REPEATS)
     return args
 
 
@@ -143,7 +152,7 @@ def measure_floor(runner: ChildRunner, repeats: int) -> dict[str, list[Sample]]:
 
 
 def measure_packages(
-    runner: ChildRunner, packages: dict[str, PluginPackage], repeats: int
+    runner: ChildRunner, packages: dict[str, PluginPackage], repeats: int, floor_repeats: int
 ) -> list[Row]:
     """Every state and operation for one (N, C), both libraries' runs alternating."""
     first = next(iter(packages.values()))
@@ -156,25 +165,45 @@ def measure_packages(
         for operation in OPERATIONS:
             row = Row(first.modules, first.cost_ms, state, operation)
             runners = list(LIBRARIES)
-            if (state, operation) == ("warm", "keys"):
-                # The bare interpreter in the same series: the floor a warm start is held to.
-                runners.append(BARE)
             for i in range(repeats):
                 turn = i % len(runners)
                 for name in runners[turn:] + runners[:turn]:
-                    if name == BARE:
-                        row.bare.append(runner.run_code(BARE))
-                    else:
-                        sample = measure_once(runner, packages[name], state, operation)
-                        (row.platekit if name == "platekit" else row.peer).append(sample)
+                    sample = measure_once(runner, packages[name], state, operation)
+                    (row.platekit if name == "platekit" else row.peer).append(sample)
             log(
                 f"  {row.label}: in-process platekit {row.inner('platekit'):.2f} ms, "
                 f"peer {row.inner('peer'):.2f} ms; whole platekit {row.wall('platekit'):.2f} ms, "
                 f"peer {row.wall('peer'):.2f} ms; modules {row.loaded('platekit')} / "
                 f"{row.loaded('peer')}"
             )
+            if (state, operation) == ("warm", "keys"):
+                measure_floor_series(runner, packages["platekit"], row, floor_repeats)
             rows.append(row)
     return rows
+
+
+def measure_floor_series(
+    runner: ChildRunner, package: PluginPackage, row: Row, repeats: int
+) -> None:
+    """platekit's warm keys() and the bare interpreter, alternating, in a series of their own.
+
+    A process started right after one of the peer's (a second or more of CPU
+    at N x C = 2500 ms) runs slower; in a series of three the bare runs would
+    follow the peer twice as often as platekit's do. Two alternating runners
+    each follow the other equally often.
+    """
+    runner.run_code(BARE)  # untimed: whichever runs first would follow the peer
+    for i in range(repeats):
+        order = ("platekit", BARE) if i % 2 == 0 else (BARE, "platekit")
+        for name in order:
+            if name == BARE:
+                row.bare.append(runner.run_code(BARE))
+            else:
+                row.floor_platekit.append(measure_once(runner, package, "warm", "keys"))
+    log(
+        f"  {row.label} against bare python: {row.floor_wall():.2f} ms / "
+        f"{row.wall(BARE):.2f} ms = {row.floor_wall() / row.wall(BARE):.2f}x"
+    )
 
 
 def measure_once(runner: ChildRunner, package: PluginPackage, state: str, operation: str) -> Sample:
@@ -213,7 +242,8 @@ def machine_facts(args: argparse.Namespace, seconds: float, source: str) -> list
         ("metaclass-registry", version("metaclass-registry")),
         (
             "runs per measurement",
-            f"{args.repeats}, or {args.slow_repeats} when N x C >= {SLOW_CPU_MS:g} ms",
+            f"{args.repeats}, or {args.slow_repeats} when N x C >= {SLOW_CPU_MS:g} ms; "
+            f"{args.floor_repeats} pairs against bare python",
         ),
         ("benchmark wall time", f"{seconds:.0f} s"),
     ]
@@ -260,7 +290,7 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Row], dict[str, li
     for n, c in plans:
         repeats = args.slow_repeats if n * c >= SLOW_CPU_MS else args.repeats
         log(f"N={n}, C={c:g} ms: {repeats} runs per measurement")
-        rows.extend(measure_packages(runner, packages[(n, c)], repeats))
+        rows.extend(measure_packages(runner, packages[(n, c)], repeats, args.floor_repeats))
     return rows, floor
 
 
