@@ -32,8 +32,8 @@ def _normalize(name: str) -> str:
 
 
 def _path_dirs() -> list[tuple[str, list[str], list[str]]]:
-    """``(folder, names in it, its metadata folders, sorted)`` for every folder on
-    sys.path, listed once."""
+    """``(folder, names in it, the metadata folders among them, sorted)`` for every
+    folder on sys.path, listed once."""
     key = tuple(sys.path)
     scan = _site_scans.get(key)
     if scan is None:
