@@ -310,10 +310,11 @@ plugin modules the child imported. A ratio platekit/peer below 1, or a speed-up
 above 1, favours platekit.
 
 The warm ``keys()`` of each package is also held against the bare interpreter
-(``python -c "pass"``), in a series of its own where the two alternate. A
-process started right after one of the peer's slower runs is itself slower, so
-measuring the bare interpreter inside the series with the peer would make the
-floor depend on how often each run follows the peer's.
+(``python -c "pass"``), in a series of its own where the two alternate, run
+before any of the peer's runs and after the machine was left alone for a few
+seconds. A process started within seconds of a run that burns a second or more
+of CPU is slower, and its ratio to the bare interpreter moves with it (1.58x
+against 1.52x at N=500 in one check), so neither runner may follow such a run.
 """
 
 

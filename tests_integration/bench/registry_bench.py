@@ -21,6 +21,7 @@ import datetime
 import importlib.util
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,8 @@ SLOW_REPEATS = 9
 QUICK_REPEATS = 5
 # The floor series is cheap (two ~20 ms processes a pair), so it gets more runs.
 FLOOR_REPEATS = 41
+# Seconds the machine is left alone after the cold runs, before the floor series.
+SETTLE_SECONDS = 5.0
 SLOW_CPU_MS = 1000.0
 
 
@@ -152,7 +155,10 @@ def measure_floor(runner: ChildRunner, repeats: int) -> dict[str, list[Sample]]:
 
 
 def measure_packages(
-    runner: ChildRunner, packages: dict[str, PluginPackage], repeats: int, floor_repeats: int
+    runner: ChildRunner,
+    packages: dict[str, PluginPackage],
+    repeats: int,
+    floor: tuple[list[Sample], list[Sample]],
 ) -> list[Row]:
     """Every state and operation for one (N, C), both libraries' runs alternating."""
     first = next(iter(packages.values()))
@@ -177,33 +183,53 @@ def measure_packages(
                 f"{row.loaded('peer')}"
             )
             if (state, operation) == ("warm", "keys"):
-                measure_floor_series(runner, packages["platekit"], row, floor_repeats)
+                row.floor_platekit, row.bare = floor
             rows.append(row)
     return rows
 
 
 def measure_floor_series(
-    runner: ChildRunner, package: PluginPackage, row: Row, repeats: int
-) -> None:
+    runner: ChildRunner, package: PluginPackage, repeats: int
+) -> tuple[list[Sample], list[Sample]]:
     """platekit's warm keys() and the bare interpreter, alternating, in a series of their own.
 
-    A process started right after one of the peer's (a second or more of CPU
-    at N x C = 2500 ms) runs slower; in a series of three the bare runs would
-    follow the peer twice as often as platekit's do. Two alternating runners
-    each follow the other equally often.
+    Two alternating runners each follow the other equally often; in a series
+    with the peer, the bare runs would follow the peer's twice as often as
+    platekit's do.
     """
-    runner.run_code(BARE)  # untimed: whichever runs first would follow the peer
+    pk: list[Sample] = []
+    bare: list[Sample] = []
     for i in range(repeats):
-        order = ("platekit", BARE) if i % 2 == 0 else (BARE, "platekit")
-        for name in order:
+        for name in ("platekit", BARE) if i % 2 == 0 else (BARE, "platekit"):
             if name == BARE:
-                row.bare.append(runner.run_code(BARE))
+                bare.append(runner.run_code(BARE))
             else:
-                row.floor_platekit.append(measure_once(runner, package, "warm", "keys"))
+                pk.append(measure_once(runner, package, "warm", "keys"))
+    pk_ms = statistics.median(s.wall_ms for s in pk)
+    bare_ms = statistics.median(s.wall_ms for s in bare)
     log(
-        f"  {row.label} against bare python: {row.floor_wall():.2f} ms / "
-        f"{row.wall(BARE):.2f} ms = {row.floor_wall() / row.wall(BARE):.2f}x"
+        f"  N={package.modules}, C={package.cost_ms:g} ms, warm keys() against bare python: "
+        f"{pk_ms:.2f} ms / {bare_ms:.2f} ms = {pk_ms / bare_ms:.2f}x"
     )
+    return pk, bare
+
+
+def measure_floor_series_first(
+    runner: ChildRunner, packages: list[PluginPackage], repeats: int
+) -> dict[str, tuple[list[Sample], list[Sample]]]:
+    """Every package's floor series, before any timed run of the peer.
+
+    A process started within seconds of a run that burns CPU for a second or
+    more (a cold run at N x C = 2500 ms, say) is slower, and its ratio to the
+    bare interpreter moves with it. So the indexes are written first, the
+    machine is left alone for a few seconds, and then every series runs.
+    """
+    for package in packages:
+        runner.clear_cache(package)
+        runner.run_operation(package, "keys")  # untimed: writes the index
+    time.sleep(SETTLE_SECONDS)
+    log(f"warm keys() against bare python, {repeats} pairs each:")
+    return {package.name: measure_floor_series(runner, package, repeats) for package in packages}
 
 
 def measure_once(runner: ChildRunner, package: PluginPackage, state: str, operation: str) -> Sample:
@@ -286,11 +312,15 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Row], dict[str, li
     }
     log(f"plugin packages in {runner.packages}; children run {runner.python}")
     floor = measure_floor(runner, 2 * args.repeats + 1)
+    floor_series = measure_floor_series_first(
+        runner, [packages[plan]["platekit"] for plan in plans], args.floor_repeats
+    )
     rows = []
     for n, c in plans:
         repeats = args.slow_repeats if n * c >= SLOW_CPU_MS else args.repeats
         log(f"N={n}, C={c:g} ms: {repeats} runs per measurement")
-        rows.extend(measure_packages(runner, packages[(n, c)], repeats, args.floor_repeats))
+        pk = packages[(n, c)]["platekit"]
+        rows.extend(measure_packages(runner, packages[(n, c)], repeats, floor_series[pk.name]))
     return rows, floor
 
 
