@@ -13,6 +13,8 @@ import pytest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from conftest import PluginTree, RunPython
 
     MakeTree = Callable[..., PluginTree]
@@ -191,25 +193,45 @@ DAMAGE = {
     "garbage bytes": b"\x00\xff garbage",
     "empty": b"",
     "a list": b"[]",
-    "record with a bad index": None,  # filled in by the test: valid record, wrong items
 }
 
 
-@pytest.mark.parametrize("kind", DAMAGE)
+def package_entries(items: dict[str, Any]) -> dict[str, Any]:
+    """The index's entries of the plugin package (its only origin)."""
+    [entries] = items["origins"].values()
+    return entries
+
+
+# Valid records whose index is not: what each does to the record's items.
+BAD_INDEXES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "an entry that is not a reference": lambda items: package_entries(items).update(alpha=3),
+    "an entry without a class": lambda items: package_entries(items).update(alpha="nocolon"),
+    "a key under two origins": lambda items: items["origins"].update(
+        {"entry point alpha (elsewhere)": {"alpha": "elsewhere:Alpha"}}
+    ),
+    "origins that are a list": lambda items: items.update(origins=[]),
+    "metadata that is not an object": lambda items: items.update(metadata=[1]),
+    "no secondary section": lambda items: items.pop("secondary"),
+}
+
+
+@pytest.mark.parametrize("kind", [*DAMAGE, *BAD_INDEXES])
 def test_a_damaged_index_is_rebuilt_and_never_breaks_a_start(
     plugins: PluginTree, run_python: RunPython, cache_root: Path, kind: str
 ) -> None:
     report(run_python, plugins)
     [index] = list(cache_root.glob("*/registry.*.json"))
-    content = DAMAGE[kind]
-    if content is None:
+    if kind in DAMAGE:
+        index.write_bytes(DAMAGE[kind])
+    else:
         record = json.loads(index.read_text())
-        record["items"]["origins"] = {f"package {plugins.name}.plugins": {"alpha": 3}}
-        content = json.dumps(record).encode()
-    index.write_bytes(content)
+        BAD_INDEXES[kind](record["items"])
+        index.write_text(json.dumps(record))
     damaged = report(run_python, plugins)
     assert damaged["keys"] == ["alpha", "beta", "gpu_gamma"]
     assert str(damaged["cache"]).startswith("miss")
+    if kind in BAD_INDEXES:
+        assert str(damaged["cache"]).startswith("miss: the index is malformed")
     assert report(run_python, plugins)["cache"] == "hit"
 
 
