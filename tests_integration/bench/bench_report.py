@@ -73,8 +73,20 @@ class Target:
         return f"{self.verdict}  {self.goal}: {self.measured}"
 
 
-def floor_medians(floor: dict[str, list[Sample]]) -> dict[str, float]:
-    return {code: statistics.median(s.wall_ms for s in runs) for code, runs in floor.items()}
+#: Each import, measured in a series alternating with the bare interpreter:
+#: code -> (its runs, the bare runs of its series).
+Floor = dict[str, tuple[list[Sample], list[Sample]]]
+
+
+def floor_medians(floor: Floor) -> dict[str, tuple[float, float]]:
+    """code -> (median of its runs, median of the bare runs alternating with them)."""
+    return {
+        code: (
+            statistics.median(s.wall_ms for s in runs),
+            statistics.median(s.wall_ms for s in bare),
+        )
+        for code, (runs, bare) in floor.items()
+    }
 
 
 def ms(value: float) -> str:
@@ -134,16 +146,15 @@ def table_cells(rows: list[Row]) -> list[list[str]]:
     return cells
 
 
-FLOOR_HEADERS = ("interpreter runs", "whole ms", "over bare python ms")
+FLOOR_HEADERS = ("interpreter runs", "whole ms", "over bare python ms (alternating with it)")
 
 
-def floor_cells(floor: dict[str, list[Sample]]) -> list[list[str]]:
-    medians = floor_medians(floor)
-    bare = medians[BARE]
-    return [
-        [f'python -c "{code}"', ms(value), "baseline" if code == BARE else f"{value - bare:+.2f}"]
-        for code, value in medians.items()
-    ]
+def floor_cells(floor: Floor) -> list[list[str]]:
+    every_bare = [s.wall_ms for _, bare in floor.values() for s in bare]
+    cells = [[f'python -c "{BARE}"', ms(statistics.median(every_bare)), "baseline"]]
+    for code, (value, bare) in floor_medians(floor).items():
+        cells.append([f'python -c "{code}"', ms(value), f"{value - bare:+.2f}"])
+    return cells
 
 
 WARM_FLOOR_HEADERS = ("N", "C ms", "platekit warm keys() whole ms", "bare python ms", "ratio")
@@ -175,7 +186,7 @@ def find(rows: list[Row], modules: int, cost_ms: float, state: str, operation: s
     return None
 
 
-def evaluate_targets(rows: list[Row], floor: dict[str, list[Sample]]) -> list[Target]:
+def evaluate_targets(rows: list[Row], floor: Floor) -> list[Target]:
     """The issue's targets, each against the peer or the bare interpreter of this same run."""
     targets = []
     for modules, wanted in ((50, 15.0), (500, 100.0)):
@@ -244,8 +255,8 @@ def evaluate_targets(rows: list[Row], floor: dict[str, list[Sample]]) -> list[Ta
     else:
         targets.append(Target(goal, None, "not measured in this run"))
 
-    medians = floor_medians(floor)
-    cost = medians[IMPORT_PLATEKIT] - medians[BARE]
+    value, bare = floor_medians(floor)[IMPORT_PLATEKIT]
+    cost = value - bare
     targets.append(
         Target(
             "import platekit.registry costs at most 8 ms over bare python",
@@ -285,7 +296,7 @@ def _rst_cell(value: str) -> str:
     return value
 
 
-def text_report(rows: list[Row], floor: dict[str, list[Sample]], targets: list[Target]) -> str:
+def text_report(rows: list[Row], floor: Floor, targets: list[Target]) -> str:
     return "\n\n".join(
         [
             text_table(FLOOR_HEADERS, floor_cells(floor)),
@@ -320,7 +331,7 @@ against 1.52x at N=500 in one check), so neither runner may follow such a run.
 
 def rst_page(
     rows: list[Row],
-    floor: dict[str, list[Sample]],
+    floor: Floor,
     targets: list[Target],
     facts: list[tuple[str, str]],
 ) -> str:

@@ -32,6 +32,7 @@ from bench_report import (
     BARE,
     IMPORT_PEER,
     IMPORT_PLATEKIT,
+    Floor,
     Row,
     Target,
     evaluate_targets,
@@ -137,21 +138,31 @@ def missing_libraries() -> list[str]:
     ]
 
 
-def measure_floor(runner: ChildRunner, repeats: int) -> dict[str, list[Sample]]:
-    """Bare interpreter start, and start plus importing each library, interleaved."""
-    codes = (BARE, IMPORT_PLATEKIT, IMPORT_PEER)
-    for code in codes:
+def measure_floor(runner: ChildRunner, repeats: int) -> Floor:
+    """Start plus importing each library, each in a series alternating with the bare interpreter.
+
+    Two alternating runners follow each other equally often; in one series
+    of three, the bare runs would follow the peer's import twice as often as
+    platekit's import does.
+    """
+    for code in (BARE, IMPORT_PLATEKIT, IMPORT_PEER):
         runner.run_code(code)  # untimed: writes bytecode
-    runs: dict[str, list[Sample]] = {code: [] for code in codes}
-    for i in range(repeats):
-        for code in codes[i % 3 :] + codes[: i % 3]:
-            runs[code].append(runner.run_code(code))
-    medians = floor_medians(runs)
+    floor: Floor = {}
+    for code in (IMPORT_PLATEKIT, IMPORT_PEER):
+        runs: list[Sample] = []
+        bare: list[Sample] = []
+        for i in range(repeats):
+            for name in (code, BARE) if i % 2 == 0 else (BARE, code):
+                (runs if name == code else bare).append(runner.run_code(name))
+        floor[code] = (runs, bare)
     log(
         "interpreter: "
-        + ", ".join(f'python -c "{code}" {value:.2f} ms' for code, value in medians.items())
+        + ", ".join(
+            f'python -c "{code}" {value:.2f} ms ({value - bare:+.2f} over bare)'
+            for code, (value, bare) in floor_medians(floor).items()
+        )
     )
-    return runs
+    return floor
 
 
 def measure_packages(
@@ -303,7 +314,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown model"
 
 
-def run(args: argparse.Namespace, folder: Path) -> tuple[list[Row], dict[str, list[Sample]]]:
+def run(args: argparse.Namespace, folder: Path) -> tuple[list[Row], Floor]:
     runner = ChildRunner(folder)
     plans = [(n, c) for n in args.sizes for c in args.costs]
     packages = {
