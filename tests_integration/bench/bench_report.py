@@ -25,8 +25,8 @@ class Row:
     operation: str
     platekit: list[Sample] = field(default_factory=list)
     peer: list[Sample] = field(default_factory=list)
-    #: Warm keys() rows only: platekit's runs and the bare interpreter's,
-    #: alternating in a series of their own (the floor a warm start is held to).
+    #: Warm keys() rows only: platekit's runs and the bare interpreter's in the
+    #: series of every package against it (the floor a warm start is held to).
     floor_platekit: list[Sample] = field(default_factory=list)
     bare: list[Sample] = field(default_factory=list)
 
@@ -213,7 +213,7 @@ def evaluate_targets(rows: list[Row], floor: Floor) -> list[Target]:
                 "python (whole-process)",
                 ratio <= 1.6,
                 f"{factor(ratio)} ({ms(row.floor_wall())} ms; bare python "
-                f"{ms(row.wall(BARE))} ms, alternating with it)",
+                f"{ms(row.wall(BARE))} ms in the same series)",
             )
         )
     if not warm_keys:
@@ -320,12 +320,13 @@ whole-process time (start to exit, timed by the parent), and the number of
 plugin modules the child imported. A ratio platekit/peer below 1, or a speed-up
 above 1, favours platekit.
 
-The warm ``keys()`` of each package is also held against the bare interpreter
-(``python -c "pass"``), in a series of its own where the two alternate, run
-before any of the peer's runs and after the machine was left alone for a few
-seconds. A process started within seconds of a run that burns a second or more
-of CPU is slower, and its ratio to the bare interpreter moves with it (1.58x
-against 1.52x at N=500 in one check), so neither runner may follow such a run.
+The warm ``keys()`` of every package is also held against the bare
+interpreter (``python -c "pass"``), in one series of their own: each round runs
+every package in turn, each run followed by a bare one. It runs before any of
+the peer's runs, after the machine was left alone for a few seconds: a process
+started within seconds of a run that burns a second or more of CPU is slower,
+and its ratio to the bare interpreter moves with it (1.58x against 1.52x at
+N=500 in one check).
 """
 
 

@@ -56,7 +56,7 @@ REPEATS = 21
 # N=500 at 5 ms spends 2.5 s of CPU per run in the plugins alone.
 SLOW_REPEATS = 9
 QUICK_REPEATS = 5
-# The floor series is cheap (two ~20 ms processes a pair), so it gets more runs.
+# The floor series is cheap (~20 ms processes), so it gets more rounds.
 FLOOR_REPEATS = 41
 # Seconds the machine is left alone after the cold runs, before the floor series.
 SETTLE_SECONDS = 5.0
@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--floor-repeats",
         type=int,
-        help="pairs of platekit warm keys() and bare python runs per (N, C) "
+        help="rounds of the series of every package's warm keys() against bare python "
         f"(default {FLOOR_REPEATS}; quick {QUICK_REPEATS})",
     )
     parser.add_argument("--rst", type=Path, help="write the results as a reST page here")
@@ -200,47 +200,41 @@ def measure_packages(
 
 
 def measure_floor_series(
-    runner: ChildRunner, package: PluginPackage, repeats: int
-) -> tuple[list[Sample], list[Sample]]:
-    """platekit's warm keys() and the bare interpreter, alternating, in a series of their own.
-
-    Two alternating runners each follow the other equally often; in a series
-    with the peer, the bare runs would follow the peer's twice as often as
-    platekit's do.
-    """
-    pk: list[Sample] = []
-    bare: list[Sample] = []
-    for i in range(repeats):
-        for name in ("platekit", BARE) if i % 2 == 0 else (BARE, "platekit"):
-            if name == BARE:
-                bare.append(runner.run_code(BARE))
-            else:
-                pk.append(measure_once(runner, package, "warm", "keys"))
-    pk_ms = statistics.median(s.wall_ms for s in pk)
-    bare_ms = statistics.median(s.wall_ms for s in bare)
-    log(
-        f"  N={package.modules}, C={package.cost_ms:g} ms, warm keys() against bare python: "
-        f"{pk_ms:.2f} ms / {bare_ms:.2f} ms = {pk_ms / bare_ms:.2f}x"
-    )
-    return pk, bare
-
-
-def measure_floor_series_first(
-    runner: ChildRunner, packages: list[PluginPackage], repeats: int
+    runner: ChildRunner, packages: list[PluginPackage], rounds: int
 ) -> dict[str, tuple[list[Sample], list[Sample]]]:
-    """Every package's floor series, before any timed run of the peer.
+    """Every package's warm keys() against the bare interpreter, in one series.
 
-    A process started within seconds of a run that burns CPU for a second or
-    more (a cold run at N x C = 2500 ms, say) is slower, and its ratio to the
-    bare interpreter moves with it. So the indexes are written first, the
-    machine is left alone for a few seconds, and then every series runs.
+    Each round runs every package in turn (starting one further on each
+    round), each run followed by one of the bare interpreter. So every package
+    meets the same states of the machine, every platekit run follows a bare
+    one, and every bare run a platekit one; in a series with the peer, the bare
+    runs would follow the peer's twice as often as platekit's do.
+
+    It runs before any timed run of the peer. A process started within seconds
+    of a run that burns a second or more of CPU (a cold run at N x C = 2500 ms)
+    is slower, and its ratio to the bare interpreter moves with it, so the
+    indexes are written first and the machine is left alone for a few seconds.
     """
     for package in packages:
         runner.clear_cache(package)
         runner.run_operation(package, "keys")  # untimed: writes the index
     time.sleep(SETTLE_SECONDS)
-    log(f"warm keys() against bare python, {repeats} pairs each:")
-    return {package.name: measure_floor_series(runner, package, repeats) for package in packages}
+    warm: dict[str, list[Sample]] = {package.name: [] for package in packages}
+    bare: list[Sample] = []
+    for i in range(rounds):
+        turn = i % len(packages)
+        for package in packages[turn:] + packages[:turn]:
+            warm[package.name].append(measure_once(runner, package, "warm", "keys"))
+            bare.append(runner.run_code(BARE))
+    bare_ms = statistics.median(s.wall_ms for s in bare)
+    log(f"warm keys() against bare python ({bare_ms:.2f} ms), {rounds} rounds:")
+    for package in packages:
+        pk_ms = statistics.median(s.wall_ms for s in warm[package.name])
+        log(
+            f"  N={package.modules}, C={package.cost_ms:g} ms: {pk_ms:.2f} ms, "
+            f"{pk_ms / bare_ms:.2f}x"
+        )
+    return {name: (samples, bare) for name, samples in warm.items()}
 
 
 def measure_once(runner: ChildRunner, package: PluginPackage, state: str, operation: str) -> Sample:
@@ -280,7 +274,7 @@ def machine_facts(args: argparse.Namespace, seconds: float, source: str) -> list
         (
             "runs per measurement",
             f"{args.repeats}, or {args.slow_repeats} when N x C >= {SLOW_CPU_MS:g} ms; "
-            f"{args.floor_repeats} pairs against bare python",
+            f"{args.floor_repeats} rounds against bare python",
         ),
         ("benchmark wall time", f"{seconds:.0f} s"),
     ]
@@ -323,7 +317,7 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Row], Floor]:
     }
     log(f"plugin packages in {runner.packages}; children run {runner.python}")
     floor = measure_floor(runner, 2 * args.repeats + 1)
-    floor_series = measure_floor_series_first(
+    floor_series = measure_floor_series(
         runner, [packages[plan]["platekit"] for plan in plans], args.floor_repeats
     )
     rows = []

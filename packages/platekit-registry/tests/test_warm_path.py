@@ -122,7 +122,6 @@ def test_after_import_and_warm_keys_importlib_metadata_is_not_loaded(
 WARM_MODULES = {
     "platekit",
     "platekit.cache",
-    "platekit.cache._exports",
     "platekit.cache._jsonread",
     "platekit.cache._paths",
     "platekit.cache._record",
