@@ -29,8 +29,8 @@ class RecordInfo:
 
     ``valid`` covers what the file alone can tell: it parses, it is in the
     current format, it is not too old, and the files and package folders it
-    depends on are unchanged. Whether its ``version`` matches its producer is checked when
-    the producer loads it.
+    depends on are unchanged. Whether its ``version`` matches its producer is
+    checked when the producer loads it.
     """
 
     name: str
