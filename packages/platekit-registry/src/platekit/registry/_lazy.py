@@ -192,10 +192,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     def _load_index(self) -> bool:
         """Adopt a valid index; return whether one was found. Imports nothing."""
-        off = self._cache_off_reason()
         manager = self._cache_manager
-        if off is not None or manager is None:
-            self.cache_state = off or "disabled"
+        if manager is None:
+            self.cache_state = self._cache_off_reason() or "disabled"
             return False
         started = time.perf_counter()
         found = manager.lookup()
@@ -295,9 +294,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._index = _index.merged(self._groups)
         self._secondary_index = _index.build_secondary(config, self._index)
         manager = self._cache_manager
-        off = self._cache_off_reason()
-        if off is not None or manager is None:
-            self.cache_state = off or "disabled"
+        if manager is None:
+            self.cache_state = self._cache_off_reason() or "disabled"
             return
         if not self.cache_state.startswith("miss"):
             self.cache_state = "miss: rebuilt on request"
