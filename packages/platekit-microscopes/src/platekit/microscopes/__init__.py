@@ -1,0 +1,104 @@
+"""platekit-microscopes: read HCS plates from real microscopes, and convert them to OME-Zarr.
+
+``open_plate(folder)`` recognises the plate's format (ImageXpress,
+Opera Phenix/Operetta, CellVoyager, OME-Zarr, or a third-party handler
+from the ``platekit.microscopes`` entry-point group), reads its metadata
+and gives every plane's pixels; ``convert(folder, "out.zarr")`` writes it
+as an OME-Zarr HCS plate.
+"""
+
+from platekit.cache import lazy_exports
+
+#: The version of platekit-microscopes: written only here, where hatchling reads it.
+__version__ = "0.1.0"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.microscopes._components import (
+        COMPONENTS,
+        AllComponents,
+        GroupBy,
+        VariableComponents,
+    )
+    from platekit.microscopes._convert import ConversionResult, convert
+    from platekit.microscopes._errors import (
+        AmbiguousPlateError,
+        BadPlaneError,
+        PlateError,
+        PlateFormatError,
+        UnknownPlateError,
+    )
+    from platekit.microscopes._handler import (
+        METADATA_HANDLERS,
+        MICROSCOPE_HANDLERS,
+        FilenameParser,
+        MetadataHandler,
+        MicroscopeHandler,
+    )
+    from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
+    from platekit.microscopes._plate import Plate, detect_microscope, open_plate
+    from platekit.microscopes._wells import normal_well, parse_well, well_name
+
+__all__ = [
+    "COMPONENTS",
+    "METADATA_HANDLERS",
+    "MICROSCOPE_HANDLERS",
+    "AllComponents",
+    "AmbiguousPlateError",
+    "BadPlaneError",
+    "Channel",
+    "ConversionResult",
+    "FilenameParser",
+    "GroupBy",
+    "MetadataHandler",
+    "MicroscopeHandler",
+    "Plate",
+    "PlaneKey",
+    "PlaneName",
+    "PlateError",
+    "PlateFormatError",
+    "PlateMetadata",
+    "PlateScan",
+    "UnknownPlateError",
+    "VariableComponents",
+    "__version__",
+    "convert",
+    "detect_microscope",
+    "normal_well",
+    "open_plate",
+    "parse_well",
+    "well_name",
+]
+
+# Public name -> private module that defines it.
+_HOMES = {
+    "COMPONENTS": "_components",
+    "AllComponents": "_components",
+    "GroupBy": "_components",
+    "VariableComponents": "_components",
+    "ConversionResult": "_convert",
+    "convert": "_convert",
+    "AmbiguousPlateError": "_errors",
+    "BadPlaneError": "_errors",
+    "PlateError": "_errors",
+    "PlateFormatError": "_errors",
+    "UnknownPlateError": "_errors",
+    "METADATA_HANDLERS": "_handler",
+    "MICROSCOPE_HANDLERS": "_handler",
+    "FilenameParser": "_handler",
+    "MetadataHandler": "_handler",
+    "MicroscopeHandler": "_handler",
+    "Channel": "_model",
+    "PlaneKey": "_model",
+    "PlaneName": "_model",
+    "PlateMetadata": "_model",
+    "PlateScan": "_model",
+    "Plate": "_plate",
+    "detect_microscope": "_plate",
+    "open_plate": "_plate",
+    "normal_well": "_wells",
+    "parse_well": "_wells",
+    "well_name": "_wells",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

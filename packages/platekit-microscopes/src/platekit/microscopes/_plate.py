@@ -1,0 +1,159 @@
+"""Opening a plate: which handler fits the folder, and the Plate that reads it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platekit.microscopes._errors import AmbiguousPlateError, UnknownPlateError
+from platekit.microscopes._handler import MICROSCOPE_HANDLERS, MicroscopeHandler
+from platekit.microscopes._wells import normal_well
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import numpy as np
+
+    from platekit.microscopes._model import PlaneKey, PlateMetadata, PlateScan
+
+
+def _plate_folder(path: str | os.PathLike[str]) -> Path:
+    folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"no plate at {str(folder)!r}: the folder does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(
+            f"{str(folder)!r} is a file; give the plate's folder (the one holding its images "
+            "and metadata)"
+        )
+    return folder
+
+
+def handler_for(name: str) -> MicroscopeHandler:
+    """A handler of the registered type ``name``.
+
+    Raises ``KeyError`` listing the registered types for an unknown name.
+    """
+    return MICROSCOPE_HANDLERS[name]()  # type: ignore[no-any-return]
+
+
+def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
+    """The one registered handler whose own files are in the plate folder ``path``.
+
+    Raises :class:`UnknownPlateError` saying, per handler, what it looked
+    for, when none fits; :class:`AmbiguousPlateError` naming the handlers
+    and their evidence, and how to choose, when several do;
+    ``FileNotFoundError``/``NotADirectoryError`` when ``path`` is no folder.
+    """
+    folder = _plate_folder(path)
+    fits: list[tuple[MicroscopeHandler, Path]] = []
+    looked: list[str] = []
+    for key in sorted(MICROSCOPE_HANDLERS):
+        try:
+            handler = handler_for(key)
+        except ImportError as exc:
+            looked.append(f"  {key}: cannot be used ({exc})")
+            continue
+        evidence = handler.detect(folder)
+        if evidence is not None:
+            fits.append((handler, evidence))
+        else:
+            looked.append(f"  {key}: looked for {handler.looks_for or 'its files'}; none found")
+    if len(fits) == 1:
+        return fits[0][0]
+    if not fits:
+        raise UnknownPlateError(
+            f"{str(folder)!r} is not a plate platekit can read; each microscope handler "
+            "looked for its own files:\n" + "\n".join(looked)
+        )
+    found = ", ".join(f"{handler.name} ({_shown(evidence, folder)})" for handler, evidence in fits)
+    raise AmbiguousPlateError(
+        f"{str(folder)!r} looks like more than one kind of plate: {found}. Choose one with "
+        f"open_plate(path, microscope={fits[0][0].name!r}) or --microscope {fits[0][0].name}"
+    )
+
+
+def _shown(evidence: Path, folder: Path) -> str:
+    try:
+        return str(evidence.relative_to(folder))
+    except ValueError:
+        return str(evidence)
+
+
+def open_plate(path: str | os.PathLike[str], microscope: str = "auto") -> Plate:
+    """The plate in the folder ``path``, read by the handler ``microscope``.
+
+    ``"auto"`` picks the handler with :func:`detect_microscope`. Raises as
+    that function does, ``KeyError`` for an unknown ``microscope``, and
+    :class:`~platekit.microscopes.PlateFormatError` for malformed metadata.
+    """
+    folder = _plate_folder(path)
+    handler = detect_microscope(folder) if microscope == "auto" else handler_for(microscope)
+    return Plate(folder, handler, handler.scan(folder))
+
+
+class Plate:
+    """One plate, read by one handler: its metadata, its planes, and their pixels."""
+
+    def __init__(self, path: Path, handler: MicroscopeHandler, scan: PlateScan) -> None:
+        self.path = path
+        self.handler = handler
+        self._scan = scan
+
+    @property
+    def microscope(self) -> str:
+        """The handler's type, e.g. ``"imagexpress"``."""
+        return self.handler.name
+
+    @property
+    def metadata(self) -> PlateMetadata:
+        return self._scan.metadata
+
+    def planes(self) -> Iterator[tuple[PlaneKey, str]]:
+        """Every plane present, as ``(PlaneKey, address)``, in key order."""
+        planes = self._scan.planes
+        for key in sorted(planes):
+            yield key, planes[key]
+
+    def missing(self) -> list[PlaneKey]:
+        """The planes the metadata promises that the folder lacks, in key order."""
+        return sorted(self._scan.missing)
+
+    def address(self, key: PlaneKey) -> str:
+        """Where the plane ``key`` is; ``KeyError`` saying whether it is missing or unknown."""
+        try:
+            return self._scan.planes[key]
+        except KeyError:
+            if key in set(self._scan.missing):
+                raise KeyError(
+                    f"plane {key} is listed by the plate's metadata but its image is missing "
+                    f"from {str(self.path)!r}"
+                ) from None
+            raise KeyError(f"plate {self.metadata.name!r} has no plane {key}") from None
+
+    def read(
+        self, well: str, site: int = 1, channel: int = 1, z: int = 1, t: int = 1
+    ) -> np.ndarray:
+        """The pixels of one plane (components 1-based, well as ``"A01"``).
+
+        Raises ``KeyError`` for a plane the plate does not have, and
+        ``FileNotFoundError`` or :class:`~platekit.microscopes.BadPlaneError`
+        naming the file for one that cannot be read.
+        """
+        from platekit.microscopes._model import PlaneKey
+
+        key = PlaneKey(normal_well(well), site, channel, z, t)
+        return self.handler.read_plane(self.path, self.address(key))
+
+    def read_plane(self, key: PlaneKey) -> np.ndarray:
+        """The pixels of the plane ``key``."""
+        return self.handler.read_plane(self.path, self.address(key))
+
+    def __repr__(self) -> str:
+        meta = self.metadata
+        return (
+            f"<Plate {meta.name!r} ({self.microscope}): {len(meta.wells)} wells, "
+            f"{meta.site_count} sites, {len(meta.channels)} channels, z {meta.z_count}, "
+            f"t {meta.t_count}>"
+        )

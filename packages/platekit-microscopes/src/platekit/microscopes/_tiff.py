@@ -1,0 +1,59 @@
+"""Reading one plane from a TIFF file, with errors that name the file."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+from platekit.microscopes._errors import BadPlaneError
+
+
+def read_tiff_plane(path: Path) -> np.ndarray:
+    """The first image of the TIFF at ``path`` as a 2-D array.
+
+    Raises ``FileNotFoundError`` when the file is gone and
+    :class:`BadPlaneError` naming it when it is not a readable TIFF
+    (truncated, damaged, not a TIFF) or holds no 2-D image.
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            if not tiff.pages:
+                raise BadPlaneError(path, "the TIFF holds no image")
+            array = tiff.pages.first.asarray()
+    except FileNotFoundError:
+        raise
+    except BadPlaneError:
+        raise
+    except PermissionError as exc:
+        raise BadPlaneError(path, f"cannot be read ({exc.strerror}); check its permissions") from exc
+    except Exception as exc:
+        # tifffile raises TiffFileError, ValueError, struct.error, OSError or
+        # a codec's error for a damaged file; each means the same here.
+        raise BadPlaneError(
+            path, f"is not a readable TIFF ({type(exc).__name__}: {exc}); is it truncated?"
+        ) from exc
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        raise BadPlaneError(path, f"holds an image of shape {array.shape}, not one 2-D plane")
+    return array
+
+
+def tiff_description(path: Path) -> str | None:
+    """The first page's ImageDescription (MetaSeries XML, OME-XML), or ``None``."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            tag = tiff.pages.first.tags.get("ImageDescription")
+    except Exception:
+        return None
+    if tag is None:
+        return None
+    value = tag.value
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)

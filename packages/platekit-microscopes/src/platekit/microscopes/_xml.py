@@ -1,0 +1,90 @@
+"""Parsing vendor XML safely: no DTDs, no entities, errors that name the file and line.
+
+A plate index is data from outside. An XML file that declares a document
+type or an entity could make the parser read local files (external
+entities) or expand a few bytes into gigabytes ("billion laughs"); such a
+file is refused before any of it is used.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from xml.parsers import expat
+
+from platekit.microscopes._errors import PlateFormatError
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_xml(path: Path | str) -> ET.Element:
+    """The root element of the XML file at ``path``, parsed without DTDs or entities.
+
+    A UTF-8 byte-order mark is accepted. Raises :class:`PlateFormatError`
+    naming the file and the line for malformed XML, a document type
+    declaration or an entity declaration; ``OSError`` when it cannot be read.
+    """
+    data = Path(path).read_bytes()
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+
+    def refuse(what: str) -> None:
+        raise _Refused(
+            f"declares {what}, which a plate index never needs; it is refused so that a "
+            "crafted file cannot read local files or exhaust memory",
+            parser.CurrentLineNumber,
+        )
+
+    def start_doctype(name: str, *args: object) -> None:
+        refuse(f"a document type ({name!r})")
+
+    def entity_declaration(name: str, *args: object) -> None:
+        refuse(f"an entity ({name!r})")
+
+    def external_reference(*args: object) -> int:
+        refuse("a reference to an external entity")
+        return 0
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        builder.start(_clark(tag), {_clark(k): v for k, v in attributes.items()})
+
+    def end(tag: str) -> None:
+        builder.end(_clark(tag))
+
+    parser.StartDoctypeDeclHandler = start_doctype
+    parser.EntityDeclHandler = entity_declaration
+    parser.UnparsedEntityDeclHandler = entity_declaration
+    parser.ExternalEntityRefHandler = external_reference
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = builder.data
+    parser.buffer_text = True
+    try:
+        parser.Parse(data, True)
+    except _Refused as exc:
+        raise PlateFormatError(path, str(exc), exc.line) from None
+    except expat.ExpatError as exc:
+        message = expat.ErrorString(exc.code) if exc.code else str(exc)
+        raise PlateFormatError(path, f"is not well-formed XML ({message})", exc.lineno) from None
+    return builder.close()
+
+
+def _clark(name: str) -> str:
+    """expat's ``uri}local`` as ElementTree's ``{uri}local``."""
+    if "}" in name:
+        return "{" + name
+    return name
+
+
+def local(tag: str) -> str:
+    """An element's name without its namespace: ``{ns}Image -> Image``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def namespace(tag: str) -> str:
+    """An element's namespace URI, or ``""``."""
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
