@@ -321,3 +321,80 @@ def test_no_gpu_leaves_a_gpu_backend_out_without_importing_it(
         assert names == BUILTIN
         assert imported is False
         assert "left out because PLATEKIT_SUBPROCESS_NO_GPU=1" in outcome
+
+
+# -- a third-party backend that fails to import ---------------------------------------
+
+
+BROKEN_BACKEND = """
+from pk_glow_missing_dependency import glow  # never installed
+
+from platekit.storage import MemoryBackend
+
+class GlowBackend(MemoryBackend):
+    _backend_type = "glow"
+"""
+
+BROKEN_PROBE = """
+import json, logging
+from platekit.storage import BackendRegistry, FileManager
+
+logging.disable(logging.WARNING)
+outcomes = {}
+for name, attempt in [
+    ("registry", lambda: BackendRegistry()["glow"]),
+    ("classes", lambda: BackendRegistry().classes["glow"]),
+    ("file_manager", lambda: FileManager(BackendRegistry()).load("/a", "glow")),
+    ("unknown", lambda: BackendRegistry()["tape"]),
+]:
+    try:
+        attempt()
+    except Exception as exc:
+        cause = exc.__cause__
+        outcomes[name] = {
+            "raised": [t.__name__ for t in type(exc).__mro__],
+            "message": str(exc),
+            "cause": None if cause is None else f"{type(cause).__name__}: {cause}",
+        }
+print(json.dumps(outcomes))
+"""
+
+
+def test_a_broken_backend_says_why_through_the_registry_and_the_file_manager(
+    tmp_path: Path, cache_root: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pk_glow_backend.py").write_text(BROKEN_BACKEND)
+    dist = site / "pk_glow-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-glow\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[platekit.storage_backends]\nglow = pk_glow_backend:GlowBackend\n"
+    )
+    env = dict(os.environ, PLATEKIT_CACHE_DIR=str(cache_root), PYTHONPATH=str(site))
+    missing = "ModuleNotFoundError: No module named 'pk_glow_missing_dependency'"
+    for _ in range(2):  # cold, then warm
+        done = subprocess.run(
+            [sys.executable, "-c", BROKEN_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        outcomes = json.loads(done.stdout)
+        for way in ("registry", "classes", "file_manager"):
+            broken = outcomes[way]
+            assert broken["raised"][0] == "PluginImportError", broken
+            assert "ImportError" in broken["raised"]
+            assert broken["cause"] == missing
+            assert "storage backend 'glow' is unavailable" in broken["message"]
+            assert "entry point 'glow' of pk-glow failed to import" in broken["message"]
+            assert missing in broken["message"]
+            assert "fix or reinstall that plugin" in broken["message"]
+        unknown = outcomes["unknown"]
+        assert unknown["raised"][0] == "KeyError"
+        assert "no storage backend 'tape'" in unknown["message"]
+        assert "Failed to import: entry point 'glow' of pk-glow" in unknown["message"]

@@ -23,7 +23,10 @@ class FileManager:
     mapping of name → backend instance (``{"memory": MemoryBackend()}``).
     Every method takes the same arguments as the backend method of the same
     name, with the backend's name after the path (or paths). An unknown
-    backend name raises ``KeyError`` naming the available ones.
+    backend name raises ``KeyError`` naming the available ones. A
+    :class:`~platekit.storage.BackendRegistry` backend whose plugin failed to
+    import raises :class:`~platekit.registry.PluginImportError`, with the
+    plugin's own error, as the registry does.
     """
 
     def __init__(self, backends: Mapping[str, StorageBackend]) -> None:

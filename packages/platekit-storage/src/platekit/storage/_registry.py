@@ -30,6 +30,13 @@ class BackendRegistry(Mapping[str, StorageBackend]):
     reused: ``registry["disk"] is registry["disk"]``. With
     ``PLATEKIT_SUBPROCESS_NO_GPU=1``, backends marked ``_requires_gpu`` are
     left out.
+
+    ``registry[name]`` raises ``KeyError`` for a name that is not available,
+    naming the available ones (and what to install, for a known optional
+    backend), and :class:`~platekit.registry.PluginImportError` (an
+    ``ImportError``) for a backend whose plugin failed to import: its message
+    gives the plugin's error and what to do, and its ``__cause__`` is the
+    original exception.
     """
 
     def __init__(self, classes: LazyDiscoveryDict | None = None) -> None:
@@ -50,10 +57,16 @@ class BackendRegistry(Mapping[str, StorageBackend]):
         return ordered + sorted(n for n in names if n not in _BUILTIN_ORDER)
 
     def _class(self, name: str) -> type[StorageBackend]:
-        if name not in self._names():
+        if name not in self._names() and not self._failed(name):
             raise KeyError(self._unknown(name))
+        # A backend whose plugin failed to import raises the registry's
+        # PluginImportError here, with the plugin's own error as its cause.
         cls: type[StorageBackend] = self._classes[name]
         return cls
+
+    def _failed(self, name: object) -> bool:
+        """Whether ``name`` is the key of a plugin that failed to import."""
+        return any(error.names(name) for error in self._classes.errors)
 
     def _unknown(self, name: object) -> str:
         available = ", ".join(self._names()) or "none"
@@ -65,7 +78,11 @@ class BackendRegistry(Mapping[str, StorageBackend]):
                 f"the {name!r} storage backend needs a GPU or a viewer and is left out because "
                 f"PLATEKIT_SUBPROCESS_NO_GPU=1. Available: {available}."
             )
-        return f"no storage backend {name!r}. Available: {available}."
+        text = f"no storage backend {name!r}. Available: {available}."
+        failed = self._classes.errors
+        if failed:
+            text += " Failed to import: " + "; ".join(error.source for error in failed) + "."
+        return text
 
     def __getitem__(self, name: str) -> StorageBackend:
         backend = self._instances.get(name)
