@@ -404,6 +404,24 @@ def test_unwritable_cache_folder_warns_once_and_everything_still_works(
     assert blocker.read_text() == "not a folder"
 
 
+def test_a_cache_path_through_a_file_gives_one_true_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-regular-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PLATEKIT_CACHE_DIR", str(blocker / "cache"))
+    caplog.set_level(logging.DEBUG, logger="platekit.cache")
+    manager = RegistryCacheManager("plugins", version="1")
+    # A producer's usual order: look first, then save what it built.
+    found = manager.lookup()
+    assert not found.hit and not found.damaged
+    assert str(blocker) in (found.reason or "")
+    assert manager.save(ITEMS) is False
+    warnings = [r.getMessage() for r in cache_log(caplog) if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "cannot be written" in warnings[0] and "damaged" not in warnings[0]
+
+
 # -- environments --------------------------------------------------------------
 
 

@@ -215,6 +215,10 @@ class RegistryCacheManager:
                 raw = fh.read()
         except FileNotFoundError:
             return CacheLookup(reason="no record yet")
+        except NotADirectoryError as exc:
+            # A file stands where a folder should be: no record can be there, and
+            # the first save says so in its warning. The record is not damaged.
+            return CacheLookup(reason=f"no record: the cache folder cannot exist ({exc})")
         except OSError as exc:
             return CacheLookup(reason=f"cannot be read: {exc}", damaged=True)
         record, problem = parse_record(raw)
