@@ -1,0 +1,285 @@
+"""The commands platekit-microscopes adds: ``platekit convert``, ``platekit inspect``, ``platekit demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from platekit.registry._command import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.microscopes._convert import ConversionResult
+    from platekit.microscopes._plate import Plate
+
+
+def _fail(message: str) -> int:
+    print(f"platekit: {message}", file=sys.stderr)
+    return 1
+
+
+class ConvertCommand(Command):
+    name = "convert"
+    help = "convert a plate (ImageXpress, Opera Phenix, CellVoyager, OME-Zarr) to OME-Zarr"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.usage = "platekit convert [options] PLATE OUT.zarr\n       platekit convert [options] --example KIND OUT.zarr"
+        parser.description = (
+            "Convert the plate in folder PLATE to the OME-Zarr HCS plate OUT.zarr (NGFF 0.5 on "
+            "Zarr v3 by default). An interrupted conversion resumes when run again with the same "
+            "arguments; the source plate is only read."
+        )
+        parser.add_argument("paths", nargs="+", metavar="PLATE OUT.zarr", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--microscope", default="auto", metavar="KIND",
+            help="the plate's format (default: detected from its files; see 'platekit registries')",
+        )
+        parser.add_argument(
+            "--ngff", choices=["0.5", "0.4"], default="0.5",
+            help="OME-NGFF version: 0.5 on Zarr v3 (default) or 0.4 on Zarr v2",
+        )
+        parser.add_argument(
+            "--levels", type=int, default=1, metavar="N",
+            help="resolution levels, each 2x smaller in y and x (default 1)",
+        )
+        parser.add_argument(
+            "--workers", type=int, default=1, metavar="N",
+            help="processes converting wells in parallel (default 1)",
+        )
+        parser.add_argument(
+            "--overwrite", action="store_true",
+            help="replace OUT.zarr when it holds another conversion",
+        )
+        parser.add_argument(
+            "--skip-bad-planes", action="store_true",
+            help="write unreadable or mismatched planes as absent and list them at the end",
+        )
+        parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+        parser.add_argument(
+            "--example", metavar="KIND",
+            help="convert a small synthetic plate of format KIND instead of PLATE",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        expected = 1 if args.example else 2
+        if len(args.paths) != expected:
+            shown = "OUT.zarr" if args.example else "PLATE and OUT.zarr"
+            return _fail(f"convert takes {shown}, got {' '.join(args.paths)}")
+        if args.example:
+            import tempfile
+
+            from platekit.microscopes.testing import write_plate
+
+            folder = tempfile.mkdtemp(prefix="platekit-example-")
+            source = str(_example(args.example, folder))
+            if not args.quiet:
+                print(f"wrote a synthetic {args.example} plate to {source}")
+        else:
+            source = args.paths[0]
+        return convert_and_report(
+            source,
+            args.paths[-1],
+            microscope=args.microscope,
+            ngff=args.ngff,
+            levels=args.levels,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            skip_bad_planes=args.skip_bad_planes,
+            quiet=args.quiet,
+        )
+
+
+def _example(kind: str, folder: str) -> object:
+    from pathlib import Path
+
+    from platekit.microscopes.testing import write_plate
+
+    return write_plate(
+        kind, Path(folder) / "ExamplePlate", wells=["A01", "A02", "B01", "B02"], sites=4,
+        channels=2, shape=(256, 256),
+    )
+
+
+def convert_and_report(source: str, out: str, *, quiet: bool, **options: object) -> int:
+    """Run a conversion with a progress display and print what it did; the exit code."""
+    from platekit.microscopes._convert import ConversionCancelled, convert
+    from platekit.microscopes._errors import PlateError
+    from platekit.microscopes._progress import ProgressPrinter, duration
+
+    printer = None if quiet else ProgressPrinter(sys.stderr)
+    try:
+        result = convert(source, out, progress=printer, **options)  # type: ignore[arg-type]
+    except (PlateError, FileExistsError, FileNotFoundError, NotADirectoryError, ValueError,
+            KeyError, ConversionCancelled) as exc:
+        if printer is not None:
+            printer.close()
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        return _fail(str(message))
+    except KeyboardInterrupt:
+        if printer is not None:
+            printer.close()
+        print(
+            "platekit: interrupted; run the same command again to finish the conversion",
+            file=sys.stderr,
+        )
+        return 130
+    if printer is not None:
+        printer.close()
+    if not quiet:
+        _print_result(result, duration)
+    return 0
+
+
+def _print_result(result: ConversionResult, duration: object) -> None:
+    if result.already_complete:
+        print(f"{result.out} is already a complete conversion of this plate; nothing to do")
+    else:
+        resumed = result.wells_total - result.wells_converted
+        note = f" ({resumed} wells were already done)" if resumed else ""
+        print(
+            f"converted {result.wells_converted} wells, {result.planes_written} planes, "
+            f"to {result.out} (OME-NGFF {result.ngff}) in {duration(result.seconds)}{note}"  # type: ignore[operator]
+        )
+    if result.missing:
+        print(f"{len(result.missing)} planes listed by the plate's metadata are missing from it "
+              "and were written as absent (zeros):")
+        for absent in result.missing[:20]:
+            print(f"  {absent.plane}")
+        if len(result.missing) > 20:
+            print(f"  ... and {len(result.missing) - 20} more (see the output's platekit attributes)")
+    if result.bad:
+        print(f"{len(result.bad)} planes could not be used and were written as absent (zeros):")
+        for absent in result.bad:
+            print(f"  {absent.plane}: {absent.reason}")
+
+
+class InspectCommand(Command):
+    name = "inspect"
+    help = "say what a plate folder is: its format, wells, sites, channels and what is missing"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = (
+            "Detect the plate's format and print its metadata: plate format, wells, sites, "
+            "channels, z planes, time points, pixel size, and planes missing from the folder."
+        )
+        parser.add_argument("plate", metavar="PLATE", help="the plate's folder")
+        parser.add_argument("--microscope", default="auto", metavar="KIND",
+                            help="the plate's format (default: detected)")
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from platekit.microscopes._errors import PlateError
+        from platekit.microscopes._plate import open_plate
+
+        try:
+            plate = open_plate(args.plate, args.microscope)
+        except (PlateError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            return _fail(str(message))
+        if args.json:
+            import json
+
+            print(json.dumps(plate_summary(plate), indent=2))
+        else:
+            print_plate(plate)
+        return 0
+
+
+def plate_summary(plate: Plate) -> dict[str, object]:
+    """A plate's metadata as JSON data, for ``platekit inspect --json``."""
+    meta = plate.metadata
+    return {
+        "path": str(plate.path),
+        "microscope": plate.microscope,
+        "name": meta.name,
+        "plate_format": [meta.rows, meta.columns],
+        "wells": meta.wells,
+        "sites": meta.sites,
+        "grid": list(meta.grid) if meta.grid else None,
+        "channels": [
+            {"id": c.id, "name": c.name, "excitation_nm": c.excitation_nm,
+             "emission_nm": c.emission_nm}
+            for c in meta.channels.values()
+        ],
+        "z_count": meta.z_count,
+        "t_count": meta.t_count,
+        "pixel_size_um": meta.pixel_size_um,
+        "z_step_um": meta.z_step_um,
+        "image_shape": list(meta.image_shape) if meta.image_shape else None,
+        "dtype": meta.dtype,
+        "planes": sum(1 for _ in plate.planes()),
+        "missing": [str(key) for key in plate.missing()],
+    }
+
+
+def print_plate(plate: Plate) -> None:
+    meta = plate.metadata
+    summary = plate_summary(plate)
+    print(f"{plate.path}: {plate.handler.display_name or plate.microscope} plate {meta.name!r}")
+    print(f"  plate format   {meta.rows} x {meta.columns} ({meta.rows * meta.columns} wells)")
+    shown = ", ".join(meta.wells[:12]) + (", ..." if len(meta.wells) > 12 else "")
+    print(f"  wells          {len(meta.wells)}: {shown}")
+    grid = f" on a {meta.grid[0]} x {meta.grid[1]} grid" if meta.grid else ""
+    print(f"  sites          {meta.site_count}{grid}")
+    for channel in meta.channels.values():
+        waves = ""
+        if channel.excitation_nm or channel.emission_nm:
+            waves = f" (ex {channel.excitation_nm or '?'} nm, em {channel.emission_nm or '?'} nm)"
+        print(f"  channel {channel.id:<6} {channel.name}{waves}")
+    print(f"  z planes       {meta.z_count}" + (f", {meta.z_step_um} µm apart" if meta.z_step_um else ""))
+    print(f"  time points    {meta.t_count}")
+    size = f"{meta.pixel_size_um} µm" if meta.pixel_size_um else "not recorded"
+    print(f"  pixel size     {size}")
+    if meta.image_shape:
+        print(f"  images         {meta.image_shape[0]} x {meta.image_shape[1]} {meta.dtype}")
+    print(f"  planes         {summary['planes']} present, {len(plate.missing())} missing")
+    for key in plate.missing()[:10]:
+        print(f"    missing: {key}")
+
+
+class DemoCommand(Command):
+    name = "demo"
+    help = "write a small synthetic plate and convert it to OME-Zarr, saying what it does"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = (
+            "Write a small synthetic plate (real vendor file names, metadata and TIFFs) into a "
+            "new folder, show what platekit reads in it, and convert it to OME-Zarr."
+        )
+        parser.add_argument(
+            "folder", nargs="?", metavar="FOLDER",
+            help="where to write the plate and its conversion (default: a new temporary folder)",
+        )
+        parser.add_argument(
+            "--microscope", default="imagexpress", metavar="KIND",
+            help="the format of the synthetic plate (default: imagexpress)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        import tempfile
+        from pathlib import Path
+
+        from platekit.microscopes._plate import open_plate
+        from platekit.microscopes.testing import writers
+
+        if args.microscope not in writers():
+            return _fail(
+                f"no synthetic plate writer for {args.microscope!r}; choose one of "
+                f"{', '.join(writers())}"
+            )
+        folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="platekit-demo-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        source = Path(str(_example(args.microscope, str(folder))))
+        print(f"1. wrote a synthetic {args.microscope} plate to {source}")
+        plate = open_plate(source)
+        print(f"2. platekit detected it as {plate.microscope!r} and read:")
+        print_plate(plate)
+        out = folder / "ExamplePlate.zarr"
+        print(f"3. converting it to {out}")
+        code = convert_and_report(str(source), str(out), quiet=False, overwrite=True)
+        if code == 0:
+            print(
+                "4. open it with any OME-Zarr reader, e.g.\n"
+                f"     python -c \"import zarr; print(zarr.open_group('{out}').attrs['ome']['plate']['wells'])\""
+            )
+        return code

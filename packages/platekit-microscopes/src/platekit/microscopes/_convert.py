@@ -1,0 +1,653 @@
+"""Converting a plate to an OME-Zarr HCS plate: planned here, well by well, resumable.
+
+The output is written through platekit-storage's zarr backend, which
+publishes every array atomically. A well is complete once its ``well``
+metadata is written, and that is written last, after all its fields; the
+plate's own metadata is written when every well is complete. So a
+conversion killed at any moment leaves complete wells, at most one
+half-written well, and no plate metadata; run again with the same
+arguments, it redoes the half-written well and converts the rest.
+
+The root group's ``platekit.conversion`` attribute records what is being
+converted (the source plate, its structure, the options); a different
+plate or other options into the same output are refused unless
+``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platekit.microscopes import __version__
+from platekit.microscopes._errors import BadPlaneError
+from platekit.microscopes._model import PlaneKey
+from platekit.microscopes._ngff import (
+    ZARR_FORMAT,
+    check_version,
+    image_attributes,
+    plate_attributes,
+    unwrap,
+    well_attributes,
+    well_path,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    import numpy as np
+
+    from platekit.microscopes._model import PlateMetadata
+    from platekit.microscopes._plate import Plate
+
+    class Flag(Protocol):
+        def is_set(self) -> bool: ...
+
+
+#: Bump when the layout of the output changes, so old partial outputs are not resumed.
+_LAYOUT = 1
+
+
+class ConversionCancelled(Exception):
+    """The conversion was cancelled; the output stays resumable."""
+
+
+@dataclass
+class Progress:
+    """How far a conversion has come; given to the ``progress`` callback as it goes."""
+
+    done: int
+    total: int
+    wells_done: int
+    wells_total: int
+    elapsed: float
+    bytes_done: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Planes per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the rate so far, or ``None`` before there is a rate."""
+        if self.done == 0 or self.elapsed <= 0:
+            return None
+        return (self.total - self.done) / self.rate
+
+
+@dataclass
+class AbsentPlane:
+    """A plane written as absent (zeros): missing from the source, or unreadable and skipped."""
+
+    plane: PlaneKey
+    reason: str
+    path: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "well": self.plane.well,
+            "site": self.plane.site,
+            "channel": self.plane.channel,
+            "z_index": self.plane.z_index,
+            "timepoint": self.plane.timepoint,
+            "reason": self.reason,
+            "path": self.path,
+        }
+
+
+@dataclass
+class ConversionResult:
+    """What a conversion did."""
+
+    out: Path
+    ngff: str
+    microscope: str
+    wells_total: int
+    #: Wells converted by this call (the others were complete already).
+    wells_converted: int
+    planes_total: int
+    planes_written: int
+    seconds: float
+    #: True when the output was complete before this call, which then did nothing.
+    already_complete: bool = False
+    absent: list[AbsentPlane] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[AbsentPlane]:
+        """Planes the source's metadata lists but its folder lacks."""
+        return [a for a in self.absent if a.path is None]
+
+    @property
+    def bad(self) -> list[AbsentPlane]:
+        """Planes whose files could not be used, skipped with ``skip_bad_planes``."""
+        return [a for a in self.absent if a.path is not None]
+
+
+@dataclass
+class _Plan:
+    """Everything a worker needs to convert wells: picklable, sent to each process."""
+
+    plate: str
+    microscope: str
+    out: str
+    ngff: str
+    levels: int
+    meta: PlateMetadata
+    axes: list[str]
+    level_shapes: list[tuple[int, ...]]
+    dtype: str
+    skip_bad_planes: bool
+
+    def index(self, key: PlaneKey, channel_index: int) -> tuple[int, ...]:
+        """Where the plane ``key`` goes in a field array."""
+        position = {"t": key.timepoint - 1, "c": channel_index, "z": key.z_index - 1}
+        return tuple(position[axis] for axis in self.axes[:-2])
+
+
+@dataclass
+class _WellResult:
+    well: str
+    planes_written: int
+    absent: list[AbsentPlane]
+
+
+def convert(
+    plate: str | os.PathLike[str] | Plate,
+    out: str | os.PathLike[str],
+    *,
+    microscope: str = "auto",
+    ngff: str = "0.5",
+    levels: int = 1,
+    workers: int = 1,
+    overwrite: bool = False,
+    skip_bad_planes: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: Flag | None = None,
+) -> ConversionResult:
+    """Convert the plate in folder ``plate`` to the OME-Zarr HCS plate ``out`` (a ``.zarr`` path).
+
+    ``ngff`` is ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2); ``levels`` the
+    number of resolution levels, each 2× smaller in y and x; ``workers``
+    the number of processes, each converting whole wells. ``progress`` is
+    called with a :class:`Progress` as planes are written; ``cancel``
+    (anything with ``is_set()``, e.g. a ``threading.Event``) stops the
+    conversion between planes, raising :class:`ConversionCancelled` and
+    leaving the output resumable.
+
+    Running again with the same arguments after an interruption converts
+    only the wells not yet complete; running it on a complete output does
+    nothing (``already_complete``). The source plate is only read.
+
+    Raises ``FileExistsError`` when ``out`` holds another conversion or
+    something else, unless ``overwrite=True`` (which replaces a Zarr store,
+    never another kind of folder); :class:`~platekit.microscopes.BadPlaneError`
+    naming the file for an unreadable, truncated or mismatched plane, unless
+    ``skip_bad_planes=True`` (then such planes are written as absent and
+    listed in the result); ``ValueError`` for bad options; and what
+    :func:`~platekit.microscopes.open_plate` raises for the source.
+    """
+    from platekit.microscopes._plate import Plate, open_plate
+
+    started = time.perf_counter()
+    check_version(ngff)
+    if not isinstance(levels, int) or levels < 1:
+        raise ValueError(f"levels must be a whole number of at least 1, got {levels!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    source = plate if isinstance(plate, Plate) else open_plate(plate, microscope)
+    out_path = _check_out(Path(out), source.path)
+    plan = _plan(source, out_path, ngff, levels, skip_bad_planes)
+    backend = _backend(ngff)
+    identity = _identity(source, plan)
+
+    state = _prepare_output(backend, out_path, identity, overwrite)
+    meta = source.metadata
+    planes_per_well = _planes_per_well(meta)
+    if state == "complete":
+        return ConversionResult(
+            out=out_path,
+            ngff=ngff,
+            microscope=source.microscope,
+            wells_total=len(meta.wells),
+            wells_converted=0,
+            planes_total=planes_per_well * len(meta.wells),
+            planes_written=0,
+            seconds=time.perf_counter() - started,
+            already_complete=True,
+            absent=_recorded_absent(backend, out_path, ngff),
+        )
+
+    done_wells = {well for well in meta.wells if _well_complete(backend, out_path, well, ngff)}
+    todo = [well for well in meta.wells if well not in done_wells]
+    by_well: dict[str, dict[PlaneKey, str]] = {well: {} for well in todo}
+    for key, address in source.planes():
+        if key.well in by_well:
+            by_well[key.well][key] = address
+
+    total = planes_per_well * len(meta.wells)
+    tracker = _Tracker(
+        total, len(meta.wells), planes_per_well * len(done_wells), len(done_wells), progress,
+        started, plan,
+    )
+    results = _run(plan, todo, by_well, workers, tracker, cancel)
+
+    absent = [a for result in results for a in result.absent]
+    absent += _recorded_absent(backend, out_path, ngff, wells=done_wells)
+    absent.sort(key=lambda a: a.plane)
+    _finish(backend, out_path, plan, identity, absent)
+    return ConversionResult(
+        out=out_path,
+        ngff=ngff,
+        microscope=source.microscope,
+        wells_total=len(meta.wells),
+        wells_converted=len(todo),
+        planes_total=total,
+        planes_written=sum(r.planes_written for r in results),
+        seconds=time.perf_counter() - started,
+        absent=absent,
+    )
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+def _check_out(out: Path, source: Path) -> Path:
+    if not any(part.lower().endswith(".zarr") for part in out.parts[-1:]):
+        raise ValueError(
+            f"the output {str(out)!r} must be a folder whose name ends in .zarr, "
+            f"e.g. {str(out) + '.zarr'!r}"
+        )
+    resolved_out, resolved_source = out.resolve(), source.resolve()
+    if resolved_out == resolved_source or resolved_source in resolved_out.parents:
+        raise ValueError(
+            f"the output {str(out)!r} is inside the source plate {str(source)!r}; platekit never "
+            "writes into a source plate: choose an output folder outside it"
+        )
+    return out
+
+
+def _planes_per_well(meta: PlateMetadata) -> int:
+    return meta.site_count * len(meta.channels) * meta.z_count * meta.t_count
+
+
+def _plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: bool) -> _Plan:
+    from platekit.microscopes._ngff import axes
+
+    meta = source.metadata
+    if not meta.wells or not meta.channels or not meta.sites:
+        raise ValueError(
+            f"the plate {str(source.path)!r} has no planes to convert "
+            f"({len(meta.wells)} wells, {meta.site_count} sites, {len(meta.channels)} channels)"
+        )
+    shape, dtype = meta.image_shape, meta.dtype
+    if shape is None or dtype is None:
+        key, _ = next(iter(source.planes()), (None, None))
+        if key is None:
+            raise ValueError(f"the plate {str(source.path)!r} has no image files to convert")
+        first = source.read_plane(key)
+        shape, dtype = (int(first.shape[0]), int(first.shape[1])), str(first.dtype)
+        meta.image_shape, meta.dtype = shape, dtype
+    names = [axis["name"] for axis in axes(meta)]
+    sizes = {"t": meta.t_count, "c": len(meta.channels), "z": meta.z_count}
+    outer = tuple(sizes[name] for name in names[:-2])
+    level_shapes = [outer + _level_plane_shape(shape, level) for level in range(levels)]
+    return _Plan(
+        plate=str(source.path),
+        microscope=source.microscope,
+        out=str(out),
+        ngff=ngff,
+        levels=levels,
+        meta=meta,
+        axes=names,
+        level_shapes=level_shapes,
+        dtype=dtype,
+        skip_bad_planes=skip_bad_planes,
+    )
+
+
+def _level_plane_shape(shape: tuple[int, int], level: int) -> tuple[int, int]:
+    height, width = shape
+    for _ in range(level):
+        height, width = (height + 1) // 2, (width + 1) // 2
+    return height, width
+
+
+def _identity(source: Plate, plan: _Plan) -> dict[str, Any]:
+    """What this conversion is of: compared with a partial output's before resuming it."""
+    meta = source.metadata
+    structure = {
+        "layout": _LAYOUT,
+        "microscope": source.microscope,
+        "name": meta.name,
+        "wells": meta.wells,
+        "sites": meta.sites,
+        "channels": {str(k): c.name for k, c in meta.channels.items()},
+        "z": meta.z_count,
+        "t": meta.t_count,
+        "shape": list(plan.level_shapes[0]),
+        "dtype": plan.dtype,
+        "planes": [[str(k), a] for k, a in source.planes()],
+    }
+    digest = hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()
+    return {
+        "source": str(source.path.resolve()),
+        "microscope": source.microscope,
+        "fingerprint": digest,
+        "ngff": plan.ngff,
+        "levels": plan.levels,
+    }
+
+
+# -- the output ----------------------------------------------------------------------------
+
+
+def _backend(ngff: str) -> Any:
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    return ZarrBackend(zarr_format=ZARR_FORMAT[ngff])
+
+
+def _read_root(backend: Any, out: Path) -> dict[str, Any] | None:
+    try:
+        attributes = backend.attributes(str(out))
+    except (FileNotFoundError, NotADirectoryError, OSError, ValueError):
+        return None
+    return attributes if isinstance(attributes, dict) else None
+
+
+def _is_store(out: Path) -> bool:
+    return any((out / name).is_file() for name in ("zarr.json", ".zgroup"))
+
+
+def _prepare_output(backend: Any, out: Path, identity: dict[str, Any], overwrite: bool) -> str:
+    """Make ``out`` ready: ``"new"``, ``"resume"`` or ``"complete"``; refuse anything else."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{str(out)!r} is a file; give a folder name ending in .zarr")
+    if out.exists() and any(out.iterdir()):
+        recorded = (_read_root(backend, out) or {}).get("platekit", {}).get("conversion")
+        if isinstance(recorded, dict) and not overwrite:
+            mine = {k: recorded.get(k) for k in identity}
+            if mine == identity:
+                return "complete" if recorded.get("state") == "complete" else "resume"
+            raise FileExistsError(
+                f"{str(out)!r} holds a conversion of {recorded.get('source')!r} "
+                f"({recorded.get('microscope')}, NGFF {recorded.get('ngff')}, "
+                f"{recorded.get('levels')} levels), not of this plate with these options; "
+                "choose another output, or pass overwrite=True (--overwrite) to replace it"
+            )
+        if not overwrite:
+            raise FileExistsError(
+                f"{str(out)!r} already exists and is not a platekit conversion; choose another "
+                "output, or pass overwrite=True (--overwrite) to replace it"
+            )
+        if not _is_store(out):
+            raise FileExistsError(
+                f"{str(out)!r} is a folder that is not a Zarr store; platekit replaces only Zarr "
+                "stores, even with overwrite: remove it yourself or choose another output"
+            )
+        import shutil
+
+        shutil.rmtree(out)
+    backend.ensure_directory(str(out))
+    backend.set_attributes(str(out), {"platekit": {"conversion": {**identity, "state": "running",
+                                                                  "version": __version__}}})
+    return "new"
+
+
+def _well_group(out: Path, well: str) -> str:
+    return str(out / well_path(well))
+
+
+def _well_complete(backend: Any, out: Path, well: str, ngff: str) -> bool:
+    try:
+        attributes = backend.attributes(_well_group(out, well))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return "well" in unwrap(ngff, attributes)
+
+
+def _recorded_absent(
+    backend: Any, out: Path, ngff: str, wells: set[str] | None = None
+) -> list[AbsentPlane]:
+    """The absent planes recorded in complete wells (all of them, or of ``wells``)."""
+    found: list[AbsentPlane] = []
+    root = _read_root(backend, out) or {}
+    entries = root.get("platekit", {}).get("absent_planes")
+    if entries is None:
+        entries = []
+        for well in wells or ():
+            try:
+                attributes = backend.attributes(_well_group(out, well))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            entries += attributes.get("platekit", {}).get("absent_planes", [])
+    for entry in entries:
+        if wells is not None and entry["well"] not in wells:
+            continue
+        key = PlaneKey(
+            entry["well"], entry["site"], entry["channel"], entry["z_index"], entry["timepoint"]
+        )
+        found.append(AbsentPlane(key, entry["reason"], entry.get("path")))
+    return found
+
+
+def _finish(
+    backend: Any, out: Path, plan: _Plan, identity: dict[str, Any], absent: list[AbsentPlane]
+) -> None:
+    attributes = plate_attributes(plan.meta, plan.ngff, plan.meta.site_count)
+    attributes["platekit"] = {
+        "conversion": {**identity, "state": "complete", "version": __version__},
+        "absent_planes": [a.as_json() for a in absent],
+    }
+    backend.set_attributes(str(out), attributes)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+class _Tracker:
+    """Counts planes as they are written and calls the progress callback."""
+
+    def __init__(
+        self,
+        total: int,
+        wells_total: int,
+        done: int,
+        wells_done: int,
+        callback: Callable[[Progress], None] | None,
+        started: float,
+        plan: _Plan,
+    ) -> None:
+        import numpy as np
+
+        self.total, self.wells_total = total, wells_total
+        self.done, self.wells_done = done, wells_done
+        self._skipped = done
+        self._callback = callback
+        self._started = started
+        plane = plan.level_shapes[0][-2:]
+        self._plane_bytes = int(plane[0] * plane[1] * np.dtype(plan.dtype).itemsize)
+        self._last = 0.0
+        if callback is not None:
+            callback(self._progress())
+
+    def _progress(self) -> Progress:
+        return Progress(
+            done=self.done,
+            total=self.total,
+            wells_done=self.wells_done,
+            wells_total=self.wells_total,
+            elapsed=time.perf_counter() - self._started,
+            bytes_done=(self.done - self._skipped) * self._plane_bytes,
+        )
+
+    def planes(self, count: int) -> None:
+        self.done += count
+        now = time.perf_counter()
+        # At most 20 calls a second, whatever the plane rate.
+        if self._callback is not None and now - self._last >= 0.05:
+            self._last = now
+            self._callback(self._progress())
+
+    def well(self) -> None:
+        self.wells_done += 1
+        if self._callback is not None:
+            self._callback(self._progress())
+
+
+def _run(
+    plan: _Plan,
+    wells: list[str],
+    by_well: dict[str, dict[PlaneKey, str]],
+    workers: int,
+    tracker: _Tracker,
+    cancel: Flag | None,
+) -> list[_WellResult]:
+    if not wells:
+        return []
+    if workers == 1 or len(wells) == 1:
+        results = []
+        for well in wells:
+            results.append(_convert_well(plan, well, by_well[well], tracker.planes, cancel))
+            tracker.well()
+        return results
+    from platekit.microscopes._workers import run_in_processes
+
+    return run_in_processes(plan, wells, by_well, workers, tracker, cancel)
+
+
+def _convert_well(
+    plan: _Plan,
+    well: str,
+    planes: dict[PlaneKey, str],
+    report: Callable[[int], None],
+    cancel: Flag | None,
+) -> _WellResult:
+    """Write one well: every field's arrays, then the field and well metadata (last)."""
+    from platekit.microscopes._plate import handler_for
+
+    backend = _backend(plan.ngff)
+    handler = handler_for(plan.microscope)
+    out = Path(plan.out)
+    group = _well_group(out, well)
+    if backend.exists(group):
+        # Left half-written by an interrupted run: its fields are redone from scratch.
+        backend.delete(group, recursive=True)
+    backend.ensure_directory(group)
+    meta = plan.meta
+    absent: list[AbsentPlane] = []
+    written = 0
+    fields = []
+    for field_index, site in enumerate(meta.sites):
+        name = str(field_index)
+        fields.append(name)
+        field_group = f"{group}/{name}"
+        backend.ensure_directory(field_group)
+        windows: dict[int, tuple[float, float]] = {}
+        with _LevelWriters(backend, field_group, plan) as writers:
+            for channel_index, channel in enumerate(meta.channels):
+                for z in range(1, meta.z_count + 1):
+                    for t in range(1, meta.t_count + 1):
+                        if cancel is not None and cancel.is_set():
+                            raise ConversionCancelled(
+                                f"the conversion to {plan.out!r} was cancelled; run it again "
+                                "to finish it"
+                            )
+                        key = PlaneKey(well, site, channel, z, t)
+                        pixels = _read(handler, plan, key, planes.get(key), absent)
+                        if pixels is not None:
+                            writers.write(plan.index(key, channel_index), pixels)
+                            low, high = windows.get(channel, (float("inf"), float("-inf")))
+                            windows[channel] = (
+                                min(low, float(pixels.min())),
+                                max(high, float(pixels.max())),
+                            )
+                            written += 1
+                        report(1)
+        backend.set_attributes(
+            field_group, image_attributes(meta, plan.ngff, f"{well}/{name}", plan.levels, windows)
+        )
+    attributes = well_attributes(fields, plan.ngff)
+    attributes["platekit"] = {"absent_planes": [a.as_json() for a in absent]}
+    backend.set_attributes(group, attributes)
+    return _WellResult(well, written, absent)
+
+
+def _read(
+    handler: Any, plan: _Plan, key: PlaneKey, address: str | None, absent: list[AbsentPlane]
+) -> np.ndarray | None:
+    """The plane's pixels, or ``None`` (recorded in ``absent``) when it is written as absent."""
+    if address is None:
+        absent.append(AbsentPlane(key, "missing from the source plate"))
+        return None
+    path = str(Path(plan.plate) / address)
+    try:
+        pixels = handler.read_plane(Path(plan.plate), address)
+        expected = plan.level_shapes[0][-2:]
+        if pixels.shape != expected or str(pixels.dtype) != plan.dtype:
+            raise BadPlaneError(
+                path,
+                f"holds a {pixels.shape[0]}x{pixels.shape[1]} {pixels.dtype} image where the "
+                f"plate's other planes are {expected[0]}x{expected[1]} {plan.dtype}",
+            )
+    except (BadPlaneError, FileNotFoundError) as exc:
+        if not plan.skip_bad_planes:
+            if isinstance(exc, FileNotFoundError):
+                raise BadPlaneError(path, "vanished while the plate was converted") from exc
+            raise
+        absent.append(AbsentPlane(key, str(exc), path))
+        return None
+    return pixels  # type: ignore[no-any-return]
+
+
+class _LevelWriters:
+    """The array writers of one field's resolution levels, fed one plane at a time."""
+
+    def __init__(self, backend: Any, field_group: str, plan: _Plan) -> None:
+        self._backend, self._group, self._plan = backend, field_group, plan
+        self._contexts: list[Any] = []
+        self._arrays: list[Any] = []
+
+    def __enter__(self) -> _LevelWriters:
+        plan = self._plan
+        options: dict[str, Any] = {}
+        if plan.ngff == "0.5":
+            options["dimension_names"] = plan.axes
+        try:
+            for level, shape in enumerate(plan.level_shapes):
+                context = self._backend.array_writer(
+                    f"{self._group}/{level}", shape=shape, dtype=plan.dtype, **options
+                )
+                self._arrays.append(context.__enter__())
+                self._contexts.append(context)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def write(self, index: tuple[int, ...], pixels: np.ndarray) -> None:
+        from platekit.microscopes.functions.builtin import downsample_mean
+
+        for level, array in enumerate(self._arrays):
+            if level:
+                pixels = downsample_mean(pixels)
+            array[index] = pixels
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # Publish (or, after an error, discard) every level, the first error winning.
+        error: BaseException | None = None
+        for context in reversed(self._contexts):
+            try:
+                context.__exit__(*exc_info)
+            except BaseException as exc:
+                error = error or exc
+        self._contexts.clear()
+        if error is not None and exc_info[0] is None:
+            raise error

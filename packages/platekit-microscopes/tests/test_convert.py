@@ -1,0 +1,359 @@
+"""Converting plates to OME-Zarr: what other readers see, resuming, refusing, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import hashlib
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from platekit.microscopes import BadPlaneError, PlaneKey, UnknownPlateError, convert, open_plate
+from platekit.microscopes._convert import ConversionCancelled
+from platekit.microscopes.testing import expected_pixels, hash_tree, write_plate, writers
+
+from platekit.microscopes._ngff import unwrap, well_path
+
+SHAPE = (24, 32)
+
+
+def array_hashes(out: Path) -> dict[str, str]:
+    """Relative path → SHA-256 of every chunk and array metadata file below ``out``.
+
+    Group metadata is left out: the root records the conversion's state.
+    """
+    hashes = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.name not in ("zarr.json", ".zattrs", ".zgroup"):
+            hashes[path.relative_to(out).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.name == "zarr.json" and '"node_type": "array"' in path.read_text():
+            hashes[path.relative_to(out).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def root_attributes(out: Path, ngff: str) -> dict:
+    group = zarr.open_group(str(out), mode="r", zarr_format=3 if ngff == "0.5" else 2)
+    return unwrap(ngff, dict(group.attrs))
+
+
+def field_array(out: Path, well: str, field: int, level: int = 0) -> zarr.Array:
+    return zarr.open_array(str(out / well_path(well) / str(field) / str(level)), mode="r")
+
+
+def plane(out: Path, key: PlaneKey, axes: str, channel_index: int, site_index: int) -> np.ndarray:
+    array = field_array(out, key.well, site_index)
+    index = {"t": key.timepoint - 1, "c": channel_index, "z": key.z_index - 1}
+    return np.asarray(array[tuple(index[a] for a in axes[:-2])])
+
+
+def small_plate(tmp_path: Path, kind: str = "imagexpress", **spec: object) -> Path:
+    options = {"wells": ["A01", "B02"], "sites": 2, "channels": 2, "shape": SHAPE, **spec}
+    return write_plate(kind, tmp_path / f"{kind}-plate", **options)  # type: ignore[arg-type]
+
+
+# -- what readers see ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ngff", ["0.5", "0.4"])
+@pytest.mark.parametrize("kind", writers())
+def test_every_format_converts_to_a_plate_other_readers_open(
+    tmp_path: Path, kind: str, ngff: str
+) -> None:
+    source = small_plate(tmp_path, kind, z=2, t=2)
+    out = tmp_path / "out.zarr"
+    result = convert(source, out, ngff=ngff)
+    assert result.planes_written == result.planes_total == 2 * 2 * 2 * 2 * 2
+
+    # ome-zarr-py reads it as a plate with its wells and images.
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    location = parse_url(str(out))
+    assert location is not None
+    nodes = list(Reader(location)())
+    plate_meta = nodes[0].metadata["metadata"]["plate"] if "metadata" in nodes[0].metadata else None
+    zattrs = location.root_attrs
+    plate_attrs = zattrs.get("ome", zattrs)["plate"]
+    assert [w["path"] for w in plate_attrs["wells"]] == ["A/1", "B/2"]
+    assert plate_meta is None or plate_meta["wells"] == plate_attrs["wells"]
+
+    # ome-zarr-models validates the plate, each well and each image.
+    validate(out, ngff)
+
+    # Every plane holds the source's pixels.
+    for key in [PlaneKey("A01", 1, 1, 1, 1), PlaneKey("B02", 2, 2, 2, 2)]:
+        np.testing.assert_array_equal(
+            plane(out, key, "tczyx", key.channel - 1, key.site - 1), expected_pixels(key, SHAPE)
+        )
+    image = root_attributes(out / "A" / "1" / "0", ngff)
+    axes = [axis["name"] for axis in image["multiscales"][0]["axes"]]
+    assert axes == ["t", "c", "z", "y", "x"]
+    if ngff == "0.5":
+        assert field_array(out, "A01", 0).metadata.dimension_names == tuple(axes)
+
+
+def validate(out: Path, ngff: str) -> None:
+    if ngff == "0.5":
+        from ome_zarr_models.v05.hcs import HCS
+    else:
+        from ome_zarr_models.v04.hcs import HCS
+    group = zarr.open_group(str(out), mode="r")
+    hcs = HCS.from_zarr(group)
+    assert len(list(hcs.well_groups)) == len(hcs.attributes.plate.wells) if ngff == "0.4" else True
+
+
+def test_scale_channels_and_levels(tmp_path: Path) -> None:
+    source = write_plate(
+        "imagexpress", tmp_path / "plate", wells=["A01"], channels=3, z=3, shape=(40, 50),
+        pixel_size_um=0.5, z_step_um=1.5,
+    )
+    out = tmp_path / "out.zarr"
+    convert(source, out, levels=3)
+    image = root_attributes(out / "A" / "1" / "0", "0.5")
+    multiscale = image["multiscales"][0]
+    assert [a["name"] for a in multiscale["axes"]] == ["c", "z", "y", "x"]
+    assert multiscale["axes"][-1]["unit"] == "micrometer"
+    scales = [d["coordinateTransformations"][0]["scale"] for d in multiscale["datasets"]]
+    assert scales == [[1.0, 1.5, 0.5, 0.5], [1.0, 1.5, 1.0, 1.0], [1.0, 1.5, 2.0, 2.0]]
+    shapes = [field_array(out, "A01", 0, level).shape for level in range(3)]
+    assert shapes == [(3, 3, 40, 50), (3, 3, 20, 25), (3, 3, 10, 13)]
+    level0 = np.asarray(field_array(out, "A01", 0, 0)[0, 0]).astype(np.float64)
+    level1 = np.asarray(field_array(out, "A01", 0, 1)[0, 0])
+    block = level0.reshape(20, 2, 25, 2).mean(axis=(1, 3))
+    assert np.abs(level1.astype(np.float64) - block).max() <= 0.5
+    channels = image["omero"]["channels"]
+    assert len(channels) == 3 and all(len(c["color"]) == 6 for c in channels)
+    validate(out, "0.5")
+
+
+# -- resuming, repeating, refusing ---------------------------------------------------------
+
+
+def test_a_finished_conversion_run_again_does_nothing(tmp_path: Path) -> None:
+    source = small_plate(tmp_path)
+    out = tmp_path / "out.zarr"
+    convert(source, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    again = convert(source, out)
+    assert again.already_complete and again.wells_converted == 0 and again.planes_written == 0
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_a_different_plate_into_the_same_output_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.zarr"
+    convert(small_plate(tmp_path), out)
+    other = write_plate("imagexpress", tmp_path / "other", wells=["C03"], shape=SHAPE)
+    before = array_hashes(out)
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        convert(other, out)
+    assert array_hashes(out) == before
+    with pytest.raises(FileExistsError, match="not of this plate with these options"):
+        convert(small_plate(tmp_path), out, levels=2)
+    convert(other, out, overwrite=True)
+    assert root_attributes(out, "0.5")["plate"]["wells"][0]["path"] == "C/3"
+
+
+def test_a_folder_that_is_not_a_store_is_never_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "mine.zarr"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a Zarr store"):
+        convert(small_plate(tmp_path), out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_the_source_plate_is_never_modified(tmp_path: Path) -> None:
+    source = small_plate(tmp_path, z=2)
+    before = hash_tree(source)
+    convert(source, tmp_path / "out.zarr", levels=2)
+    convert(source, tmp_path / "out.zarr", levels=2)
+    assert hash_tree(source) == before
+
+
+def test_the_output_may_not_be_inside_the_source(tmp_path: Path) -> None:
+    source = small_plate(tmp_path)
+    with pytest.raises(ValueError, match="inside the source plate"):
+        convert(source, source / "out.zarr")
+
+
+def test_cancel_leaves_a_resumable_output(tmp_path: Path) -> None:
+    source = small_plate(tmp_path, wells=["A01", "A02", "B01", "B02"])
+    whole = tmp_path / "whole.zarr"
+    convert(source, whole)
+
+    out = tmp_path / "out.zarr"
+    stop = threading.Event()
+
+    def progress(p: object) -> None:
+        if getattr(p, "done", 0) >= 10:
+            stop.set()
+
+    with pytest.raises(ConversionCancelled, match="run it again"):
+        convert(source, out, progress=progress, cancel=stop)
+    assert "plate" not in root_attributes(out, "0.5")
+    result = convert(source, out)
+    assert 0 < result.wells_converted < 4
+    assert array_hashes(out) == array_hashes(whole)
+
+
+@pytest.mark.slow
+def test_killed_then_resumed_equals_uninterrupted(tmp_path: Path) -> None:
+    source = write_plate(
+        "imagexpress", tmp_path / "plate", wells=[f"{r}{c:02d}" for r in "ABC" for c in range(1, 9)],
+        sites=4, channels=3, shape=(256, 256),
+    )
+    whole = tmp_path / "whole.zarr"
+    convert(source, whole)
+
+    out = tmp_path / "out.zarr"
+    command = [sys.executable, "-m", "platekit.registry", "convert", str(source), str(out), "-q"]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and child.poll() is None:
+            done = [p for p in out.glob("*/*/zarr.json") if '"well"' in p.read_text()]
+            if done:
+                break
+            time.sleep(0.005)
+        assert child.poll() is None, "the conversion ended before it could be killed"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert "plate" not in root_attributes(out, "0.5")
+
+    rerun = subprocess.run(command[:-1], capture_output=True, text=True, timeout=120, check=True)
+    assert "wells were already done" in rerun.stdout
+    assert array_hashes(out) == array_hashes(whole)
+    assert root_attributes(out, "0.5")["plate"] == root_attributes(whole, "0.5")["plate"]
+
+
+@pytest.mark.slow
+def test_two_workers_write_what_one_writes(tmp_path: Path) -> None:
+    source = small_plate(tmp_path, wells=["A01", "A02", "B01", "B02"], z=2)
+    one, two = tmp_path / "one.zarr", tmp_path / "two.zarr"
+    convert(source, one, workers=1)
+    result = convert(source, two, workers=2)
+    assert result.wells_converted == 4
+    assert array_hashes(one) == array_hashes(two)
+    validate(two, "0.5")
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+def test_a_folder_that_is_no_plate(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UnknownPlateError, match="looked for"):
+        convert(tmp_path / "empty", tmp_path / "out.zarr")
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def _plane_files(source: Path) -> list[Path]:
+    plate = open_plate(source)
+    return [source / address for _, address in plate.planes()]
+
+
+def test_a_truncated_tiff_names_the_file(tmp_path: Path) -> None:
+    source = small_plate(tmp_path)
+    victim = _plane_files(source)[3]
+    victim.write_bytes(victim.read_bytes()[:200])
+    with pytest.raises(BadPlaneError, match=victim.name):
+        convert(source, tmp_path / "out.zarr")
+
+
+def test_a_plane_unlike_its_neighbours_names_the_file(tmp_path: Path) -> None:
+    source = small_plate(tmp_path)
+    victim = _plane_files(source)[-1]
+    tifffile.imwrite(victim, np.zeros((10, 10), np.uint8))
+    with pytest.raises(BadPlaneError, match=rf"{victim.name}.*10x10 uint8.*24x32 uint16"):
+        convert(source, tmp_path / "out.zarr")
+
+
+def test_skip_bad_planes_writes_them_absent_and_reports_them(tmp_path: Path) -> None:
+    source = small_plate(tmp_path)
+    files = _plane_files(source)
+    files[0].write_bytes(b"not a tiff at all")
+    result = convert(source, tmp_path / "out.zarr", skip_bad_planes=True)
+    assert [a.path for a in result.bad] == [str(files[0])]
+    assert result.planes_written == result.planes_total - 1
+    key = result.bad[0].plane
+    assert not plane(tmp_path / "out.zarr", key, "cyx", key.channel - 1, key.site - 1).any()
+    recorded = root_attributes(tmp_path / "out.zarr", "0.5")
+    assert recorded == recorded  # the root stays readable
+    again = convert(source, tmp_path / "out.zarr", skip_bad_planes=True)
+    assert again.already_complete and [a.path for a in again.bad] == [str(files[0])]
+
+
+def test_missing_planes_are_written_absent(tmp_path: Path) -> None:
+    gone = PlaneKey("A01", 2, 1, 1, 1)
+    source = small_plate(tmp_path, kind="opera_phenix", missing=[gone])
+    result = convert(source, tmp_path / "out.zarr")
+    assert [a.plane for a in result.missing] == [gone]
+    assert not plane(tmp_path / "out.zarr", gone, "cyx", 0, 1).any()
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def platekit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "platekit.registry", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )
+
+
+def test_convert_help_lists_its_options() -> None:
+    shown = platekit("convert", "--help")
+    assert shown.returncode == 0
+    for option in ("--ngff", "--levels", "--workers", "--overwrite", "--skip-bad-planes",
+                   "--quiet", "--example", "--microscope"):
+        assert option in shown.stdout
+
+
+def test_convert_prints_progress_lines_and_a_summary(tmp_path: Path) -> None:
+    source = small_plate(tmp_path)
+    done = platekit("convert", str(source), str(tmp_path / "out.zarr"))
+    assert done.returncode == 0, done.stderr
+    assert "converting: 16/16 planes, 2/2 wells" in done.stderr
+    assert "converted 2 wells, 16 planes" in done.stdout
+    again = platekit("convert", str(source), str(tmp_path / "out.zarr"))
+    assert "already a complete conversion" in again.stdout
+    quiet = platekit("convert", "-q", str(source), str(tmp_path / "q.zarr"))
+    assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""
+
+
+def test_convert_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    failed = platekit("convert", str(tmp_path / "nothing"), str(tmp_path / "out.zarr"))
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr and "is not a plate platekit can read" in failed.stderr
+    wrong = platekit("convert", str(tmp_path / "nothing"))
+    assert wrong.returncode == 1 and "PLATE and OUT.zarr" in wrong.stderr
+
+
+def test_convert_an_example_and_inspect_it(tmp_path: Path) -> None:
+    done = platekit("convert", "--example", "cellvoyager", str(tmp_path / "ex.zarr"))
+    assert done.returncode == 0, done.stderr
+    assert "wrote a synthetic cellvoyager plate" in done.stdout
+    validate(tmp_path / "ex.zarr", "0.5")
+    inspected = platekit("inspect", str(tmp_path / "ex.zarr"))
+    assert inspected.returncode == 0, inspected.stderr
+    assert "omezarr" in inspected.stdout and "wells          4" in inspected.stdout
+
+
+def test_demo_says_what_it_does(tmp_path: Path) -> None:
+    shown = platekit("demo", str(tmp_path / "demo"))
+    assert shown.returncode == 0, shown.stderr
+    assert "wrote a synthetic imagexpress plate" in shown.stdout
+    assert "detected it as 'imagexpress'" in shown.stdout
+    assert "converted 4 wells" in shown.stdout
+    validate(tmp_path / "demo" / "ExamplePlate.zarr", "0.5")
