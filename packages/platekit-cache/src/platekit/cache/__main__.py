@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from platekit.cache import _info
 from platekit.cache._colormaps import create_colormap_enum
+from platekit.cache._paths import cache_root, environment_key
 from platekit.cache._record import RegistryCacheManager, caching_disabled_by_env
 from platekit.cache._stamps import fingerprint
 
@@ -22,33 +23,109 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m platekit.c
         epilog=(
             "PLATEKIT_CACHE_DIR moves the cache; PLATEKIT_DISABLE_REGISTRY_CACHE=1 turns it off."
         ),
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    info = commands.add_parser("info", help="where the cache is and what it holds")
+    info = commands.add_parser(
+        "info",
+        help="where the cache is and what it holds",
+        description=(
+            "Say where the cache is and whether records can be written there (and if not, "
+            "why), and list this environment's records with their size, age and state."
+        ),
+        allow_abbrev=False,
+    )
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    clear = commands.add_parser("clear", help="delete this environment's records")
+    clear = commands.add_parser(
+        "clear",
+        help="delete this environment's records",
+        description=(
+            "Delete this environment's records, or every environment's. Only files platekit "
+            "wrote are deleted: NAME.json files holding a platekit record, and temporary "
+            "files a save left behind. Anything else is left alone, and listed when it is "
+            "named like a record."
+        ),
+        allow_abbrev=False,
+    )
     clear.add_argument(
         "--all-environments",
         action="store_true",
-        help="delete the records of every Python environment, not only this one",
+        help="delete the records of every Python environment, not only this one "
+        "(asks first, unless --yes)",
+    )
+    clear.add_argument(
+        "--yes",
+        action="store_true",
+        help="delete other environments' records without asking",
     )
     commands.add_parser(
         "colormaps",
         help="build the colormap enum (from the cache when it is fresh) and list it",
+        description=(
+            "Build the colormap enum, from the cache when its record is fresh, list its "
+            "members, and say where they came from and how long that took."
+        ),
+        allow_abbrev=False,
     )
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Said by the subcommand's parser, so the usage shown is the subcommand's.
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.command == "info":
-        return _print_info(as_json=args.json)
+        return _print_info(as_json=args.json, prog=prog)
     if args.command == "clear":
-        removed = _info.clear_cache(all_environments=args.all_environments)
-        where = "every environment" if args.all_environments else "this environment"
-        print(f"removed {removed} file{'s' if removed != 1 else ''} from {where}'s cache")
-        return 0
+        return _clear(all_environments=args.all_environments, yes=args.yes, prog=prog)
     return _print_colormaps()
 
 
-def _print_info(*, as_json: bool) -> int:
+def _clear(*, all_environments: bool, yes: bool, prog: str) -> int:
+    if all_environments and not yes:
+        others = [name for name in _info.environment_folders() if name != environment_key()]
+        if others and not _confirm(others, prog):
+            return 1
+    report = _info.clear_records(all_environments)
+    where = "every environment" if all_environments else "this environment"
+    print(f"removed {_count(len(report.removed), 'file')} from {where}'s cache")
+    if report.left:
+        print(
+            f"left alone {_count(len(report.left), 'entry', 'entries')} not written by "
+            f"platekit: {', '.join(report.left)}"
+        )
+    if not report.failed:
+        return 0
+    print(f"{prog} clear: could not remove {_count(len(report.failed), 'file')}:", file=sys.stderr)
+    for path, problem in report.failed:
+        print(f"  {path}: {problem}", file=sys.stderr)
+    print(
+        "Make the cache folder writable and run this again; platekit works without them meanwhile.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _confirm(others: list[str], prog: str) -> bool:
+    """Whether the user agrees to delete other environments' records."""
+    count = _count(len(others), "other Python environment")
+    what = f"the records of {count} ({', '.join(others)}) in {cache_root()}"
+    if sys.stdin is None or not sys.stdin.isatty():
+        print(
+            f"{prog} clear: not deleting {what} without a confirmation; pass --yes to delete them",
+            file=sys.stderr,
+        )
+        return False
+    print(f"delete {what} too? [y/N] ", end="", flush=True)
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return True
+    print("nothing removed")
+    return False
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _print_info(*, as_json: bool, prog: str) -> int:
     state = _info.describe_state()
     records = _info.cache_info()
     if as_json:
@@ -67,17 +144,13 @@ def _print_info(*, as_json: bool) -> int:
         ]
         print(json.dumps(payload, indent=2))
         return 0
-    caching = "off (PLATEKIT_DISABLE_REGISTRY_CACHE)" if state["disabled_by_env"] else "on"
     print(f"cache root:   {state['root']}")
     print(f"environment:  {state['environment']}")
-    print(f"caching:      {caching}")
+    print(f"caching:      {state['caching']}")
     others = state["other_environments"]
     assert isinstance(others, list)
     if others:
-        print(
-            f"other environments: {len(others)} "
-            "(python -m platekit.cache clear --all-environments removes them)"
-        )
+        print(f"other environments: {len(others)} ({prog} clear --all-environments removes them)")
     print()
     if not records:
         print("no records yet")
