@@ -142,3 +142,120 @@ def test_an_unknown_command_is_an_error(cache_root: Path) -> None:
     done = platekit("frobnicate", cache_root=cache_root, check=False)
     assert done.returncode == 2
     assert "invalid choice: 'frobnicate'" in done.stderr
+
+
+def test_a_subcommand_usage_error_shows_that_subcommand(cache_root: Path) -> None:
+    def usage(done: subprocess.CompletedProcess[str]) -> str:
+        assert done.returncode == 2
+        [line] = [line for line in done.stderr.splitlines() if line.startswith("usage:")]
+        return line
+
+    done = platekit("registries", "--jsn", cache_root=cache_root, check=False)
+    assert usage(done).startswith("usage: platekit registries [-h]")
+    assert "platekit registries: error: unrecognized arguments: --jsn" in done.stderr
+    cache = platekit("cache", "info", "--jsn", cache_root=cache_root, check=False)
+    assert usage(cache).startswith("usage: platekit cache info [-h]")
+
+
+def test_options_are_never_abbreviated(cache_root: Path) -> None:
+    done = platekit("registries", "--jso", cache_root=cache_root, check=False)
+    assert done.returncode == 2
+    assert "unrecognized arguments: --jso" in done.stderr
+    platekit("registries", cache_root=cache_root)
+    cleared = platekit("cache", "clear", "--all", cache_root=cache_root, check=False)
+    assert cleared.returncode == 2
+    assert "unrecognized arguments: --all" in cleared.stderr
+    assert any(cache_root.glob("*/*.json"))
+
+
+@pytest.fixture
+def broken_registry(tmp_path: Path) -> Path:
+    """A distribution announcing a registry whose one plugin fails to import."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pk_shaky.py").write_text(
+        textwrap.dedent(
+            """
+            from platekit.registry import AutoRegisterMeta, LazyDiscoveryDict, RegistryConfig
+
+            class Shaky(metaclass=AutoRegisterMeta):
+                __registry_config__ = RegistryConfig(
+                    registry_dict=LazyDiscoveryDict(),
+                    key_attribute="_kind",
+                    skip_if_no_key=True,
+                    registry_name="shaky thing",
+                    entry_point_group="pk_shaky.things",
+                )
+                _kind = None
+
+            class Steady(metaclass=AutoRegisterMeta):
+                __registry_config__ = RegistryConfig(
+                    registry_dict=LazyDiscoveryDict(),
+                    key_attribute="_kind",
+                    skip_if_no_key=True,
+                    registry_name="steady thing",
+                    entry_point_group="pk_shaky.steady",
+                )
+                _kind = None
+
+            class Rock(Steady):
+                _kind = "rock"
+            """
+        )
+    )
+    (site / "pk_shaky_broken.py").write_text("import pk_shaky_missing_dependency\n")
+    dist = site / "pk_shaky-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-shaky\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[platekit.registries]\nshaky = pk_shaky:Shaky\nsteady = pk_shaky:Steady\n\n"
+        "[pk_shaky.things]\nbroken = pk_shaky_broken:Thing\n\n"
+        "[pk_shaky.steady]\nrock = pk_shaky:Rock\n"
+    )
+    return site
+
+
+def test_strict_registries_fail_on_a_broken_plugin(cache_root: Path, broken_registry: Path) -> None:
+    lenient = platekit("registries", "shaky", cache_root=cache_root, path=broken_registry)
+    assert "ERROR entry point 'broken' of pk-shaky" in lenient.stdout
+    for _ in range(2):  # cold, then warm
+        strict = platekit(
+            "registries",
+            "shaky",
+            "steady",
+            "--strict",
+            cache_root=cache_root,
+            path=broken_registry,
+            check=False,
+        )
+        assert strict.returncode == 1, strict.stdout + strict.stderr
+        assert "ERROR entry point 'broken' of pk-shaky" in strict.stdout
+        assert "platekit registries --strict: 1 plugin failed to import" in strict.stderr
+    as_json = platekit(
+        "registries",
+        "shaky",
+        "--json",
+        "--strict",
+        cache_root=cache_root,
+        path=broken_registry,
+        check=False,
+    )
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["registries"][0]["errors"]
+    # Only the registries shown count.
+    steady = platekit(
+        "registries", "steady", "--strict", cache_root=cache_root, path=broken_registry
+    )
+    assert "rock" in steady.stdout and steady.stderr == ""
+
+
+def test_strict_registries_fail_on_a_broken_announcement(cache_root: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    dist = site / "pk_gone-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pk-gone\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[platekit.registries]\ngone = pk_gone:Root\n")
+    assert platekit("registries", cache_root=cache_root, path=site).returncode == 0
+    strict = platekit("registries", "--strict", cache_root=cache_root, path=site, check=False)
+    assert strict.returncode == 1
+    assert "ERROR gone (pk-gone)" in strict.stdout

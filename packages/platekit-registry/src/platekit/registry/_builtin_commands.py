@@ -26,6 +26,12 @@ class RegistriesCommand(Command):
         parser.add_argument(
             "--refresh", action="store_true", help="discover again and rewrite each index"
         )
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="exit with status 1 when a plugin or an announced registry failed to import "
+            "(for CI)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         announced, problems = announced_registries()
@@ -47,6 +53,8 @@ class RegistriesCommand(Command):
             print(json.dumps({"registries": reports, "problems": problems}, indent=2))
         else:
             print_reports(reports, problems)
+        if args.strict:
+            return strict_status(reports, problems)
         return 0
 
 
@@ -59,7 +67,7 @@ class CacheCommand(Command):
         parser.add_argument(
             "arguments",
             nargs=argparse.REMAINDER,
-            metavar="info [--json] | clear [--all-environments] | colormaps",
+            metavar="info [--json] | clear [--all-environments [--yes]] | colormaps",
             help="what python -m platekit.cache takes",
         )
 
@@ -67,6 +75,22 @@ class CacheCommand(Command):
         from platekit.cache.__main__ import main as cache_main
 
         return cache_main(args.arguments, prog="platekit cache")
+
+
+def strict_status(reports: list[dict[str, Any]], problems: list[str]) -> int:
+    """1, with a line on stderr, when a shown registry has a broken plugin or an
+    announcement failed; else 0."""
+    broken = sum(len(report["errors"]) for report in reports)
+    if not broken and not problems:
+        return 0
+    failures = []
+    if broken:
+        failures.append(f"{broken} plugin{'s' if broken != 1 else ''} failed to import")
+    if problems:
+        count = len(problems)
+        failures.append(f"{count} announced registr{'ies' if count != 1 else 'y'} failed to load")
+    print(f"platekit registries --strict: {' and '.join(failures)}", file=sys.stderr)
+    return 1
 
 
 def announced_registries() -> tuple[dict[str, LazyDiscoveryDict], list[str]]:

@@ -33,10 +33,12 @@ def _run(argv: Sequence[str] | None) -> int:
     import argparse
 
     args = list(sys.argv[1:] if argv is None else argv)
+    # No abbreviated options anywhere: "--all" must never quietly mean "--all-environments".
     parser = argparse.ArgumentParser(
         prog="platekit",
         description="platekit: plugin registries, caches and plate I/O for HCS software.",
         epilog="Run 'platekit COMMAND --help' for a command's options.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"platekit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,12 +46,19 @@ def _run(argv: Sequence[str] | None) -> int:
     for name in sorted(COMMANDS):
         if name == chosen:
             continue
-        commands.add_parser(name, help=str(COMMANDS.metadata(name).get("help", "")))
+        commands.add_parser(
+            name, help=str(COMMANDS.metadata(name).get("help", "")), allow_abbrev=False
+        )
     if chosen is not None and chosen in COMMANDS:
         command = COMMANDS[chosen]()
-        sub = commands.add_parser(chosen, help=command.help, description=command.help)
+        sub = commands.add_parser(
+            chosen, help=command.help, description=command.help, allow_abbrev=False
+        )
         command.configure(sub)
-        parsed = parser.parse_args(args)
+        parsed, extra = parser.parse_known_args(args)
+        if extra:
+            # Said by the command's parser, so the usage shown is the command's.
+            sub.error(f"unrecognized arguments: {' '.join(extra)}")
         return int(command.run(parsed))
     parsed = parser.parse_args(args)
     parser.print_help()
