@@ -1,0 +1,406 @@
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import given
+from hypothesis import strategies as st
+
+from platekit.microscopes import PlaneKey, PlaneName, PlateFormatError, open_plate, well_name
+from platekit.microscopes.handlers.cellvoyager import CellVoyagerParser
+from platekit.microscopes.testing import expected_pixels, write_plate
+from platekit.microscopes.testing.contract import HandlerContract
+
+BTS = "http://www.yokogawa.co.jp/BTS/BTSSchema/1.0"
+CHANNEL_1 = (
+    '<bts:MeasurementChannel bts:Ch="1" bts:HorizontalPixelDimension="0.325" '
+    'bts:HorizontalPixels="8" bts:VerticalPixels="4" bts:InputBitDepth="16"/>'
+)
+PLATE_96 = 'bts:RowCount="8" bts:ColumnCount="12" bts:FieldCount="1" bts:ZCount="1"'
+
+
+class TestCellVoyager(HandlerContract):
+    kind = "cellvoyager"
+
+
+def handmade(
+    folder: Path,
+    records: list[tuple[str, str]],
+    *,
+    detail: str = PLATE_96,
+    channels: str = CHANNEL_1,
+    absent: tuple[str, ...] = (),
+) -> Path:
+    """A plate from MLF records given as (attributes, file name); every file but ``absent``."""
+    folder.mkdir()
+    body = "\n".join(
+        f"  <bts:MeasurementRecord {attrs}>{name}</bts:MeasurementRecord>"
+        for attrs, name in records
+    )
+    (folder / "MeasurementData.mlf").write_text(
+        f'<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<bts:MeasurementData xmlns:bts="{BTS}" bts:Version="1.0">\n{body}\n'
+        "</bts:MeasurementData>\n",
+        encoding="utf-8",
+    )
+    (folder / "MeasurementDetail.mrf").write_text(
+        f'<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<bts:MeasurementDetail xmlns:bts="{BTS}" bts:Version="1.0" {detail}>\n'
+        f"  {channels}\n</bts:MeasurementDetail>\n",
+        encoding="utf-8",
+    )
+    for attrs, name in records:
+        if 'Type="IMG"' in attrs and name not in absent:
+            tifffile.imwrite(folder / name, np.zeros((4, 8), dtype=np.uint16))
+    return folder
+
+
+def image(field: object = 1, z: int = 1, ch: int = 1, action: int = 1, **more: object) -> str:
+    """A Type="IMG" record's attributes for well A01 at time point 1, timeline 1."""
+    values: dict[str, object] = {
+        "Type": "IMG",
+        "Row": 1,
+        "Column": 1,
+        "TimePoint": 1,
+        "FieldIndex": field,
+        "ZIndex": z,
+        "TimelineIndex": 1,
+        "ActionIndex": action,
+        "Action": "2D",
+        "Ch": ch,
+        **more,
+    }
+    return " ".join(f'bts:{name}="{value}"' for name, value in values.items())
+
+
+def name(field: int = 1, z: int = 1, ch: int = 1, action: int = 1, timeline: int = 1) -> str:
+    return f"P_A01_T0001F{field:03d}L{timeline:02d}A{action:02d}Z{z:02d}C{ch:02d}.tif"
+
+
+# -- file names -----------------------------------------------------------------------
+
+_PREFIX = st.text(alphabet=string.ascii_letters + string.digits + "_-. #()", max_size=20)
+
+
+@st.composite
+def plane_names(draw: st.DrawFn) -> PlaneName:
+    row = draw(st.integers(1, 32))
+    column = draw(st.integers(1, 48))
+    return PlaneName(
+        well=well_name(row, column),
+        site=draw(st.integers(1, 1200)),
+        channel=draw(st.integers(1, 120)),
+        z_index=draw(st.integers(1, 120)),
+        timepoint=draw(st.integers(1, 12000)),
+        prefix=draw(_PREFIX),
+        extension=draw(st.sampled_from([".tif", ".tiff", ".TIF"])),
+        extra=(
+            ("timeline", str(draw(st.integers(1, 120)))),
+            ("action", str(draw(st.integers(1, 120)))),
+        ),
+    )
+
+
+@given(plane_names())
+def test_names_round_trip(plane: PlaneName) -> None:
+    parser = CellVoyagerParser()
+    formatted = parser.format(plane)
+    parsed = parser.parse(formatted)
+    assert parsed == plane
+    assert parsed is not None and parser.format(parsed) == formatted
+
+
+def test_a_name_says_every_part() -> None:
+    parsed = CellVoyagerParser().parse("My_Plate_2_D08_T0003F012L02A04Z05C06.tif")
+    assert parsed is not None
+    assert (parsed.prefix, parsed.well) == ("My_Plate_2", "D08")
+    assert (parsed.timepoint, parsed.site, parsed.z_index, parsed.channel) == (3, 12, 5, 6)
+    assert (parsed.get("timeline"), parsed.get("action")) == ("2", "4")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "SC_BP405_BP445.tif",
+        "DC_sCMOS #1_CAM1.tif",
+        "MeasurementData.mlf",
+        "Plate1.wpi",
+        "Plate1_D08_T0001F001L01A01Z01.tif",  # no channel
+        "Plate1_D08_T0001F001L01A01Z01C01.png",
+        "Plate1_D8_T0001F001L01A01Z01C01.tif",  # the software pads columns to two digits
+        "Plate1_D08_T00001F001L01A01Z01C01.tif",  # nor pads further than four
+        "Plate1_d08_T0001F001L01A01Z01C01.tif",
+    ],
+)
+def test_other_files_are_not_planes(other: str) -> None:
+    assert CellVoyagerParser().parse(other) is None
+
+
+# -- what the synthetic plate holds besides planes --------------------------------------
+
+
+def test_correction_images_and_error_records_are_skipped(tmp_path: Path) -> None:
+    folder = write_plate(
+        "cellvoyager", tmp_path / "P", wells=["A01", "B02"], sites=2, channels=3, error_records=3
+    )
+    assert {"SC_BP405_BP445.tif", "DC_sCMOS #1_CAM1.tif"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "MeasurementData.mlf").read_text().count('bts:Type="ERR"') == 3
+    plate = open_plate(folder)
+    # The error records name fields 3 to 5 of A01: none of them is a site or a missing plane.
+    assert plate.metadata.sites == [1, 2]
+    assert plate.missing() == []
+    addresses = [address for _, address in plate.planes()]
+    assert len(addresses) == 2 * 2 * 3
+    assert not [a for a in addresses if a.startswith(("SC_", "DC_"))]
+
+
+def test_without_correction_images_or_error_records(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", correction_images=False, error_records=0)
+    assert not [p for p in folder.iterdir() if p.name.startswith(("SC_", "DC_"))]
+    assert 'Type="ERR"' not in (folder / "MeasurementData.mlf").read_text()
+    assert len(list(open_plate(folder).planes())) == 2
+
+
+@pytest.mark.parametrize("model", ["CV7000", "CV8000", "CQ1"])
+def test_every_model_reads_alike(tmp_path: Path, model: str) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=2, model=model)
+    plate = open_plate(folder)
+    assert plate.metadata.extra["instrument"] == model
+    for key, _ in plate.planes():
+        np.testing.assert_array_equal(plate.read_plane(key), expected_pixels(key))
+
+
+def test_plain_attributes_read_as_namespaced_ones(tmp_path: Path) -> None:
+    spelled = {}
+    for namespaced in (True, False):
+        folder = write_plate(
+            "cellvoyager",
+            tmp_path / f"P{namespaced}",
+            name="P",
+            sites=2,
+            z=3,
+            t=2,
+            pixel_size_um=0.108,
+            namespaced_attributes=namespaced,
+        )
+        assert (' bts:Type="IMG"' in (folder / "MeasurementData.mlf").read_text()) is namespaced
+        spelled[namespaced] = open_plate(folder)
+    plain, namespaced_plate = spelled[False], spelled[True]
+    assert list(plain.planes()) == list(namespaced_plate.planes())
+    assert plain.metadata.pixel_size_um == pytest.approx(0.108)
+    assert plain.metadata.positions == namespaced_plate.metadata.positions
+    assert plain.metadata.z_step_um == namespaced_plate.metadata.z_step_um == pytest.approx(2.0)
+
+
+def test_a_plate_name_with_underscores(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", name="Screen_2024_05_plate_3", z=2)
+    plate = open_plate(folder)
+    assert plate.metadata.name == "Screen_2024_05_plate_3"
+    assert plate.metadata.wells == ["A01", "A02"]
+    assert plate.metadata.z_count == 2
+
+
+def test_writer_refuses_what_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not take"):
+        write_plate("cellvoyager", tmp_path / "A", thumbnails=True)
+    with pytest.raises(ValueError, match="not a CellVoyager"):
+        write_plate("cellvoyager", tmp_path / "B", model="CV1000")
+    with pytest.raises(ValueError, match="uint16"):
+        write_plate("cellvoyager", tmp_path / "C", dtype="uint8")
+    with pytest.raises(ValueError, match="timelines"):
+        write_plate("cellvoyager", tmp_path / "D", t=2, timelines=3)
+
+
+# -- metadata -------------------------------------------------------------------------
+
+
+def test_plate_size_pixel_size_and_shape_come_from_the_mrf(tmp_path: Path) -> None:
+    folder = write_plate(
+        "cellvoyager",
+        tmp_path / "P",
+        wells=["P24"],
+        plate_format=(16, 24),
+        pixel_size_um=0.325,
+        shape=(20, 30),
+        channels=2,
+    )
+    meta = open_plate(folder).metadata
+    assert (meta.rows, meta.columns) == (16, 24)
+    assert meta.pixel_size_um == pytest.approx(0.325)
+    assert meta.image_shape == (20, 30)
+    assert meta.dtype == "uint16"
+    assert meta.extra["input_bit_depth"] == {"1": 16, "2": 16}
+    assert meta.extra["measurement_setting"] == "CV8000_2ch.mes"
+    assert (folder / "CV8000_2ch.mes").is_file()
+
+
+def test_positions_z_step_and_start_time(tmp_path: Path) -> None:
+    records = [
+        (
+            image(
+                field=1,
+                z=1,
+                X="-325.5",
+                Y="162.25",
+                Z="3001.0",
+                Action="3D",
+                Time="2023-02-01T09:00:00.100+09:00",
+            ),
+            name(1, 1),
+        ),
+        (
+            image(
+                field=1,
+                z=2,
+                X="-325.5",
+                Y="162.25",
+                Z="3001.8",
+                Action="3D",
+                Time="2023-02-01T09:00:00.200+09:00",
+            ),
+            name(1, 2),
+        ),
+        (image(field=2, z=1, X="325.5", Y="-162.25", Z="2999.5", Action="3D"), name(2, 1)),
+        (image(field=2, z=2, X="325.5", Y="-162.25", Z="3000.3", Action="3D"), name(2, 2)),
+    ]
+    detail = PLATE_96.replace('FieldCount="1" bts:ZCount="1"', 'FieldCount="2" bts:ZCount="2"')
+    meta = open_plate(handmade(tmp_path / "P", records, detail=detail)).metadata
+    assert meta.positions[PlaneKey("A01", 1, 1, 2, 1)] == (-325.5, 162.25, 3001.8)
+    assert meta.positions[PlaneKey("A01", 2, 1, 1, 1)] == (325.5, -162.25, 2999.5)
+    assert len(meta.positions) == 4
+    assert meta.z_step_um == pytest.approx(0.8)
+    assert meta.extra["start_time"] == "2023-02-01T09:00:00.100+09:00"
+    assert meta.pixel_size_um == pytest.approx(0.325)
+
+
+def test_a_record_without_row_and_column_takes_the_well_from_its_name(tmp_path: Path) -> None:
+    attrs = 'bts:Type="IMG" bts:Ch="1"'
+    folder = handmade(
+        tmp_path / "P",
+        [(attrs, "P_C05_T0002F001L01A01Z01C01.tif")],
+        detail='bts:RowCount="8" bts:ColumnCount="12"',
+    )
+    plate = open_plate(folder)
+    assert [key for key, _ in plate.planes()] == [PlaneKey("C05", 1, 1, 1, 2)]
+    assert plate.missing() == [PlaneKey("C05", 1, 1, 1, 1)]
+
+
+# -- several timelines and actions ----------------------------------------------------
+
+
+def test_timelines_follow_one_another(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", wells=["A01"], t=5, timelines=2)
+    assert {p.name for p in folder.glob("P_*.tif")} == {
+        f"P_A01_T{timepoint:04d}F001L{timeline:02d}A01Z01C01.tif"
+        for timeline, timepoint in [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)]
+    }
+    plate = open_plate(folder)
+    assert plate.metadata.t_count == 5
+    assert plate.metadata.extra["timelines"] == {"1": [1, 3], "2": [4, 5]}
+    assert [key.timepoint for key, _ in plate.planes()] == [1, 2, 3, 4, 5]
+    for key, _ in plate.planes():
+        np.testing.assert_array_equal(plate.read_plane(key), expected_pixels(key), str(key))
+
+
+def test_actions_with_their_own_ch_keep_it(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=3, actions="per_channel")
+    assert (folder / "P_A01_T0001F001L01A03Z01C03.tif").is_file()
+    plate = open_plate(folder)
+    assert plate.handler.metadata().channels(folder) == {1: "Ch1", 2: "Ch2", 3: "Ch3"}
+    assert "channel_sources" not in plate.metadata.extra
+
+
+def test_actions_sharing_a_ch_become_channels_of_their_own(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=3, z=2, actions="shared_ch")
+    assert (folder / "P_A01_T0001F001L01A03Z02C01.tif").is_file()
+    plate = open_plate(folder)
+    meta = plate.metadata
+    assert {n: c.name for n, c in meta.channels.items()} == {
+        1: "Ch1 (action 1)",
+        2: "Ch1 (action 2)",
+        3: "Ch1 (action 3)",
+    }
+    assert meta.extra["channel_sources"]["3"] == {"action": 3, "ch": 1}
+    assert plate.missing() == []
+    for key, _ in plate.planes():
+        np.testing.assert_array_equal(plate.read_plane(key), expected_pixels(key), str(key))
+
+
+def test_a_2d_action_in_a_3d_plate_has_one_plane(tmp_path: Path) -> None:
+    records = [(image(z=z, Action="3D"), name(z=z)) for z in (1, 2, 3)]
+    records.append((image(ch=2, action=2, Action="2D"), name(ch=2, action=2)))
+    channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
+    detail = PLATE_96.replace('ZCount="1"', 'ZCount="3"')
+    plate = open_plate(handmade(tmp_path / "P", records, detail=detail, channels=channels))
+    assert plate.metadata.z_count == 3
+    assert sorted(plate.metadata.channels) == [1, 2]
+    assert plate.missing() == []
+    assert len(list(plate.planes())) == 4
+
+
+# -- missing planes -------------------------------------------------------------------
+
+
+def test_planes_the_mrf_counts_but_no_record_lists_are_missing(tmp_path: Path) -> None:
+    records = [(image(field=1), name(field=1)), (image(field=2), name(field=2))]
+    detail = PLATE_96.replace('FieldCount="1"', 'FieldCount="3"')
+    plate = open_plate(handmade(tmp_path / "P", records, detail=detail, absent=(name(2),)))
+    assert plate.metadata.sites == [1, 2, 3]
+    assert plate.missing() == [PlaneKey("A01", 2), PlaneKey("A01", 3)]
+    assert [key for key, _ in plate.planes()] == [PlaneKey("A01", 1)]
+
+
+def test_a_channel_the_mrf_lists_but_no_record_has_is_missing(tmp_path: Path) -> None:
+    channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
+    plate = open_plate(handmade(tmp_path / "P", [(image(), name())], channels=channels))
+    assert sorted(plate.metadata.channels) == [1, 2]
+    assert plate.missing() == [PlaneKey("A01", 1, 2)]
+
+
+# -- broken plates --------------------------------------------------------------------
+
+
+def test_a_malformed_mlf_names_its_file_and_line(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P")
+    mlf = folder / "MeasurementData.mlf"
+    lines = mlf.read_text().splitlines()
+    lines[3] = lines[3].replace("</bts:MeasurementRecord>", "")
+    mlf.write_text("\n".join(lines))
+    with pytest.raises(PlateFormatError, match=r"MeasurementData\.mlf, line \d+") as caught:
+        open_plate(folder)
+    assert caught.value.path == str(mlf)
+    assert caught.value.line is not None and caught.value.line >= 4
+
+
+def test_an_mlf_declaring_an_entity_is_refused(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P")
+    mlf = folder / "MeasurementData.mlf"
+    head, rest = mlf.read_text().split("\n", 1)
+    mlf.write_text(f'{head}\n<!DOCTYPE d [<!ENTITY lol "lol">]>\n{rest}')
+    with pytest.raises(PlateFormatError, match="refused") as caught:
+        open_plate(folder)
+    assert caught.value.path == str(mlf)
+    assert caught.value.line == 2
+
+
+def test_a_record_with_a_bad_number_names_the_record_and_its_line(tmp_path: Path) -> None:
+    records = [(image(), name()), (image(field="two"), name(field=2))]
+    with pytest.raises(PlateFormatError, match=r"line 4: image record 2 .*FieldIndex='two'"):
+        open_plate(handmade(tmp_path / "P", records))
+
+
+def test_a_foreign_root_is_not_measurement_data(tmp_path: Path) -> None:
+    folder = handmade(tmp_path / "P", [(image(), name())])
+    (folder / "MeasurementData.mlf").write_text("<Experiment/>")
+    with pytest.raises(PlateFormatError, match="root element is <Experiment>"):
+        open_plate(folder, microscope="cellvoyager")
+
+
+def test_a_missing_mrf_says_what_to_do(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P")
+    (folder / "MeasurementDetail.mrf").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no MeasurementDetail\.mrf.*copy it back"):
+        open_plate(folder)
