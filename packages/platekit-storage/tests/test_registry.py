@@ -398,3 +398,31 @@ def test_a_broken_backend_says_why_through_the_registry_and_the_file_manager(
         assert unknown["raised"][0] == "KeyError"
         assert "no storage backend 'tape'" in unknown["message"]
         assert "Failed to import: entry point 'glow' of pk-glow" in unknown["message"]
+
+
+def test_backend_authors_get_the_contract_helpers() -> None:
+    from platekit.storage import name_filter, not_found, suffixes
+
+    assert suffixes("TIF") == (".tif",)
+    assert suffixes({".ome.tif"}) == (".ome.tif",)
+    assert suffixes(None) is None
+    for wrong in (".", "", "..", 7):
+        with pytest.raises(ValueError, match="extensions must be file suffixes"):
+            suffixes([wrong])  # type: ignore[list-item]
+    keep = name_filter("A01_*", {".tif"})
+    assert keep("A01_s1.TIF") and not keep("B01_s1.tif") and not keep("A01_s1.png")
+    assert not name_filter(None, ".tif")(".tif")
+    with pytest.raises(ValueError, match="suffixes"):
+        name_filter(None, {"."})
+    error = not_found(MemoryBackend(), Path("/plate/A01.tif"))
+    assert isinstance(error, FileNotFoundError)
+    assert error.errno == 2 and error.filename == "/plate/A01.tif"
+    assert "memory backend" in str(error)
+
+
+def test_the_listing_contract_is_the_helpers_contract(tmp_path: Path) -> None:
+    # Every built-in backend keeps list_files's documented ValueError.
+    for backend, root in ((MemoryBackend(), "/data"), (BackendRegistry()["disk"], str(tmp_path))):
+        backend.save(b"x", root + "/a.bin")
+        with pytest.raises(ValueError, match="extensions must be file suffixes"):
+            backend.list_files(root, extensions={"."})

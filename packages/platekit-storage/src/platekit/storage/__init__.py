@@ -15,9 +15,15 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from platekit.storage._base import STORAGE_BACKENDS, ReadOnlyBackend, StorageBackend
+    from platekit.storage._base import (
+        STORAGE_BACKENDS,
+        ReadOnlyBackend,
+        StorageBackend,
+        not_found,
+    )
     from platekit.storage._file_manager import FileManager
     from platekit.storage._formats import DISK_FORMATS, FileFormat
+    from platekit.storage._listing import name_filter, suffixes
     from platekit.storage._natural import natural_key, natural_sorted
     from platekit.storage._registry import BackendRegistry
     from platekit.storage.backends.disk import DiskBackend
@@ -34,8 +40,11 @@ __all__ = [
     "ReadOnlyBackend",
     "StorageBackend",
     "__version__",
+    "name_filter",
     "natural_key",
     "natural_sorted",
+    "not_found",
+    "suffixes",
 ]
 
 # Public name -> private module that defines it.
@@ -49,8 +58,11 @@ _HOMES = {
     "MemoryBackend": "backends.memory",
     "ReadOnlyBackend": "_base",
     "StorageBackend": "_base",
+    "name_filter": "_listing",
     "natural_key": "_natural",
     "natural_sorted": "_natural",
+    "not_found": "_base",
+    "suffixes": "_listing",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

@@ -94,7 +94,8 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """The data stored at ``path``.
 
         Raises ``FileNotFoundError`` naming the path and the backend when
-        nothing is there, ``IsADirectoryError`` when it is a folder.
+        nothing is there (:func:`~platekit.storage.not_found` makes it),
+        ``IsADirectoryError`` when it is a folder.
         """
         raise self._missing("load")
 
@@ -118,7 +119,11 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         or one string, with or without the dot, of one part or more
         (``"tif"``, ``".ome.tif"``); ``recursive`` descends
         into subfolders. Raises ``FileNotFoundError`` when ``directory`` does
-        not exist and ``NotADirectoryError`` when it is a file.
+        not exist, ``NotADirectoryError`` when it is a file, and ``ValueError``
+        (saying extensions must be file suffixes) when an extension is not a
+        suffix: not a string, empty, or dots alone such as ``"."``.
+        :func:`~platekit.storage.name_filter` applies ``pattern`` and
+        ``extensions`` exactly so; a backend should use it.
         """
         raise self._missing("list_files")
 
@@ -243,6 +248,10 @@ class ReadOnlyBackend(StorageBackend):
 
 
 def not_found(backend: StorageBackend, path: PathLike) -> FileNotFoundError:
-    """The error every backend raises for a missing path."""
+    """The ``FileNotFoundError`` every backend raises for a missing ``path``.
+
+    Its ``errno`` is ``ENOENT``, its message names the backend, and its
+    ``filename`` is the path: ``raise not_found(self, path) from None``.
+    """
     text = os.fspath(path)
     return FileNotFoundError(2, f"no such file or folder in the {backend.name} backend", text)

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 def suffixes(extensions: Iterable[str] | str | None) -> tuple[str, ...] | None:
     """``extensions`` as lower-case suffixes with their leading dot (None keeps all).
 
-    A single string counts as one suffix, not as its characters.
+    A single string counts as one suffix, not as its characters:
+    ``suffixes("TIF") == (".tif",)``. Raises ``ValueError`` when an
+    extension is not a file suffix: not a string, empty, or dots alone
+    (``"."``).
     """
     if extensions is None:
         return None
@@ -38,7 +41,10 @@ def name_filter(
     """A test of a file name against a shell ``pattern`` and a set of ``extensions``.
 
     The pattern is matched with case (``"A01_*"``); suffixes without case, and
-    only as a suffix: a file called ``.tif`` has no suffix.
+    only as a suffix: a file called ``.tif`` has no suffix. These are the
+    rules of ``StorageBackend.list_files``, so a backend that filters its
+    names with this function keeps them. Raises ``ValueError`` as
+    :func:`suffixes` does, at once, before any listing.
     """
     wanted = suffixes(extensions)
 
