@@ -1,0 +1,401 @@
+"""Revvity (PerkinElmer) Opera Phenix and Operetta plates, as Harmony exports them.
+
+A Harmony export is a measurement folder whose ``Images/`` holds one TIFF
+per plane, named ``r01c01f01p01-ch1sk1fk1fl1.tiff``, beside an XML index
+(``Index.idx.xml``, ``Index.xml`` or ``Index.ref.xml``; some exports put
+them in the measurement folder itself). The index lists every plane with
+its well, field, plane, time point and channel, the channels' names and
+wavelengths, the pixel size and the stage positions.
+
+Harmony 5 numbers time points from 0 and Harmony 7 from 1, so the time
+point is taken from the file name (``sk<T>``) or the image id
+(``RRCCK<T>F<f>P<p>R<ch>``), which agree across versions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+from platekit.microscopes._errors import PlateFormatError
+from platekit.microscopes._handler import FilenameParser, MetadataHandler, MicroscopeHandler
+from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
+from platekit.microscopes._wells import parse_well, well_name
+from platekit.microscopes.handlers._harmony_index import (
+    IMAGES_FOLDER,
+    INDEX_NAMES,
+    HarmonyIndex,
+    IndexImage,
+    find_index,
+    read_index,
+)
+
+# Two digits at least, and no more padding than that, so format() gives the very name back.
+_PADDED = r"(0[1-9]|[1-9]\d+)"
+_NUMBER = r"([1-9]\d*)"
+_PLANE_FILE = re.compile(
+    rf"r{_PADDED}c{_PADDED}f{_PADDED}p{_PADDED}-ch{_NUMBER}sk{_NUMBER}fk{_NUMBER}fl{_NUMBER}"
+    r"(\.(?i:tiff?))",
+    re.ASCII,
+)
+# An image entry's id: row and column (two digits each), then K<t>F<field>P<plane>R<channel>.
+_IMAGE_ID = re.compile(r"(\d{2})(\d{2})K(\d+)F(\d+)P(\d+)R(\d+)", re.ASCII)
+
+
+class OperaFilenameParser(FilenameParser):
+    """``r<RR>c<CC>f<FF>p<PP>-ch<C>sk<T>fk<K>fl<L>.tiff`` file names.
+
+    Row, column, field and plane are padded to two digits; ``sk`` is the
+    time point. ``fk`` and ``fl`` are kept in :attr:`PlaneName.extra` so
+    that :meth:`format` gives the same name back.
+    """
+
+    def parse(self, name: str) -> PlaneName | None:
+        match = _PLANE_FILE.fullmatch(name)
+        if match is None:
+            return None
+        row, column, site, plane, channel, timepoint, fk, fl, extension = match.groups()
+        return PlaneName(
+            well=well_name(int(row), int(column)),
+            site=int(site),
+            channel=int(channel),
+            z_index=int(plane),
+            timepoint=int(timepoint),
+            extension=extension,
+            extra=(("fk", fk), ("fl", fl)),
+        )
+
+    def format(self, plane: PlaneName) -> str:
+        row, column = parse_well(plane.well)
+        return (
+            f"r{row:02d}c{column:02d}f{plane.site or 1:02d}p{plane.z_index or 1:02d}"
+            f"-ch{plane.channel or 1}sk{plane.timepoint or 1}"
+            f"fk{plane.get('fk', '1')}fl{plane.get('fl', '1')}{plane.extension}"
+        )
+
+
+_PARSER = OperaFilenameParser()
+
+
+class OperaMetadataHandler(MetadataHandler):
+    """Reads a Harmony export's index (V5 ``Index.idx.xml``, V7 ``Index.xml``, ...)."""
+
+    def find_metadata_file(self, plate: Path) -> Path:
+        """The index in ``plate`` or ``plate/Images``; ``FileNotFoundError`` if neither has one."""
+        found = find_index(Path(plate))
+        if found is None:
+            raise FileNotFoundError(
+                f"no Harmony index in {str(plate)!r}: looked for {', '.join(INDEX_NAMES)} in "
+                f"the folder and in its {IMAGES_FOLDER}/ folder; open the measurement folder "
+                "Harmony exported"
+            )
+        return found
+
+    def read(self, plate: Path) -> PlateMetadata:
+        return scan_plate(Path(plate)).metadata
+
+
+class OperaPhenixHandler(MicroscopeHandler):
+    """Opera Phenix, Operetta and Sonata plates exported by Harmony (and Columbus indexes)."""
+
+    _microscope_type = "opera_phenix"
+    display_name = "Revvity Opera Phenix / Operetta (Harmony export)"
+    looks_for = "Index.idx.xml, Index.xml or Index.ref.xml in the plate folder or Images/"
+    parser = _PARSER
+    metadata_handler = OperaMetadataHandler
+
+    def detect(self, plate: Path) -> Path | None:
+        found = super().detect(plate)
+        # "Index.xml" is a common name; only a Harmony root element makes it one of ours.
+        if found is not None and found.name.lower() == "index.xml":
+            try:
+                with open(found, "rb") as file:
+                    head = file.read(4096)
+            except OSError:
+                return None
+            if b"EvaluationInputData" not in head:
+                return None
+        return found
+
+    def scan(self, plate: Path) -> PlateScan:
+        return scan_plate(Path(plate))
+
+
+def scan_plate(plate: Path) -> PlateScan:
+    """The Harmony export in ``plate``: its metadata and the address of every plane.
+
+    Addresses are paths relative to ``plate`` (``Images/r01c01f01p01-ch1sk1fk1fl1.tiff``
+    when the index sits in ``Images/``). Entries with an empty URL, or whose
+    file is not in the folder, go to ``missing``. Raises
+    ``FileNotFoundError`` when there is no index and
+    :class:`PlateFormatError` when it is malformed.
+    """
+    index_path = OperaMetadataHandler().find_metadata_file(plate)
+    index = read_index(index_path)
+    folder = index_path.parent
+    prefix = folder.relative_to(plate).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    names = set(os.listdir(folder))
+    base = _timepoint_base(index)
+
+    planes: dict[PlaneKey, str] = {}
+    missing: list[PlaneKey] = []
+    positions: dict[PlaneKey, tuple[float, float, float | None]] = {}
+    entries: dict[PlaneKey, str] = {}
+    wells = set(index.wells)
+    for image in index.images:
+        row, column, key = _plane_key(image, base, index)
+        if key in entries:
+            raise PlateFormatError(
+                index.path,
+                f"the image entries {entries[key]!r} and {image.id!r} are both plane {key}; "
+                "platekit reads one image per well, field, plane, channel and time point",
+            )
+        if image.buffer:
+            # The default reader reads a TIFF's first image; reading it for every
+            # buffer would give one plane's pixels to all of them.
+            raise PlateFormatError(
+                index.path,
+                f"image entry {image.id!r} is image {image.buffer} of the multi-image TIFF "
+                f"{image.url!r} (BufferNo); platekit reads one plane per TIFF file",
+            )
+        entries[key] = image.id
+        wells.add((row, column))
+        url = _file_in(folder, image.url, names)
+        if url is None:
+            missing.append(key)
+        else:
+            planes[key] = prefix + url
+        x, y, z = image.position_um
+        if x is not None and y is not None:
+            positions[key] = (x, y, z)
+
+    keys = list(entries)
+    channel_ids = sorted({key.channel for key in keys}) or sorted(index.channels)
+    channels = {number: _channel(number, index) for number in channel_ids}
+    described = [index.channels[n] for n in channel_ids if n in index.channels]
+    pixel_size = next((c.pixel_size_um[0] for c in described if c.pixel_size_um[0]), None)
+    sizes = [(y, x) for x, y in (c.size for c in described) if x and y]
+    sites = sorted({key.site for key in keys})
+    rows, columns = _plate_format(index, wells)
+    metadata = PlateMetadata(
+        name=index.name or index.plate_id or _plate_name(plate),
+        microscope=OperaPhenixHandler._microscope_type or "",
+        rows=rows,
+        columns=columns,
+        wells=[well_name(row, column) for row, column in sorted(wells)],
+        sites=sites,
+        channels=channels,
+        z_count=max((key.z_index for key in keys), default=1),
+        t_count=max((key.timepoint for key in keys), default=1),
+        grid=_grid(sites, positions),
+        pixel_size_um=pixel_size,
+        z_step_um=_z_step(positions),
+        image_shape=sizes[0] if sizes else None,
+        dtype=_dtype(plate, planes),
+        positions=positions,
+        extra=_extra(index, index_path.relative_to(plate).as_posix(), channel_ids),
+    )
+    return PlateScan(metadata=metadata, planes=planes, missing=sorted(missing))
+
+
+def _timepoint_base(index: HarmonyIndex) -> int:
+    """The TimepointID of the first time point: 0 up to Harmony 5, 1 in Harmony 7.
+
+    Other versions (and Columbus) are judged by the entries: a TimepointID
+    of 0 means counting from 0.
+    """
+    written = [image.timepoint_id for image in index.images if image.timepoint_id is not None]
+    if (index.version is not None and index.version <= 5) or (written and min(written) == 0):
+        return 0
+    return 1
+
+
+_PARTS = ("Row", "Col", "FieldID", "PlaneID", "ChannelID", "TimepointID")
+
+
+def _plane_key(image: IndexImage, base: int, index: HarmonyIndex) -> tuple[int, int, PlaneKey]:
+    """The entry's row, column and plane.
+
+    Row, column, field, plane and channel come from the entry's own
+    elements, else its file name, else its id. The time point comes from
+    the file name (``sk``) or the id (``K``) first, as those agree across
+    versions, and from TimepointID only when neither says it.
+    """
+    none: tuple[int | None, ...] = (None,) * 6
+    named, identified = none, none
+    name = _PARSER.parse(PurePosixPath(image.url.replace("\\", "/")).name) if image.url else None
+    if name is not None:
+        row, column = parse_well(name.well)
+        named = (row, column, name.site, name.z_index, name.channel, name.timepoint)
+    match = _IMAGE_ID.fullmatch(image.id)
+    if match is not None:
+        row, column, t, site, plane, channel = (int(part) for part in match.groups())
+        identified = (row, column, site, plane, channel, t)
+    from_timepoint_id = None if image.timepoint_id is None else image.timepoint_id - base + 1
+    candidates = [
+        (image.row, named[0], identified[0]),
+        (image.column, named[1], identified[1]),
+        (image.field, named[2], identified[2], 1),
+        (image.plane, named[3], identified[3], 1),
+        (image.channel, named[4], identified[4], 1),
+        (named[5], identified[5], from_timepoint_id, 1),
+    ]
+    parts: list[int] = []
+    for what, values in zip(_PARTS, candidates, strict=True):
+        value = next((v for v in values if v is not None), None)
+        entry = image.id or "(no id)"
+        if value is None:
+            raise PlateFormatError(
+                index.path,
+                f"image entry {entry!r} has no {what}, and neither its URL nor its id names "
+                "one; is the index damaged?",
+            )
+        if value < 1:
+            raise PlateFormatError(
+                index.path,
+                f"image entry {entry!r} has {what} {value}, but Harmony numbers them from 1; "
+                "is the index damaged?",
+            )
+        parts.append(value)
+    row, column, site, plane, channel, timepoint = parts
+    return row, column, PlaneKey(well_name(row, column), site, channel, plane, timepoint)
+
+
+def _file_in(folder: Path, url: str, names: set[str]) -> str | None:
+    """``url`` as a path below ``folder`` when that file exists there, else ``None``.
+
+    A URL that leaves the folder (absolute, ``..``, a drive or a scheme) names
+    no file of the plate and is never opened.
+    """
+    url = url.replace("\\", "/").strip()
+    path = PurePosixPath(url)
+    if not url or path.is_absolute() or not path.parts:
+        return None
+    if ".." in path.parts or ":" in path.parts[0]:
+        return None
+    if len(path.parts) == 1:
+        return url if url in names else None
+    return path.as_posix() if (folder / path).is_file() else None
+
+
+def _channel(number: int, index: HarmonyIndex) -> Channel:
+    described = index.channels.get(number)
+    if described is None:
+        return Channel(number, f"Channel {number}")
+    return Channel(
+        number,
+        described.name or f"Channel {number}",
+        excitation_nm=described.excitation_nm,
+        emission_nm=described.emission_nm,
+    )
+
+
+# Wells of the standard plate formats, as (rows, columns).
+_PLATE_FORMATS = {
+    6: (2, 3),
+    12: (3, 4),
+    24: (4, 6),
+    48: (6, 8),
+    96: (8, 12),
+    384: (16, 24),
+    1536: (32, 48),
+}
+
+
+def _plate_format(index: HarmonyIndex, wells: set[tuple[int, int]]) -> tuple[int, int]:
+    if index.rows and index.columns:
+        return index.rows, index.columns
+    # An index without PlateRows/PlateColumns: "384 PerkinElmer CellCarrier Ultra" says 384.
+    count = re.match(r"\s*(\d+)", index.plate_type or "")
+    if count is not None and int(count.group(1)) in _PLATE_FORMATS:
+        return _PLATE_FORMATS[int(count.group(1))]
+    return (max((r for r, _ in wells), default=1), max((c for _, c in wells), default=1))
+
+
+def _plate_name(plate: Path) -> str:
+    """The measurement folder's name, also when the plate opened is its Images/ folder."""
+    folder = plate.resolve()
+    return folder.parent.name if folder.name.lower() == IMAGES_FOLDER.lower() else folder.name
+
+
+def _grid(
+    sites: list[int], positions: dict[PlaneKey, tuple[float, float, float | None]]
+) -> tuple[int, int] | None:
+    """The fields as (rows, columns) when their positions in a well fill a rectangle."""
+    if not positions or not sites:
+        return None
+    first_well = min(key.well for key in positions)
+    where: dict[int, tuple[float, float]] = {}
+    for key in sorted(positions):
+        if key.well == first_well:
+            x, y, _ = positions[key]
+            # Fields of one grid row share a y to well under 0.1 µm.
+            where.setdefault(key.site, (round(x, 1), round(y, 1)))
+    if sorted(where) != sites:
+        return None
+    xs = {x for x, _ in where.values()}
+    ys = {y for _, y in where.values()}
+    if len(xs) * len(ys) != len(sites) or len(set(where.values())) != len(sites):
+        return None
+    return len(ys), len(xs)
+
+
+def _z_step(positions: dict[PlaneKey, tuple[float, float, float | None]]) -> float | None:
+    """The distance between planes, from the first stack that has two planes with a PositionZ."""
+    stacks: dict[tuple[str, int, int, int], dict[int, float]] = {}
+    for key, (_, _, z) in positions.items():
+        if z is not None:
+            stacks.setdefault((key.well, key.site, key.channel, key.timepoint), {})[key.z_index] = z
+    for stack in (stacks[k] for k in sorted(stacks)):
+        if len(stack) > 1:
+            first, last = min(stack), max(stack)
+            return float(f"{abs(stack[last] - stack[first]) / (last - first):.9g}")
+    return None
+
+
+def _dtype(plate: Path, planes: dict[PlaneKey, str]) -> str | None:
+    """The pixel type of the first plane's TIFF (the index does not say), or ``None``."""
+    if not planes:
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(plate / planes[min(planes)]) as tiff:
+            return str(tiff.pages.first.dtype)
+    except Exception:
+        # A damaged first file is reported when it is read, not here.
+        return None
+
+
+def _extra(index: HarmonyIndex, index_file: str, channel_ids: list[int]) -> dict[str, object]:
+    extra: dict[str, object] = {
+        "index_file": index_file,
+        "harmony_version": index.version,
+        "schema": index.schema,
+        "instrument_type": index.instrument,
+        "user": index.user,
+        "plate_id": index.plate_id,
+        "plate_type": index.plate_type,
+        "measurement_id": index.measurement_id,
+        "measurement_start_time": index.measurement_start_time,
+    }
+    described: dict[str, object] = {}
+    for number in channel_ids:
+        channel = index.channels.get(number)
+        if channel is None:
+            continue
+        facts = {
+            "type": channel.type,
+            "acquisition": channel.acquisition,
+            "exposure_s": channel.exposure_s,
+            "objective_magnification": channel.objective_magnification,
+            "objective_na": channel.objective_na,
+            "camera": channel.camera,
+            "binning": list(channel.binning) if channel.binning[0] else None,
+            "pixel_size_um": list(channel.pixel_size_um) if channel.pixel_size_um[0] else None,
+        }
+        described[str(number)] = {k: v for k, v in facts.items() if v is not None}
+    extra["channels"] = described
+    return {key: value for key, value in extra.items() if value is not None}
