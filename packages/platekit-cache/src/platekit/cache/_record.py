@@ -14,8 +14,8 @@ it stale, is a miss with a reason, and the caller rebuilds.
 # On every warm start's path: no ``from __future__ import annotations`` (one more
 # import to pay for), so annotations naming type-only names are quoted.
 
-import _thread
 import os
+import threading
 import time
 
 from platekit.cache import _jsonread
@@ -53,10 +53,10 @@ _INFINITY = float("inf")
 # Folders found unwritable in this process, with the reason. Keyed by folder so
 # that one bad folder switches caching off without warning again and again.
 _unwritable: dict[str, str] = {}
-_unwritable_lock = _thread.allocate_lock()
-# Numbers temporary files apart (itertools.count would cost every start an import).
+_unwritable_lock = threading.Lock()
+# Numbers temporary files apart.
 _temp_numbers = [0]
-_temp_lock = _thread.allocate_lock()
+_temp_lock = threading.Lock()
 
 
 DEBUG = 10
@@ -391,7 +391,7 @@ def write_atomically(path: str, text: str) -> None:
     with _temp_lock:
         _temp_numbers[0] += 1
         number = _temp_numbers[0]
-    temp = os.path.join(folder, f".{name}.{os.getpid()}.{_thread.get_ident()}.{number}.tmp")
+    temp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.{number}.tmp")
     try:
         with open(temp, "x", encoding="utf-8") as fh:
             fh.write(text)

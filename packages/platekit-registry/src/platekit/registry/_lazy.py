@@ -19,18 +19,17 @@ thread is waiting for, so it makes its own pass over the plugins instead.
 # On every warm start's path: no ``from __future__ import annotations`` (one more
 # import to pay for), so annotations naming type-only names are quoted.
 
-import _thread
 import os
 import sys
+import threading
 import time
-from _collections_abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from platekit.registry import __version__, _index, _sources
 from platekit.registry._claims import check_claim, same_declaration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
 
@@ -65,7 +64,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._errors: list[PluginError] = []
         self._ready = False
         self._force_discovery = False
-        self._lock = _thread.RLock()
+        self._lock = threading.RLock()
         self._discoverer: int | None = None
         self._done: Any = None
         self._manager: RegistryCacheManager | None = None
@@ -235,7 +234,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._prepare()
 
     def _prepare(self) -> None:
-        me = _thread.get_ident()
+        me = threading.get_ident()
         while True:
             with self._lock:
                 if self._ready:
@@ -248,7 +247,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                         self._ready = True
                         return
                     self._discoverer = me
-                    self._done = _thread.allocate_lock()
+                    self._done = threading.Lock()
                     self._done.acquire()
                     break
                 if self._discoverer == me:

@@ -3,14 +3,13 @@
 # On every warm start's path: no ``from __future__ import annotations`` (one more
 # import to pay for), so annotations naming type-only names are quoted.
 
-from _collections_abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 
 from platekit.registry._claims import check_claim
 from platekit.registry._lazy import LazyDiscoveryDict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Any
 
 
