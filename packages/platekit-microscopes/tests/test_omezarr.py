@@ -197,6 +197,52 @@ class _OmeZarrContract(HandlerContract):
         assert plate.metadata.pixel_size_um == pytest.approx(0.65)
         np.testing.assert_array_equal(plate.read("A01"), expected_pixels(PlaneKey("A01"), (20, 30)))
 
+    def test_a_well_with_fewer_fields_misses_the_rest(self, tmp_path: Path) -> None:
+        folder = self.write(tmp_path / "Plate", wells=["A01", "A02"], sites=2)
+        self.edit(folder / "A" / "2", lambda keys: keys["well"]["images"].pop())
+        plate = open_plate(folder)
+        assert plate.metadata.sites == [1, 2]
+        assert plate.missing() == [PlaneKey("A02", 2)]
+
+    def test_channels_without_omero_are_numbered(self, tmp_path: Path) -> None:
+        folder = self.write(tmp_path / "Plate", wells=["A01"], channels=2)
+        self.edit(folder / "A" / "1" / "0", lambda keys: keys.pop("omero"))
+        channels = open_plate(folder).metadata.channels
+        assert {n: (c.name, c.color) for n, c in channels.items()} == {
+            1: ("Channel 1", None),
+            2: ("Channel 2", None),
+        }
+
+    def test_axes_are_known_by_their_types_under_other_names(self, tmp_path: Path) -> None:
+        folder = self.write(tmp_path / "Plate", wells=["A01"], channels=2, z=3, t=2)
+
+        def rename(keys: dict[str, Any]) -> None:
+            axes = keys["multiscales"][0]["axes"]
+            for axis, name in zip(axes, ["time", "ch", "depth", "height", "width"], strict=True):
+                axis["name"] = name
+
+        self.edit(folder / "A" / "1" / "0", rename)
+        meta = open_plate(folder).metadata
+        assert (len(meta.channels), meta.z_count, meta.t_count) == (2, 3, 2)
+        assert meta.pixel_size_um == pytest.approx(0.65)
+
+    def test_a_sparse_plate_places_wells_by_their_row_and_column_names(
+        self, tmp_path: Path
+    ) -> None:
+        folder = self.write(tmp_path / "Plate", wells=["C05", "D07"])
+
+        def sparse(keys: dict[str, Any]) -> None:
+            plate = keys["plate"]
+            plate["rows"] = [{"name": "C"}, {"name": "D"}]
+            plate["columns"] = [{"name": "5"}, {"name": "7"}]
+            for well, (row, column) in zip(plate["wells"], [(0, 0), (1, 1)], strict=True):
+                well.update(rowIndex=row, columnIndex=column)
+
+        self.edit(folder, sparse)
+        meta = open_plate(folder).metadata
+        assert meta.wells == ["C05", "D07"]
+        assert (meta.rows, meta.columns) == (4, 7)
+
     def test_the_folder_names_a_plate_without_a_name(self, tmp_path: Path) -> None:
         folder = self.write(tmp_path / "Screen7.ome.zarr", wells=["A01"], name="Screen 7")
         assert open_plate(folder).metadata.name == "Screen 7"
@@ -269,6 +315,12 @@ class _OmeZarrContract(HandlerContract):
         self.edit(field, rename)
         with pytest.raises(PlateFormatError, match=r"'angle'.*2 entries"):
             open_plate(folder)
+
+    def test_the_writer_refuses_axes_the_plate_does_not_fit(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="no z axis"):
+            self.write(tmp_path / "Plate", wells=["A01"], z=2, axes="cyx")
+        with pytest.raises(ValueError, match="then 'yx'"):
+            self.write(tmp_path / "Plate", wells=["A01"], axes="xy")
 
     # -- independent checks ------------------------------------------------------------
 

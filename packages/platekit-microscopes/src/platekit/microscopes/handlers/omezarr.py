@@ -21,6 +21,7 @@ a chunk never written reads as the array's fill value, as in any Zarr reader.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -342,7 +343,8 @@ def _read_plate(folder: Path) -> PlateScan:
 
 
 def _folder_name(folder: Path) -> str:
-    name = folder.resolve().name
+    # abspath settles "." and ".." without following a symlink to another name.
+    name = Path(os.path.abspath(folder)).name
     for suffix in (".ome.zarr", ".zarr"):
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]

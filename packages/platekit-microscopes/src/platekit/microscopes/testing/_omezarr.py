@@ -228,7 +228,7 @@ class _Layout:
         channels = [
             {
                 "label": label,
-                "color": _COLORS[(number) % len(_COLORS)],
+                "color": _COLORS[number % len(_COLORS)],
                 "window": window,
                 "active": True,
             }
