@@ -1,0 +1,494 @@
+"""The ImageXpress handler: the contract on every layout, and what real MetaXpress plates do."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import string
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import given
+from hypothesis import strategies as st
+
+from platekit.microscopes import (
+    Channel,
+    PlaneKey,
+    PlateFormatError,
+    detect_microscope,
+    open_plate,
+    well_name,
+)
+from platekit.microscopes.handlers import _metaseries, imagexpress
+from platekit.microscopes.handlers.imagexpress import ImageXpressHandler, ImageXpressParser
+from platekit.microscopes.testing import expected_pixels, write_plate
+from platekit.microscopes.testing.contract import HandlerContract
+
+PARSER = ImageXpressParser()
+GUID = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
+
+
+class TestImageXpress(HandlerContract):
+    kind = "imagexpress"
+
+
+# Variant -> (writer options, z planes, time points) of the contract's plate.
+VARIANTS: dict[str, tuple[dict[str, Any], int, int]] = {
+    "flat": ({"layout": "flat"}, 1, 1),
+    "timepoint": ({"layout": "timepoint"}, 1, 2),
+    "zstep": ({"layout": "zstep"}, 2, 1),
+    "nested": ({"layout": "timepoint_zstep"}, 2, 2),
+    "htd only in TimePoint_1, lower case": (
+        {"htd_in_timepoint": "only", "htd_name_case": "lower"},
+        2,
+        2,
+    ),
+    "htd in both": ({"htd_in_timepoint": True}, 1, 1),
+    "GUIDs, thumbnails, .TIF": ({"guid": True, "thumbnails": True, "extension": ".TIF"}, 1, 2),
+    "bracketed GUIDs, UTF-8 HTD": ({"guid": "bracketed", "description_encoding": "utf-8"}, 2, 1),
+}
+
+
+class TestImageXpressVariants(HandlerContract):
+    """The contract again, on each folder layout and naming MetaXpress uses."""
+
+    kind = "imagexpress"
+
+    @pytest.fixture(autouse=True, params=list(VARIANTS))
+    def variant(self, request: pytest.FixtureRequest) -> None:
+        self.options, self.z, self.t = VARIANTS[request.param]
+
+    @pytest.fixture
+    def spec(self, variant: None) -> dict[str, Any]:
+        return {
+            "wells": ["A01", "A02", "B03"],
+            "sites": 2,
+            "channels": 2,
+            "z": self.z,
+            "t": self.t,
+            "shape": (24, 32),
+            "pixel_size_um": 0.5,
+        }
+
+    def write(self, folder: Path, **spec: Any) -> Path:
+        return write_plate(self.kind, folder, **self.options, **spec)
+
+    # The contract's version reads z 2 and t 2, which a flat plate does not have.
+    def test_read_by_components(self, plate_folder: Path, spec: dict[str, Any]) -> None:
+        plate = open_plate(plate_folder)
+        key = PlaneKey("B03", 2, 2, spec["z"], spec["t"])
+        np.testing.assert_array_equal(
+            plate.read("b3", site=2, channel=2, z=spec["z"], t=spec["t"]),
+            expected_pixels(key, spec["shape"]),
+        )
+        with pytest.raises(KeyError, match="no plane"):
+            plate.read("H12")
+
+
+# -- file names --------------------------------------------------------------------------
+
+prefixes = st.text(string.ascii_letters + string.digits + "_- .", min_size=1, max_size=24)
+wells = st.builds(well_name, st.integers(1, 16), st.integers(1, 24)) | st.just("AA01")
+numbers = st.none() | st.tuples(st.integers(1, 120), st.integers(1, 3))
+guids = st.sampled_from(["", GUID, GUID.lower(), f"_{GUID}", f"_[{GUID}]", f"{{{GUID}}}"])
+
+
+@given(prefixes, wells, numbers, numbers, guids, st.sampled_from([".tif", ".TIF"]))
+def test_names_parse_right_to_left_and_format_back(
+    prefix: str,
+    well: str,
+    site: tuple[int, int] | None,
+    wave: tuple[int, int] | None,
+    guid: str,
+    extension: str,
+) -> None:
+    def part(letter: str, number: tuple[int, int] | None) -> str:
+        return f"_{letter}{number[0]:0{number[1]}d}" if number else ""
+
+    stem = f"{prefix}_{well}{part('s', site)}{part('w', wave)}"
+    name = f"{stem}{guid}{extension}"
+    parsed = PARSER.parse(name)
+    assert parsed is not None, name
+    assert parsed.prefix == prefix
+    assert parsed.well == well
+    assert parsed.site == (site[0] if site else None)
+    assert parsed.channel == (wave[0] if wave else None)
+    assert parsed.extension == extension
+    assert parsed.get("guid") == (guid or None)
+    assert PARSER.format(parsed) == name
+    assert PARSER.parse(f"{stem}_thumb{guid}{extension}") is None
+
+
+def test_a_name_without_a_prefix_keeps_its_zero_padded_site() -> None:
+    parsed = PARSER.parse("A01_s001_w1.tif")
+    assert parsed is not None
+    assert (parsed.prefix, parsed.well, parsed.site, parsed.channel) == ("", "A01", 1, 1)
+    assert PARSER.format(parsed) == "A01_s001_w1.tif"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Plate1.HTD",
+        "notes.txt",
+        "Plate1_A01_s1_w1.png",
+        "Plate1_A01_s1_w1_thumb.tif",
+        f"Plate1_A01_s1_w1_thumb{GUID}.TIF",
+        "Plate1_A00_s1_w1.tif",
+        "Plate1_a01_s1_w1.tif",
+        "Plate1_A01_w1_s1.tif",
+        "_A01.tif",
+    ],
+)
+def test_other_files_are_not_planes(name: str) -> None:
+    assert PARSER.parse(name) is None
+
+
+# -- finding the HTD ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rename", [".HTD", ".htd", ".Htd"])
+def test_the_htd_is_found_whatever_the_case_of_its_extension(tmp_path: Path, rename: str) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    (folder / "Plate1.HTD").rename(folder / f"Plate1{rename}")
+    assert detect_microscope(folder).name == "imagexpress"
+    assert ImageXpressHandler().detect(folder) == folder / f"Plate1{rename}"
+    assert open_plate(folder).metadata.wells == ["A01", "A02"]
+
+
+def test_an_htd_only_in_timepoint_1_is_found(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", htd_in_timepoint="only")
+    assert not list(folder.glob("*.HTD"))
+    assert detect_microscope(folder).name == "imagexpress"
+    meta = open_plate(folder).metadata
+    assert meta.extra["htd"] == "TimePoint_1/Plate1.HTD"
+    assert meta.name == "Plate1"
+
+
+def test_a_folder_without_an_htd_says_what_was_looked_for(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    (folder / "Plate1.HTD").unlink()
+    assert ImageXpressHandler().detect(folder) is None
+    with pytest.raises(FileNotFoundError, match=r"no \.HTD file .*TimePoint_1"):
+        open_plate(folder, microscope="imagexpress")
+
+
+# -- the HTD -----------------------------------------------------------------------------
+
+
+def htd_lines(folder: Path) -> list[str]:
+    return (folder / "Plate1.HTD").read_bytes().decode("cp1252").split("\r\n")
+
+
+def write_htd(folder: Path, lines: list[str], encoding: str = "cp1252") -> None:
+    (folder / "Plate1.HTD").write_bytes("\r\n".join(lines).encode(encoding))
+
+
+def test_the_htd_is_written_as_metaxpress_writes_it(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", sites=2, channels=2)
+    data = (folder / "Plate1.HTD").read_bytes()
+    assert data.startswith(b'"HTSInfoFile", Version 1.0\r\n')
+    assert data.endswith(b'"EndFile"\r\n')
+    assert data.count(b"\n") == data.count(b"\r\n")
+    assert b"10 \xb5M" in data  # Windows-1252, not UTF-8
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+def test_the_description_reads_in_either_encoding(tmp_path: Path, encoding: str) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", description_encoding=encoding)
+    assert open_plate(folder).metadata.extra["description"] == "Plate1, synthetic plate, 10 µM"
+
+
+def test_bytes_that_are_not_windows_1252_read_as_latin_1(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    data = (folder / "Plate1.HTD").read_bytes().replace(b"10 \xb5M", b"\x81\x8d\x85")
+    (folder / "Plate1.HTD").write_bytes(data)
+    meta = open_plate(folder).metadata
+    assert meta.extra["description"] == "Plate1, synthetic plate, \x81\x8d\x85"
+    assert meta.wells == ["A01", "A02"]
+
+
+def test_lf_line_ends_and_a_byte_order_mark_read_like_crlf(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", sites=4, channels=2)
+    before = open_plate(folder).metadata
+    text = "\ufeff" + "\n".join(htd_lines(folder))
+    (folder / "Plate1.HTD").write_bytes(text.encode("utf-8"))
+    after = open_plate(folder).metadata
+    assert (after.wells, after.sites, after.channels, after.grid) == (
+        before.wells,
+        before.sites,
+        before.channels,
+        before.grid,
+    )
+
+
+def test_the_plate_format_comes_from_xwells_and_ywells(tmp_path: Path) -> None:
+    folder = write_plate(
+        "imagexpress", tmp_path / "Plate1", wells=["P24", "A01"], plate_format=(16, 24)
+    )
+    meta = open_plate(folder).metadata
+    assert (meta.rows, meta.columns) == (16, 24)
+    assert meta.wells == ["A01", "P24"]
+
+
+def test_sites_are_the_selected_cells_in_reading_order(tmp_path: Path) -> None:
+    ring = [[True, True, True], [True, False, True], [True, True, True]]
+    folder = write_plate(
+        "imagexpress",
+        tmp_path / "Plate1",
+        wells=["A01"],
+        sites=8,
+        site_selection=ring,
+        shape=(16, 16),
+    )
+    plate = open_plate(folder)
+    assert plate.metadata.sites == list(range(1, 9))
+    assert plate.metadata.grid == (3, 3)
+    assert plate.metadata.extra["site_cells"] == [
+        [1, 1],
+        [1, 2],
+        [1, 3],
+        [2, 1],
+        [2, 3],
+        [3, 1],
+        [3, 2],
+        [3, 3],
+    ]
+    assert len(list(plate.planes())) == 8
+    np.testing.assert_array_equal(
+        plate.read("A01", site=8), expected_pixels(PlaneKey("A01", 8), (16, 16))
+    )
+
+
+def test_a_single_site_plate_has_no_site_in_its_names(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", sites=1, channels=1, wave_names=False)
+    assert '"Sites", FALSE' in htd_lines(folder)
+    names = sorted(path.name for path in folder.glob("*.tif"))
+    assert names == ["Plate1_A01.tif", "Plate1_A02.tif"]
+    plate = open_plate(folder)
+    assert plate.metadata.sites == [1]
+    assert list(plate.metadata.channels) == [1]
+    np.testing.assert_array_equal(plate.read("A02"), expected_pixels(PlaneKey("A02")))
+
+
+def uncollect_wave_2(folder: Path) -> None:
+    lines = htd_lines(folder)
+    lines[lines.index('"WaveCollect2", 1')] = '"WaveCollect2", 0'
+    write_htd(folder, lines)
+
+
+def test_a_wave_not_collected_is_not_a_channel(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"], channels=3)
+    uncollect_wave_2(folder)
+    for path in folder.glob("*_w2.tif"):
+        path.unlink()
+    plate = open_plate(folder)
+    assert plate.metadata.channels == {1: Channel(1, "DAPI"), 3: Channel(3, "TexasRed")}
+    assert [key.channel for key, _ in plate.planes()] == [1, 3]
+    assert plate.missing() == []
+    np.testing.assert_array_equal(
+        plate.read("A01", channel=3), expected_pixels(PlaneKey("A01", 1, 3))
+    )
+
+
+def test_files_of_a_wave_not_collected_are_left_out(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"], channels=3)
+    uncollect_wave_2(folder)
+    plate = open_plate(folder)
+    assert [key.channel for key, _ in plate.planes()] == [1, 3]
+    assert plate.metadata.extra["unlisted_files"] == 1
+
+
+def test_a_well_the_htd_does_not_select_is_left_out(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"])
+    shutil.copy(folder / "Plate1_A01_w1.tif", folder / "Plate1_H12_w1.tif")
+    plate = open_plate(folder)
+    assert plate.metadata.wells == ["A01"]
+    assert [key.well for key, _ in plate.planes()] == ["A01"]
+    assert plate.metadata.extra["unlisted_files"] == 1
+
+
+def test_a_missing_well_is_reported_plane_by_plane(tmp_path: Path) -> None:
+    gone = [PlaneKey("B03", site, 1) for site in (1, 2)]
+    folder = write_plate(
+        "imagexpress", tmp_path / "Plate1", wells=["A01", "B03"], sites=2, missing=gone
+    )
+    plate = open_plate(folder)
+    assert plate.metadata.wells == ["A01", "B03"]
+    assert plate.missing() == gone
+
+
+# Each case: (line to find, its replacement, what the error says).
+MALFORMED = {
+    "no HTSInfoFile": (
+        '"HTSInfoFile", Version 1.0',
+        '"HTSInfo", Version 1.0',
+        'does not start with "HTSInfoFile"',
+    ),
+    "unquoted key": ('"XWells", 12', "XWells, 12", "is not an HTD line"),
+    "unterminated quote": (
+        '"Description", "Plate1, synthetic plate, 10 µM"',
+        '"Description", "Plate1',
+        "malformed",
+    ),
+    "not a number": ('"XWells", 12', '"XWells", twelve', "whole number"),
+    "not a flag": ('"ZSeries", FALSE', '"ZSeries", MAYBE', "TRUE or FALSE"),
+    "short selection": (
+        '"WellsSelection2", ' + ", ".join(["FALSE"] * 12),
+        '"WellsSelection2", ' + ", ".join(["FALSE"] * 11),
+        "lists 11 values",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_htd_is_reported_with_its_file_and_line(tmp_path: Path, case: str) -> None:
+    find, replacement, says = MALFORMED[case]
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    lines = htd_lines(folder)
+    number = lines.index(find) + 1
+    lines[number - 1] = replacement
+    write_htd(folder, lines)
+    with pytest.raises(PlateFormatError, match=says) as caught:
+        open_plate(folder)
+    assert caught.value.line == number
+    assert caught.value.path == str(folder / "Plate1.HTD")
+    assert f"Plate1.HTD, line {number}:" in str(caught.value)
+
+
+def test_an_htd_that_selects_no_well_says_so(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"])
+    lines = [
+        line.replace("TRUE", "FALSE") if line.startswith('"WellsSelection') else line
+        for line in htd_lines(folder)
+    ]
+    write_htd(folder, lines)
+    with pytest.raises(PlateFormatError, match="selects no well"):
+        open_plate(folder)
+
+
+# -- folders -----------------------------------------------------------------------------
+
+
+def test_thumbnails_are_skipped(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", sites=2, thumbnails=True, guid=True)
+    assert len(list(folder.glob("*_thumb*.tif"))) == 4
+    plate = open_plate(folder)
+    assert len(list(plate.planes())) == 4
+    assert not any("_thumb" in address for _, address in plate.planes())
+    assert "unlisted_files" not in plate.metadata.extra
+
+
+def test_projections_beside_zstep_folders_are_not_planes(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"], z=3)
+    shutil.copy(folder / "TimePoint_1/ZStep_2/Plate1_A01_w1.tif", folder / "TimePoint_1")
+    plate = open_plate(folder)
+    assert [address for _, address in plate.planes()] == [
+        f"TimePoint_1/ZStep_{z}/Plate1_A01_w1.tif" for z in (1, 2, 3)
+    ]
+
+
+def test_a_prefix_with_underscores_is_the_plate_name(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Screen_2024_01", wells=["C07"], sites=2)
+    plate = open_plate(folder)
+    assert plate.metadata.name == "Screen_2024_01"
+    assert [address for _, address in plate.planes()] == [
+        "Screen_2024_01_C07_s1_w1.tif",
+        "Screen_2024_01_C07_s2_w1.tif",
+    ]
+
+
+# -- what the TIFFs say ------------------------------------------------------------------
+
+
+def test_pixel_size_shape_and_dtype_come_from_the_first_plane(tmp_path: Path) -> None:
+    folder = write_plate(
+        "imagexpress", tmp_path / "Plate1", pixel_size_um=0.325, shape=(20, 30), dtype="uint8"
+    )
+    assert "PixelSize" not in "".join(htd_lines(folder))
+    meta = open_plate(folder).metadata
+    assert meta.pixel_size_um == pytest.approx(0.325)
+    assert (meta.image_shape, meta.dtype) == ((20, 30), "uint8")
+    assert meta.extra["objective"] == "20X Plan Apo"
+
+
+def test_a_pixel_size_in_the_htd_comes_first(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", pixel_size_in_htd=True)
+    lines = htd_lines(folder)
+    lines[lines.index('"PixelSize", 0.65')] = '"PixelSize", 1.3'
+    write_htd(folder, lines)
+    assert open_plate(folder).metadata.pixel_size_um == pytest.approx(1.3)
+
+
+def test_a_plane_without_metaseries_xml_gives_no_pixel_size(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", shape=(16, 16))
+    tifffile.imwrite(
+        folder / "Plate1_A01_w1.tif", expected_pixels(PlaneKey("A01"), (16, 16)), metadata=None
+    )
+    meta = open_plate(folder).metadata
+    assert meta.pixel_size_um is None
+    assert meta.image_shape == (16, 16)
+
+
+def test_the_z_step_comes_from_the_z_positions(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", z=3, z_step_um=1.5)
+    assert open_plate(folder).metadata.z_step_um == pytest.approx(1.5)
+
+
+def test_stage_positions_are_read_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", sites=2, channels=2)
+    opened: list[str] = []
+    read = _metaseries.tiff_header
+
+    def counting(path: Path) -> _metaseries.TiffHeader | None:
+        opened.append(Path(path).name)
+        return read(path)
+
+    monkeypatch.setattr(imagexpress, "tiff_header", counting)
+    monkeypatch.setattr(_metaseries, "tiff_header", counting)
+    plate = open_plate(folder)
+    assert opened == ["Plate1_A01_s1_w1.tif"]
+
+    positions = plate.metadata.positions
+    assert len(positions) == 8
+    assert len(opened) == 1 + 8
+    for key, address in plate.planes():
+        with tifffile.TiffFile(folder / address) as tiff:
+            plane = tiff.metaseries_metadata["PlaneInfo"]
+        assert positions[key] == pytest.approx(
+            (plane["stage-position-x"], plane["stage-position-y"], plane["z-position"])
+        )
+    assert positions[PlaneKey("A01", 1, 1)] != positions[PlaneKey("A01", 2, 1)]
+
+
+def test_metadata_pickles_with_its_positions(tmp_path: Path) -> None:
+    meta = open_plate(write_plate("imagexpress", tmp_path / "Plate1")).metadata
+    copy = pickle.loads(pickle.dumps(meta))
+    assert type(copy.positions) is dict
+    assert copy == meta
+    assert len(copy.positions) == 2
+
+
+# -- the writer --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"colour": "red"}, "does not take"),
+        ({"layout": "flat", "z": 2}, "cannot hold"),
+        ({"layout": "zstep", "t": 2}, "cannot hold"),
+        ({"sites": 2, "site_names": False}, "needs site_names"),
+        ({"sites": 3, "site_selection": [[True, True]]}, "selects 2 sites"),
+    ],
+)
+def test_the_writer_refuses_what_metaxpress_cannot_write(
+    tmp_path: Path, options: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        write_plate("imagexpress", tmp_path / "Plate1", **options)
