@@ -44,6 +44,14 @@ class TestZarrBackend(BackendContract):
         return np.arange(24, dtype=np.uint16).reshape(4, 6) + n
 
 
+class TestZarrV2Backend(TestZarrBackend):
+    """The same contract, for a backend writing Zarr v2 nodes."""
+
+    @pytest.fixture
+    def backend(self) -> ZarrBackend:
+        return ZarrBackend(zarr_format=2)
+
+
 @pytest.fixture
 def backend() -> ZarrBackend:
     return ZarrBackend()

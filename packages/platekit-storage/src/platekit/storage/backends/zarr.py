@@ -1,4 +1,4 @@
-"""The ``zarr`` backend: arrays as nodes of local Zarr v3 stores, through zarr-python 3.
+"""The ``zarr`` backend: arrays as nodes of local Zarr v3 (or v2) stores, through zarr-python 3.
 
 The class exists only where zarr-python can run: with the ``zarr`` extra
 installed (``pip install 'platekit-storage[zarr]'``) on Python 3.11 or newer.
@@ -12,54 +12,47 @@ from __future__ import annotations
 
 import errno
 import importlib.util
-import json
 import os
 import sys
+from collections.abc import Iterable
+from contextlib import contextmanager
 
 from platekit.storage._base import StorageBackend, not_found
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
+from platekit.storage._zarr_attributes import json_attributes, read_attributes, write_attributes
 from platekit.storage._zarr_nodes import (
-    METADATA,
     STAGING,
     Node,
     check_target,
     children,
+    ensure_groups,
+    identify,
     identity,
     locate,
-    node_kind,
+    node_info,
     occupied,
     publish,
     staging_folder,
     what,
     write_group_metadata,
 )
+from platekit.storage._zarr_writer import (
+    ArrayWriter,
+    as_array,
+    as_shape,
+    check_dtype,
+    create_options,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from typing import Any
-
-    import numpy as np
+    from collections.abc import Iterator, Sequence
+    from typing import Any, Literal
 
     PathLike = str | os.PathLike[str]
 
-__all__ = ["ZarrBackend"]
-
-#: zarr.create_array options that save() passes through as they are.
-_PASSTHROUGH = frozenset(
-    {
-        "shards",
-        "filters",
-        "serializer",
-        "fill_value",
-        "order",
-        "dimension_names",
-        "chunk_key_encoding",
-        "config",
-    }
-)
-_ERRNO = {FileExistsError: errno.EEXIST, NotADirectoryError: errno.ENOTDIR}
+__all__ = ["ArrayWriter", "ZarrBackend"]
 
 
 def _zarr_installed() -> bool:
@@ -99,36 +92,24 @@ def _require_zarr3() -> None:
     _checked_version = True
 
 
-def _as_array(data: Any, path: str) -> np.ndarray[Any, Any]:
-    if not hasattr(type(data), "__array__"):
-        raise TypeError(
-            f"the zarr backend stores arrays, not {type(data).__name__}: {path!r} is inside a "
-            "Zarr store. Save JSON, text or bytes through the disk backend, outside the .zarr "
-            "folder, or attach JSON-safe metadata to an array with save(..., attributes={...})."
-        )
-    import numpy as np
-
-    array = np.asarray(data)
-    if array.dtype.hasobject:
-        raise TypeError(
-            f"the zarr backend cannot store an array of Python objects at {path!r}; "
-            "convert it to a numeric, boolean or string dtype first"
-        )
-    return array
-
-
-def _plane_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One chunk per 2-D plane: ``(1, ..., 1, height, width)``; a 0-D or 1-D array is one chunk."""
-    whole = tuple(max(1, size) for size in shape[-2:])
-    return (1,) * max(0, len(shape) - 2) + whole
-
-
 # -- the backend ---------------------------------------------------------------------------
 
 if _zarr_installed():
 
     class ZarrBackend(StorageBackend):
-        """Arrays as Zarr v3 nodes in local stores, written and read through zarr-python 3.
+        """Arrays as Zarr v3 (or v2) nodes in local stores, written and read through zarr-python 3.
+
+        ``ZarrBackend()`` (and ``BackendRegistry()["zarr"]``) writes Zarr v3;
+        ``ZarrBackend(zarr_format=2)`` writes Zarr v2, as OME-NGFF 0.4 wants it:
+        ``.zgroup``, ``.zarray`` and ``.zattrs`` documents, and chunk keys
+        with ``"/"`` between the indices (``dimension_separator: "/"``).
+        Either backend reads, lists, copies, moves and deletes nodes of both
+        formats. Writes create nodes of the backend's own format, and a node
+        never goes into, or replaces, a node of the other format: that raises
+        ``ValueError`` naming both formats, since a Zarr hierarchy holds one.
+        (A store root folder without metadata takes the format of its first
+        write.) :meth:`copy` and :meth:`move` keep a node's format, and the
+        groups they create above it take the same one.
 
         **Paths.** A path names a node inside the store rooted at its first
         component ending in ``.zarr`` (in any case): in ``/data/out.zarr/A/1/0`` the store is
@@ -136,51 +117,84 @@ if _zarr_installed():
         ``A/1``. A path without such a component, or a URL, raises
         ``ValueError`` naming it. Arrays are this backend's files and groups
         its folders; the store root is always a group (an existing root
-        folder counts as one before it has a ``zarr.json``). Names starting
-        with ``__`` (reserved by Zarr) or ``.platekit-tmp-`` are refused.
+        folder counts as one before it has metadata). Names starting with
+        ``__`` (reserved by Zarr) or ``.platekit-tmp-``, and the names of
+        Zarr metadata documents, are refused.
 
         **Saving** takes a numpy array or anything with ``__array__`` and
-        creates a Zarr v3 array, with the groups above it (``zarr.json`` in
-        each folder). Keyword arguments of :meth:`save`:
+        creates an array, with the groups above it. Keyword arguments of
+        :meth:`save` (and of :meth:`array_writer`), with the same defaults
+        for both formats:
 
         - ``chunks``: chunk shape; by default one chunk per 2-D plane,
           ``(1, ..., 1, height, width)`` (a 0-D or 1-D array is one chunk).
         - ``compressors``: as ``zarr.create_array`` takes them; by default
-          zarr's default codec (Zstandard); ``None`` for none.
-        - ``attributes``: a dict of JSON-safe user attributes stored in the
-          array's ``zarr.json``; read them back with :meth:`attributes`.
+          zarr's default codec (Zstandard, level 0, in both formats); ``None``
+          for none. Zarr v2 takes numcodecs codecs, Zarr v3 zarr.codecs ones.
+        - ``attributes``: a dict of JSON-safe user attributes stored with the
+          array; read them back with :meth:`attributes`.
         - ``shards``, ``filters``, ``serializer``, ``fill_value``, ``order``,
           ``dimension_names``, ``chunk_key_encoding``, ``config``: passed to
-          ``zarr.create_array`` as they are. Anything else raises ``TypeError``.
+          ``zarr.create_array`` as they are. A ``zarr_format=2`` backend
+          refuses ``dimension_names`` (``TypeError``: v2 has no such field).
+          Anything else raises ``TypeError``.
+
+        **Writing a large array piece by piece**: :meth:`array_writer` gives
+        an object to assign planes into (``out[t, c, z] = plane``) and
+        publishes the array when the ``with`` block ends, as :meth:`save`
+        would have; an exception in the block publishes nothing.
+
+        **Attributes** of arrays and groups, the store root included, are
+        read with :meth:`attributes` and replaced or merged with
+        :meth:`set_attributes`.
 
         **Non-array data** (dicts, lists, text, bytes) is refused with
         ``TypeError``: a path in a Zarr store names a node, and a node is an
         array or a group. Keep JSON, text and bytes in the disk backend next
-        to the store, or attach JSON to an array through ``attributes=``. (Not
-        folded into a group's attributes: that would make "files" other Zarr
-        readers cannot see, could not hold bytes, and would make ``load``
-        return something ``list_files`` never listed.)
+        to the store, or attach JSON to a node through ``attributes=`` or
+        :meth:`set_attributes`. (Not folded into a group's attributes as
+        "files": other Zarr readers could not see them, they could not hold
+        bytes, and ``load`` would return something ``list_files`` never listed.)
 
         **What a write guarantees**, for local filesystems: a new node (from
-        :meth:`save`, :meth:`copy` or :meth:`move`) is built complete in a
-        private folder next to its destination and then renamed into place,
-        so no reader, in this process or another, sees a half-written array
-        as complete. Without ``overwrite=True`` an existing node is never
-        replaced, even one another writer publishes meanwhile. With it, the
-        old node is renamed aside and the new one renamed in: between the two
-        renames the path is briefly absent. A process killed while writing
-        leaves the old node (or no node) at the path, plus at most a hidden
-        ``.platekit-tmp-*`` folder that is not a node, which listings skip and
-        which may be removed. :meth:`delete` renames the node aside before
-        removing it, so it disappears at once. :meth:`load` rereads an array
-        that was replaced while it read, so it returns the old or the new
-        data, never a mix.
+        :meth:`save`, :meth:`array_writer`, :meth:`copy` or :meth:`move`) is
+        built complete in a private folder next to its destination and then
+        renamed into place, so no reader, in this process or another, sees a
+        half-written array as complete. Without ``overwrite=True`` an existing
+        node is never replaced, even one another writer publishes meanwhile.
+        With it, the old node is renamed aside and the new one renamed in:
+        between the two renames the path is briefly absent. A process killed
+        while writing leaves the old node (or no node) at the path, plus at
+        most a hidden ``.platekit-tmp-*`` folder or file that is not a node,
+        which listings skip and which may be removed. :meth:`set_attributes`
+        replaces the metadata document with ``os.replace``, so a reader sees
+        the old attributes or the new ones. :meth:`delete` renames the node
+        aside before removing it, so it disappears at once. :meth:`load`
+        rereads an array that was replaced while it read, so it returns the
+        old or the new data, never a mix.
 
-        Only Zarr v3 nodes are recognised; stores on remote filesystems are
-        not supported.
+        Stores on remote filesystems are not supported.
         """
 
         _backend_type = "zarr"
+
+        def __init__(self, zarr_format: Literal[2, 3] = 3) -> None:
+            """A backend writing Zarr v``zarr_format`` nodes (3 or 2); ``ValueError`` otherwise."""
+            given: object = zarr_format  # checked as any value: callers need not type-check
+            if type(given) is not int or given not in (2, 3):
+                raise ValueError(
+                    f"zarr_format must be 3 (Zarr v3, OME-NGFF 0.5) or 2 (Zarr v2, "
+                    f"OME-NGFF 0.4), not {zarr_format!r}"
+                )
+            self._format: Literal[2, 3] = zarr_format
+
+        @property
+        def zarr_format(self) -> Literal[2, 3]:
+            """The Zarr format this backend writes: 3 or 2."""
+            return self._format
+
+        def __repr__(self) -> str:
+            return f"<{type(self).__name__} {self.name!r} zarr_format={self._format}>"
 
         # -- reading -------------------------------------------------------------------
 
@@ -195,10 +209,10 @@ if _zarr_installed():
             import zarr.storage
 
             for _ in range(10):
-                kind = what(node)
-                if kind is None:
+                info = identify(node)
+                if info is None:
                     raise not_found(self, path)
-                if kind == "group":
+                if info[0] == "group":
                     raise IsADirectoryError(
                         errno.EISDIR,
                         "is a Zarr group, not an array, in the zarr backend",
@@ -209,7 +223,8 @@ if _zarr_installed():
                     continue  # gone since the check above
                 try:
                     store = zarr.storage.LocalStore(node.path, read_only=True)
-                    data = np.asarray(zarr.open_array(store, mode="r")[...])
+                    array = zarr.open_array(store, mode="r", zarr_format=info[1])
+                    data = np.asarray(array[...])
                 except Exception:
                     if identity(node.path) == before:
                         raise
@@ -221,17 +236,19 @@ if _zarr_installed():
         def attributes(self, path: PathLike) -> dict[str, Any]:
             """The user attributes of the array or group at ``path`` (``{}`` when none).
 
-            Raises ``FileNotFoundError`` when no node is there.
+            Works for the store root too. Raises ``FileNotFoundError`` when no
+            node is there.
             """
             node = locate(path)
-            if what(node) is None:
+            info = identify(node)
+            if info is None:
                 raise not_found(self, path)
-            try:
-                with open(os.path.join(node.path, METADATA), "rb") as file:
-                    found = json.loads(file.read()).get("attributes") or {}
-            except FileNotFoundError:  # a store root without metadata yet
+            if info[1] is None:  # a store root without metadata yet
                 return {}
-            return dict(found)
+            try:
+                return read_attributes(node.path, info[1])
+            except FileNotFoundError:
+                raise not_found(self, path) from None
 
         def list_files(
             self,
@@ -278,25 +295,20 @@ if _zarr_installed():
         def save(
             self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any
         ) -> None:
-            """Store ``data`` as a Zarr v3 array at ``path``; see the class for options.
+            """Store ``data`` as an array at ``path``; see the class for options.
 
-            Raises ``TypeError`` for data that is not an array, or an
-            unknown option; ``IsADirectoryError`` when a group (or the store
-            root) is at ``path``; ``FileExistsError`` as
-            :meth:`StorageBackend.save`; ``NotADirectoryError`` when an
-            array is where a group above ``path`` should be.
+            Raises ``TypeError`` for data that is not an array, an unknown
+            option, or attributes that are not JSON; ``IsADirectoryError``
+            when a group (or the store root) is at ``path``;
+            ``FileExistsError`` as :meth:`StorageBackend.save`;
+            ``NotADirectoryError`` when an array is where a group above
+            ``path`` should be; ``ValueError`` when a node of the other Zarr
+            format is at ``path`` or above it.
             """
             node = locate(path)
-            array = _as_array(data, node.path)
-            options = self._create_options(array, kwargs)
-            if not node.names:
-                raise IsADirectoryError(
-                    errno.EISDIR,
-                    "is the root of a Zarr store, which is a group; save arrays inside it",
-                    node.path,
-                )
-            check_target(node, "array", overwrite)
-            parent = self._ensure_groups(node.root, node.names[:-1], NotADirectoryError)
+            array = as_array(data, node.path)
+            options = create_options(array.shape, kwargs, self._format, "save", node.path)
+            parent = self._prepare_array(node, overwrite)
             _require_zarr3()
             import zarr
             import zarr.storage
@@ -304,9 +316,119 @@ if _zarr_installed():
             with staging_folder(parent) as staging:
                 fresh = os.path.join(staging, "new")
                 zarr.create_array(
-                    zarr.storage.LocalStore(fresh), data=array, zarr_format=3, **options
+                    zarr.storage.LocalStore(fresh), data=array, zarr_format=self._format, **options
                 )
                 publish(fresh, node, "array", overwrite, staging)
+
+        @contextmanager
+        def array_writer(
+            self,
+            path: PathLike,
+            shape: int | Sequence[int],
+            dtype: Any,
+            *,
+            overwrite: bool = False,
+            chunks: Sequence[int] | None = None,
+            compressors: Any = "auto",
+            attributes: dict[str, Any] | None = None,
+            dimension_names: Sequence[str | None] | None = None,
+            fill_value: Any = None,
+            **kwargs: Any,
+        ) -> Iterator[ArrayWriter]:
+            """Write an array of ``shape`` and ``dtype`` at ``path`` piece by piece.
+
+            .. code-block:: python
+
+               with backend.array_writer(path, shape=(1, 2, 5, 2048, 2048), dtype="uint16") as out:
+                   for c, z, plane in planes:
+                       out[0, c, z] = plane
+
+            The :class:`ArrayWriter` takes numpy-style assignments; each goes
+            to the chunks it touches at once, so only one plane need be in
+            memory. When the block ends cleanly the array is published at
+            ``path`` exactly as :meth:`save` publishes one (same
+            ``overwrite`` rules and errors); when it raises, nothing is
+            published and the array built so far is removed. Regions never
+            assigned read back as ``fill_value`` (0 by default). The options
+            and their defaults are those of :meth:`save` (see the class):
+            ``chunks`` one per 2-D plane, zarr's default compressor, and the
+            other ``zarr.create_array`` options as keywords.
+
+            Everything that can be checked is checked before the block starts,
+            with :meth:`save`'s errors, plus ``ValueError`` for a negative
+            size. The groups above ``path`` are created then too. A node that
+            another writer publishes at ``path`` during the block raises
+            ``FileExistsError`` at its end (without ``overwrite=True``).
+            """
+            node = locate(path)
+            sizes = as_shape(shape, node.path)
+            import numpy as np
+
+            kind = np.dtype(dtype)
+            check_dtype(kind, node.path)
+            given = {
+                "chunks": chunks,
+                "compressors": compressors,
+                "attributes": attributes,
+                "dimension_names": dimension_names,
+                "fill_value": fill_value,
+                **kwargs,
+            }
+            options = create_options(sizes, given, self._format, "array_writer", node.path)
+            parent = self._prepare_array(node, overwrite)
+            _require_zarr3()
+            import zarr
+            import zarr.storage
+
+            with staging_folder(parent) as staging:
+                fresh = os.path.join(staging, "new")
+                array = zarr.create_array(
+                    zarr.storage.LocalStore(fresh),
+                    shape=sizes,
+                    dtype=kind,
+                    zarr_format=self._format,
+                    **options,
+                )
+                writer = ArrayWriter(array, node.path)
+                try:
+                    yield writer
+                finally:
+                    writer.close()
+                publish(fresh, node, "array", overwrite, staging)
+
+        def set_attributes(
+            self, path: PathLike, attributes: dict[str, Any], *, merge: bool = False
+        ) -> None:
+            """Replace the user attributes of the array or group at ``path`` with ``attributes``.
+
+            With ``merge=True``, update only the top-level keys given and keep
+            the others. Works for the store root too (a root without metadata
+            first becomes a group of this backend's format). The node's
+            metadata document (``zarr.json``, or ``.zattrs`` for Zarr v2) is
+            rewritten in a temporary file beside it and put in place with
+            ``os.replace``, so a reader sees the old attributes or the new.
+            Two processes merging into one node at once may lose one's keys.
+
+            Raises ``TypeError`` when a value is not JSON-safe (naming its
+            key), before anything is written, and ``FileNotFoundError`` when
+            no node is at ``path``.
+            """
+            node = locate(path)
+            checked = json_attributes(attributes, node.path)
+            info = identify(node)
+            if info is None:
+                raise not_found(self, path)
+            zarr_format = info[1]
+            if zarr_format is None:
+                write_group_metadata(node.path, self._format)
+                found = node_info(node.path)
+                if found is None:
+                    raise not_found(self, path)
+                zarr_format = found[1]
+            try:
+                write_attributes(node.path, zarr_format, checked, merge)
+            except FileNotFoundError:
+                raise not_found(self, path) from None
 
         def delete(self, path: PathLike, *, recursive: bool = False) -> None:
             """Remove the array at ``path``, or the group with ``recursive=True``."""
@@ -329,14 +451,15 @@ if _zarr_installed():
         def ensure_directory(self, path: PathLike) -> str:
             """Create the group ``path`` and the groups above it; return the path.
 
-            Raises ``FileExistsError`` when an array is at ``path`` or above it.
+            Raises ``FileExistsError`` when an array is at ``path`` or above
+            it, and ``ValueError`` when a group there is of the other Zarr format.
             """
             node = locate(path)
-            self._ensure_groups(node.root, node.names, FileExistsError)
+            ensure_groups(node.root, node.names, FileExistsError, self._format, self._hint)
             return node.path
 
         def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
-            """Copy the array or group at ``src`` to ``dst``.
+            """Copy the array or group at ``src`` to ``dst``, in its own Zarr format.
 
             ``overwrite=True`` replaces a node of the same kind as a whole (a
             group's old contents do not survive).
@@ -349,6 +472,14 @@ if _zarr_installed():
 
         # -- helpers -------------------------------------------------------------------
 
+        @property
+        def _hint(self) -> str:
+            other = 5 - self._format
+            return (
+                f"This backend writes Zarr v{self._format}; write into this store with "
+                f"ZarrBackend(zarr_format={other})."
+            )
+
         def _group(self, path: PathLike) -> Node:
             node = locate(path)
             kind = what(node)
@@ -360,52 +491,31 @@ if _zarr_installed():
                 )
             return node
 
-        @staticmethod
-        def _create_options(array: np.ndarray[Any, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-            options = dict(kwargs)
-            unknown = set(options) - _PASSTHROUGH - {"chunks", "compressors", "attributes"}
-            if unknown:
-                raise TypeError(
-                    f"the zarr backend's save() does not take {sorted(unknown)}; it takes chunks, "
-                    f"compressors, attributes and {', '.join(sorted(_PASSTHROUGH))}"
-                )
-            if options.get("chunks") is None:
-                options["chunks"] = _plane_chunks(array.shape)
-            if options.get("attributes") is None:
-                options.pop("attributes", None)
-            return options
+        def _prepare_array(self, node: Node, overwrite: bool) -> str:
+            """Check that an array of this backend may go at ``node``; make the groups above it.
 
-        @staticmethod
-        def _ensure_groups(
-            root: str, names: tuple[str, ...], blocked: type[FileExistsError | NotADirectoryError]
-        ) -> str:
-            """Make ``root`` and each folder of ``names`` below it a group; return the last.
-
-            An array or a file in the way raises ``blocked``.
+            Returns the folder of the parent group.
             """
-            folder = root
-            for depth in range(len(names) + 1):
-                if depth:
-                    folder = os.path.join(folder, names[depth - 1])
-                kind = node_kind(folder)
-                if kind == "group":
-                    continue
-                if kind == "array":
-                    raise blocked(_ERRNO[blocked], "a Zarr array is in the way of a group", folder)
-                try:
-                    os.makedirs(folder, exist_ok=True)
-                except (FileExistsError, NotADirectoryError):
-                    raise blocked(
-                        _ERRNO[blocked], "a file is in the way of a group", folder
-                    ) from None
-                write_group_metadata(folder)
-            return folder
+            if not node.names:
+                raise IsADirectoryError(
+                    errno.EISDIR,
+                    "is the root of a Zarr store, which is a group; save arrays inside it",
+                    node.path,
+                )
+            check_target(node, "array", overwrite, self._format, self._hint)
+            return ensure_groups(
+                node.root, node.names[:-1], NotADirectoryError, self._format, self._hint
+            )
 
         def _transfer(self, src: PathLike, dst: PathLike, *, overwrite: bool, remove: bool) -> None:
             source, target = locate(src), locate(dst)
-            kind = what(source)
-            if kind is None:
+            info = identify(source)
+            if info is None:
                 raise not_found(self, src)
+            kind = info[0]
+            # A node keeps its format; a store root without metadata takes this backend's.
+            zarr_format = self._format if info[1] is None else info[1]
+            hint = f"Copy or move it into a Zarr v{zarr_format} store."
             if kind == "array" and not target.names:
                 raise IsADirectoryError(
                     errno.EISDIR,
@@ -421,16 +531,18 @@ if _zarr_installed():
                 raise ValueError(
                     f"cannot put the group {source.path!r} inside itself ({target.path!r})"
                 )
-            check_target(target, kind, overwrite)
+            check_target(target, kind, overwrite, zarr_format, hint)
             if target.names:
-                parent = self._ensure_groups(target.root, target.names[:-1], NotADirectoryError)
+                parent = ensure_groups(
+                    target.root, target.names[:-1], NotADirectoryError, zarr_format, hint
+                )
             else:
                 parent = os.path.dirname(there)
                 os.makedirs(parent, exist_ok=True)
             with staging_folder(parent) as staging:
                 if remove:
                     if kind == "group":
-                        write_group_metadata(source.path)  # a store root may have none yet
+                        write_group_metadata(source.path, zarr_format)  # a root may have none
                     try:
                         publish(source.path, target, kind, overwrite, staging)
                         return
@@ -445,7 +557,7 @@ if _zarr_installed():
                 if identity(source.path) != before:
                     raise OSError(errno.EBUSY, "was replaced while being copied", source.path)
                 if kind == "group":
-                    write_group_metadata(fresh)
+                    write_group_metadata(fresh, zarr_format)
                 publish(fresh, target, kind, overwrite, staging)
             if remove:  # across filesystems: copied, now remove the original
                 self.delete(source.path, recursive=True)

@@ -1,0 +1,174 @@
+"""How the ``zarr`` backend creates arrays: the options both ways of writing one share
+(``save`` and ``array_writer``, Zarr v3 and v2), and the writer that fills an
+array piece by piece before it is published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    import numpy as np
+    import zarr
+
+#: zarr.create_array options passed through as they are.
+PASSTHROUGH = frozenset(
+    {
+        "shards",
+        "filters",
+        "serializer",
+        "fill_value",
+        "order",
+        "dimension_names",
+        "chunk_key_encoding",
+        "config",
+    }
+)
+#: The options the backend reads itself before handing them to zarr.create_array.
+OWN = frozenset({"chunks", "compressors", "attributes"})
+#: OME-NGFF 0.4 asks for "/" between the indices of a v2 chunk key ("0/3/1"), not ".".
+_V2_CHUNK_KEYS = {"name": "v2", "separator": "/"}
+
+
+def as_array(data: Any, path: str) -> np.ndarray[Any, Any]:
+    """``data`` as a numpy array the backend can store; ``TypeError`` otherwise."""
+    if not hasattr(type(data), "__array__"):
+        raise TypeError(
+            f"the zarr backend stores arrays, not {type(data).__name__}: {path!r} is inside a "
+            "Zarr store. Save JSON, text or bytes through the disk backend, outside the .zarr "
+            "folder, or attach JSON-safe metadata to an array with save(..., attributes={...})."
+        )
+    import numpy as np
+
+    array = np.asarray(data)
+    check_dtype(array.dtype, path)
+    return array
+
+
+def check_dtype(dtype: np.dtype[Any], path: str) -> None:
+    if dtype.hasobject:
+        raise TypeError(
+            f"the zarr backend cannot store an array of Python objects at {path!r}; "
+            "convert it to a numeric, boolean or string dtype first"
+        )
+
+
+def as_shape(shape: int | Sequence[int], path: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of sizes, as numpy takes it (one int or a sequence of them)."""
+    import operator
+
+    try:
+        if isinstance(shape, Iterable):
+            sizes = tuple(operator.index(size) for size in shape)
+        else:
+            sizes = (operator.index(shape),)
+    except TypeError:
+        raise TypeError(
+            f"the shape of the array at {path!r} must be an int or a sequence of ints, "
+            f"not {shape!r}"
+        ) from None
+    if any(size < 0 for size in sizes):
+        raise ValueError(f"the shape of the array at {path!r} has a negative size: {sizes}")
+    return sizes
+
+
+def plane_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One chunk per 2-D plane: ``(1, ..., 1, height, width)``; a 0-D or 1-D array is one chunk."""
+    whole = tuple(max(1, size) for size in shape[-2:])
+    return (1,) * max(0, len(shape) - 2) + whole
+
+
+def create_options(
+    shape: tuple[int, ...], kwargs: dict[str, Any], zarr_format: int, method: str, where: str
+) -> dict[str, Any]:
+    """The zarr.create_array keywords for an array of ``shape``, defaults filled in.
+
+    ``method`` names the backend method in errors, ``where`` the path.
+    Raises ``TypeError`` for an unknown option, attributes that are not
+    JSON, or ``dimension_names`` for Zarr v2 (which has no such field).
+    """
+    from platekit.storage._zarr_attributes import json_attributes
+
+    options = dict(kwargs)
+    unknown = set(options) - PASSTHROUGH - OWN
+    if unknown:
+        raise TypeError(
+            f"the zarr backend's {method}() does not take {sorted(unknown)}; it takes chunks, "
+            f"compressors, attributes and {', '.join(sorted(PASSTHROUGH))}"
+        )
+    for name in ("chunks", "attributes", "fill_value", "dimension_names", "chunk_key_encoding"):
+        if name in options and options[name] is None:
+            del options[name]  # None means "the default", as if not given
+    options.setdefault("chunks", plane_chunks(shape))
+    if "attributes" in options:
+        options["attributes"] = json_attributes(options["attributes"], where)
+    if zarr_format == 2:
+        if "dimension_names" in options:
+            raise TypeError(
+                f"Zarr v2 arrays have no dimension_names, so a zarr_format=2 backend cannot "
+                f"store them for {where!r}; leave dimension_names out, or keep the axis names "
+                "in the attributes (as OME-NGFF 0.4 does in multiscales)"
+            )
+        options.setdefault("chunk_key_encoding", _V2_CHUNK_KEYS)
+    return options
+
+
+class ArrayWriter:
+    """Assignment into an array that :meth:`ZarrBackend.array_writer` publishes when done.
+
+    ``writer[index] = data`` takes numpy-style indices (``writer[t, c, z] =
+    plane``, ``writer[...] = whole``) and writes the chunks it touches at
+    once, so memory holds only what one assignment carries. Assignments from
+    several threads are safe when no two touch the same chunk at the same
+    time. After the ``with`` block any assignment raises ``ValueError``.
+    """
+
+    __slots__ = ("_array", "_open", "path")
+
+    def __init__(self, array: zarr.Array[Any], path: str) -> None:
+        self._array = array
+        self._open = True
+        #: Where the array is published when the block ends.
+        self.path = path
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return tuple(self._array.shape)
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return len(self._array.shape)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The array's numpy dtype."""
+        import numpy as np
+
+        return np.dtype(self._array.dtype)
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The chunk shape."""
+        return tuple(self._array.chunks)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not self._open:
+            raise ValueError(
+                f"the array writer for {self.path!r} is closed: its with block ended, so the "
+                "array is published (or was discarded). Open a new array_writer to write again."
+            )
+        self._array[index] = value
+
+    def close(self) -> None:
+        """Refuse assignments from now on (the backend calls this when the block ends)."""
+        self._open = False
+
+    def __repr__(self) -> str:
+        state = "open" if self._open else "closed"
+        return f"<ArrayWriter {self.path!r} shape={self.shape} dtype={self.dtype} {state}>"
