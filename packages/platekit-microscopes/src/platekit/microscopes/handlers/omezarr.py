@@ -52,7 +52,8 @@ _MICROMETRES = {
     "nm": 1e-3, "um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "mm": 1e3, "m": 1e6,
 }  # fmt: skip
 
-# A path segment in the plate: alphanumeric by the spec; "." and ".." never (they leave it).
+# A path segment in the plate: alphanumeric by the spec, and "_", "." or "-" from lenient
+# writers; never "." or ".." alone, which would lead out of the plate.
 _SEGMENT = re.compile(r"[A-Za-z0-9_.\-]+")
 _V2_DTYPE = re.compile(r"[<>|=]?([biufc])(\d+)")
 _COLOR = re.compile(r"[0-9A-Fa-f]{6}")
