@@ -27,16 +27,15 @@ from __future__ import annotations
 
 from platekit.microscopes._errors import PlateFormatError
 from platekit.microscopes.results import ResultFormat
-from platekit.microscopes.results._tables import (
+from platekit.microscopes.results._reader import (
     WORKBOOK_SUFFIXES,
-    PlateWells,
-    find_layout,
     is_empty,
     is_workbook,
     label,
     sheet_names,
     sheet_rows,
 )
+from platekit.microscopes.results._tables import PlateWells, find_layout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -26,19 +26,21 @@ from __future__ import annotations
 
 from platekit.microscopes._errors import PlateFormatError
 from platekit.microscopes.results import ResultFormat
-from platekit.microscopes.results._tables import (
-    PLATE_KEYS,
+from platekit.microscopes.results._reader import (
     TEXT_SUFFIXES,
     WORKBOOK_SUFFIXES,
-    Layout,
-    PlateWells,
-    find_layout,
-    header_key,
     is_empty,
     is_workbook,
     label,
     read_text_rows,
     sheet_rows,
+)
+from platekit.microscopes.results._tables import (
+    PLATE_KEYS,
+    Layout,
+    PlateWells,
+    find_layout,
+    header_key,
 )
 
 TYPE_CHECKING = False
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from platekit.microscopes.results import Results
-    from platekit.microscopes.results._tables import Row
+    from platekit.microscopes.results._reader import Row
 
 __all__ = ["MetaXpressResults"]
 
