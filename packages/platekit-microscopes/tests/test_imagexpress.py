@@ -122,6 +122,25 @@ def test_names_parse_right_to_left_and_format_back(
     assert PARSER.parse(f"{stem}_thumb{guid}{extension}") is None
 
 
+@given(prefixes, wells, numbers, numbers, guids)
+def test_a_scan_reads_a_name_after_a_known_prefix_as_the_parser_does(
+    prefix: str, well: str, site: tuple[int, int] | None, wave: tuple[int, int] | None, guid: str
+) -> None:
+    # A scan matches only the tail of a name that starts with the last plane's
+    # prefix: whichever prefix that is, a tail that fits must be the parser's.
+    name = (
+        f"{prefix}_{well}"
+        + (f"_s{site[0]}" if site else "")
+        + (f"_w{wave[0]}" if wave else "")
+        + f"{guid}.tif"
+    )
+    parsed = PARSER.parse(name)
+    assert parsed is not None
+    cuts = [index + 1 for index, letter in enumerate(name) if letter == "_"]
+    fits = [cut for cut in cuts if imagexpress._NAME_TAIL.fullmatch(name, cut)]
+    assert fits == [len(parsed.prefix) + 1]
+
+
 def test_a_name_without_a_prefix_keeps_its_zero_padded_site() -> None:
     parsed = PARSER.parse("A01_s001_w1.tif")
     assert parsed is not None
