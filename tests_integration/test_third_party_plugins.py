@@ -7,7 +7,9 @@ the environment running these tests, and removed when the module is done:
   finds its own widgets (``plain``, ``framed``) in ``pk_fixture_host.widgets``
   and third-party ones in the entry-point group ``platekit_fixture.widgets``;
 - ``platekit-fixture-thirdparty``: the widgets ``sparkle`` and ``glitter``;
-- ``platekit-fixture-broken``: ``broken_glow``, whose module fails to import.
+- ``platekit-fixture-broken``: ``broken_glow``, whose module fails to import;
+- ``platekit-fixture-microscope``: the ``acme`` microscope handler, for
+  platekit-microscopes' ``platekit.microscopes`` entry-point group.
 
 Every check runs in a fresh interpreter with its own cache folder, so "warm"
 means a later process reading the index an earlier one wrote. Each test says
@@ -36,10 +38,12 @@ FIXTURES = Path(__file__).resolve().parent / "plugin_fixtures"
 HOST_DIR = FIXTURES / "host"
 THIRDPARTY_DIR = FIXTURES / "thirdparty"
 BROKEN_DIR = FIXTURES / "thirdparty_broken"
+MICROSCOPE_DIR = FIXTURES / "microscope"
 
 HOST = "platekit-fixture-host"
 THIRDPARTY = "platekit-fixture-thirdparty"
 BROKEN = "platekit-fixture-broken"
+MICROSCOPE = "platekit-fixture-microscope"
 
 BUILT_IN = ["framed", "plain"]
 GOOD = ["framed", "glitter", "plain", "sparkle"]
@@ -177,11 +181,11 @@ def site() -> Iterator[Site]:
         )
     installer = Site(uv_command())
     # Leftovers of an interrupted run would make the first results wrong.
-    installer.uninstall(HOST, THIRDPARTY, BROKEN)
+    installer.uninstall(HOST, THIRDPARTY, BROKEN, MICROSCOPE)
     try:
         yield installer
     finally:
-        installer.uninstall(HOST, THIRDPARTY, BROKEN)
+        installer.uninstall(HOST, THIRDPARTY, BROKEN, MICROSCOPE)
 
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -457,3 +461,47 @@ def test_editing_an_editable_plugin_invalidates_the_index(
     assert after["got"]["sparkle"]["label"] == "Sparkle, edited"
     assert after["metadata"]["sparkle"]["_label"] == "Sparkle, edited", after["cache"]
     assert after["cache"].startswith("miss")
+
+
+# -- a third-party microscope handler --------------------------------------------------------
+
+ACME_PROBE = """
+import json, sys
+from pk_fixture_microscope.acme import write_acme_plate
+from platekit.microscopes import MICROSCOPE_HANDLERS, convert, detect_microscope, open_plate
+
+write_acme_plate(sys.argv[1])
+handler = detect_microscope(sys.argv[1])
+plate = open_plate(sys.argv[1])
+result = convert(sys.argv[1], sys.argv[2])
+print(json.dumps({
+    "detected": handler.name,
+    "origin": MICROSCOPE_HANDLERS.origin("acme"),
+    "wells": plate.metadata.wells,
+    "planes": len(list(plate.planes())),
+    "pixel": int(plate.read("B02", site=2, channel=1)[0, 0]),
+    "written": result.planes_written,
+}))
+"""
+
+
+def test_a_third_party_microscope_handler_is_detected_and_converts(
+    site: Site, fresh: Run, tmp_path: Path
+) -> None:
+    if importlib.util.find_spec("platekit.microscopes") is None:
+        pytest.skip("platekit-microscopes is not installed here")
+    site.use((MICROSCOPE, MICROSCOPE_DIR))
+    plate, out = tmp_path / "acme", tmp_path / "acme.zarr"
+    done = fresh(sys.executable, "-c", ACME_PROBE, str(plate), str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {
+        "detected": "acme",
+        "origin": f"entry point acme ({MICROSCOPE})",
+        "wells": ["A01", "B02"],
+        "planes": 8,
+        "pixel": 121,
+        "written": 8,
+    }
+    listed = fresh(*platekit_command(), "registries", "microscopes")
+    assert "acme" in listed.stdout and MICROSCOPE in listed.stdout, listed.stdout

@@ -30,8 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ONE_WORKER_TARGET = 0.7
 TWO_WORKER_TARGET = 1.6
 
@@ -43,7 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--channels", type=int, default=3, help="channels (3)")
     parser.add_argument("--size", type=int, default=1024, help="image width and height (1024)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the three runs (3)")
-    parser.add_argument("--quick", action="store_true", help="24 wells x 2 sites x 2 channels of 512x512")
+    parser.add_argument(
+        "--quick", action="store_true", help="24 wells x 2 sites x 2 channels of 512x512"
+    )
     parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
     parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
     args = parser.parse_args(argv)
@@ -92,7 +92,11 @@ def convert_with(workers: int):  # type: ignore[no-untyped-def]
 
 
 def time_conversions(plate: Path, work: Path, rounds: int) -> dict[str, list[float]]:
-    runs = {"raw": raw_copy, "platekit, 1 worker": convert_with(1), "platekit, 2 workers": convert_with(2)}
+    runs = {
+        "raw": raw_copy,
+        "platekit, 1 worker": convert_with(1),
+        "platekit, 2 workers": convert_with(2),
+    }
     names = list(runs)
     seconds: dict[str, list[float]] = {name: [] for name in names}
     for round_number in range(rounds):
@@ -142,8 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         plate = write_plate(
-            "imagexpress", work / "plate", wells=well_names(args.wells), sites=args.sites,
-            channels=args.channels, shape=(args.size, args.size),
+            "imagexpress",
+            work / "plate",
+            wells=well_names(args.wells),
+            sites=args.sites,
+            channels=args.channels,
+            shape=(args.size, args.size),
             plate_format=(8, 12) if args.wells <= 96 else (16, 24),
         )
         planes = args.wells * args.sites * args.channels
@@ -153,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
 
         print("writing a 384-well ImageXpress plate of small images...", flush=True)
         wide = write_plate(
-            "imagexpress", work / "plate384", wells=well_names(384, 24), sites=4, channels=2,
-            shape=(16, 16), plate_format=(16, 24),
+            "imagexpress",
+            work / "plate384",
+            wells=well_names(384, 24),
+            sites=4,
+            channels=2,
+            shape=(16, 16),
+            plate_format=(16, 24),
         )
         files = sum(1 for _ in os.scandir(wide))
         open_s, scan_s = time_opening(wide, 30)
@@ -175,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"open a 384-well plate ({files} entries): detect_microscope + open_plate "
-        f"{open_s * 1e3:.2f} ms, bare os.scandir {scan_s * 1e3:.2f} ms, ratio {open_s / scan_s:.1f}x",
+        f"{open_s * 1e3:.2f} ms, bare os.scandir {scan_s * 1e3:.2f} ms, "
+        f"ratio {open_s / scan_s:.1f}x",
     ]
     verdicts = [
         f"{'PASS' if one_ratio >= ONE_WORKER_TARGET else 'FAIL'}  1 worker at least "

@@ -76,17 +76,6 @@ class TestImageXpressVariants(HandlerContract):
     def write(self, folder: Path, **spec: Any) -> Path:
         return write_plate(self.kind, folder, **self.options, **spec)
 
-    # The contract's version reads z 2 and t 2, which a flat plate does not have.
-    def test_read_by_components(self, plate_folder: Path, spec: dict[str, Any]) -> None:
-        plate = open_plate(plate_folder)
-        key = PlaneKey("B03", 2, 2, spec["z"], spec["t"])
-        np.testing.assert_array_equal(
-            plate.read("b3", site=2, channel=2, z=spec["z"], t=spec["t"]),
-            expected_pixels(key, spec["shape"]),
-        )
-        with pytest.raises(KeyError, match="no plane"):
-            plate.read("H12")
-
 
 # -- file names --------------------------------------------------------------------------
 

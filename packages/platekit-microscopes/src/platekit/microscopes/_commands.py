@@ -1,4 +1,4 @@
-"""The commands platekit-microscopes adds: ``platekit convert``, ``platekit inspect``, ``platekit demo``."""
+"""The commands platekit-microscopes adds: ``platekit convert``, ``inspect`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ class ConvertCommand(Command):
     help = "convert a plate (ImageXpress, Opera Phenix, CellVoyager, OME-Zarr) to OME-Zarr"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.usage = "platekit convert [options] PLATE OUT.zarr\n       platekit convert [options] --example KIND OUT.zarr"
+        parser.usage = (
+            "platekit convert [options] PLATE OUT.zarr\n"
+            "       platekit convert [options] --example KIND OUT.zarr"
+        )
         parser.description = (
             "Convert the plate in folder PLATE to the OME-Zarr HCS plate OUT.zarr (NGFF 0.5 on "
             "Zarr v3 by default). An interrupted conversion resumes when run again with the same "
@@ -31,32 +34,45 @@ class ConvertCommand(Command):
         )
         parser.add_argument("paths", nargs="+", metavar="PLATE OUT.zarr", help=argparse.SUPPRESS)
         parser.add_argument(
-            "--microscope", default="auto", metavar="KIND",
+            "--microscope",
+            default="auto",
+            metavar="KIND",
             help="the plate's format (default: detected from its files; see 'platekit registries')",
         )
         parser.add_argument(
-            "--ngff", choices=["0.5", "0.4"], default="0.5",
+            "--ngff",
+            choices=["0.5", "0.4"],
+            default="0.5",
             help="OME-NGFF version: 0.5 on Zarr v3 (default) or 0.4 on Zarr v2",
         )
         parser.add_argument(
-            "--levels", type=int, default=1, metavar="N",
+            "--levels",
+            type=int,
+            default=1,
+            metavar="N",
             help="resolution levels, each 2x smaller in y and x (default 1)",
         )
         parser.add_argument(
-            "--workers", type=int, default=1, metavar="N",
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
             help="processes converting wells in parallel (default 1)",
         )
         parser.add_argument(
-            "--overwrite", action="store_true",
+            "--overwrite",
+            action="store_true",
             help="replace OUT.zarr when it holds another conversion",
         )
         parser.add_argument(
-            "--skip-bad-planes", action="store_true",
+            "--skip-bad-planes",
+            action="store_true",
             help="write unreadable or mismatched planes as absent and list them at the end",
         )
         parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
         parser.add_argument(
-            "--example", metavar="KIND",
+            "--example",
+            metavar="KIND",
             help="convert a small synthetic plate of format KIND instead of PLATE",
         )
 
@@ -67,8 +83,6 @@ class ConvertCommand(Command):
             return _fail(f"convert takes {shown}, got {' '.join(args.paths)}")
         if args.example:
             import tempfile
-
-            from platekit.microscopes.testing import write_plate
 
             folder = tempfile.mkdtemp(prefix="platekit-example-")
             source = str(_example(args.example, folder))
@@ -95,8 +109,12 @@ def _example(kind: str, folder: str) -> object:
     from platekit.microscopes.testing import write_plate
 
     return write_plate(
-        kind, Path(folder) / "ExamplePlate", wells=["A01", "A02", "B01", "B02"], sites=4,
-        channels=2, shape=(256, 256),
+        kind,
+        Path(folder) / "ExamplePlate",
+        wells=["A01", "A02", "B01", "B02"],
+        sites=4,
+        channels=2,
+        shape=(256, 256),
     )
 
 
@@ -109,8 +127,15 @@ def convert_and_report(source: str, out: str, *, quiet: bool, **options: object)
     printer = None if quiet else ProgressPrinter(sys.stderr)
     try:
         result = convert(source, out, progress=printer, **options)  # type: ignore[arg-type]
-    except (PlateError, FileExistsError, FileNotFoundError, NotADirectoryError, ValueError,
-            KeyError, ConversionCancelled) as exc:
+    except (
+        PlateError,
+        FileExistsError,
+        FileNotFoundError,
+        NotADirectoryError,
+        ValueError,
+        KeyError,
+        ConversionCancelled,
+    ) as exc:
         if printer is not None:
             printer.close()
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -141,12 +166,16 @@ def _print_result(result: ConversionResult, duration: object) -> None:
             f"to {result.out} (OME-NGFF {result.ngff}) in {duration(result.seconds)}{note}"  # type: ignore[operator]
         )
     if result.missing:
-        print(f"{len(result.missing)} planes listed by the plate's metadata are missing from it "
-              "and were written as absent (zeros):")
+        print(
+            f"{len(result.missing)} planes listed by the plate's metadata are missing from it "
+            "and were written as absent (zeros):"
+        )
         for absent in result.missing[:20]:
             print(f"  {absent.plane}")
         if len(result.missing) > 20:
-            print(f"  ... and {len(result.missing) - 20} more (see the output's platekit attributes)")
+            print(
+                f"  ... and {len(result.missing) - 20} more (see the output's platekit attributes)"
+            )
     if result.bad:
         print(f"{len(result.bad)} planes could not be used and were written as absent (zeros):")
         for absent in result.bad:
@@ -163,8 +192,12 @@ class InspectCommand(Command):
             "channels, z planes, time points, pixel size, and planes missing from the folder."
         )
         parser.add_argument("plate", metavar="PLATE", help="the plate's folder")
-        parser.add_argument("--microscope", default="auto", metavar="KIND",
-                            help="the plate's format (default: detected)")
+        parser.add_argument(
+            "--microscope",
+            default="auto",
+            metavar="KIND",
+            help="the plate's format (default: detected)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -197,8 +230,12 @@ def plate_summary(plate: Plate) -> dict[str, object]:
         "sites": meta.sites,
         "grid": list(meta.grid) if meta.grid else None,
         "channels": [
-            {"id": c.id, "name": c.name, "excitation_nm": c.excitation_nm,
-             "emission_nm": c.emission_nm}
+            {
+                "id": c.id,
+                "name": c.name,
+                "excitation_nm": c.excitation_nm,
+                "emission_nm": c.emission_nm,
+            }
             for c in meta.channels.values()
         ],
         "z_count": meta.z_count,
@@ -226,7 +263,10 @@ def print_plate(plate: Plate) -> None:
         if channel.excitation_nm or channel.emission_nm:
             waves = f" (ex {channel.excitation_nm or '?'} nm, em {channel.emission_nm or '?'} nm)"
         print(f"  channel {channel.id:<6} {channel.name}{waves}")
-    print(f"  z planes       {meta.z_count}" + (f", {meta.z_step_um} µm apart" if meta.z_step_um else ""))
+    print(
+        f"  z planes       {meta.z_count}"
+        + (f", {meta.z_step_um} µm apart" if meta.z_step_um else "")
+    )
     print(f"  time points    {meta.t_count}")
     size = f"{meta.pixel_size_um} µm" if meta.pixel_size_um else "not recorded"
     print(f"  pixel size     {size}")
@@ -247,11 +287,15 @@ class DemoCommand(Command):
             "new folder, show what platekit reads in it, and convert it to OME-Zarr."
         )
         parser.add_argument(
-            "folder", nargs="?", metavar="FOLDER",
+            "folder",
+            nargs="?",
+            metavar="FOLDER",
             help="where to write the plate and its conversion (default: a new temporary folder)",
         )
         parser.add_argument(
-            "--microscope", default="imagexpress", metavar="KIND",
+            "--microscope",
+            default="imagexpress",
+            metavar="KIND",
             help="the format of the synthetic plate (default: imagexpress)",
         )
 
@@ -267,7 +311,9 @@ class DemoCommand(Command):
                 f"no synthetic plate writer for {args.microscope!r}; choose one of "
                 f"{', '.join(writers())}"
             )
-        folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="platekit-demo-"))
+        folder = (
+            Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="platekit-demo-"))
+        )
         folder.mkdir(parents=True, exist_ok=True)
         source = Path(str(_example(args.microscope, str(folder))))
         print(f"1. wrote a synthetic {args.microscope} plate to {source}")
@@ -280,6 +326,7 @@ class DemoCommand(Command):
         if code == 0:
             print(
                 "4. open it with any OME-Zarr reader, e.g.\n"
-                f"     python -c \"import zarr; print(zarr.open_group('{out}').attrs['ome']['plate']['wells'])\""
+                '     python -c "import zarr; '
+                f"print(zarr.open_group('{out}').attrs['ome']['plate']['wells'])\""
             )
         return code

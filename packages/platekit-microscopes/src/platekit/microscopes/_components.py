@@ -44,7 +44,7 @@ class GroupByBase(Enum):
         """The :data:`AllComponents` member grouped by, or ``None`` for ``GroupBy.NONE``."""
         if self.value is None:
             return None
-        return AllComponents(self.value)  # type: ignore[no-any-return]
+        return AllComponents(self.value)
 
 
 def _all() -> dict[str, str]:

@@ -174,7 +174,7 @@ def convert(
     """Convert the plate in folder ``plate`` to the OME-Zarr HCS plate ``out`` (a ``.zarr`` path).
 
     ``ngff`` is ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2); ``levels`` the
-    number of resolution levels, each 2× smaller in y and x; ``workers``
+    number of resolution levels, each 2x smaller in y and x; ``workers``
     the number of processes, each converting whole wells. ``progress`` is
     called with a :class:`Progress` as planes are written; ``cancel``
     (anything with ``is_set()``, e.g. a ``threading.Event``) stops the
@@ -233,8 +233,13 @@ def convert(
 
     total = planes_per_well * len(meta.wells)
     tracker = _Tracker(
-        total, len(meta.wells), planes_per_well * len(done_wells), len(done_wells), progress,
-        started, plan,
+        total,
+        len(meta.wells),
+        planes_per_well * len(done_wells),
+        len(done_wells),
+        progress,
+        started,
+        plan,
     )
     results = _run(plan, todo, by_well, workers, tracker, cancel)
 
@@ -288,10 +293,7 @@ def _plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: boo
         )
     shape, dtype = meta.image_shape, meta.dtype
     if shape is None or dtype is None:
-        key, _ = next(iter(source.planes()), (None, None))
-        if key is None:
-            raise ValueError(f"the plate {str(source.path)!r} has no image files to convert")
-        first = source.read_plane(key)
+        first = _first_readable(source, skip_bad_planes)
         shape, dtype = (int(first.shape[0]), int(first.shape[1])), str(first.dtype)
         meta.image_shape, meta.dtype = shape, dtype
     names = [axis["name"] for axis in axes(meta)]
@@ -310,6 +312,17 @@ def _plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: boo
         dtype=dtype,
         skip_bad_planes=skip_bad_planes,
     )
+
+
+def _first_readable(source: Plate, skip_bad_planes: bool) -> np.ndarray:
+    """The first plane that can be read, which gives the shape and dtype the others must have."""
+    for key, _ in source.planes():
+        try:
+            return source.read_plane(key)
+        except (BadPlaneError, FileNotFoundError):
+            if not skip_bad_planes:
+                raise
+    raise ValueError(f"the plate {str(source.path)!r} has no readable image to convert")
 
 
 def _level_plane_shape(shape: tuple[int, int], level: int) -> tuple[int, int]:
@@ -396,8 +409,10 @@ def _prepare_output(backend: Any, out: Path, identity: dict[str, Any], overwrite
 
         shutil.rmtree(out)
     backend.ensure_directory(str(out))
-    backend.set_attributes(str(out), {"platekit": {"conversion": {**identity, "state": "running",
-                                                                  "version": __version__}}})
+    backend.set_attributes(
+        str(out),
+        {"platekit": {"conversion": {**identity, "state": "running", "version": __version__}}},
+    )
     return "new"
 
 
@@ -633,10 +648,10 @@ class _LevelWriters:
         return self
 
     def write(self, index: tuple[int, ...], pixels: np.ndarray) -> None:
-        from platekit.microscopes.functions.builtin import downsample_mean
-
         for level, array in enumerate(self._arrays):
             if level:
+                from platekit.microscopes.functions.arrays import downsample_mean
+
                 pixels = downsample_mean(pixels)
             array[index] = pixels
 

@@ -26,7 +26,7 @@ class PlateFormatError(PlateError):
 
 
 class BadPlaneError(PlateError):
-    """One image file of the plate cannot be used: unreadable, truncated, or unlike its neighbours."""
+    """One image file of the plate cannot be used: unreadable, truncated or unlike the others."""
 
     def __init__(self, path: object, message: str) -> None:
         super().__init__(f"{path}: {message}")

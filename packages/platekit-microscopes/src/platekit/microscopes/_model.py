@@ -83,7 +83,7 @@ class Channel:
 class PlateMetadata:
     """Everything a plate's metadata says, in one shape for every format.
 
-    ``rows`` and ``columns`` are the plate format (8 × 12 for 96 wells);
+    ``rows`` and ``columns`` are the plate format (8 x 12 for 96 wells);
     ``wells`` the wells present, in row-major order; ``grid`` the sites of a
     well as ``(rows, columns)`` where the format places them on a grid;
     ``positions`` stage positions in µm ``(x, y, z or None)`` per plane,

@@ -12,12 +12,12 @@ from platekit.microscopes._wells import parse_well, row_letters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal
 
     from platekit.microscopes._model import Channel, PlateMetadata
 
 #: The NGFF versions platekit writes, and the Zarr format each lives on.
-ZARR_FORMAT = {"0.5": 3, "0.4": 2}
+ZARR_FORMAT: dict[str, Literal[2, 3]] = {"0.5": 3, "0.4": 2}
 
 # Colours for channels the source gives none: the usual order of viewers.
 _PALETTE = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
@@ -77,7 +77,9 @@ def plate_attributes(meta: PlateMetadata, ngff: str, field_count: int) -> dict[s
         "field_count": field_count,
         "acquisitions": [{"id": 0, "name": meta.name}],
     }
-    return wrap(ngff, plate=_versioned(ngff, plate))
+    # NGFF 0.5 keeps the version in "ome", but its final text still asks for
+    # plate.version, and ome-zarr-py and ome-zarr-models read it there: write both.
+    return wrap(ngff, plate={**plate, "version": ngff})
 
 
 def well_attributes(fields: list[str], ngff: str) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def image_attributes(
     levels: int,
     windows: dict[int, tuple[float, float]],
 ) -> dict[str, Any]:
-    """``multiscales`` and ``omero`` of one field: ``levels`` datasets, each 2× smaller in y, x.
+    """``multiscales`` and ``omero`` of one field: ``levels`` datasets, each 2x smaller in y, x.
 
     ``windows`` gives each channel's (min, max) over the field's pixels.
     """
@@ -139,7 +141,9 @@ def omero(
     """The transitional ``omero`` block: channel labels, colours and display windows."""
     import numpy as np
 
-    top = float(np.iinfo(meta.dtype).max) if meta.dtype and np.dtype(meta.dtype).kind in "ui" else 1.0
+    top = (
+        float(np.iinfo(meta.dtype).max) if meta.dtype and np.dtype(meta.dtype).kind in "ui" else 1.0
+    )
     shown = []
     for index, channel in enumerate(channels):
         low, high = windows.get(channel.id, (0.0, top))

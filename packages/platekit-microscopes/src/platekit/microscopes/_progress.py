@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def duration(seconds: float) -> str:
     """``75 -> "1:15"``, ``3700 -> "1:01:40"``."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"

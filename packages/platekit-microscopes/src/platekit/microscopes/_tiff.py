@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from platekit.microscopes._errors import BadPlaneError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
     import numpy as np
-
-from platekit.microscopes._errors import BadPlaneError
 
 
 def read_tiff_plane(path: Path) -> np.ndarray:
@@ -30,7 +30,9 @@ def read_tiff_plane(path: Path) -> np.ndarray:
     except BadPlaneError:
         raise
     except PermissionError as exc:
-        raise BadPlaneError(path, f"cannot be read ({exc.strerror}); check its permissions") from exc
+        raise BadPlaneError(
+            path, f"cannot be read ({exc.strerror}); check its permissions"
+        ) from exc
     except Exception as exc:
         # tifffile raises TiffFileError, ValueError, struct.error, OSError or
         # a codec's error for a damaged file; each means the same here.
@@ -41,7 +43,7 @@ def read_tiff_plane(path: Path) -> np.ndarray:
         array = array[0]
     if array.ndim != 2:
         raise BadPlaneError(path, f"holds an image of shape {array.shape}, not one 2-D plane")
-    return array
+    return array  # type: ignore[no-any-return]
 
 
 def tiff_description(path: Path) -> str | None:

@@ -49,7 +49,7 @@ def run_in_processes(
     tracker: _Tracker,
     cancel: Flag | None,
 ) -> list[_WellResult]:
-    """Convert ``wells`` in ``workers`` processes; the first error cancels the rest and is raised."""
+    """Convert ``wells`` in ``workers`` processes; the first error stops the rest and is raised."""
     context = multiprocessing.get_context("spawn")
     reports = context.Queue()
     stop = context.Event()

@@ -1,0 +1,1 @@
+"""Test fixture: the Acme plate format, read through platekit's handler contract."""
