@@ -476,34 +476,6 @@ def test_malformed_extra_files_is_a_damaged_miss(manager: RegistryCacheManager) 
         assert manager.lookup().damaged
 
 
-def test_a_damaged_record_is_a_miss_before_json_is_ever_imported(
-    cache_root: Path, tmp_path: Path
-) -> None:
-    import subprocess
-    import textwrap
-
-    code = textwrap.dedent(
-        """
-        import sys
-        from platekit.cache import RegistryCacheManager
-        manager = RegistryCacheManager("damaged", version="1")
-        manager.path.parent.mkdir(parents=True, exist_ok=True)
-        for content in (b'{"a": 1,}', b'{"cache_version": 1, "version": "1", "timest', b"[1, 2"):
-            assert "json.decoder" not in sys.modules
-            manager.path.write_bytes(content)
-            found = manager.lookup()
-            assert found.damaged and manager.load() is None, found
-            sys.modules.pop("json.decoder", None), sys.modules.pop("json", None)
-        print("ok")
-        """
-    )
-    env = dict(os.environ, PLATEKIT_CACHE_DIR=str(cache_root))
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.stdout.strip() == "ok", done.stderr
-
-
 def test_a_path_with_a_nul_byte_in_a_record_is_a_miss(manager: RegistryCacheManager) -> None:
     manager.save(ITEMS)
     rewrite_record(manager, extra_files={"/tmp/bad\u0000name.py": [1, 2]})

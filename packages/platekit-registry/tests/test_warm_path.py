@@ -122,7 +122,6 @@ def test_after_import_and_warm_keys_importlib_metadata_is_not_loaded(
 WARM_MODULES = {
     "platekit",
     "platekit.cache",
-    "platekit.cache._jsonread",
     "platekit.cache._paths",
     "platekit.cache._record",
     "platekit.cache._stamps",
@@ -134,12 +133,25 @@ WARM_MODULES = {
     "platekit.registry._meta",
     "platekit.registry._secondary",  # this root declares a secondary registry
     "platekit.registry._sources",
-    "_json",  # the C scanner that reads the index
 }
-# And 13 modules of the standard library: threading (the locks of registries and
-# of the cache) and collections.abc (the registries' Mapping bases), with the
-# modules these two import in turn, their own private helpers among them.
+# And 26 modules of the standard library: json (which reads the index),
+# threading (the locks of registries and of the cache) and collections.abc (the
+# registries' Mapping bases), with the modules these import in turn, their own
+# private helpers among them.
 STANDARD_MODULES = {
+    "json",
+    "json.decoder",
+    "json.encoder",
+    "json.scanner",
+    "re",
+    "re._casefix",
+    "re._compiler",
+    "re._constants",
+    "re._parser",
+    "enum",
+    "copyreg",
+    "_json",
+    "_sre",
     "threading",
     "collections.abc",
     "collections",

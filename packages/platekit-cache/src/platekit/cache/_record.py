@@ -14,11 +14,11 @@ it stale, is a miss with a reason, and the caller rebuilds.
 # On every warm start's path: no ``from __future__ import annotations`` (one more
 # import to pay for), so annotations naming type-only names are quoted.
 
+import json
 import os
 import threading
 import time
 
-from platekit.cache import _jsonread
 from platekit.cache._paths import environment_root
 from platekit.cache._stamps import (
     file_stamps,
@@ -278,8 +278,6 @@ class RegistryCacheManager:
         Raises ``TypeError`` when ``items`` is not JSON data. Returns ``False``,
         without raising, when caching is off or the folder cannot be written.
         """
-        import json
-
         path = self._path_str()
         folder = os.path.dirname(path)
         if self._off_reason(folder) is not None:
@@ -353,7 +351,7 @@ def parse_record(raw: bytes) -> "tuple[dict[str, Any] | None, str]":
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8: {exc}"
     try:
-        record = _jsonread.loads(text)
+        record = json.loads(text)
     except (ValueError, RecursionError) as exc:
         return None, f"not JSON: {exc}"
     if not isinstance(record, dict):
