@@ -98,7 +98,7 @@ def _clear(*, all_environments: bool, yes: bool, prog: str) -> int:
     for path, problem in report.failed:
         print(f"  {path}: {problem}", file=sys.stderr)
     print(
-        "Make the cache folder writable and run this again; platekit works without them meanwhile.",
+        "Make the cache folder writable (or ask whoever owns it) and run this again.",
         file=sys.stderr,
     )
     return 1
