@@ -192,6 +192,15 @@ def test_metaxpress_csv_of_two_plates(tmp_path: Path) -> None:
     assert read_results(path, plate="7")["A01"]["Comment"] == "x"
 
 
+def test_metaxpress_tables_without_plate_labels_are_one_plate(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "parts.csv",
+        [["Well", "Count"], ["A01", 1], ["A02", 5], [], ["Notes"], ["Well", "Count"], ["A01", 3]],
+    )
+
+    assert read_results(path) == {"A01": {"Count": 2.0}, "A02": {"Count": 5.0}}
+
+
 def test_metaxpress_plain_table_with_well_name_header(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "plain.csv",

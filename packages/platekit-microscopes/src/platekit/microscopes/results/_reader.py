@@ -91,8 +91,11 @@ def read_text_rows(path: Path, limit: int | None = None) -> list[Row]:
     raw = path.read_bytes() if limit is None else _head(path, 1 << 18)
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
+    except UnicodeDecodeError as exc:
+        if limit is not None and exc.start >= len(raw) - 3:
+            text = raw[: exc.start].decode("utf-8-sig")  # the head cut a character in two
+        else:
+            text = raw.decode("cp1252", errors="replace")
     delimiter = _delimiter(path, text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     decimal_comma = delimiter != ","
@@ -116,7 +119,7 @@ def _head(path: Path, size: int) -> bytes:
 def _delimiter(path: Path, text: str) -> str:
     if path.suffix.lower() == ".tsv":
         return "\t"
-    head = "\n".join(text.splitlines()[:20])
+    head = "\n".join(text[:65536].splitlines()[:20])
     if "\t" in head:
         return "\t"
     return ";" if head.count(";") > head.count(",") else ","

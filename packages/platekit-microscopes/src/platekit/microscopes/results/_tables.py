@@ -213,8 +213,10 @@ class PlateWells:
         """The plate's wells, in plate order (A01, A02, ... B01): ``{well: {feature: value}}``.
 
         ``plate`` picks a plate by any of its names (barcode, id, name); it
-        may be left out when the file holds one plate. Raises ``ValueError``
-        listing the plates when the choice is missing or matches none.
+        may be left out when the file holds one plate. Plates that share the
+        name are taken together (one plate exported in two parts). Raises
+        ``ValueError`` listing the plates when the choice is missing or
+        matches none.
         """
         plates = list(self._plates.values())
         if plate is None:
@@ -252,8 +254,9 @@ def _plate_order(well: str) -> tuple[int, int]:
 
 def _combine(values: list[float | str]) -> float | str | None:
     """One well's value of a feature from its rows: the mean of numbers, or the one text."""
-    if all(isinstance(value, float) for value in values):
-        return math.fsum(values) / len(values)  # type: ignore[arg-type]
+    numbers = [value for value in values if isinstance(value, float)]
+    if len(numbers) == len(values):
+        return math.fsum(numbers) / len(numbers)
     first = values[0]
     # Text that differs between a well's objects or fields says nothing about the well.
     return first if all(value == first for value in values) else None

@@ -15,7 +15,8 @@ layouts below occur, and the well column's spelling varies):
   well names. A ``Laser Focus`` column, like plate and site columns, is not a
   feature;
 - a section ends at the first row that names no well; the next label rows
-  begin the next plate. A file of several plates needs ``plate=``.
+  begin the next plate. A file of several plates needs ``plate=``; sections
+  without plate labels are taken as parts of one plate.
 
 Several rows of one well (a per-site export) are combined as the ``cx5``
 format does: numbers by their mean, text kept only when the rows agree.
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from platekit.microscopes.results import Results
-    from platekit.microscopes.results._reader import Row
+    from platekit.microscopes.results._reader import Cell, Row
 
 __all__ = ["MetaXpressResults"]
 
@@ -86,9 +87,11 @@ class MetaXpressResults(ResultFormat):
         found = False
         for number, (labels, layout, rows) in enumerate(_sections(_rows(path))):
             found = True
+            # Sections without plate labels are parts of one plate: nothing tells them apart.
+            section = number if labels else None
             for _, well, cells in rows:
                 names = {**labels, **layout.plate_of(cells)}
-                wells.add((number, *names.values()), names, well, layout.values(cells))
+                wells.add((section, *names.values()), names, well, layout.values(cells))
         if not found:
             raise PlateFormatError(
                 path,
@@ -105,7 +108,7 @@ def _rows(path: Path, limit: int | None = None) -> list[Row]:
 
 def _sections(
     rows: list[Row],
-) -> Iterator[tuple[dict[str, str], Layout, list[tuple[int, str, list[float | str | None]]]]]:
+) -> Iterator[tuple[dict[str, str], Layout, list[tuple[int, str, list[Cell]]]]]:
     """Each plate section: its plate labels, its layout, and its rows with their wells."""
     labels: dict[str, str] = {}
     index = 0
@@ -132,16 +135,15 @@ def _sections(
         labels = {}
 
 
-def _blank_well_header(
-    cells: list[float | str | None], line: int, rows: list[Row], after: int
-) -> Layout | None:
+def _blank_well_header(cells: list[Cell], line: int, rows: list[Row], after: int) -> Layout | None:
     """A header whose first cell is blank, when the next non-empty row starts with a well."""
     if cells[0] is not None or all(cell is None for cell in cells[1:]):
         return None
     layout = find_layout(cells, line, well=0)
     if layout is None:
         return None
-    for _, following in rows[after:]:
+    for index in range(after, len(rows)):
+        following = rows[index][1]
         if not is_empty(following):
             return layout if layout.well_of(following) is not None else None
     return None
