@@ -1,0 +1,113 @@
+"""Client: requests to a server's control socket, each with a timeout, never blocking forever."""
+
+from __future__ import annotations
+
+import itertools
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+#: Seconds a request waits for its reply by default.
+DEFAULT_TIMEOUT = 10.0
+
+
+class ServerGone(TimeoutError):
+    """No reply within the timeout: the server is not running, stuck, or unreachable."""
+
+
+class ServerError(RuntimeError):
+    """The server answered with an error reply; ``code`` is its ``error`` field."""
+
+    def __init__(self, code: str, message: str, reply: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reply = reply
+
+
+class Client:
+    """Talks to one server's control socket at ``address`` (``tcp://127.0.0.1:PORT``).
+
+    Every request waits at most ``timeout`` seconds, then raises
+    :class:`ServerGone`; an error reply raises :class:`ServerError`.
+    ``curve`` holds CURVE socket options (see
+    :func:`platekit.zmq.client_keys`) for a server bound beyond loopback.
+    """
+
+    def __init__(
+        self, address: str, *, timeout: float = DEFAULT_TIMEOUT, curve: dict[Any, Any] | None = None
+    ) -> None:
+        import zmq
+
+        self.address = address
+        self.timeout = timeout
+        self._curve = curve or {}
+        self._context = zmq.Context.instance()
+        self._socket: Any = None
+        self._ids = itertools.count(1)
+
+    def _connect(self) -> Any:
+        import zmq
+
+        if self._socket is None:
+            socket = self._context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.LINGER, 0)
+            for option, value in self._curve.items():
+                socket.setsockopt(option, value)
+            socket.connect(self.address)
+            self._socket = socket
+        return self._socket
+
+    def request(self, kind: str, buffers: Sequence[Any] = (), **fields: Any) -> dict[str, Any]:
+        """Send a ``kind`` request and return the reply's header.
+
+        Raises :class:`ServerGone` when no reply comes within the timeout
+        (the socket is then replaced, so a late reply is never taken for the
+        next one) and :class:`ServerError` for an error reply.
+        """
+        import json
+
+        import zmq
+        from platekit.zmq._protocol import header
+
+        socket = self._connect()
+        request_id = next(self._ids)
+        socket.send_multipart([b"", header(kind, id=request_id, **fields), *buffers], copy=False)
+        deadline_ms = int(self.timeout * 1000)
+        while True:
+            if not socket.poll(deadline_ms, zmq.POLLIN):
+                self.close()
+                raise ServerGone(
+                    f"no reply from {self.address} within {self.timeout:g} s to {kind!r}; "
+                    "is the server running? (start one with 'platekit serve KIND')"
+                )
+            frames = socket.recv_multipart()
+            body = frames[1:] if frames and frames[0] == b"" else frames
+            reply = json.loads(body[0]) if body else {}
+            if reply.get("id") not in (request_id, None):
+                continue  # a reply to an earlier request that timed out
+            if reply.get("type") == "error":
+                raise ServerError(reply.get("error", "error"), reply.get("message", ""), reply)
+            return reply  # type: ignore[no-any-return]
+
+    def ping(self) -> dict[str, Any]:
+        """The server's ``pong``: type, pid, version, uptime, ready, queue, data address."""
+        return self.request("ping")
+
+    def status(self) -> dict[str, Any]:
+        return self.request("status")
+
+    def shutdown(self) -> dict[str, Any]:
+        return self.request("shutdown")
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

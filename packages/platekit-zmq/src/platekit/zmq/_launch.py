@@ -1,0 +1,183 @@
+"""launch_server: a server in a subprocess, ready when this returns, stopped by its handle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from platekit.zmq._client import Client, ServerGone
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+#: The line a server prints on stdout once its sockets are bound.
+READY = "PLATEKIT-ZMQ-READY "
+
+
+class ServerStartError(RuntimeError):
+    """The server process ended, or did not answer, before it was ready."""
+
+
+class ServerHandle:
+    """A launched server: its addresses, a client for it, and the process behind it."""
+
+    def __init__(
+        self, process: subprocess.Popen[str], ready: dict[str, Any], log: str, timeout: float
+    ) -> None:
+        self.process = process
+        self.address: str = ready["control"]
+        self.data_address: str = ready["data"]
+        self.pid: int = process.pid
+        self.log_path = log
+        self.client = Client(self.address, timeout=timeout)
+
+    def ping(self) -> dict[str, Any]:
+        return self.client.ping()
+
+    def status(self) -> dict[str, Any]:
+        return self.client.status()
+
+    def request(self, kind: str, **fields: Any) -> dict[str, Any]:
+        return self.client.request(kind, **fields)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines the server wrote to its standard error."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as log:
+                return "".join(log.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Ask the server to shut down; terminate, then kill, it if it does not. The exit code."""
+        if self.process.poll() is None:
+            try:
+                self.client.shutdown()
+            except (ServerGone, OSError, RuntimeError):
+                pass
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout)
+        self.client.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<ServerHandle pid {self.pid} at {self.address}>"
+
+
+def serve_arguments(kind: str, options: dict[str, Any]) -> list[str]:
+    """The ``platekit serve`` arguments for ``options`` (``workers=2`` → ``--workers 2``)."""
+    arguments = [kind]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            arguments.append(flag)
+        elif value is False or value is None:
+            continue
+        else:
+            arguments += [flag, str(value)]
+    return arguments
+
+
+def launch_server(
+    kind: str,
+    *,
+    timeout: float = 30.0,
+    detach: bool = False,
+    env: dict[str, str] | None = None,
+    **options: Any,
+) -> ServerHandle:
+    """Start ``python -m platekit.zmq serve KIND`` and return once it answers a ping.
+
+    ``options`` become the server's command-line options (``bind``,
+    ``port``, ``keys``, ``workers``, ...). The child gets
+    ``PLATEKIT_SUBPROCESS_NO_GPU=1`` and stops by itself when this process
+    ends, unless ``detach=True``. Raises :class:`ServerStartError` with the
+    tail of the server's log when it exits or does not answer within
+    ``timeout`` seconds.
+    """
+    log = tempfile.NamedTemporaryFile(
+        prefix=f"platekit-{kind}-", suffix=".log", delete=False, mode="w"
+    )
+    arguments = serve_arguments(kind, options)
+    command = [sys.executable, "-m", "platekit.zmq", "serve", *arguments, "--announce"]
+    if not detach:
+        command += ["--parent-pid", str(os.getpid())]
+    child_env = dict(os.environ if env is None else env, PLATEKIT_SUBPROCESS_NO_GPU="1")
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        env=child_env,
+        text=True,
+        start_new_session=detach,
+    )
+    log.close()
+    deadline = time.monotonic() + timeout
+    ready = _read_ready(process, deadline, log.name)
+    handle = ServerHandle(process, ready, log.name, timeout=max(1.0, min(timeout, 10.0)))
+    while True:
+        try:
+            handle.client.timeout = max(0.1, min(1.0, deadline - time.monotonic()))
+            handle.ping()
+            break
+        except ServerGone:
+            if process.poll() is not None or time.monotonic() > deadline:
+                handle.stop(timeout=1)
+                raise ServerStartError(_failure(kind, process, log.name, timeout)) from None
+    handle.client.timeout = 10.0
+    return handle
+
+
+def _read_ready(process: subprocess.Popen[str], deadline: float, log: str) -> dict[str, Any]:
+    import selectors
+
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=max(0.0, min(0.2, deadline - time.monotonic()))):
+                if process.poll() is not None:
+                    break
+                continue
+            line = process.stdout.readline()
+            if not line:
+                break
+            if line.startswith(READY):
+                return json.loads(line[len(READY) :])  # type: ignore[no-any-return]
+    kind = "server"
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    raise ServerStartError(_failure(kind, process, log, None))
+
+
+def _failure(kind: str, process: subprocess.Popen[str], log: str, timeout: float | None) -> str:
+    code = process.poll()
+    why = f"exited with code {code}" if code is not None else f"did not answer within {timeout} s"
+    try:
+        with open(log, encoding="utf-8", errors="replace") as handle:
+            tail = "".join(handle.readlines()[-20:])
+    except OSError:
+        tail = ""
+    return f"the {kind} server {why}; its log ({log}) ends with:\n{tail or '(nothing)'}"

@@ -1,0 +1,115 @@
+"""Who may bind where: loopback is open to this machine's users; anything else needs CURVE keys.
+
+A server bound to another interface can be reached from the network, so
+it must authenticate its clients and encrypt its traffic: ZeroMQ's CURVE,
+with an allow-list of client public keys. ``platekit zmq keys FOLDER``
+makes the keys this module reads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+#: Names in a keys folder: the server's key pair, and the allowed clients' public keys.
+SERVER_KEY = "server"
+CLIENTS = "clients"
+
+
+class InsecureBindError(ValueError):
+    """A non-loopback address without CURVE keys."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only reaches this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, keys: str | Path | None) -> None:
+    """Refuse a bind that would expose a server without authentication.
+
+    ``host`` is an interface address (``127.0.0.1``, ``0.0.0.0``, ``::1``)
+    or ``ipc``; loopback and ``ipc`` need nothing, anything else needs
+    ``keys``. Raises :class:`InsecureBindError` saying how to make keys.
+    """
+    if host == "ipc" or is_loopback(host) or keys is not None:
+        return
+    raise InsecureBindError(
+        f"binding {host} would let anyone who can reach this machine's network talk to the "
+        "server; platekit servers bind 127.0.0.1 unless CURVE keys authenticate their clients. "
+        "Make keys with 'platekit zmq keys KEYS_FOLDER', copy the client keys to the clients, "
+        "and start the server with --keys KEYS_FOLDER"
+    )
+
+
+def make_keys(folder: str | Path, clients: int = 1) -> dict[str, Path]:
+    """Write a server key pair and ``clients`` client key pairs into ``folder``.
+
+    ``folder/server.key`` and ``server.key_secret`` are the server's;
+    ``folder/clients/client<n>.key`` the allowed clients' public keys (the
+    server's allow-list) and ``folder/client<n>.key_secret`` their secret
+    keys, for the clients to use. Existing keys are not overwritten:
+    ``FileExistsError`` names the first one.
+    """
+    import zmq.auth
+
+    root = Path(folder)
+    allowed = root / CLIENTS
+    names = [SERVER_KEY] + [f"client{n}" for n in range(1, clients + 1)]
+    for name in names:
+        for suffix in (".key", ".key_secret"):
+            if (root / f"{name}{suffix}").exists():
+                raise FileExistsError(
+                    f"{root / (name + suffix)} already exists; choose another folder or remove it"
+                )
+    allowed.mkdir(parents=True, exist_ok=True)
+    made: dict[str, Path] = {}
+    for name in names:
+        public, secret = zmq.auth.create_certificates(str(root), name)
+        made[name] = Path(secret)
+        if name != SERVER_KEY:
+            Path(public).replace(allowed / f"{name}.key")
+            made[name + " (public)"] = allowed / f"{name}.key"
+    return made
+
+
+def server_keys(folder: str | Path) -> tuple[bytes, bytes, Path]:
+    """The server's public and secret keys, and the folder of allowed client keys.
+
+    Raises ``FileNotFoundError`` saying how to make the keys when one is missing.
+    """
+    import zmq.auth
+
+    root = Path(folder)
+    secret_file = root / f"{SERVER_KEY}.key_secret"
+    allowed = root / CLIENTS
+    if not secret_file.is_file() or not allowed.is_dir():
+        raise FileNotFoundError(
+            f"{root} holds no server keys ({secret_file.name} and {CLIENTS}/); make them with "
+            f"'platekit zmq keys {root}'"
+        )
+    public, secret = zmq.auth.load_certificate(str(secret_file))
+    if secret is None:
+        raise ValueError(f"{secret_file} holds no secret key")
+    return public, secret, allowed
+
+
+def client_keys(secret_file: str | Path, server_public: str | Path) -> dict[str, Any]:
+    """Socket options for a CURVE client: its key pair and the server's public key."""
+    import zmq
+    import zmq.auth
+
+    public, secret = zmq.auth.load_certificate(str(secret_file))
+    if secret is None:
+        raise ValueError(f"{secret_file} holds no secret key; give the client's .key_secret file")
+    server, _ = zmq.auth.load_certificate(str(server_public))
+    return {zmq.CURVE_PUBLICKEY: public, zmq.CURVE_SECRETKEY: secret, zmq.CURVE_SERVERKEY: server}

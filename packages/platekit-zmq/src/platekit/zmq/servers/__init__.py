@@ -1,0 +1,1 @@
+"""The built-in servers, one module each; discovered, never imported here."""
