@@ -38,9 +38,18 @@ if TYPE_CHECKING:
     from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
     from platekit.microscopes._plate import Plate, detect_microscope, open_plate
     from platekit.microscopes._wells import normal_well, parse_well, well_name
+    from platekit.microscopes.functions import (
+        FUNCTION_LIBRARIES,
+        FunctionInfo,
+        FunctionLibrary,
+        function_library,
+    )
+    from platekit.microscopes.results import RESULT_FORMATS, ResultFormat, read_results
 
 __all__ = [
     "COMPONENTS",
+    "FUNCTION_LIBRARIES",
+    "RESULT_FORMATS",
     "METADATA_HANDLERS",
     "MICROSCOPE_HANDLERS",
     "AllComponents",
@@ -49,24 +58,29 @@ __all__ = [
     "Channel",
     "ConversionResult",
     "FilenameParser",
+    "FunctionInfo",
+    "FunctionLibrary",
     "GroupBy",
     "MetadataHandler",
     "MicroscopeHandler",
-    "Plate",
     "PlaneKey",
     "PlaneName",
+    "Plate",
     "PlateError",
     "PlateFormatError",
     "PlateMetadata",
     "PlateScan",
+    "ResultFormat",
     "UnknownPlateError",
     "VariableComponents",
     "__version__",
     "convert",
     "detect_microscope",
+    "function_library",
     "normal_well",
     "open_plate",
     "parse_well",
+    "read_results",
     "well_name",
 ]
 
@@ -99,6 +113,13 @@ _HOMES = {
     "normal_well": "_wells",
     "parse_well": "_wells",
     "well_name": "_wells",
+    "FUNCTION_LIBRARIES": "functions",
+    "FunctionInfo": "functions",
+    "FunctionLibrary": "functions",
+    "function_library": "functions",
+    "RESULT_FORMATS": "results",
+    "ResultFormat": "results",
+    "read_results": "results",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
