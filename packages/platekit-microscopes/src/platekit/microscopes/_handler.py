@@ -105,7 +105,9 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
         discovery_package="platekit.microscopes.handlers",
         entry_point_group="platekit.microscopes",
         metadata_attributes=("display_name", "looks_for"),
-        secondary_registries=[SecondaryRegistry(METADATA_HANDLERS, PRIMARY_KEY, "metadata_handler")],
+        secondary_registries=[
+            SecondaryRegistry(METADATA_HANDLERS, PRIMARY_KEY, "metadata_handler")
+        ],
     )
 
     #: The handler's name in registries, ``open_plate(..., microscope=)`` and ``--microscope``.

@@ -94,8 +94,10 @@ def expected_pixels(
     generator seeded by the key, so it compresses like a real image and no
     two planes are alike.
     """
-    digest = hashlib.blake2b(f"{seed}|{key.well}|{key.site}|{key.channel}|{key.z_index}|"
-                             f"{key.timepoint}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(
+        f"{seed}|{key.well}|{key.site}|{key.channel}|{key.z_index}|{key.timepoint}".encode(),
+        digest_size=8,
+    ).digest()
     rng = np.random.default_rng(int.from_bytes(digest, "little"))
     height, width = shape
     info = np.iinfo(dtype) if np.dtype(dtype).kind in "ui" else None
