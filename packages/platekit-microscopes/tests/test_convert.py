@@ -99,13 +99,21 @@ def test_every_format_converts_to_a_plate_other_readers_open(
 
 
 def validate(out: Path, ngff: str) -> None:
+    """ome-zarr-models reads the plate, every well and every field image without complaint."""
     if ngff == "0.5":
         from ome_zarr_models.v05.hcs import HCS
+        from ome_zarr_models.v05.image import Image
     else:
         from ome_zarr_models.v04.hcs import HCS
+        from ome_zarr_models.v04.image import Image
     group = zarr.open_group(str(out), mode="r")
     hcs = HCS.from_zarr(group)
-    assert len(list(hcs.well_groups)) == len(hcs.attributes.plate.wells) if ngff == "0.4" else True
+    wells = list(hcs.well_groups)
+    assert len(wells) == hcs.n_wells > 0
+    for entry in hcs.ome_attributes.plate.wells:
+        well = zarr.open_group(str(out / entry.path), mode="r")
+        for name in well.group_keys():
+            Image.from_zarr(zarr.open_group(str(out / entry.path / name), mode="r"))
 
 
 def test_scale_channels_and_levels(tmp_path: Path) -> None:
