@@ -23,10 +23,12 @@ HEAVY = {
 }
 
 
-# All a warm load may import: the record store's own modules, and 25 modules of
-# the standard library: json (which reads the record) and threading (the store's
-# locks), with the modules these two import in turn, their private helpers among them.
+# All a warm load may import: the record store's own modules, and 26 modules of
+# the standard library: json (which reads the record), threading (the store's
+# locks) and math (the timestamp check), with the modules these import in turn,
+# their private helpers among them.
 WARM_RECORD_MODULES = {
+    "math",
     "platekit",
     "platekit.cache",
     "platekit.cache._paths",

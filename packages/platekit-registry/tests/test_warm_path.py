@@ -134,11 +134,12 @@ WARM_MODULES = {
     "platekit.registry._secondary",  # this root declares a secondary registry
     "platekit.registry._sources",
 }
-# And 26 modules of the standard library: json (which reads the index),
-# threading (the locks of registries and of the cache) and collections.abc (the
-# registries' Mapping bases), with the modules these import in turn, their own
-# private helpers among them.
+# And 27 modules of the standard library: json (which reads the index),
+# threading (the locks of registries and of the cache), collections.abc (the
+# registries' Mapping bases) and math (the record's timestamp check), with the
+# modules these import in turn, their own private helpers among them.
 STANDARD_MODULES = {
+    "math",
     "json",
     "json.decoder",
     "json.encoder",

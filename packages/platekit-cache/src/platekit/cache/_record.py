@@ -15,6 +15,7 @@ it stale, is a miss with a reason, and the caller rebuilds.
 # import to pay for), so annotations naming type-only names are quoted.
 
 import json
+import math
 import os
 import threading
 import time
@@ -363,9 +364,7 @@ def parse_record(raw: bytes) -> "tuple[dict[str, Any] | None, str]":
         # bool is an int to Python, never to a record.
         if isinstance(value, bool) or not isinstance(value, kind):
             return None, f"field {field!r} should be {described}, found {value!r:.60}"
-    # x - x is 0 for every finite number and NaN for NaN and the infinities
-    # (math.isfinite would load a shared library on every warm start).
-    if record["timestamp"] - record["timestamp"] != 0:
+    if not math.isfinite(record["timestamp"]):
         return None, f"field 'timestamp' is not finite: {record['timestamp']!r}"
     for optional in ("extra_files", "folders"):
         value = record.get(optional, {})
