@@ -186,8 +186,12 @@ class ZMQServer(metaclass=AutoRegisterMeta):
         """Answer messages until :meth:`stop`, ``shutdown``, SIGTERM/SIGINT or the parent's death."""
         import zmq
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop())
+        import threading
+
+        # Only the main thread may set signal handlers; a loop in another thread ends by stop().
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: self.stop())
         poller = zmq.Poller()
         poller.register(self._control, zmq.POLLIN)
         if self.data_socket == "ROUTER":

@@ -1,0 +1,293 @@
+"""A server's life: ping, status, shutdown, signals, its launcher's death, --detach, failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platekit.zmq import (
+    PROTOCOL_VERSION,
+    Client,
+    ServerError,
+    ServerGone,
+    ZMQServer,
+    __version__,
+    launch_server,
+)
+from platekit.zmq._protocol import Field, header
+
+HAVE_EXECUTION = (
+    Path(__file__).parents[1] / "src" / "platekit" / "zmq" / "servers" / "execution.py"
+).is_file()
+
+# The servers every launched-process test runs against: the third-party probe
+# server always, and the built-in execution server once it is there.
+KINDS = ["probe", *(["execution"] if HAVE_EXECUTION else [])]
+
+
+class Counter(ZMQServer):
+    """An in-process server (no ``_server_type``, so it joins no registry)."""
+
+    data_socket = "PUB"
+    schema = {"add": {"n": Field("int")}, "explode": {}}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.total = 0
+
+    def handle(self, request: dict[str, Any], buffers: list[Any]) -> list[Any]:
+        if request["type"] == "explode":
+            raise RuntimeError("exploded on request")
+        self.total += request["n"]
+        return [header("added", id=request.get("id"), total=self.total)]
+
+    def queue_state(self) -> dict[str, Any]:
+        return {"total": self.total}
+
+    def status(self) -> dict[str, Any]:
+        return {"adds": self.total}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("State:"):
+                    return "Z" not in line.split()[1]
+    except OSError:
+        return False
+    return False
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+# -- in this process -------------------------------------------------------------------
+
+
+def test_ping_answers_type_pid_version_uptime_ready_queue(
+    run_server: Callable[[Any], Any],
+) -> None:
+    server = run_server(Counter())
+    with Client(server.control_address, timeout=5) as client:
+        pong = client.ping()
+    assert pong["type"] == "pong"
+    assert pong["pid"] == os.getpid()
+    assert pong["version"] == __version__
+    assert pong["protocol_version"] == PROTOCOL_VERSION
+    assert pong["ready"] is True
+    assert pong["uptime"] >= 0
+    assert pong["queue"] == {"total": 0}
+    assert pong["data_address"] == server.data_address
+    assert server.data_address.startswith("tcp://127.0.0.1:")
+
+
+def test_status_reports_ping_fields_and_the_servers_own(run_server: Callable[[Any], Any]) -> None:
+    server = run_server(Counter())
+    with Client(server.control_address, timeout=5) as client:
+        assert client.request("add", n=3)["total"] == 3
+        status = client.status()
+    assert status["type"] == "status"
+    assert status["adds"] == 3
+    assert status["queue"] == {"total": 3}
+    assert status["pid"] == os.getpid()
+
+
+def test_shutdown_replies_then_ends_the_loop(run_server: Callable[[Any], Any]) -> None:
+    server = run_server(Counter())
+    address = server.control_address
+    with Client(address, timeout=5) as client:
+        reply = client.shutdown()
+        assert reply["type"] == "ok"
+        assert "stopping" in reply["message"]
+    # The loop ends and closes its sockets: nothing answers any more.
+    with Client(address, timeout=0.5) as client, pytest.raises(ServerGone):
+        client.ping()
+
+
+def test_a_failing_request_is_an_internal_error_and_the_server_serves_on(
+    run_server: Callable[[Any], Any],
+) -> None:
+    server = run_server(Counter())
+    with Client(server.control_address, timeout=5) as client:
+        with pytest.raises(ServerError) as failed:
+            client.request("explode")
+        assert failed.value.code == "internal"
+        assert "exploded on request" in str(failed.value)
+        assert client.request("add", n=1)["total"] == 1
+        assert client.ping()["ready"] is True
+
+
+def test_the_client_times_out_when_nothing_listens() -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with Client(address, timeout=0.3) as client:
+        with pytest.raises(ServerGone, match=r"no reply from .* within 0\.3 s"):
+            client.ping()
+        # The socket was replaced: the next request times out alike, not on a stale state.
+        with pytest.raises(ServerGone):
+            client.status()
+
+
+# -- launched processes ----------------------------------------------------------------
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest, probe_plugin: Path) -> str:
+    kind: str = request.param
+    return kind
+
+
+@pytest.mark.slow
+def test_launch_server_returns_a_handle_that_answers_and_stops(kind: str) -> None:
+    with launch_server(kind) as handle:
+        pong = handle.ping()
+        assert pong["server_type"] == kind
+        assert pong["pid"] == handle.pid
+        assert handle.address.startswith("tcp://127.0.0.1:")
+        assert handle.status()["type"] == "status"
+        code = handle.stop()
+    assert code == 0
+    assert not _alive(handle.pid)
+
+
+@pytest.mark.slow
+def test_server_options_become_init_arguments(probe_plugin: Path) -> None:
+    with launch_server("probe", greeting="good evening") as handle:
+        assert handle.status()["greeting"] == "good evening"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_server_cleanly(kind: str, signum: int) -> None:
+    handle = launch_server(kind)
+    try:
+        handle.ping()
+        handle.process.send_signal(signum)
+        code = handle.process.wait(timeout=20)
+    finally:
+        handle.stop()
+    assert code == 0
+    log = handle.log_tail(200)
+    assert "KeyboardInterrupt" not in log
+    assert "zmq/_server.py" not in log
+
+
+# Launches a server, says where it is, then waits to be killed.
+_LAUNCHER = """
+import sys, time
+from platekit.zmq import launch_server
+handle = launch_server(sys.argv[1], detach=sys.argv[2] == "detach")
+print(handle.pid, handle.address, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def launched_by_another_process(
+    probe_plugin: Path,
+) -> Iterator[Callable[[str, bool], tuple[int, str]]]:
+    """Start a server from a launcher process, kill the launcher, return the server's
+    pid and address; the server is ended after the test, whatever happened."""
+    servers: list[int] = []
+
+    def launch(kind: str, detach: bool) -> tuple[int, str]:
+        launcher = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, kind, "detach" if detach else "attached"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert launcher.stdout is not None
+            line = launcher.stdout.readline()  # launch_server's own timeout bounds this
+            pid_text, address = line.split()
+            servers.append(int(pid_text))
+        finally:
+            launcher.kill()
+            launcher.wait(10)
+            if launcher.stdout is not None:
+                launcher.stdout.close()
+        return int(pid_text), address
+
+    try:
+        yield launch
+    finally:
+        for pid in servers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_the_server_stops_when_its_launcher_dies(
+    kind: str, launched_by_another_process: Callable[[str, bool], tuple[int, str]]
+) -> None:
+    pid, _ = launched_by_another_process(kind, False)
+    # Checked every second: gone within a few.
+    assert _wait_gone(pid, 15), f"the server (pid {pid}) outlived its launcher"
+
+
+@pytest.mark.slow
+def test_a_detached_server_outlives_its_launcher_until_shut_down(
+    kind: str, launched_by_another_process: Callable[[str, bool], tuple[int, str]]
+) -> None:
+    pid, address = launched_by_another_process(kind, True)
+    # Longer than the launcher check (every second) takes to notice.
+    time.sleep(3)
+    assert _alive(pid)
+    with Client(address, timeout=10) as client:
+        assert client.ping()["pid"] == pid
+        client.shutdown()
+    assert _wait_gone(pid, 15)
+
+
+@pytest.mark.slow
+def test_a_stopped_server_is_gone_for_its_client(probe_plugin: Path) -> None:
+    with launch_server("probe") as handle:
+        handle.stop()
+        with Client(handle.address, timeout=0.5) as client, pytest.raises(ServerGone):
+            client.ping()
+
+
+@pytest.mark.slow
+def test_a_warm_child_imports_only_the_server_it_runs(probe_plugin: Path) -> None:
+    # The first launch discovers and writes the registry indexes; the second starts warm.
+    with launch_server("probe") as handle:
+        handle.ping()
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
+    with launch_server("probe", env=env) as handle:
+        assert handle.ping()["server_type"] == "probe"
+        log_path = handle.log_path
+    imported = [
+        line.rpartition("|")[2].strip()
+        for line in Path(log_path).read_text(encoding="utf-8").splitlines()
+        if line.startswith("import time:")
+    ]
+    assert "platekit_probe_servers" in imported
+    # The same distribution's other server, and every built-in one, stay unimported...
+    assert "platekit_probe_idle" not in imported
+    assert not [name for name in imported if name.startswith("platekit.zmq.servers.")]
+    # ...and no registry ran discovery: the indexes answered.
+    assert "platekit.registry._discovery" not in imported
+    assert not [name for name in imported if name.startswith("platekit.microscopes.handlers")]
