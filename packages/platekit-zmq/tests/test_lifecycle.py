@@ -19,6 +19,7 @@ from platekit.zmq import (
     Client,
     ServerError,
     ServerGone,
+    ServerStartError,
     ZMQServer,
     __version__,
     launch_server,
@@ -260,6 +261,15 @@ def test_a_detached_server_outlives_its_launcher_until_shut_down(
         assert client.ping()["pid"] == pid
         client.shutdown()
     assert _wait_gone(pid, 15)
+
+
+@pytest.mark.slow
+def test_a_bad_option_is_a_start_error_with_the_log_tail(probe_plugin: Path) -> None:
+    with pytest.raises(ServerStartError) as failed:
+        launch_server("probe", no_such_option=3, timeout=30)
+    message = str(failed.value)
+    assert "the probe server exited with code 2" in message
+    assert "unrecognized arguments: --no-such-option 3" in message
 
 
 @pytest.mark.slow

@@ -134,7 +134,7 @@ def launch_server(
     )
     log.close()
     deadline = time.monotonic() + timeout
-    ready = _read_ready(process, deadline, log.name)
+    ready = _read_ready(kind, process, deadline, log.name)
     handle = ServerHandle(process, ready, log.name, timeout=max(1.0, min(timeout, 10.0)))
     while True:
         try:
@@ -149,7 +149,9 @@ def launch_server(
     return handle
 
 
-def _read_ready(process: subprocess.Popen[str], deadline: float, log: str) -> dict[str, Any]:
+def _read_ready(
+    kind: str, process: subprocess.Popen[str], deadline: float, log: str
+) -> dict[str, Any]:
     import selectors
 
     assert process.stdout is not None
@@ -165,10 +167,10 @@ def _read_ready(process: subprocess.Popen[str], deadline: float, log: str) -> di
                 break
             if line.startswith(READY):
                 return json.loads(line[len(READY) :])  # type: ignore[no-any-return]
-    kind = "server"
     if process.poll() is None:
         process.kill()
         process.wait()
+    process.stdout.close()
     raise ServerStartError(_failure(kind, process, log, None))
 
 
