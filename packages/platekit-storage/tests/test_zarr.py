@@ -423,9 +423,10 @@ HAS_DISK = importlib.util.find_spec("platekit.storage.backends.disk") is not Non
 PROBE = """
 import json, sys
 {setup}
-from platekit.storage import BackendRegistry
+from platekit.storage import STORAGE_BACKENDS, BackendRegistry
 registry = BackendRegistry()
-keys = list(registry)
+# platekit-storage's own backends: higher layers may add theirs through entry points.
+keys = [k for k in registry if not STORAGE_BACKENDS.origin(k).startswith("entry point")]
 try:
     registry["zarr"]
     outcome = "available"
