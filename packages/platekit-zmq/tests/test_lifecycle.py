@@ -273,6 +273,21 @@ def test_a_bad_option_is_a_start_error_with_the_log_tail(probe_plugin: Path) -> 
 
 
 @pytest.mark.slow
+def test_an_unknown_server_is_a_start_error_naming_the_known_ones(probe_plugin: Path) -> None:
+    with pytest.raises(ServerStartError, match=r"no server 'nonesuch'; servers: .*probe"):
+        launch_server("nonesuch", timeout=30)
+
+
+@pytest.mark.slow
+def test_a_server_printing_to_stdout_keeps_serving(probe_plugin: Path) -> None:
+    # More than a pipe holds: nobody reads the server's stdout after it is ready.
+    with launch_server("probe") as handle:
+        handle.client.timeout = 10
+        assert handle.request("spew", size=1_000_000)["type"] == "echo"
+        assert handle.ping()["ready"] is True
+
+
+@pytest.mark.slow
 def test_a_stopped_server_is_gone_for_its_client(probe_plugin: Path) -> None:
     with launch_server("probe") as handle:
         handle.stop()

@@ -80,7 +80,12 @@ def serve(kind: str, argv: Sequence[str]) -> int:
         return 1
     addresses = {"control": server.control_address, "data": server.data_address}
     if announce:
-        print(READY + json.dumps({**addresses, "pid": __import__("os").getpid()}), flush=True)
+        import os
+
+        print(READY + json.dumps({**addresses, "pid": os.getpid()}), flush=True)
+        # The launcher reads no further than that line: what the server prints from now
+        # on goes to its log, so a full pipe can never block it.
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     else:
         print(
             f"{kind} server listening: control {addresses['control']}, data {addresses['data']}",
