@@ -91,6 +91,10 @@ def parse(frame: bytes | memoryview, schema: Mapping[str, Mapping[str, Field]]) 
         decoded = json.loads(bytes(frame))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError("malformed", f"the header is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(
+            "malformed", "the header nests arrays or objects too deeply to decode"
+        ) from None
     if not isinstance(decoded, dict):
         raise ProtocolError(
             "malformed", f"the header must be a JSON object, got {type(decoded).__name__}"
