@@ -136,6 +136,7 @@ def test_an_unknown_type_is_refused_listing_the_known_ones(kind: Any) -> None:
         ({"type": "put", "name": "A", "nmae": "B"}, "has no field 'nmae'"),
         ({"type": "ping", "id": [1]}, "'id' must be a string or an integer"),
         ({"type": "ping", "id": 1.5}, "'id' must be a string or an integer"),
+        ({"type": "ping", "id": True}, "'id' must be a string or an integer"),
     ],
 )
 def test_a_field_missing_unknown_or_of_the_wrong_type_is_invalid(

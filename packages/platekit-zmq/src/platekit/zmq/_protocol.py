@@ -129,7 +129,9 @@ def parse(frame: bytes | memoryview, schema: Mapping[str, Mapping[str, Field]]) 
         if field.required and name not in decoded:
             raise ProtocolError("invalid", f"a {kind!r} message needs the field {name!r}")
     request_id = decoded.get("id")
-    if request_id is not None and not isinstance(request_id, (str, int)):
+    if request_id is not None and (
+        not isinstance(request_id, (str, int)) or isinstance(request_id, bool)
+    ):
         raise ProtocolError("invalid", "field 'id' must be a string or an integer")
     return decoded
 
