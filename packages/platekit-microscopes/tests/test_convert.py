@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -383,3 +384,58 @@ def test_demo_says_what_it_does(tmp_path: Path) -> None:
     assert "detected it as 'imagexpress'" in shown.stdout
     assert "converted 4 wells" in shown.stdout
     validate(tmp_path / "demo" / "ExamplePlate.zarr", "0.5")
+
+
+def test_planes_the_plate_never_acquired_are_not_reported_missing(tmp_path: Path) -> None:
+    import re
+
+    # A Harmony index that lists a second field for A02 only: A01 has one field.
+    source = write_plate("opera_phenix", tmp_path / "P", wells=["A01", "A02"], sites=2, shape=SHAPE)
+    index = source / "Images" / "Index.idx.xml"
+    text = index.read_text(encoding="utf-8-sig")
+    text = re.sub(r"\s*<Image id=\"0101K1F2P1R1\" />", "", text)
+    text = re.sub(
+        r"\s*<Image Version=\"1\">\s*<id>0101K1F2P1R1</id>.*?</Image>", "", text, flags=re.S
+    )
+    index.write_text(text, encoding="utf-8")
+    (source / "Images" / "r01c01f02p01-ch1sk1fk1fl1.tiff").unlink()
+    assert open_plate(source).missing() == []
+
+    result = convert(source, tmp_path / "out.zarr")
+    assert result.missing == []
+    assert [a.plane for a in result.not_acquired] == [PlaneKey("A01", 2)]
+    assert result.planes_written == 3
+
+
+WORKER_HANDLER = """
+from platekit.microscopes.handlers.imagexpress import ImageXpressHandler
+
+
+class CopiedHandler(ImageXpressHandler):
+    _microscope_type = "imagexpress_copy"
+"""
+
+WORKER_RUN = """
+import sys
+import copied_handler
+from platekit.microscopes import convert, open_plate
+
+plate = open_plate(sys.argv[1], microscope="imagexpress_copy")
+print(convert(plate, sys.argv[2], workers=2).wells_converted)
+"""
+
+
+@pytest.mark.slow
+def test_workers_use_a_handler_that_no_entry_point_announces(tmp_path: Path) -> None:
+    (tmp_path / "copied_handler.py").write_text(WORKER_HANDLER)
+    source = small_plate(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_RUN, str(source), str(tmp_path / "out.zarr")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"

@@ -20,7 +20,13 @@ if TYPE_CHECKING:
         GroupBy,
         VariableComponents,
     )
-    from platekit.microscopes._convert import ConversionResult, convert
+    from platekit.microscopes._convert import (
+        AbsentPlane,
+        ConversionCancelled,
+        ConversionResult,
+        Progress,
+        convert,
+    )
     from platekit.microscopes._errors import (
         AmbiguousPlateError,
         BadPlaneError,
@@ -49,13 +55,15 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPONENTS",
     "FUNCTION_LIBRARIES",
-    "RESULT_FORMATS",
     "METADATA_HANDLERS",
     "MICROSCOPE_HANDLERS",
+    "RESULT_FORMATS",
+    "AbsentPlane",
     "AllComponents",
     "AmbiguousPlateError",
     "BadPlaneError",
     "Channel",
+    "ConversionCancelled",
     "ConversionResult",
     "FilenameParser",
     "FunctionInfo",
@@ -70,6 +78,7 @@ __all__ = [
     "PlateFormatError",
     "PlateMetadata",
     "PlateScan",
+    "Progress",
     "ResultFormat",
     "UnknownPlateError",
     "VariableComponents",
@@ -90,7 +99,10 @@ _HOMES = {
     "AllComponents": "_components",
     "GroupBy": "_components",
     "VariableComponents": "_components",
+    "AbsentPlane": "_convert",
+    "ConversionCancelled": "_convert",
     "ConversionResult": "_convert",
+    "Progress": "_convert",
     "convert": "_convert",
     "AmbiguousPlateError": "_errors",
     "BadPlaneError": "_errors",

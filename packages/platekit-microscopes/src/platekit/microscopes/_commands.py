@@ -176,6 +176,11 @@ def _print_result(result: ConversionResult, duration: object) -> None:
             print(
                 f"  ... and {len(result.missing) - 20} more (see the output's platekit attributes)"
             )
+    if result.not_acquired:
+        print(
+            f"{len(result.not_acquired)} places in the arrays have no plane in the plate (a 2-D "
+            "channel in a z-stack, a well with fewer fields) and hold zeros"
+        )
     if result.bad:
         print(f"{len(result.bad)} planes could not be used and were written as absent (zeros):")
         for absent in result.bad:

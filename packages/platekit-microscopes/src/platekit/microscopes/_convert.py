@@ -84,14 +84,23 @@ class Progress:
 
 @dataclass
 class AbsentPlane:
-    """A plane written as absent (zeros): missing from the source, or unreadable and skipped."""
+    """A plane written as absent (zeros), and why.
+
+    ``kind`` is ``"missing"`` (the source's metadata lists it, its folder
+    lacks it), ``"not_acquired"`` (the plate has no such plane, e.g. a 2-D
+    channel in a z-stack, or a well with fewer fields than the others: the
+    array still needs a value there) or ``"bad"`` (its file could not be
+    used, skipped with ``skip_bad_planes``; ``path`` names it).
+    """
 
     plane: PlaneKey
     reason: str
     path: str | None = None
+    kind: str = "missing"
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "well": self.plane.well,
             "site": self.plane.site,
             "channel": self.plane.channel,
@@ -122,12 +131,17 @@ class ConversionResult:
     @property
     def missing(self) -> list[AbsentPlane]:
         """Planes the source's metadata lists but its folder lacks."""
-        return [a for a in self.absent if a.path is None]
+        return [a for a in self.absent if a.kind == "missing"]
+
+    @property
+    def not_acquired(self) -> list[AbsentPlane]:
+        """Places in the arrays the plate has no plane for (a 2-D channel in a z-stack)."""
+        return [a for a in self.absent if a.kind == "not_acquired"]
 
     @property
     def bad(self) -> list[AbsentPlane]:
         """Planes whose files could not be used, skipped with ``skip_bad_planes``."""
-        return [a for a in self.absent if a.path is not None]
+        return [a for a in self.absent if a.kind == "bad"]
 
 
 @dataclass
@@ -144,6 +158,11 @@ class _Plan:
     level_shapes: list[tuple[int, ...]]
     dtype: str
     skip_bad_planes: bool
+    #: The handler class as (module, qualified name), so a worker process finds it
+    #: even when it is not announced through an entry point.
+    handler: tuple[str, str]
+    #: Planes the source's metadata lists but its folder lacks.
+    missing: frozenset[PlaneKey]
 
     def index(self, key: PlaneKey, channel_index: int) -> tuple[int, ...]:
         """Where the plane ``key`` goes in a field array."""
@@ -311,6 +330,8 @@ def _plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: boo
         level_shapes=level_shapes,
         dtype=dtype,
         skip_bad_planes=skip_bad_planes,
+        handler=(type(source.handler).__module__, type(source.handler).__qualname__),
+        missing=frozenset(source.missing()),
     )
 
 
@@ -392,7 +413,7 @@ def _prepare_output(backend: Any, out: Path, identity: dict[str, Any], overwrite
             raise FileExistsError(
                 f"{str(out)!r} holds a conversion of {recorded.get('source')!r} "
                 f"({recorded.get('microscope')}, NGFF {recorded.get('ngff')}, "
-                f"{recorded.get('levels')} levels), not of this plate with these options; "
+                f"levels: {recorded.get('levels')}), not of this plate with these options; "
                 "choose another output, or pass overwrite=True (--overwrite) to replace it"
             )
         if not overwrite:
@@ -449,7 +470,9 @@ def _recorded_absent(
         key = PlaneKey(
             entry["well"], entry["site"], entry["channel"], entry["z_index"], entry["timepoint"]
         )
-        found.append(AbsentPlane(key, entry["reason"], entry.get("path")))
+        found.append(
+            AbsentPlane(key, entry["reason"], entry.get("path"), entry.get("kind", "missing"))
+        )
     return found
 
 
@@ -546,10 +569,8 @@ def _convert_well(
     cancel: Flag | None,
 ) -> _WellResult:
     """Write one well: every field's arrays, then the field and well metadata (last)."""
-    from platekit.microscopes._plate import handler_for
-
     backend = _backend(plan.ngff)
-    handler = handler_for(plan.microscope)
+    handler = _handler(plan)
     out = Path(plan.out)
     group = _well_group(out, well)
     if backend.exists(group):
@@ -595,12 +616,26 @@ def _convert_well(
     return _WellResult(well, written, absent)
 
 
+def _handler(plan: _Plan) -> Any:
+    """A handler of the plate's class, found by module and name (it may be in no registry)."""
+    import importlib
+
+    module, qualname = plan.handler
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found()
+
+
 def _read(
     handler: Any, plan: _Plan, key: PlaneKey, address: str | None, absent: list[AbsentPlane]
 ) -> np.ndarray | None:
     """The plane's pixels, or ``None`` (recorded in ``absent``) when it is written as absent."""
     if address is None:
-        absent.append(AbsentPlane(key, "missing from the source plate"))
+        if key in plan.missing:
+            absent.append(AbsentPlane(key, "missing from the source plate"))
+        else:
+            absent.append(AbsentPlane(key, "not acquired", kind="not_acquired"))
         return None
     path = str(Path(plan.plate) / address)
     try:
@@ -617,7 +652,7 @@ def _read(
             if isinstance(exc, FileNotFoundError):
                 raise BadPlaneError(path, "vanished while the plate was converted") from exc
             raise
-        absent.append(AbsentPlane(key, str(exc), path))
+        absent.append(AbsentPlane(key, str(exc), path, kind="bad"))
         return None
     return pixels  # type: ignore[no-any-return]
 

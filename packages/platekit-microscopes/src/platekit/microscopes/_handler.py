@@ -114,7 +114,7 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
     _microscope_type: str | None = None
     #: The vendor and product, for people.
     display_name: str = ""
-    #: What :meth:`detect` looks for, in words: "a *.HTD file in the plate folder".
+    #: What :meth:`detect` looks for, in words, e.g. ``"a *.HTD file in the plate folder"``.
     looks_for: str = ""
     #: Reads and writes the format's image file names.
     parser: FilenameParser

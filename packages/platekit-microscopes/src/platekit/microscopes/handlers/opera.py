@@ -101,7 +101,10 @@ class OperaPhenixHandler(MicroscopeHandler):
 
     _microscope_type = "opera_phenix"
     display_name = "Revvity Opera Phenix / Operetta (Harmony export)"
-    looks_for = "Index.idx.xml, Index.xml or Index.ref.xml in the plate folder or Images/"
+    looks_for = (
+        "Index.idx.xml, Index.xml, Index.ref.xml or ImageIndex.ColumbusIDX.xml in the plate "
+        "folder or Images/"
+    )
     parser = _PARSER
     metadata_handler = OperaMetadataHandler
 

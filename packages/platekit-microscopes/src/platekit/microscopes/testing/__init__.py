@@ -137,9 +137,9 @@ def write_plate(
 ) -> Path:
     """Write a synthetic plate of format ``kind`` into ``folder``; return the plate's folder.
 
-    The folder is created (its parent must exist); for formats whose
-    software nests the plate (Harmony's ``Images/``), the returned folder is
-    the one to open. ``options`` are the format's own choices, documented by
+    The folder is created (its parent must exist) and returned: it is the
+    folder to open, whatever the format nests inside it (Harmony's
+    ``Images/``). ``options`` are the format's own choices, documented by
     each writer module. Raises ``ValueError`` for an unknown ``kind`` or an
     option the writer does not take.
     """
