@@ -27,14 +27,19 @@ class ServerHandle:
     """A launched server: its addresses, a client for it, and the process behind it."""
 
     def __init__(
-        self, process: subprocess.Popen[str], ready: dict[str, Any], log: str, timeout: float
+        self,
+        process: subprocess.Popen[str],
+        ready: dict[str, Any],
+        log: str,
+        timeout: float,
+        curve: dict[Any, Any] | None = None,
     ) -> None:
         self.process = process
         self.address: str = ready["control"]
         self.data_address: str = ready["data"]
         self.pid: int = process.pid
         self.log_path = log
-        self.client = Client(self.address, timeout=timeout)
+        self.client = Client(self.address, timeout=timeout, curve=curve)
 
     def ping(self) -> dict[str, Any]:
         return self.client.ping()
@@ -104,6 +109,7 @@ def launch_server(
     timeout: float = 30.0,
     detach: bool = False,
     env: dict[str, str] | None = None,
+    curve: dict[Any, Any] | None = None,
     **options: Any,
 ) -> ServerHandle:
     """Start ``python -m platekit.zmq serve KIND`` and return once it answers a ping.
@@ -114,7 +120,14 @@ def launch_server(
     ends, unless ``detach=True``. Raises :class:`ServerStartError` with the
     tail of the server's log when it exits or does not answer within
     ``timeout`` seconds.
+
+    A server started with ``keys`` answers CURVE clients only: ``curve``
+    holds the handle's client options (:func:`platekit.zmq.client_keys`),
+    by default the first client key pair in the keys folder. Raises
+    ``ValueError`` when there is none.
     """
+    if curve is None and options.get("keys") is not None:
+        curve = _folder_client_keys(options["keys"])
     log = tempfile.NamedTemporaryFile(
         prefix=f"platekit-{kind}-", suffix=".log", delete=False, mode="w"
     )
@@ -135,7 +148,9 @@ def launch_server(
     log.close()
     deadline = time.monotonic() + timeout
     ready = _read_ready(kind, process, deadline, log.name)
-    handle = ServerHandle(process, ready, log.name, timeout=max(1.0, min(timeout, 10.0)))
+    handle = ServerHandle(
+        process, ready, log.name, timeout=max(1.0, min(timeout, 10.0)), curve=curve
+    )
     while True:
         try:
             handle.client.timeout = max(0.1, min(1.0, deadline - time.monotonic()))
@@ -143,10 +158,30 @@ def launch_server(
             break
         except ServerGone:
             if process.poll() is not None or time.monotonic() > deadline:
+                # Said before stopping it: a server that never answered did not just exit.
+                failure = _failure(kind, process, log.name, timeout)
                 handle.stop(timeout=1)
-                raise ServerStartError(_failure(kind, process, log.name, timeout)) from None
+                raise ServerStartError(failure) from None
     handle.client.timeout = 10.0
     return handle
+
+
+def _folder_client_keys(keys: Any) -> dict[Any, Any]:
+    """CURVE options from a keys folder's first client key pair (``platekit zmq keys``)."""
+    from pathlib import Path
+
+    from platekit.zmq._security import SERVER_KEY, client_keys
+
+    folder = Path(str(keys))
+    secrets = sorted(folder.glob("*.key_secret"))
+    clients = [path for path in secrets if path.stem != SERVER_KEY]
+    server = folder / f"{SERVER_KEY}.key"
+    if not clients or not server.is_file():
+        raise ValueError(
+            f"{folder} holds no client key pair to reach the server with; pass "
+            "curve=client_keys(CLIENT.key_secret, SERVER.key) to launch_server"
+        )
+    return client_keys(clients[0], server)
 
 
 def _read_ready(
