@@ -1,0 +1,1 @@
+"""The built-in jobs of the execution server, one module each; discovered, never imported here."""
