@@ -17,26 +17,36 @@ __version__ = "0.1.0"
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.zmq._client import Client, ServerError, ServerGone
+    from platekit.zmq._jobs import ZMQ_JOBS, Job, JobCancelled
     from platekit.zmq._launch import ServerHandle, ServerStartError, launch_server
     from platekit.zmq._protocol import PROTOCOL_VERSION, ProtocolError
     from platekit.zmq._security import InsecureBindError, client_keys, make_keys
     from platekit.zmq._server import ZMQ_SERVERS, ZMQServer
+    from platekit.zmq._submit import ServerBusy, cancel, job_status, submit, wait
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "ZMQ_JOBS",
     "ZMQ_SERVERS",
     "Client",
     "InsecureBindError",
+    "Job",
+    "JobCancelled",
     "ProtocolError",
+    "ServerBusy",
     "ServerError",
     "ServerGone",
     "ServerHandle",
     "ServerStartError",
     "ZMQServer",
     "__version__",
+    "cancel",
     "client_keys",
+    "job_status",
     "launch_server",
     "make_keys",
+    "submit",
+    "wait",
 ]
 
 # Public name -> private module that defines it.
@@ -54,6 +64,14 @@ _HOMES = {
     "make_keys": "_security",
     "ZMQ_SERVERS": "_server",
     "ZMQServer": "_server",
+    "ZMQ_JOBS": "_jobs",
+    "Job": "_jobs",
+    "JobCancelled": "_jobs",
+    "ServerBusy": "_submit",
+    "cancel": "_submit",
+    "job_status": "_submit",
+    "submit": "_submit",
+    "wait": "_submit",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
