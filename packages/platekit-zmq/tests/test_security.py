@@ -118,6 +118,17 @@ def test_a_server_binds_loopback_by_default_and_ipc_on_request(
         assert client.ping()["data_address"].startswith("ipc://")
 
 
+def test_an_ipc_server_removes_its_socket_files_when_it_stops() -> None:
+    server = Guarded(bind="ipc")
+    server.start()
+    paths = [
+        Path(address[len("ipc://") :]) for address in (server.control_address, server.data_address)
+    ]
+    assert all(path.exists() for path in paths)
+    server.shutdown()
+    assert not [path for path in paths if path.exists()]
+
+
 @pytest.mark.slow
 def test_launching_on_a_public_address_without_keys_fails_saying_how_to_make_them(
     probe_plugin: Path,

@@ -244,6 +244,13 @@ class ZMQServer(metaclass=AutoRegisterMeta):
             if self._context is not None:
                 self._context.term()
             self._control = self._data = self._context = self._auth = None
+            # ZeroMQ leaves an ipc:// socket's file behind; nobody else will remove it.
+            for address in (self.control_address, self.data_address):
+                if address.startswith("ipc://"):
+                    try:
+                        os.unlink(address[len("ipc://") :])
+                    except OSError:
+                        pass
 
     # -- answering --------------------------------------------------------------------------
 
