@@ -264,3 +264,36 @@ def test_ctrl_c_during_submit_wait_cancels_the_job(tmp_path: Path) -> None:
         assert f"cancelled job {job_id}" in stderr
         record: dict[str, Any] = wait(server.address, job_id, timeout=10, max_wait=20)
         assert record["state"] == "cancelled"
+
+
+@pytest.mark.slow
+def test_a_server_started_with_keys_takes_jobs_from_clients_with_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from platekit.zmq import make_keys
+
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    curve = [
+        "--client-key",
+        str(keys / "client1.key_secret"),
+        "--server-key",
+        str(keys / "server.key"),
+    ]
+    with launch_server("execution", keys=str(keys)) as server:
+        code, stdout, stderr = platekit(
+            capsys, "submit", "--address", server.address, *curve, "--wait", "echo", "value=7"
+        )
+        assert code == 0, stderr
+        assert "value: 7" in stdout
+        code, stdout, _ = platekit(capsys, "status", "--address", server.address, *curve)
+        assert code == 0 and "1 workers" in stdout
+        # Without keys the server does not answer at all.
+        code, _, stderr = platekit(
+            capsys, "submit", "--address", server.address, "--timeout", "0.5", "echo", "value=7"
+        )
+        assert code == 1 and "no reply" in stderr
+        code, _, stderr = platekit(
+            capsys, "status", "--address", server.address, "--client-key", curve[1]
+        )
+        assert code == 2 and "--server-key" in stderr
