@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from platekit.zmq._security import InsecureBindError, client_keys, make_keys
     from platekit.zmq._server import ZMQ_SERVERS, ZMQServer
     from platekit.zmq._submit import ServerBusy, cancel, job_status, submit, wait
+    from platekit.zmq.servers.stream import StreamServer
+    from platekit.zmq.stream_backend import ZmqStreamBackend
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -38,7 +40,9 @@ __all__ = [
     "ServerGone",
     "ServerHandle",
     "ServerStartError",
+    "StreamServer",
     "ZMQServer",
+    "ZmqStreamBackend",
     "__version__",
     "cancel",
     "client_keys",
@@ -72,6 +76,8 @@ _HOMES = {
     "job_status": "_submit",
     "submit": "_submit",
     "wait": "_submit",
+    "StreamServer": "servers.stream",
+    "ZmqStreamBackend": "stream_backend",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
