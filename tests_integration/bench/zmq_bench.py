@@ -1,0 +1,330 @@
+"""ZeroMQ benchmark: platekit-zmq's servers against bare pyzmq on the same machine.
+
+``python -m nox -s bench`` can run it with the others. By hand, in an
+environment with platekit-zmq installed::
+
+    python tests_integration/bench/zmq_bench.py --quick
+
+Each measurement is one function returning a :class:`Result`; :func:`main`
+runs them all, prints their tables and verdicts, and writes them as reST
+with ``--rst``.
+
+``stream``: frames of uint16 pixels go over loopback TCP to a stream server
+(``platekit serve stream --store memory``, in a subprocess) through the
+``zmq_stream`` storage backend, in batches (``save_batch``) and one by one
+(``save``), and the same frames through a bare pyzmq PUSH socket to a PULL
+socket in a child process receiving without copies. Both sides are timed
+from the first send to the receiver's last receipt (the bare receiver
+answers once at the end over a second socket; the stream server
+acknowledges every frame). The two take turns, round after round, so they
+share the machine's state; throughput is the median over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: platekit's stream throughput against bare pyzmq's, at least.
+STREAM_RATIO = 0.8
+#: Absolute throughput wanted (MB/s) when bare pyzmq reaches it on this machine.
+STREAM_MB_S = 1000.0
+# Distinct frames cycled through a round, so frames in flight are different buffers.
+DISTINCT_FRAMES = 8
+
+
+@dataclass
+class Target:
+    """One goal: met (True), missed (False) or not measurable in this run (None)."""
+
+    goal: str
+    passed: bool | None
+    measured: str
+
+    @property
+    def verdict(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
+
+    def line(self) -> str:
+        return f"{self.verdict}  {self.goal}: {self.measured}"
+
+
+@dataclass
+class Result:
+    """What one measurement found: a title, a table (text and reST), its targets."""
+
+    title: str
+    introduction: str
+    headers: tuple[str, ...]
+    rows: list[list[str]]
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.headers)]
+
+        def line(values: list[str] | tuple[str, ...]) -> str:
+            cells = []
+            for i, value in enumerate(values):
+                numeric = value[:1].isdigit()
+                cells.append(value.rjust(widths[i]) if numeric else value.ljust(widths[i]))
+            return "  ".join(cells).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        body = [self.title, "", line(self.headers), rule, *(line(r) for r in self.rows)]
+        return "\n".join([*body, "", *self.notes, *(t.line() for t in self.targets)])
+
+    def rst(self) -> str:
+        table = [".. list-table::", "   :header-rows: 1", ""]
+        for row in [list(self.headers), *self.rows]:
+            table.append(f"   * - {row[0]}")
+            table.extend(f"     - {value}" for value in row[1:])
+        return "\n".join(
+            [
+                self.title,
+                "~" * len(self.title),
+                "",
+                self.introduction,
+                "",
+                *table,
+                "",
+                *(f"{note}\n" for note in self.notes),
+                *(f"- **{t.verdict}** {t.goal}: {t.measured}" for t in self.targets),
+                "",
+            ]
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=200, help="frames per round (200)")
+    parser.add_argument("--size", type=int, default=2048, help="frame width and height (2048)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each side, in turn (5)")
+    parser.add_argument("--window", type=int, default=8, help="frames in flight in save_batch (8)")
+    parser.add_argument("--quick", action="store_true", help="40 frames of 1024x1024")
+    parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
+    parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.frames, args.size = 40, 1024
+    return args
+
+
+# -- stream: the zmq_stream backend against bare pyzmq ----------------------------------------
+
+# The bare receiver: PULL without copies, one reply per round over a PUSH of its own.
+_BARE_RECEIVER = """\
+import sys
+import zmq
+
+context = zmq.Context()
+pull = context.socket(zmq.PULL)
+pull_port = pull.bind_to_random_port("tcp://127.0.0.1")
+done = context.socket(zmq.PUSH)
+done_port = done.bind_to_random_port("tcp://127.0.0.1")
+print(pull_port, done_port, flush=True)
+frames, rounds = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(rounds):
+    received = 0
+    for _ in range(frames):
+        message = pull.recv_multipart(copy=False)
+        received += len(message[-1])
+    done.send(str(received).encode())
+done.close(linger=5000)
+pull.close()
+context.term()
+"""
+
+
+class BareStream:
+    """A bare pyzmq PUSH to a PULL in a child process: the baseline."""
+
+    def __init__(self, frames: int, rounds: int) -> None:
+        import zmq
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _BARE_RECEIVER, str(frames), str(rounds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        pull_port, done_port = map(int, self.process.stdout.readline().split())
+        self.context = zmq.Context()
+        self.push = self.context.socket(zmq.PUSH)
+        self.push.connect(f"tcp://127.0.0.1:{pull_port}")
+        self.done = self.context.socket(zmq.PULL)
+        self.done.connect(f"tcp://127.0.0.1:{done_port}")
+
+    def send(self, data: list[np.ndarray], count: int) -> float:
+        """Seconds from the first send to the receiver's word that all ``count`` arrived."""
+        header = b'{"protocol":1,"type":"frame"}'
+        started = time.perf_counter()
+        for n in range(count):
+            self.push.send_multipart([header, data[n % len(data)]], copy=False)
+        received = int(self.done.recv())
+        elapsed = time.perf_counter() - started
+        expected = sum(data[n % len(data)].nbytes for n in range(count))
+        if received != expected:
+            raise SystemExit(f"bare pyzmq: {received} bytes arrived of {expected}")
+        return elapsed
+
+    def close(self) -> None:
+        self.push.close(linger=0)
+        self.done.close(linger=0)
+        self.context.term()
+        self.process.wait(30)
+
+
+def measure_stream(args: argparse.Namespace) -> Result:
+    """Throughput of the zmq_stream backend to a memory store, against bare pyzmq."""
+    from platekit.zmq import launch_server
+    from platekit.zmq.stream_backend import ZmqStreamBackend
+
+    rng = np.random.default_rng(7)
+    data = [
+        rng.integers(0, 4096, (args.size, args.size), dtype=np.uint16)
+        for _ in range(DISTINCT_FRAMES)
+    ]
+    count = args.frames
+    paths = [f"plate/frame{n:04d}.tif" for n in range(count)]
+    items = [data[n % len(data)] for n in range(count)]
+    # Warm-up rounds for each side before the timed ones: connections, allocators.
+    bare = BareStream(count, args.rounds + 1)
+    seconds: dict[str, list[float]] = {"bare": [], "batch": [], "one by one": []}
+    try:
+        with launch_server("stream", store="memory") as server:
+            backend = ZmqStreamBackend(server.data_address, window=args.window, timeout=60)
+
+            def batch() -> float:
+                started = time.perf_counter()
+                backend.save_batch(items, paths, overwrite=True)
+                return time.perf_counter() - started
+
+            def one_by_one() -> float:
+                started = time.perf_counter()
+                for item, path in zip(items, paths, strict=True):
+                    backend.save(item, path, overwrite=True)
+                return time.perf_counter() - started
+
+            sides = {
+                "bare": lambda: bare.send(data, count),
+                "batch": batch,
+                "one by one": one_by_one,
+            }
+            for side in sides.values():
+                side()
+            for round_ in range(args.rounds):
+                order = list(sides)
+                order = order[round_ % len(order) :] + order[: round_ % len(order)]
+                for name in order:
+                    seconds[name].append(sides[name]())
+            for n in (0, count // 2, count - 1):
+                if not np.array_equal(backend.load(paths[n]), items[n]):
+                    raise SystemExit(f"stream: frame {n} read back from the server differs")
+            stored = server.status()
+            backend.close()
+    finally:
+        bare.close()
+
+    frame_mb = data[0].nbytes / 1e6
+    rates = {name: count * frame_mb / statistics.median(values) for name, values in seconds.items()}
+    bare_rate = rates["bare"]
+    rows = [
+        [
+            name if name == "bare" else f"zmq_stream {name}",
+            f"{rates[name]:.0f}",
+            f"{min(count * frame_mb / s for s in values):.0f}",
+            f"{max(count * frame_mb / s for s in values):.0f}",
+            f"{rates[name] / bare_rate:.2f}",
+        ]
+        for name, values in seconds.items()
+    ]
+    batch_rate = rates["batch"]
+    ratio = batch_rate / bare_rate
+    targets = [
+        Target(
+            f"zmq_stream save_batch at least {STREAM_RATIO}x of bare pyzmq PUSH/PULL",
+            ratio >= STREAM_RATIO,
+            f"{ratio:.2f}x ({batch_rate:.0f} MB/s against {bare_rate:.0f} MB/s)",
+        )
+    ]
+    goal = f"zmq_stream save_batch at least {STREAM_MB_S:.0f} MB/s"
+    if bare_rate >= STREAM_MB_S:
+        targets.append(Target(goal, batch_rate >= STREAM_MB_S, f"{batch_rate:.0f} MB/s"))
+    else:
+        targets.append(
+            Target(goal, None, f"bare pyzmq reaches {bare_rate:.0f} MB/s on this machine")
+        )
+    facts = (
+        f"{count} frames of {args.size}x{args.size} uint16 ({frame_mb:.1f} MB each, "
+        f"{count * frame_mb:.0f} MB a round), {args.rounds} rounds per side, window "
+        f"{args.window}; the server stored {stored['stored']} frames "
+        f"({stored['stored_bytes'] / 1e9:.1f} GB) in all"
+    )
+    return Result(
+        title="Streaming frames",
+        introduction=(
+            "Frames sent over loopback TCP through the ``zmq_stream`` storage backend to a "
+            "stream server keeping them in memory (``save_batch`` with frames in flight, and "
+            "``save`` waiting for each acknowledgement), against a bare pyzmq PUSH socket "
+            "sending the same buffers to a PULL socket in a child process that receives "
+            "without copying. Each side is timed from the first send to the receiver's last "
+            "receipt, the sides taking turns round after round; MB/s is the median round "
+            "(min and max beside it). " + facts + "."
+        ),
+        headers=("sender", "MB/s", "min MB/s", "max MB/s", "of bare"),
+        rows=rows,
+        targets=targets,
+    )
+
+
+#: Every measurement, in the order they run.
+MEASUREMENTS = (measure_stream,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = [measure(args) for measure in MEASUREMENTS]
+    facts = (
+        f"Python {platform.python_version()}, pyzmq {_pyzmq_versions()}, {os.cpu_count()} CPUs, "
+        f"{datetime.date.today().isoformat()}"
+    )
+    print("\n\n".join([facts, *(result.text() for result in results)]))
+    if args.rst is not None:
+        text = [
+            "ZeroMQ servers",
+            "--------------",
+            "",
+            ".. Written by tests_integration/bench/zmq_bench.py; run the bench session again",
+            "   rather than editing this file.",
+            "",
+            facts + ".",
+            "",
+            *(result.rst() for result in results),
+        ]
+        args.rst.parent.mkdir(parents=True, exist_ok=True)
+        args.rst.write_text("\n".join(text), encoding="utf-8")
+    missed = [t for result in results for t in result.targets if t.passed is False]
+    if missed and args.fail_on_miss:
+        return 1
+    return 0
+
+
+def _pyzmq_versions() -> str:
+    import zmq
+
+    return f"{zmq.pyzmq_version()} (libzmq {zmq.zmq_version()})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
