@@ -241,7 +241,7 @@ def measure_stream(args: argparse.Namespace) -> Result:
     bare_rate = rates["bare"]
     rows = [
         [
-            name if name == "bare" else f"zmq_stream {name}",
+            "bare pyzmq" if name == "bare" else f"zmq_stream {name}",
             f"{rates[name]:.0f}",
             f"{min(count * frame_mb / s for s in values):.0f}",
             f"{max(count * frame_mb / s for s in values):.0f}",
