@@ -319,6 +319,23 @@ def test_every_bad_message_gets_an_error_reply_and_the_server_serves_on(
     assert raw(header("ping", id=1))["type"] == "pong"
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"protocol": 2, "type": "ping", "id": 41},
+        {"protocol": 1, "type": "nope", "id": "r-41"},
+        {"protocol": 1, "type": "put", "id": 41},
+        {"protocol": 1, "type": "put", "name": 1, "id": 41},
+    ],
+)
+def test_an_error_reply_carries_the_id_of_the_request_it_refuses(
+    raw: Callable[..., dict[str, Any]], fields: dict[str, Any]
+) -> None:
+    reply = raw(_raw(fields))
+    assert reply["type"] == "error"
+    assert reply["id"] == fields["id"]
+
+
 def test_an_empty_message_is_malformed_and_a_request_id_comes_back(
     raw: Callable[..., dict[str, Any]],
 ) -> None:

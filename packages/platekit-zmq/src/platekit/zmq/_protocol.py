@@ -136,6 +136,23 @@ def parse(frame: bytes | memoryview, schema: Mapping[str, Mapping[str, Field]]) 
     return decoded
 
 
+def id_of(frame: Any) -> str | int | None:
+    """The ``id`` of a header that was refused, when it has a readable one (else ``None``).
+
+    Error replies carry it, so a peer with several requests in flight knows
+    which one was refused.
+    """
+    data = frame.bytes if hasattr(frame, "bytes") else frame
+    if len(data) > MAX_HEADER_BYTES:
+        return None
+    try:
+        decoded = json.loads(bytes(data))
+    except (ValueError, RecursionError):
+        return None
+    found = decoded.get("id") if isinstance(decoded, dict) else None
+    return found if isinstance(found, (str, int)) and not isinstance(found, bool) else None
+
+
 def _is_a(value: object, kind: str) -> bool:
     if isinstance(value, bool) and kind in ("int", "number"):
         return False

@@ -64,7 +64,7 @@ class ZMQServer(metaclass=AutoRegisterMeta):
     #: The data socket's ZeroMQ type: "PUB" or "ROUTER".
     data_socket: str = "PUB"
     #: Requests on the control socket, beyond ping, status and shutdown.
-    schema: Schema = {}
+    schema: Schema = {}  # noqa: RUF012 - subclasses replace it, nobody mutates it
 
     def __init__(
         self,
@@ -183,10 +183,10 @@ class ZMQServer(metaclass=AutoRegisterMeta):
         self._stopping = True
 
     def serve_forever(self) -> None:
-        """Answer messages until :meth:`stop`, ``shutdown``, SIGTERM/SIGINT or the parent's death."""
-        import zmq
-
+        """Answer messages until :meth:`stop`, ``shutdown``, SIGTERM/SIGINT or the launcher ends."""
         import threading
+
+        import zmq
 
         # Only the main thread may set signal handlers; a loop in another thread ends by stop().
         if threading.current_thread() is threading.main_thread():
@@ -279,6 +279,7 @@ class ZMQServer(metaclass=AutoRegisterMeta):
             ProtocolError,
             error,
             header,
+            id_of,
             parse,
             parts,
         )
@@ -299,6 +300,8 @@ class ZMQServer(metaclass=AutoRegisterMeta):
             reply = self.handle(request, buffers)
             return reply
         except ProtocolError as exc:
+            if request_id is None and frames:
+                request_id = id_of(frames[0])
             return [error(exc.code, str(exc), request_id)]
         except Exception as exc:
             # A bug or a failure while answering must not end the server.
