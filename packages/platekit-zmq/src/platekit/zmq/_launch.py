@@ -128,24 +128,24 @@ def launch_server(
     """
     if curve is None and options.get("keys") is not None:
         curve = _folder_client_keys(options["keys"])
-    log = tempfile.NamedTemporaryFile(
-        prefix=f"platekit-{kind}-", suffix=".log", delete=False, mode="w"
-    )
     arguments = serve_arguments(kind, options)
     command = [sys.executable, "-m", "platekit.zmq", "serve", *arguments, "--announce"]
     if not detach:
         command += ["--parent-pid", str(os.getpid())]
     child_env = dict(os.environ if env is None else env, PLATEKIT_SUBPROCESS_NO_GPU="1")
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-        env=child_env,
-        text=True,
-        start_new_session=detach,
-    )
-    log.close()
+    # Kept after the server ends (delete=False): the log is what tells why it ended.
+    with tempfile.NamedTemporaryFile(
+        prefix=f"platekit-{kind}-", suffix=".log", delete=False, mode="w"
+    ) as log:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env=child_env,
+            text=True,
+            start_new_session=detach,
+        )
     deadline = time.monotonic() + timeout
     ready = _read_ready(kind, process, deadline, log.name)
     handle = ServerHandle(
