@@ -143,7 +143,7 @@ class StreamServer(ZMQServer):
     # -- the data socket -----------------------------------------------------------------
 
     def handle_data(self, identity: bytes, frames: list[Any]) -> list[Any] | None:
-        from platekit.zmq._protocol import ProtocolError, error, parse, parts
+        from platekit.zmq._protocol import ProtocolError, error, id_of, parse, parts
 
         request_id = None
         try:
@@ -158,7 +158,7 @@ class StreamServer(ZMQServer):
             return reply
         except ProtocolError as exc:
             if request_id is None and frames:
-                request_id = _id_of(frames[0])
+                request_id = id_of(frames[0])
             return [error(exc.code, str(exc), request_id)]
         except Exception as exc:
             return [self._store_error(exc, request_id)]
@@ -289,22 +289,6 @@ class StreamServer(ZMQServer):
         from platekit.zmq._protocol import header
 
         return [header("done", id=request.get("id"), path=path)]
-
-
-def _id_of(frame: Any) -> Any:
-    """The id in a header that was refused, if it has one: the sender matches replies by id."""
-    import json
-
-    from platekit.zmq._protocol import MAX_HEADER_BYTES
-
-    if len(frame) > MAX_HEADER_BYTES:
-        return None
-    try:
-        decoded = json.loads(frame.bytes if hasattr(frame, "bytes") else bytes(frame))
-    except ValueError:
-        return None
-    found = decoded.get("id") if isinstance(decoded, dict) else None
-    return found if isinstance(found, (str, int)) and not isinstance(found, bool) else None
 
 
 def relative_path(path: str) -> str:
