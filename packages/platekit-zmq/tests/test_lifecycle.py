@@ -295,24 +295,37 @@ def test_a_stopped_server_is_gone_for_its_client(probe_plugin: Path) -> None:
             client.ping()
 
 
+# The module each server lives in, and the modules of servers it must not import.
+SERVER_MODULES = {
+    "probe": "platekit_probe_servers",
+    "execution": "platekit.zmq.servers.execution",
+    "stream": "platekit.zmq.servers.stream",
+    "idle": "platekit_probe_idle",
+}
+
+
 @pytest.mark.slow
-def test_a_warm_child_imports_only_the_server_it_runs(probe_plugin: Path) -> None:
+def test_a_warm_child_imports_only_the_server_it_runs(kind: str) -> None:
     # The first launch discovers and writes the registry indexes; the second starts warm.
-    with launch_server("probe") as handle:
+    with launch_server(kind) as handle:
         handle.ping()
     env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
-    with launch_server("probe", env=env) as handle:
-        assert handle.ping()["server_type"] == "probe"
+    with launch_server(kind, env=env) as handle:
+        assert handle.ping()["server_type"] == kind
         log_path = handle.log_path
-    imported = [
+    # The log holds the imports of the server and of any worker process it started.
+    imported = {
         line.rpartition("|")[2].strip()
         for line in Path(log_path).read_text(encoding="utf-8").splitlines()
         if line.startswith("import time:")
-    ]
-    assert "platekit_probe_servers" in imported
-    # The same distribution's other server, and every built-in one, stay unimported...
-    assert "platekit_probe_idle" not in imported
-    assert not [name for name in imported if name.startswith("platekit.zmq.servers.")]
-    # ...and no registry ran discovery: the indexes answered.
+    }
+    assert SERVER_MODULES[kind] in imported
+    # Other servers, of the same distribution or built in, stay unimported...
+    others = {module for other, module in SERVER_MODULES.items() if other != kind}
+    assert not others & imported
+    # ...no registry ran discovery: the indexes answered...
     assert "platekit.registry._discovery" not in imported
     assert not [name for name in imported if name.startswith("platekit.microscopes.handlers")]
+    if kind == "probe":
+        # ...and a server without workers does not import what only its launcher needs.
+        assert not {"subprocess", "tempfile"} & imported

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 from platekit.zmq._client import Client, ServerGone
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
     from typing import Any
 
 #: The line a server prints on stdout once its sockets are bound.
@@ -60,6 +59,8 @@ class ServerHandle:
 
     def stop(self, timeout: float = 10.0) -> int:
         """Ask the server to shut down; terminate, then kill, it if it does not. The exit code."""
+        import subprocess
+
         if self.process.poll() is None:
             try:
                 self.client.shutdown()
@@ -126,6 +127,10 @@ def launch_server(
     by default the first client key pair in the keys folder. Raises
     ``ValueError`` when there is none.
     """
+    # Imported here: every server process imports this module (for READY), and uses neither.
+    import subprocess
+    import tempfile
+
     if curve is None and options.get("keys") is not None:
         curve = _folder_client_keys(options["keys"])
     arguments = serve_arguments(kind, options)
