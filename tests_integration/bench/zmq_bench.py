@@ -18,6 +18,14 @@ from the first send to the receiver's last receipt (the bare receiver
 answers once at the end over a second socket; the stream server
 acknowledges every frame). The two take turns, round after round, so they
 share the machine's state; throughput is the median over the rounds.
+
+``control``: one ``ping`` at a time to an execution server, against a bare
+pyzmq REQ socket sending the same bytes to a REP echo in a child process;
+the median and 99th percentile of every request's round trip.
+
+``launch``: wall time of ``launch_server("execution")``, which returns at
+the server's first ``pong``, against ``python -c pass``, both with a warm
+registry cache of their own, taking turns.
 """
 
 from __future__ import annotations
@@ -111,12 +119,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=2048, help="frame width and height (2048)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each side, in turn (5)")
     parser.add_argument("--window", type=int, default=8, help="frames in flight in save_batch (8)")
-    parser.add_argument("--quick", action="store_true", help="40 frames of 1024x1024")
+    parser.add_argument("--pings", type=int, default=2000, help="pings per round (2000)")
+    parser.add_argument(
+        "--launches", type=int, default=10, help="server launches, and python -c pass runs (10)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="40 frames of 1024x1024, 500 pings, 3 launches"
+    )
     parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
     parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.size = 40, 1024
+        args.pings, args.launches = 500, 3
     return args
 
 
@@ -288,8 +303,187 @@ def measure_stream(args: argparse.Namespace) -> Result:
     )
 
 
+# -- control: a ping's round trip against a bare REQ/REP echo ---------------------------------
+
+# The bare echo: a REP socket sending every message back, until it is sent b"stop".
+_BARE_ECHO = """\
+import zmq
+
+context = zmq.Context()
+rep = context.socket(zmq.REP)
+print(rep.bind_to_random_port("tcp://127.0.0.1"), flush=True)
+while True:
+    message = rep.recv()
+    rep.send(message)
+    if message == b"stop":
+        break
+rep.close()
+context.term()
+"""
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def measure_control(args: argparse.Namespace) -> Result:
+    """A ping's round trip to an execution server, against a bare pyzmq REQ/REP echo."""
+    import zmq
+
+    from platekit.zmq import Client, launch_server
+
+    echo = subprocess.Popen([sys.executable, "-c", _BARE_ECHO], stdout=subprocess.PIPE, text=True)
+    assert echo.stdout is not None
+    port = int(echo.stdout.readline())
+    context = zmq.Context()
+    req = context.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(f"tcp://127.0.0.1:{port}")
+    # The same bytes a platekit ping carries, so the two differ only in what is done with them.
+    ping = b'{"protocol":1,"type":"ping","id":1}'
+    seconds: dict[str, list[float]] = {"bare": [], "ping": []}
+    try:
+        with launch_server("execution") as server, Client(server.address, timeout=10) as client:
+
+            def bare_round() -> None:
+                for _ in range(args.pings):
+                    started = time.perf_counter()
+                    req.send(ping)
+                    req.recv()
+                    seconds["bare"].append(time.perf_counter() - started)
+
+            def ping_round() -> None:
+                for _ in range(args.pings):
+                    started = time.perf_counter()
+                    client.ping()
+                    seconds["ping"].append(time.perf_counter() - started)
+
+            # Untimed warm-up of both, then rounds in turn.
+            for _ in range(100):
+                req.send(ping)
+                req.recv()
+                client.ping()
+            for round_ in range(args.rounds):
+                order = [bare_round, ping_round] if round_ % 2 == 0 else [ping_round, bare_round]
+                for side in order:
+                    side()
+            pid = client.ping()["pid"]
+        req.send(b"stop")
+        req.recv()
+    finally:
+        req.close(linger=0)
+        context.term()
+        echo.wait(30)
+
+    def micro(values: list[float], fraction: float) -> float:
+        return _percentile(values, fraction) * 1e6
+
+    bare_median, bare_p99 = micro(seconds["bare"], 0.5), micro(seconds["bare"], 0.99)
+    rows = [
+        ["bare pyzmq REQ/REP echo", f"{bare_median:.0f}", f"{bare_p99:.0f}", "1.00", "1.00"],
+    ]
+    median, p99 = micro(seconds["ping"], 0.5), micro(seconds["ping"], 0.99)
+    rows.append(
+        [
+            "platekit Client.ping()",
+            f"{median:.0f}",
+            f"{p99:.0f}",
+            f"{median / bare_median:.2f}",
+            f"{p99 / bare_p99:.2f}",
+        ]
+    )
+    facts = (
+        f"{args.rounds} rounds of {args.pings} requests per side, in turn, after 100 untimed; "
+        f"the execution server ran as pid {pid}"
+    )
+    return Result(
+        title="Control round trip",
+        introduction=(
+            "One ``ping`` at a time over loopback TCP to an execution server "
+            "(``launch_server('execution')``): the client builds the JSON header, the server "
+            "checks it and answers a ``pong`` with its type, pid, version, uptime, readiness and "
+            "queue, and the client decodes it. Against it, a bare pyzmq REQ socket sending the "
+            "same header bytes to a REP socket in a child process that sends them back. Times "
+            "are per request, in microseconds: the median and the 99th percentile of every "
+            "request of every round. " + facts + "."
+        ),
+        headers=("client", "median µs", "p99 µs", "median of bare", "p99 of bare"),
+        rows=rows,
+    )
+
+
+# -- launch: launch_server("execution") to its first pong, against python -c pass -------------
+
+
+def measure_launch(args: argparse.Namespace) -> Result:
+    """Seconds from launch_server("execution") to its first pong, warm, against python -c pass."""
+    import tempfile
+
+    from platekit.zmq import launch_server
+
+    seconds: dict[str, list[float]] = {"pass": [], "launch": []}
+    with tempfile.TemporaryDirectory(prefix="platekit-bench-cache-") as cache:
+        # A cache of the benchmark's own, warmed by the first, untimed launch.
+        env = {**os.environ, "PLATEKIT_CACHE_DIR": cache}
+        env.pop("PLATEKIT_DISABLE_REGISTRY_CACHE", None)
+
+        def bare() -> None:
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+            seconds["pass"].append(time.perf_counter() - started)
+
+        def launch() -> None:
+            started = time.perf_counter()
+            server = launch_server("execution", env=env)  # returns after the first pong
+            seconds["launch"].append(time.perf_counter() - started)
+            server.stop()
+            Path(server.log_path).unlink(missing_ok=True)
+
+        with launch_server("execution", env=env) as server:
+            server.ping()
+        Path(server.log_path).unlink(missing_ok=True)
+        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+        for round_ in range(args.launches):
+            for side in (bare, launch) if round_ % 2 == 0 else (launch, bare):
+                side()
+
+    def milli(values: list[float]) -> list[str]:
+        return [
+            f"{statistics.median(values) * 1e3:.0f}",
+            f"{min(values) * 1e3:.0f}",
+            f"{max(values) * 1e3:.0f}",
+        ]
+
+    bare_median = statistics.median(seconds["pass"])
+    launch_median = statistics.median(seconds["launch"])
+    rows = [
+        ["python -c pass", *milli(seconds["pass"]), "1.0"],
+        [
+            "launch_server('execution') to first pong",
+            *milli(seconds["launch"]),
+            f"{launch_median / bare_median:.1f}",
+        ],
+    ]
+    return Result(
+        title="Launching a server",
+        introduction=(
+            "Wall time from calling ``launch_server('execution')`` until it returns, which it "
+            "does once the new server process has answered its first ``ping`` (the process "
+            "starts, reads its registries from the warm cache, imports the execution server, "
+            "binds, starts its worker pool and answers), against starting and ending "
+            "``python -c pass``, the floor any subprocess pays. Both with a warm cache of "
+            f"their own, taking turns, {args.launches} runs each; milliseconds, median with min "
+            "and max."
+        ),
+        headers=("start", "median ms", "min ms", "max ms", "of python -c pass"),
+        rows=rows,
+    )
+
+
 #: Every measurement, in the order they run.
-MEASUREMENTS = (measure_stream,)
+MEASUREMENTS = (measure_stream, measure_control, measure_launch)
 
 
 def main(argv: list[str] | None = None) -> int:
