@@ -204,6 +204,39 @@ class RegistryConfig(_Frozen):
         )
 
 
+class RegistryFamily(_Frozen):
+    """A root's key axis in one object: ``__registry_family__ = RegistryFamily("_kind")``.
+
+    The metaclass-registry 0.4.1 spelling of ``__registry_key__``,
+    ``__skip_if_no_key__`` and ``__registry_name__`` together; the root gets those
+    three attributes, and any of them set in the root's body wins over the family.
+    ``key_attribute`` may be a :class:`RegistryKeyAttribute`.
+    """
+
+    __slots__ = ("key_attribute", "registry_name", "skip_if_no_key")
+    _fields = ("key_attribute", "skip_if_no_key", "registry_name")
+
+    key_attribute: str
+    skip_if_no_key: bool
+    registry_name: str | None
+
+    def __init__(
+        self, key_attribute: str, skip_if_no_key: bool = True, registry_name: str | None = None
+    ) -> None:
+        name = getattr(key_attribute, "value", key_attribute)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"key_attribute must name a class attribute, got {key_attribute!r}")
+        self._set(
+            key_attribute=key_attribute, skip_if_no_key=skip_if_no_key, registry_name=registry_name
+        )
+
+    @property
+    def key_attribute_name(self) -> str:
+        """The key attribute as a plain string."""
+        name: str = getattr(self.key_attribute, "value", self.key_attribute)
+        return name
+
+
 def make_suffix_extractor(suffix: str) -> "KeyExtractor":
     """A key extractor that drops ``suffix`` and lower-cases the rest.
 

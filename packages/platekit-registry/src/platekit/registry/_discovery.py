@@ -1,15 +1,24 @@
-"""Discovery: importing a registry's plugin modules and entry points, and what failed."""
+"""Discovery: importing a registry's plugin modules and entry points, and what failed.
+
+A broken plugin module is contained: it is logged, recorded and left out. A
+duplicate key raised by a module of the discovery package is not: two
+first-party classes claiming one key is a packaging bug, and which of them
+would win depends on import order, so it propagates. (A third-party entry
+point that collides is contained like any broken plugin.)
+"""
 
 from __future__ import annotations
 
 import sys
 
 from platekit.registry import _sources
-from platekit.registry._errors import DiscoveryError
+from platekit.registry._errors import DiscoveryError, DuplicateKeyError
 from platekit.registry._failures import PluginError, warn_broken
+from platekit.registry._scan import import_module_preserving_root_logging, package_modules
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType
     from typing import Any
 
@@ -33,12 +42,12 @@ def import_plugins(
     origins: dict[str, str] = {}
     package = config.discovery_package
     if config.discovery_function is not None:
-        module = import_package(package, name) if package else None
+        module = import_package(package, config) if package else None
         paths = list(getattr(module, "__path__", [])) if module else []
         config.discovery_function(paths, f"{package}." if package else "", root)
     elif package:
         origins[package] = f"package {package}"
-        module = import_package(package, name)
+        module = import_package(package, config)
         if hasattr(module, "__path__"):
             import_submodules(module, config, errors)
     loaded: list[str] = []
@@ -125,13 +134,20 @@ def inside_import() -> bool:
     return False
 
 
-def import_package(package: str, registry_name: str) -> Any:
+def import_package(package: str, config: RegistryConfig) -> Any:
+    """Import the discovery package (or module), through the registry's own importer."""
+    importer = getattr(config.registry_dict, "_import_discovery_package", None)
     try:
-        __import__(package)
+        if importer is not None:
+            importer(package)
+        else:
+            import_module_preserving_root_logging(package)
+    except DuplicateKeyError:
+        raise
     except (Exception, SystemExit) as exc:
         raise DiscoveryError(
-            f"the {registry_name} registry cannot discover plugins: its discovery package "
-            f"{package!r} failed to import ({type(exc).__name__}: {exc}); check "
+            f"the {config.registry_name} registry cannot discover plugins: its discovery "
+            f"package {package!r} failed to import ({type(exc).__name__}: {exc}); check "
             "RegistryConfig.discovery_package"
         ) from exc
     return sys.modules[package]
@@ -145,20 +161,79 @@ def import_submodules(
     for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
         if info.name.rpartition(".")[2] == "__main__":
             continue  # a package's command-line entry, never a plugin module
-        try:
-            __import__(info.name)
-        except (Exception, SystemExit) as exc:
-            if errors is not None:
-                error = PluginError.from_exception(info.name, exc, keys=_forget(config, info.name))
-                errors.append(error)
-                warn_broken(config.registry_name, error, exc)
+        if not import_plugin_module(info.name, config, errors):
             continue
         if info.ispkg and config.discovery_recursive:
             import_submodules(sys.modules[info.name], config, errors)
 
 
+def import_plugin_module(
+    module: str, config: RegistryConfig, errors: list[PluginError] | None
+) -> bool:
+    """Import one module of the discovery package; whether it imported.
+
+    A failure is recorded in ``errors`` (when given) and logged; a duplicate
+    key propagates (see the module docstring).
+    """
+    try:
+        import_module_preserving_root_logging(module)
+    except DuplicateKeyError:
+        _forget(config, module)
+        raise
+    except (Exception, SystemExit) as exc:
+        if errors is not None:
+            error = PluginError.from_exception(module, exc, keys=_forget(config, module))
+            errors.append(error)
+            warn_broken(config.registry_name, error, exc)
+        return False
+    return True
+
+
+def import_matching(config: RegistryConfig, predicate: Callable[[str], bool]) -> list[str]:
+    """Import the plugin modules whose dotted names ``predicate`` accepts; return them.
+
+    Modules of the discovery package are listed without importing them (only
+    the package itself is imported); entry points are asked about by module.
+    """
+    if config.discovery_function is not None:
+        raise ValueError(
+            f"the {config.registry_name} registry imports through its discovery_function, "
+            "which alone knows its modules: discover_matching cannot select among them"
+        )
+    imported: list[str] = []
+    failed: list[PluginError] = []
+    package = config.discovery_package
+    if package:
+        module = import_package(package, config)
+        paths = getattr(module, "__path__", None)
+        if paths is not None:
+            for name in package_modules(paths, f"{package}.", config.discovery_recursive):
+                if predicate(name) and import_plugin_module(name, config, failed):
+                    imported.append(name)
+    if config.entry_point_group:
+        accept = getattr(config.registry_dict, "_accept_entry_point", None)
+        for entry_point in _sources.entry_points(config.entry_point_group):
+            if (accept is not None and not accept(entry_point)) or not predicate(
+                entry_point.module
+            ):
+                continue
+            try:
+                load_entry_point(entry_point)
+                imported.append(entry_point.module)
+            except (Exception, SystemExit) as exc:
+                error = PluginError.from_exception(
+                    entry_point.module,
+                    exc,
+                    entry_point=entry_point.name,
+                    distribution=entry_point.distribution,
+                )
+                failed.append(error)
+                warn_broken(config.registry_name, error, exc)
+    return imported
+
+
 def load_entry_point(entry_point: _sources.EntryPoint) -> Any:
-    __import__(entry_point.module)
+    import_module_preserving_root_logging(entry_point.module)
     target: Any = sys.modules[entry_point.module]
     if entry_point.attr:
         for part in entry_point.attr.split("."):

@@ -22,5 +22,12 @@ class DiscoveryError(RegistryError, ImportError):
     """
 
 
+class CacheError(RegistryError, OSError):
+    """A cache could not be read or written where the caller asked for it to be.
+
+    platekit's own registry indexes never raise it (a broken index is rebuilt).
+    """
+
+
 # The names metaclass-registry 0.4.1 uses, so code written for it keeps working.
 DuplicateRegistryKeyError = DuplicateKeyError

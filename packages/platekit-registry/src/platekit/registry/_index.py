@@ -117,6 +117,29 @@ def build_secondary(
     return sections
 
 
+def build_replaced(
+    classes: "list[tuple[Any, type]]", indexed: "dict[Any, str]"
+) -> "dict[str, list[str]]":
+    """For each indexed key whose class declares ``__replaces_registered__``: the
+    references of the classes it replaces, nearest first.
+
+    A fresh process that imports a replaced class (the replacing class's module
+    imports it) then knows to leave the key to the indexed class.
+    """
+    replaced: dict[str, list[str]] = {}
+    for key, cls in classes:
+        if key not in indexed or indexed[key] != reference(cls):
+            continue
+        chain: list[str] = []
+        target = vars(cls).get("__replaces_registered__")
+        while isinstance(target, type) and len(chain) < 100:
+            chain.append(reference(target))
+            target = vars(target).get("__replaces_registered__")
+        if chain:
+            replaced[key] = chain
+    return replaced
+
+
 def origin_of(module: str, origins: dict[str, str]) -> str | None:
     """The origin of the longest module prefix that ``module`` falls under."""
     best = None
@@ -185,6 +208,12 @@ def check_index(items: "Any") -> str | None:
     secondary = items.get("secondary")
     if not isinstance(secondary, dict) or not all(isinstance(s, dict) for s in secondary.values()):
         return "'secondary' is malformed"
+    replaced = items.get("replaced", {})
+    if not isinstance(replaced, dict) or not all(
+        isinstance(refs, list) and all(type(ref) is str for ref in refs)
+        for refs in replaced.values()
+    ):
+        return "'replaced' is malformed"
     errors = items.get("errors")
     if not isinstance(errors, list) or not all(
         isinstance(e, dict)

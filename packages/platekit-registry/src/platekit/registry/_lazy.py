@@ -30,6 +30,7 @@ from platekit.registry._claims import check_claim, same_declaration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
@@ -61,6 +62,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._groups: dict[str, dict[str, str]] = {}
         self._metadata: dict[str, dict[str, Any]] = {}
         self._secondary_index: dict[str, dict[str, Any]] = {}
+        # key -> references of the classes the indexed class was declared to replace.
+        self._replaced: dict[Any, list[str]] = {}
         self._errors: list[PluginError] = []
         self._ready = False
         self._force_discovery = False
@@ -212,6 +215,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._groups = items["origins"]
         self._metadata = items["metadata"]
         self._secondary_index = items["secondary"]
+        self._replaced = items.get("replaced", {})
         self._errors = [
             _plugin_error()(
                 e["module"],
@@ -292,6 +296,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._groups, self._metadata = _index.build_entries(classes, origins, config)
         self._index = _index.merged(self._groups)
         self._secondary_index = _index.build_secondary(config, self._index)
+        self._replaced = _index.build_replaced(classes, self._index)
         manager = self._cache_manager
         if manager is None:
             self.cache_state = self._cache_off_reason() or "disabled"
@@ -307,11 +312,35 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             "origins": self._groups,
             "metadata": self._metadata,
             "secondary": self._secondary_index,
+            "replaced": self._replaced,
             "errors": [error.as_json() for error in errors],
             "discovery_seconds": self.discovery_seconds,
         }
         if not manager.save(items, extra_files=plugin_files):
             self.cache_state += " (the index could not be written)"
+
+    def discover_matching(self, predicate: "Callable[[str], bool]") -> list[str]:
+        """Import only the plugin modules whose dotted names ``predicate`` accepts.
+
+        The modules of the discovery package (and of its subpackages with
+        ``discovery_recursive``), listed from disk, and the modules of the
+        entry points are offered to ``predicate``; the accepted ones are
+        imported, so their classes register. Returns their names.
+
+        This is not a discovery: the registry stays undiscovered, its first
+        full use still discovers everything, and no index is written. A module
+        that fails to import is logged and left out, as in a discovery.
+        Raises :class:`DiscoveryError` when the discovery package cannot be
+        imported, :class:`DuplicateKeyError` for two classes of the discovery
+        package claiming one key, and ``ValueError`` for a registry with a
+        ``discovery_function`` (only the function knows its modules).
+        """
+        config = self._config
+        if config is None:
+            return []
+        from platekit.registry._discovery import import_matching
+
+        return import_matching(config, predicate)
 
     def refresh(self) -> None:
         """Discover again, from scratch, and rewrite the index."""
@@ -323,6 +352,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._groups = {}
             self._metadata = {}
             self._secondary_index = {}
+            self._replaced = {}
             self.cache_state = "miss: refresh() asked for a new discovery"
         self._prepare()
 
@@ -382,6 +412,49 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     def _loaded(self, key: "Any") -> type | None:
         return self._classes.get(key)
+
+    def _indexed(self, key: "Any") -> str | None:
+        """The ``module:qualname`` the index holds for ``key``, if any."""
+        return self._index.get(key)
+
+    def _replaced_by_index(self, key: "Any", cls: type) -> bool:
+        """Whether the index says the class holding ``key`` was declared to replace ``cls``."""
+        replaced = self._replaced.get(key)
+        if not replaced or key in self._classes:
+            return False
+        return f"{cls.__module__}:{cls.__qualname__}" in replaced
+
+    # -- a registry put back as it was (platekit.registry.testing) ------------------
+
+    _STATE = ("_classes", "_index", "_groups", "_metadata", "_secondary_index", "_replaced")
+
+    def _snapshot(self) -> "dict[str, Any]":
+        with self._lock:
+            state: dict[str, Any] = {
+                name: {
+                    k: (dict(v) if isinstance(v, dict) else v)
+                    for k, v in getattr(self, name).items()
+                }
+                for name in self._STATE
+            }
+            state["_errors"] = list(self._errors)
+            state["_ready"] = self._ready
+            return state
+
+    def _restore(self, state: "dict[str, Any]") -> None:
+        with self._lock:
+            for name, value in state.items():
+                setattr(self, name, value)
+
+    def _release(self, key: "Any") -> None:
+        """Free ``key``: another class may claim it."""
+        with self._lock:
+            self._classes.pop(key, None)
+            self._index.pop(key, None)
+            self._metadata.pop(key, None)
+            self._replaced.pop(key, None)
+            for group in self._groups.values():
+                group.pop(key, None)
 
     # -- the mapping ---------------------------------------------------------------
 
@@ -466,6 +539,20 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         except KeyError:
             return default
 
+    def __eq__(self, other: object) -> bool:
+        # Compared by content, as every mapping is. The keys first (answered from
+        # the index): only registries with the same keys import their classes.
+        if other is self:
+            return True
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if self.keys() != other.keys():
+            return False
+        return all(self[key] == other[key] for key in self)
+
+    # Equal by content, so not hashable (like dict).
+    __hash__ = None  # type: ignore[assignment]
+
     # -- what the index knows --------------------------------------------------------
 
     def metadata(self, key: "Any") -> "dict[str, Any]":
@@ -535,11 +622,6 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         if not self._ready:
             return f"<LazyDiscoveryDict {self.name!r}: not discovered yet>"
         return f"<LazyDiscoveryDict {self.name!r}: {len(self._all_keys())} keys>"
-
-    # A registry is an identity, not a value: comparing two by content would
-    # import every plugin of both.
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
 
 
 class _Indexed:
