@@ -152,6 +152,44 @@ def test_the_client_times_out_when_nothing_listens() -> None:
             client.status()
 
 
+@pytest.mark.slow
+def test_late_replies_to_other_requests_do_not_extend_the_timeout() -> None:
+    import threading
+
+    import zmq
+
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    chattering = threading.Event()
+    done = threading.Event()
+
+    def chatter() -> None:
+        # Answers the request only with replies to some other request, for 3 s.
+        if not router.poll(10_000):
+            return
+        identity = router.recv_multipart()[0]
+        chattering.set()
+        for _ in range(30):
+            router.send_multipart([identity, b"", header("pong", id=999_999)])
+            time.sleep(0.1)
+        done.set()
+
+    thread = threading.Thread(target=chatter, daemon=True)
+    thread.start()
+    try:
+        with Client(f"tcp://127.0.0.1:{port}", timeout=0.5) as client:
+            with pytest.raises(ServerGone):
+                client.ping()
+            assert chattering.is_set()
+            assert not done.is_set(), "the client waited out the whole stream of late replies"
+    finally:
+        thread.join(10)
+        router.close(linger=0)
+        context.term()
+
+
 # -- launched processes ----------------------------------------------------------------
 
 

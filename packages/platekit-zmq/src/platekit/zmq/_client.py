@@ -67,6 +67,7 @@ class Client:
         next one) and :class:`ServerError` for an error reply.
         """
         import json
+        import time
 
         import zmq
         from platekit.zmq._protocol import header
@@ -74,15 +75,20 @@ class Client:
         socket = self._connect()
         request_id = next(self._ids)
         socket.send_multipart([b"", header(kind, id=request_id, **fields), *buffers], copy=False)
-        deadline_ms = int(self.timeout * 1000)
+        # One deadline for the request: late replies to earlier requests do not extend it.
+        deadline = time.monotonic() + self.timeout
         while True:
-            if not socket.poll(deadline_ms, zmq.POLLIN):
+            # The wait is in the receive itself (0: do not wait), one call rather than two.
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            socket.setsockopt(zmq.RCVTIMEO, left_ms)
+            try:
+                frames = socket.recv_multipart()
+            except zmq.Again:
                 self.close()
                 raise ServerGone(
                     f"no reply from {self.address} within {self.timeout:g} s to {kind!r}; "
                     "is the server running? (start one with 'platekit serve KIND')"
-                )
-            frames = socket.recv_multipart()
+                ) from None
             body = frames[1:] if frames and frames[0] == b"" else frames
             reply = json.loads(body[0]) if body else {}
             if reply.get("id") not in (request_id, None):
