@@ -190,6 +190,37 @@ def test_late_replies_to_other_requests_do_not_extend_the_timeout() -> None:
         context.term()
 
 
+@pytest.mark.parametrize("answer", [[b"\x00\xffnot json"], [b"[1, 2]"], []])
+def test_a_reply_that_is_no_platekit_reply_is_a_clear_error(answer: list[bytes]) -> None:
+    import threading
+
+    import zmq
+
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+
+    def answer_once() -> None:
+        if router.poll(10_000):
+            identity = router.recv_multipart()[0]
+            router.send_multipart([identity, b"", *answer])
+
+    thread = threading.Thread(target=answer_once, daemon=True)
+    thread.start()
+    try:
+        with (
+            Client(f"tcp://127.0.0.1:{port}", timeout=10) as client,
+            pytest.raises(ServerError, match="is a platekit server listening") as failed,
+        ):
+            client.ping()
+        assert failed.value.code == "malformed"
+    finally:
+        thread.join(10)
+        router.close(linger=0)
+        context.term()
+
+
 # -- launched processes ----------------------------------------------------------------
 
 

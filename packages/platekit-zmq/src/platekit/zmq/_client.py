@@ -90,7 +90,17 @@ class Client:
                     "is the server running? (start one with 'platekit serve KIND')"
                 ) from None
             body = frames[1:] if frames and frames[0] == b"" else frames
-            reply = json.loads(body[0]) if body else {}
+            try:
+                reply = json.loads(body[0]) if body else None
+            except (ValueError, RecursionError):
+                reply = None
+            if not isinstance(reply, dict):
+                raise ServerError(
+                    "malformed",
+                    f"{self.address} answered {kind!r} with something that is not a platekit "
+                    "reply (a JSON object); is a platekit server listening there?",
+                    {},
+                )
             if reply.get("id") not in (request_id, None):
                 continue  # a reply to an earlier request that timed out
             if reply.get("type") == "error":
