@@ -43,7 +43,7 @@ class Client:
         self.address = address
         self.timeout = timeout
         self._curve = curve or {}
-        self._context = zmq.Context.instance()
+        self._context: Any = zmq.Context.instance()
         self._socket: Any = None
         self._ids = itertools.count(1)
 
@@ -105,7 +105,7 @@ class Client:
                 continue  # a reply to an earlier request that timed out
             if reply.get("type") == "error":
                 raise ServerError(reply.get("error", "error"), reply.get("message", ""), reply)
-            return reply  # type: ignore[no-any-return]
+            return reply
 
     def ping(self) -> dict[str, Any]:
         """The server's ``pong``: type, pid, version, uptime, ready, queue, data address."""
