@@ -103,7 +103,7 @@ def server_keys(folder: str | Path) -> tuple[bytes, bytes, Path]:
     return public, secret, allowed
 
 
-def client_keys(secret_file: str | Path, server_public: str | Path) -> dict[str, Any]:
+def client_keys(secret_file: str | Path, server_public: str | Path) -> dict[Any, Any]:
     """Socket options for a CURVE client: its key pair and the server's public key."""
     import zmq
     import zmq.auth
