@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import subprocess
@@ -42,6 +43,24 @@ class TestDiskBackendNpy(TestDiskBackend):
 
     def sample(self, n: int) -> Any:
         return np.linspace(-1, 1, 30, dtype=np.float32).reshape(5, 6) * (n + 1)
+
+
+HAS_IMAGECODECS = importlib.util.find_spec("imagecodecs") is not None
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="needs the png extra (imagecodecs)")
+class TestDiskBackendPng(TestDiskBackend):
+    suffix = ".png"
+
+    def sample(self, n: int) -> Any:
+        return (np.arange(48, dtype=np.uint16).reshape(6, 8) * 1000 + n).astype(np.uint16)
+
+
+class TestDiskBackendCsv(TestDiskBackend):
+    suffix = ".csv"
+
+    def sample(self, n: int) -> Any:
+        return [{"well": "A01", "cells": str(n)}, {"well": "B02", "cells": str(n + 1)}]
 
 
 def temporary_files(folder: Path) -> list[str]:
@@ -106,7 +125,7 @@ def test_json_round_trip(disk: DiskBackend, tmp_path: Path, data: Any) -> None:
     assert json.loads(path.read_text(encoding="utf-8")) == data
 
 
-@pytest.mark.parametrize("name", ["notes.txt", "table.csv", "TABLE.CSV"])
+@pytest.mark.parametrize("name", ["notes.txt", "NOTES.TXT"])
 def test_text_round_trip_is_exact(disk: DiskBackend, tmp_path: Path, name: str) -> None:
     text = "well,cells\r\nA01,120\nB02,µ 7\n"
     path = tmp_path / name
@@ -172,7 +191,7 @@ def test_non_bytes_to_a_bytes_path_names_the_formats_that_take_it(
         disk.save("some text", path)
     message = str(caught.value)
     assert str(path) in message and "a str" in message and "bytes" in message
-    assert "text (.txt, .csv)" in message and "json (.json)" in message
+    assert "text (.txt)" in message and "json (.json)" in message
     with pytest.raises(TypeError, match=r"numpy array \(dtype uint16.*npy \(\.npy\)"):
         disk.save(np.zeros((2, 2), dtype=np.uint16), path)
     with pytest.raises(TypeError, match="No disk file format takes it"):
@@ -450,3 +469,77 @@ def test_importing_the_backend_imports_neither_numpy_nor_tifffile() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+# -- PNG and CSV ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="needs the png extra (imagecodecs)")
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((40, 50), np.uint8), ((40, 50), np.uint16), ((40, 50, 3), np.uint8), ((9, 7, 4), np.uint16)],
+)
+def test_png_round_trip_is_exact_and_a_real_png(
+    disk: DiskBackend, tmp_path: Path, shape: tuple[int, ...], dtype: Any
+) -> None:
+    import imagecodecs
+
+    top = np.iinfo(dtype).max
+    image = np.random.default_rng(3).integers(0, top, shape, endpoint=True).astype(dtype)
+    path = tmp_path / "A01_s1.PNG"
+    disk.save(image, path, level=9)
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_array_equal(imagecodecs.png_decode(raw), image)
+    loaded = disk.load(path)
+    assert loaded.dtype == image.dtype and loaded.shape == image.shape
+    np.testing.assert_array_equal(loaded, image)
+
+
+def test_png_refuses_what_it_cannot_hold_and_names_the_formats_that_can(
+    disk: DiskBackend, tmp_path: Path
+) -> None:
+    for data in (np.zeros((4, 4), np.float32), np.zeros((2, 4, 5), np.uint8), b"raw"):
+        with pytest.raises(TypeError, match=r"the png format \(\.png\) takes uint8 or uint16"):
+            disk.save(data, tmp_path / "x.png")
+    with pytest.raises(TypeError, match=r"tiff \(\.tif, \.tiff\)"):
+        disk.save(np.zeros((4, 4), np.float32), tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_png_without_imagecodecs_says_what_to_install(
+    disk: DiskBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'platekit-storage\[png\]'"):
+        disk.save(np.zeros((4, 4), np.uint8), tmp_path / "x.png")
+    assert list(tmp_path.iterdir()) == []  # the temporary file went too
+
+
+def test_csv_rows_with_missing_cells_numbers_and_none(disk: DiskBackend, tmp_path: Path) -> None:
+    path = tmp_path / "results.csv"
+    rows = [{"well": "A01", "count": 12}, {"well": "B02", "area": 3.5, "note": None}]
+    disk.save(rows, path)
+    assert path.read_bytes().decode("utf-8") == (
+        "well,count,area,note\r\nA01,12,,\r\nB02,,3.5,\r\n"
+    )
+    assert disk.load(path) == [
+        {"well": "A01", "count": "12", "area": "", "note": ""},
+        {"well": "B02", "count": "", "area": "3.5", "note": ""},
+    ]
+    disk.save(rows, path, overwrite=True, fieldnames=["count", "well"], extrasaction="ignore")
+    assert path.read_text(encoding="utf-8").splitlines()[0] == "count,well"
+    disk.save([{"a": "1;2", "b": "x"}], path, overwrite=True, delimiter=";")
+    assert disk.load(path, delimiter=";") == [{"a": "1;2", "b": "x"}]
+    disk.save([], path, overwrite=True)
+    assert path.read_bytes() == b"" and disk.load(path) == []
+
+
+def test_csv_takes_rows_only_and_text_says_where_it_went(disk: DiskBackend, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"the csv format \(\.csv\) takes a list of dicts"):
+        disk.save("well,count\n", tmp_path / "t.csv")
+    with pytest.raises(TypeError, match="csv format"):
+        disk.save([{"a": [1, 2]}], tmp_path / "t.csv")
+    disk.save("well,count\n", tmp_path / "t.csv", format="text")  # text, by name
+    assert disk.load(tmp_path / "t.csv", format="text") == "well,count\n"
+    assert disk.load(tmp_path / "t.csv") == []  # a header and no rows

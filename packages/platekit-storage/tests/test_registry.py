@@ -186,7 +186,8 @@ class PrefixedBackend(StorageBackend):
         self._prefix = prefix
 
     def _in(self, path: Any) -> str:
-        return self._prefix + "/" + os.fspath(path).lstrip("/")
+        text: str = os.fspath(path)
+        return self._prefix + "/" + text.lstrip("/")
 
     def _out(self, path: str) -> str:
         return path[len(self._prefix) :]
@@ -323,7 +324,8 @@ def test_no_gpu_leaves_a_gpu_backend_out_without_importing_it(
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        names: list[Any] = json.loads(done.stdout)
+        return names
 
     for _ in range(2):  # cold, then warm
         names, imported, outcome = run(no_gpu=False)
@@ -398,15 +400,15 @@ def test_a_broken_backend_says_why_through_the_registry_and_the_file_manager(
         outcomes = json.loads(done.stdout)
         for way in ("registry", "classes", "file_manager"):
             broken = outcomes[way]
-            assert broken["raised"][0] == "PluginImportError", broken
-            assert "ImportError" in broken["raised"]
+            # The registry's error, with StorageError mixed in.
+            assert {"PluginImportError", "ImportError", "StorageError"} <= set(broken["raised"])
             assert broken["cause"] == missing
             assert "storage backend 'glow' is unavailable" in broken["message"]
             assert "entry point 'glow' of pk-glow failed to import" in broken["message"]
             assert missing in broken["message"]
             assert "fix or reinstall that plugin" in broken["message"]
         unknown = outcomes["unknown"]
-        assert unknown["raised"][0] == "KeyError"
+        assert {"KeyError", "StorageError"} <= set(unknown["raised"])
         assert "no storage backend 'tape'" in unknown["message"]
         assert "Failed to import: entry point 'glow' of pk-glow" in unknown["message"]
 

@@ -1,7 +1,7 @@
 """platekit-storage: one contract for storing images and data, and the backends that keep it.
 
-``memory`` (in this process), ``disk`` (TIFF, ``.npy``, JSON, text and
-bytes, written atomically) and ``zarr`` (Zarr v3, with the ``zarr`` extra)
+``memory`` (in this process), ``disk`` (TIFF, PNG, ``.npy``, JSON, CSV, text
+and bytes, written atomically) and ``zarr`` (Zarr v3 or v2, with the ``zarr`` extra)
 are discovered through the storage backend registry; third-party backends
 join through the ``platekit.storage_backends`` entry-point group.
 """
@@ -21,11 +21,15 @@ if TYPE_CHECKING:
         StorageBackend,
         not_found,
     )
+    from platekit.storage._errors import StorageError, storage_error
     from platekit.storage._file_manager import FileManager
     from platekit.storage._formats import DISK_FORMATS, FileFormat
+    from platekit.storage._json_update import atomic_update_json, file_lock
     from platekit.storage._listing import name_filter, suffixes
     from platekit.storage._natural import natural_key, natural_sorted
     from platekit.storage._registry import BackendRegistry
+    from platekit.storage._stat import FileStat
+    from platekit.storage._zarr_config import ZarrConfig
     from platekit.storage.backends.disk import DiskBackend
     from platekit.storage.backends.memory import MemoryBackend
 
@@ -36,14 +40,20 @@ __all__ = [
     "DiskBackend",
     "FileFormat",
     "FileManager",
+    "FileStat",
     "MemoryBackend",
     "ReadOnlyBackend",
     "StorageBackend",
+    "StorageError",
+    "ZarrConfig",
     "__version__",
+    "atomic_update_json",
+    "file_lock",
     "name_filter",
     "natural_key",
     "natural_sorted",
     "not_found",
+    "storage_error",
     "suffixes",
 ]
 
@@ -55,13 +65,19 @@ _HOMES = {
     "BackendRegistry": "_registry",
     "DiskBackend": "backends.disk",
     "FileManager": "_file_manager",
+    "FileStat": "_stat",
     "MemoryBackend": "backends.memory",
     "ReadOnlyBackend": "_base",
     "StorageBackend": "_base",
+    "StorageError": "_errors",
+    "ZarrConfig": "_zarr_config",
+    "atomic_update_json": "_json_update",
+    "file_lock": "_json_update",
     "name_filter": "_listing",
     "natural_key": "_natural",
     "natural_sorted": "_natural",
     "not_found": "_base",
+    "storage_error": "_errors",
     "suffixes": "_listing",
 }
 

@@ -10,8 +10,16 @@ Folders are created as needed by :meth:`~StorageBackend.save`.
 from __future__ import annotations
 
 import os
+import types
 
 from platekit.registry import AutoRegisterMeta, LazyDiscoveryDict, RegistryConfig
+from platekit.storage._errors import (
+    StorageFileNotFoundError,
+    StorageNotImplementedError,
+    StoragePermissionError,
+    StorageValueError,
+    raising_storage_errors,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,6 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from platekit.registry._sources import EntryPoint
+    from platekit.storage._stat import FileStat
 
     PathLike = str | os.PathLike[str]
 
@@ -55,6 +64,14 @@ class StorageBackend(metaclass=AutoRegisterMeta):
     naming the backend. Backends that need a GPU or a viewer set
     ``_requires_gpu = True`` and are left out when
     ``PLATEKIT_SUBPROCESS_NO_GPU=1``.
+
+    Every error of a standard kind (``FileNotFoundError``, ``ValueError``,
+    ...) that a backend's public method raises, its own or the operating
+    system's, leaves the method with
+    :class:`~platekit.storage.StorageError` mixed in, so ``except
+    StorageError`` catches every storage failure. Subclasses get this
+    without doing anything: their public methods are wrapped when the class
+    is defined.
     """
 
     __registry_config__ = RegistryConfig(
@@ -79,11 +96,19 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """The backend's name (its ``_backend_type``)."""
         return self._backend_type or type(self).__name__
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            public = not name.startswith("_") or name == "__init__"
+            wrapped = getattr(value, "__storage_errors__", False)
+            if public and isinstance(value, types.FunctionType) and not wrapped:
+                setattr(cls, name, raising_storage_errors(value))
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
     def _missing(self, method: str) -> NotImplementedError:
-        return NotImplementedError(
+        return StorageNotImplementedError(
             f"storage backend {self.name!r} ({type(self).__qualname__}) does not implement "
             f"{method}(); see platekit.storage.StorageBackend for what it must do"
         )
@@ -146,6 +171,26 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """Whether a folder is at ``path`` (False when nothing is there)."""
         raise self._missing("is_dir")
 
+    def is_symlink(self, path: PathLike) -> bool:
+        """Whether ``path`` is a symbolic link (False when nothing is there).
+
+        True for a link whose target is gone, too. A backend without links
+        returns False for every path. Optional: the default raises
+        ``NotImplementedError`` naming the backend.
+        """
+        raise self._missing("is_symlink")
+
+    def stat(self, path: PathLike) -> FileStat:
+        """The kind, size and modification time of what is at ``path``.
+
+        A :class:`~platekit.storage.FileStat`, after following a symbolic
+        link. Raises ``FileNotFoundError`` naming the path and the backend
+        when nothing is there (a link whose target is gone included).
+        Optional: the default raises ``NotImplementedError`` naming the
+        backend.
+        """
+        raise self._missing("stat")
+
     # -- writing ---------------------------------------------------------------
 
     def save(self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any) -> None:
@@ -171,7 +216,7 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         writing anything.
         """
         if len(items) != len(paths):
-            raise ValueError(
+            raise StorageValueError(
                 f"save_batch got {len(items)} items for {len(paths)} paths; pass one path per item"
             )
         for item, path in zip(items, paths, strict=True):
@@ -206,6 +251,18 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """Move the file or folder at ``src`` to ``dst`` (errors as :meth:`copy`)."""
         raise self._missing("move")
 
+    def create_symlink(self, target: PathLike, link: PathLike, *, overwrite: bool = False) -> None:
+        """Make ``link`` a symbolic link to the file or folder ``target``.
+
+        Creates the folders above ``link``. Raises ``FileNotFoundError`` when
+        nothing is at ``target``, ``FileExistsError`` when something is at
+        ``link`` and ``overwrite`` is false, and ``IsADirectoryError`` when
+        a folder (not a link) is there even with ``overwrite``. A backend
+        without links raises ``NotImplementedError`` saying so, which is also
+        the default.
+        """
+        raise self._missing("create_symlink")
+
 
 class ReadOnlyBackend(StorageBackend):
     """A backend that reads and lists but refuses every write with ``PermissionError``."""
@@ -213,7 +270,7 @@ class ReadOnlyBackend(StorageBackend):
     _read_only = True
 
     def _refuse(self, action: str, path: PathLike) -> PermissionError:
-        return PermissionError(
+        return StoragePermissionError(
             f"storage backend {self.name!r} is read-only: cannot {action} {os.fspath(path)!r}; "
             "write through a read-write backend such as 'disk' or 'memory'"
         )
@@ -229,7 +286,7 @@ class ReadOnlyBackend(StorageBackend):
         overwrite: bool = False,
         **kwargs: Any,
     ) -> None:
-        raise PermissionError(
+        raise StoragePermissionError(
             f"storage backend {self.name!r} is read-only: cannot save a batch of "
             f"{len(paths)} path(s); write through a read-write backend such as 'disk' or 'memory'"
         )
@@ -246,6 +303,9 @@ class ReadOnlyBackend(StorageBackend):
     def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
         raise self._refuse("move", src)
 
+    def create_symlink(self, target: PathLike, link: PathLike, *, overwrite: bool = False) -> None:
+        raise self._refuse("create the link", link)
+
 
 def not_found(backend: StorageBackend, path: PathLike) -> FileNotFoundError:
     """The ``FileNotFoundError`` every backend raises for a missing ``path``.
@@ -254,4 +314,6 @@ def not_found(backend: StorageBackend, path: PathLike) -> FileNotFoundError:
     ``filename`` is the path: ``raise not_found(self, path) from None``.
     """
     text = os.fspath(path)
-    return FileNotFoundError(2, f"no such file or folder in the {backend.name} backend", text)
+    return StorageFileNotFoundError(
+        2, f"no such file or folder in the {backend.name} backend", text
+    )

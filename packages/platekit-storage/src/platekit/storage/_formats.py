@@ -2,11 +2,12 @@
 
 The disk backend picks a format by the file name's suffix, through the
 registry of :class:`FileFormat` classes: ``tiff`` (``.tif``, ``.tiff``),
-``npy``, ``json``, ``text`` (``.txt``, ``.csv``), and ``bytes`` for every
-suffix no format claims. A third party adds a format by subclassing
-:class:`FileFormat`; the class registers when it is defined. To be found in
-a fresh process without being imported first, its module (or class) goes in
-the ``platekit.disk_formats`` entry-point group::
+``png`` (with the ``png`` extra), ``npy``, ``json``, ``csv`` (a list of row
+dicts), ``text`` (``.txt``), and ``bytes`` for every suffix no format claims.
+A third party adds a format by subclassing :class:`FileFormat`; the class
+registers when it is defined. To be found in a fresh process without being
+imported first, its module (or class) goes in the ``platekit.disk_formats``
+entry-point group::
 
     [project.entry-points."platekit.disk_formats"]
     pgm = "mypkg.pgm:PgmFormat"
@@ -24,6 +25,7 @@ from platekit.registry import AutoRegisterMeta, LazyDiscoveryDict, RegistryConfi
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, BinaryIO
 
 #: Every disk file format class, by name.
@@ -302,7 +304,7 @@ class TextFormat(FileFormat):
     """
 
     name = "text"
-    extensions = (".txt", ".csv")
+    extensions = (".txt",)
     takes = "a str"
 
     def accepts(self, data: Any) -> bool:
@@ -326,6 +328,103 @@ class TextFormat(FileFormat):
         _no_other_arguments(self, kwargs, "encoding= and errors=")
         with open(path, "rb") as file:
             return file.read().decode(encoding, errors)
+
+
+class PngFormat(FileFormat):
+    """PNG through imagecodecs (the ``png`` extra), for 8- and 16-bit images.
+
+    Takes ``uint8`` or ``uint16`` arrays of shape ``(Y, X)`` (grey) or
+    ``(Y, X, S)`` with 2, 3 or 4 samples (grey and alpha, RGB, RGBA); they
+    load back exactly. ``level=`` (0 to 9) sets the deflate level when saving.
+    """
+
+    name = "png"
+    extensions = (".png",)
+    takes = (
+        "uint8 or uint16 numpy arrays of shape (Y, X), or (Y, X, S) with 2, 3 or 4 "
+        "samples, not empty"
+    )
+
+    def accepts(self, data: Any) -> bool:
+        if not _is_array(data) or data.size == 0 or data.dtype.str[1:] not in ("u1", "u2"):
+            return False
+        return data.ndim == 2 or (data.ndim == 3 and data.shape[2] in (2, 3, 4))
+
+    def write(self, data: Any, file: BinaryIO, *, level: int | None = None, **kwargs: Any) -> None:
+        _no_other_arguments(self, kwargs, "level= when saving")
+        file.write(_imagecodecs().png_encode(data, level=level))
+
+    def read(self, path: str, **kwargs: Any) -> Any:
+        _no_other_arguments(self, kwargs, "no keyword arguments when loading")
+        with open(path, "rb") as file:
+            return _imagecodecs().png_decode(file.read())
+
+
+def _imagecodecs() -> Any:
+    try:
+        import imagecodecs
+    except ImportError:
+        raise ImportError(
+            "the png disk file format needs imagecodecs: pip install 'platekit-storage[png]'"
+        ) from None
+    return imagecodecs
+
+
+class CsvFormat(FileFormat):
+    """CSV as a list of rows, each a dict of column name to value.
+
+    The header is the columns in the order they first appear; a row without
+    a column leaves its cell empty. Values are written as text (``None`` as
+    an empty cell) and load back as ``str``, so rows of strings load back
+    exactly. UTF-8 unless ``encoding=`` says otherwise; other keyword
+    arguments (``delimiter=";"``, ``quoting=csv.QUOTE_ALL``) go to
+    ``csv.DictWriter`` and ``csv.DictReader``, and ``fieldnames=`` sets the
+    columns and their order when saving.
+    """
+
+    name = "csv"
+    extensions = (".csv",)
+    takes = "a list of dicts with str keys (one per row) of str, numbers, booleans or None"
+
+    def accepts(self, data: Any) -> bool:
+        if not isinstance(data, (list, tuple)):
+            return False
+        cells = (str, int, float, type(None))
+        return all(
+            isinstance(row, dict)
+            and all(isinstance(k, str) and isinstance(v, cells) for k, v in row.items())
+            for row in data
+        )
+
+    def write(
+        self,
+        data: Any,
+        file: BinaryIO,
+        *,
+        encoding: str = "utf-8",
+        fieldnames: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        import csv
+        import io
+
+        if fieldnames is None:
+            fieldnames = list(dict.fromkeys(key for row in data for key in row))
+        text = io.TextIOWrapper(file, encoding=encoding, newline="")
+        try:
+            if fieldnames:
+                writer = csv.DictWriter(text, fieldnames, **kwargs)
+                writer.writeheader()
+                writer.writerows(data)
+            text.flush()
+        finally:
+            text.detach()
+
+    def read(self, path: str, *, encoding: str = "utf-8", **kwargs: Any) -> Any:
+        import csv
+
+        with open(path, encoding=encoding, newline="") as file:
+            return [dict(row) for row in csv.DictReader(file, **kwargs)]
 
 
 class BytesFormat(FileFormat):

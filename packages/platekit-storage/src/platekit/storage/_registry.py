@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator, Mapping
 
 from platekit.storage._base import STORAGE_BACKENDS, StorageBackend, gpu_excluded
+from platekit.storage._errors import StorageKeyError, raising_storage_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,9 +57,10 @@ class BackendRegistry(Mapping[str, StorageBackend]):
         ordered = [n for n in _BUILTIN_ORDER if n in names]
         return ordered + sorted(n for n in names if n not in _BUILTIN_ORDER)
 
+    @raising_storage_errors
     def _class(self, name: str) -> type[StorageBackend]:
         if name not in self._names() and not self._failed(name):
-            raise KeyError(self._unknown(name))
+            raise StorageKeyError(self._unknown(name))
         # A backend whose plugin failed to import raises the registry's
         # PluginImportError here, with the plugin's own error as its cause.
         cls: type[StorageBackend] = self._classes[name]
@@ -79,6 +81,13 @@ class BackendRegistry(Mapping[str, StorageBackend]):
                 f"PLATEKIT_SUBPROCESS_NO_GPU=1. Available: {available}."
             )
         text = f"no storage backend {name!r}. Available: {available}."
+        if isinstance(name, str):
+            cased = [n for n in self._names() if n.casefold() == name.casefold()]
+            if cased:
+                text = (
+                    f"no storage backend {name!r}; names are case-sensitive here: did you mean "
+                    f"{' or '.join(map(repr, cased))}? Available: {available}."
+                )
         failed = self._classes.errors
         if failed:
             text += " Failed to import: " + "; ".join(error.source for error in failed) + "."

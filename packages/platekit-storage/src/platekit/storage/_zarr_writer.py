@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import numpy as np
     import zarr
 
+    from platekit.storage._zarr_config import ZarrConfig
+
 #: zarr.create_array options passed through as they are.
 PASSTHROUGH = frozenset(
     {
@@ -29,7 +31,7 @@ PASSTHROUGH = frozenset(
     }
 )
 #: The options the backend reads itself before handing them to zarr.create_array.
-OWN = frozenset({"chunks", "compressors", "attributes"})
+OWN = frozenset({"chunks", "compressors", "attributes", "zarr_config"})
 #: OME-NGFF 0.4 asks for "/" between the indices of a v2 chunk key ("0/3/1"), not ".".
 _V2_CHUNK_KEYS = {"name": "v2", "separator": "/"}
 
@@ -83,27 +85,61 @@ def plane_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def create_options(
-    shape: tuple[int, ...], kwargs: dict[str, Any], zarr_format: int, method: str, where: str
+    shape: tuple[int, ...],
+    kwargs: dict[str, Any],
+    zarr_format: int,
+    method: str,
+    where: str,
+    config: ZarrConfig,
 ) -> dict[str, Any]:
     """The zarr.create_array keywords for an array of ``shape``, defaults filled in.
 
-    ``method`` names the backend method in errors, ``where`` the path.
-    Raises ``TypeError`` for an unknown option, attributes that are not
-    JSON, or ``dimension_names`` for Zarr v2 (which has no such field).
+    ``config`` is the backend's :class:`ZarrConfig`; a ``zarr_config`` in
+    ``kwargs`` replaces it for this call, and ``chunks``, ``compressors``
+    and ``shards`` given in ``kwargs`` win over either. ``method`` names
+    the backend method in errors, ``where`` the path. Raises ``TypeError``
+    for an unknown option, attributes that are not JSON, a ``zarr_config``
+    that is not a :class:`ZarrConfig`, or ``dimension_names`` or shards for
+    Zarr v2 (which has neither).
     """
     from platekit.storage._zarr_attributes import json_attributes
+    from platekit.storage._zarr_config import ZarrConfig
 
     options = dict(kwargs)
     unknown = set(options) - PASSTHROUGH - OWN
     if unknown:
         raise TypeError(
             f"the zarr backend's {method}() does not take {sorted(unknown)}; it takes chunks, "
-            f"compressors, attributes and {', '.join(sorted(PASSTHROUGH))}"
+            f"compressors, attributes, zarr_config and {', '.join(sorted(PASSTHROUGH))}"
         )
-    for name in ("chunks", "attributes", "fill_value", "dimension_names", "chunk_key_encoding"):
+    for name in (
+        "chunks",
+        "attributes",
+        "fill_value",
+        "dimension_names",
+        "chunk_key_encoding",
+        "shards",
+        "zarr_config",
+    ):
         if name in options and options[name] is None:
             del options[name]  # None means "the default", as if not given
-    options.setdefault("chunks", plane_chunks(shape))
+    chosen = options.pop("zarr_config", config)
+    if not isinstance(chosen, ZarrConfig):
+        raise TypeError(
+            f"zarr_config must be a platekit.storage.ZarrConfig, not {type(chosen).__name__}"
+        )
+    options.setdefault("chunks", chosen.chunk_shape(shape))
+    compressors = options.get("compressors", "auto")
+    if isinstance(compressors, str) and compressors == "auto":
+        options["compressors"] = chosen.compressors(zarr_format)
+    shards = chosen.shard_shape(shape)
+    if shards is not None:
+        options.setdefault("shards", shards)
+    if zarr_format == 2 and "shards" in options:
+        raise TypeError(
+            f"Zarr v2 arrays have no shards, so a zarr_format=2 backend cannot write "
+            f"{where!r} in shards; leave shards out (of the call and of its ZarrConfig)"
+        )
     if "attributes" in options:
         options["attributes"] = json_attributes(options["attributes"], where)
     if zarr_format == 2:

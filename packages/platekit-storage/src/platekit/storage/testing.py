@@ -21,25 +21,40 @@ Subclass :class:`BackendContract` in a test module and give it three things::
             return np.full((8, 8), n, dtype=np.uint16)
 
 Every test then runs against the backend. This module needs pytest (and
-numpy, for the default :meth:`BackendContract.assert_same`).
+numpy, for the default :meth:`BackendContract.assert_same`). The tests of
+the optional methods (``stat``, ``is_symlink``, ``create_symlink``) are
+skipped, saying so, for a backend that does not implement them.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from platekit.storage._base import StorageBackend
+from platekit.storage._errors import StorageError
+from platekit.storage._stat import FileStat
 
 __all__ = ["BackendContract", "ReadOnlyContract"]
 
 
 def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
+
+
+def _optional(call: Callable[[], Any], method: str) -> Any:
+    """``call()``, skipping the test when the backend does not implement ``method``."""
+    try:
+        return call()
+    except NotImplementedError as exc:
+        if f"does not implement {method}()" in str(exc):
+            pytest.skip(f"the backend does not implement {method}()")
+        raise
 
 
 class BackendContract:
@@ -255,6 +270,66 @@ class BackendContract:
         assert not backend.exists(_join(root, "b"))
         self.assert_same(self.sample(1), backend.load(_join(root, "c", "one" + self.suffix)))
 
+    # -- errors ---------------------------------------------------------------------------
+
+    def test_failures_are_storage_errors(self, backend: StorageBackend, root: str) -> None:
+        path = self.file(root, "once")
+        with pytest.raises(FileNotFoundError) as missing:
+            backend.load(path)
+        backend.save(self.sample(1), path)
+        with pytest.raises(FileExistsError) as taken:
+            backend.save(self.sample(2), path)
+        for caught in (missing, taken):
+            assert isinstance(caught.value, StorageError), (
+                f"{type(caught.value).__name__} is not a platekit.storage.StorageError: raise "
+                "not_found(self, path) or storage_error(FileExistsError, ...) instead"
+            )
+
+    # -- stat and links -------------------------------------------------------------------
+
+    def test_stat_gives_kind_size_and_time(self, backend: StorageBackend, root: str) -> None:
+        path = _join(root, "folder", "item" + self.suffix)
+        before = time.time()
+        backend.save(self.sample(6), path)
+        after = time.time()
+        found = _optional(lambda: backend.stat(path), "stat")
+        assert isinstance(found, FileStat)
+        assert found.kind == "file" and found.is_file and not found.is_dir
+        assert found.size is None or (isinstance(found.size, int) and found.size >= 0)
+        # File systems keep times to a second or two at worst.
+        assert found.mtime is None or before - 2 <= found.mtime <= after + 2
+        folder = backend.stat(_join(root, "folder"))
+        assert folder.kind == "folder" and folder.is_dir and folder.size is None
+        with pytest.raises(FileNotFoundError) as caught:
+            backend.stat(self.file(root, "absent"))
+        assert "absent" in str(caught.value) and backend.name in str(caught.value)
+
+    def test_symlinks(self, backend: StorageBackend, root: str) -> None:
+        target = self.file(root, "target")
+        backend.save(self.sample(7), target)
+        assert _optional(lambda: backend.is_symlink(target), "is_symlink") is False
+        assert backend.is_symlink(self.file(root, "absent")) is False
+        link = _join(root, "links", "link" + self.suffix)
+        try:
+            backend.create_symlink(target, link)
+        except NotImplementedError:
+            # A backend without links says so, and no path is one.
+            assert not backend.exists(link) and backend.is_symlink(link) is False
+            pytest.skip(f"the {backend.name} backend has no symbolic links")
+        assert backend.is_symlink(link) and backend.is_file(link) and backend.exists(link)
+        self.assert_same(self.sample(7), backend.load(link))
+        with pytest.raises(FileExistsError):
+            backend.create_symlink(target, link)
+        other = self.file(root, "other")
+        backend.save(self.sample(8), other)
+        backend.create_symlink(other, link, overwrite=True)
+        self.assert_same(self.sample(8), backend.load(link))
+        with pytest.raises(FileNotFoundError):
+            backend.create_symlink(self.file(root, "absent"), _join(root, "dangling"))
+        backend.delete(link)  # the link, never what it points to
+        assert not backend.exists(link) and not backend.is_symlink(link)
+        self.assert_same(self.sample(8), backend.load(other))
+
 
 class ReadOnlyContract:
     """What a read-only backend must do: read what is there, refuse every write.
@@ -272,6 +347,7 @@ class ReadOnlyContract:
             lambda: backend.ensure_directory(_join(folder, "new")),
             lambda: backend.copy(existing, _join(folder, "copy")),
             lambda: backend.move(existing, _join(folder, "moved")),
+            lambda: backend.create_symlink(existing, _join(folder, "link")),
         ]
         attempts.append(lambda: backend.save_batch([], []))
         for attempt in attempts:

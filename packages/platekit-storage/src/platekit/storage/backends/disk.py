@@ -11,6 +11,7 @@ from platekit.storage._base import StorageBackend, not_found
 from platekit.storage._formats import format_for, format_named, refusal
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
+from platekit.storage._stat import FileStat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 _serial = itertools.count()
 # How much of the target's name a temporary name keeps (names have a length limit).
 _NAME_KEPT = 120
+# Whether os.link can link a symbolic link itself rather than what it points to.
+_LINKS_LINKS = os.link in os.supports_follow_symlinks
 
 
 def _temporary_name(target: str) -> str:
@@ -53,8 +56,10 @@ class DiskBackend(StorageBackend):
     """Files and folders on the file system; paths are file-system paths.
 
     What a file holds follows its suffix: TIFF (``.tif``, ``.tiff``) through
-    tifffile for numpy arrays, ``.npy`` through numpy, ``.json``, text
-    (``.txt``, ``.csv``) for a ``str``, and bytes for any other suffix. The
+    tifffile for numpy arrays, PNG (``.png``, with the ``png`` extra) for 8-
+    and 16-bit images, ``.npy`` through numpy, ``.json``, CSV (``.csv``) for
+    a list of row dicts, text (``.txt``) for a ``str``, and bytes for any
+    other suffix. The
     formats are a registry open to plugins (subclasses of ``FileFormat``,
     from ``platekit.storage._formats``); ``format="name"`` on
     :meth:`save` and :meth:`load` picks one by name instead of by suffix.
@@ -71,8 +76,14 @@ class DiskBackend(StorageBackend):
     its folder to the device before returning, so the data survives a power
     cut too, at the cost of speed.
 
-    Recursive listings do not descend into folders reached through symbolic
-    links, so a link loop cannot make them endless.
+    Symbolic links (:meth:`create_symlink`, :meth:`is_symlink`) are the
+    file system's own. Everything but :meth:`is_symlink`, :meth:`delete`
+    and :meth:`move` follows them: a link to a file loads, lists and copies
+    as that file, a link to a folder lists as a folder, and :meth:`stat`
+    describes the target. :meth:`delete` and :meth:`move` act on the link
+    itself. Recursive listings do not descend into folders reached through
+    links, so a link loop cannot make them endless; a copied folder gets
+    the content behind its links, not the links.
     """
 
     _backend_type = "disk"
@@ -137,6 +148,18 @@ class DiskBackend(StorageBackend):
 
     def is_dir(self, path: PathLike) -> bool:
         return os.path.isdir(path)
+
+    def is_symlink(self, path: PathLike) -> bool:
+        return os.path.islink(path)
+
+    def stat(self, path: PathLike) -> FileStat:
+        try:
+            info = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+        if stat.S_ISDIR(info.st_mode):
+            return FileStat("folder", None, info.st_mtime)
+        return FileStat("file", info.st_size, info.st_mtime)
 
     # -- writing -------------------------------------------------------------------
 
@@ -222,6 +245,49 @@ class DiskBackend(StorageBackend):
         import shutil
 
         shutil.rmtree(source)
+
+    def create_symlink(self, target: PathLike, link: PathLike, *, overwrite: bool = False) -> None:
+        """Make ``link`` a symbolic link to ``target`` (see :meth:`StorageBackend.create_symlink`).
+
+        The link holds the target's absolute path, so a relative ``target``
+        means what it means to this call, wherever the link is. With
+        ``overwrite=True`` a file or link at ``link`` is replaced in one
+        step: a new link is made beside it and renamed over it. On Windows,
+        making links needs a privilege or developer mode; without it the
+        system's ``OSError`` is raised.
+        """
+        source, name = os.path.abspath(target), os.fspath(link)
+        if not os.path.exists(source):
+            raise not_found(self, target)
+        try:
+            info = os.lstat(name)
+        except (FileNotFoundError, NotADirectoryError):
+            info = None
+        if info is not None:
+            if not overwrite:
+                raise FileExistsError(
+                    17, "already exists in the disk backend; pass overwrite=True to replace", name
+                )
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(
+                    21, "is a folder in the disk backend; a link cannot replace it", name
+                )
+        self._make_parents(name)
+        if info is None:
+            try:
+                os.symlink(source, name, target_is_directory=os.path.isdir(source))
+            except FileExistsError:
+                raise FileExistsError(
+                    17, "already exists in the disk backend; pass overwrite=True to replace", name
+                ) from None
+            return
+        temporary = _temporary_name(name)
+        os.symlink(source, temporary, target_is_directory=os.path.isdir(source))
+        try:
+            os.replace(temporary, name)
+        except BaseException:
+            _remove_quietly(temporary)
+            raise
 
     # -- helpers -------------------------------------------------------------------
 
@@ -324,7 +390,11 @@ class DiskBackend(StorageBackend):
             os.replace(ready, target)
             return
         try:
-            os.link(ready, target)
+            if _LINKS_LINKS and os.path.islink(ready):
+                # Moving a symbolic link moves the link, not what it points to.
+                os.link(ready, target, follow_symlinks=False)
+            else:
+                os.link(ready, target)
         except FileExistsError:
             raise FileExistsError(
                 17, "already exists in the disk backend; pass overwrite=True to replace", target
@@ -371,8 +441,14 @@ class DiskBackend(StorageBackend):
 def _merge_tree(source: str, target: str, copy_function: Callable[[str, str], str]) -> None:
     import shutil
 
+    # Links are followed: the copy holds what they point to; links to nothing are skipped.
     shutil.copytree(
-        source, target, dirs_exist_ok=True, ignore=_ignore_temporary, copy_function=copy_function
+        source,
+        target,
+        dirs_exist_ok=True,
+        ignore=_ignore_temporary,
+        copy_function=copy_function,
+        ignore_dangling_symlinks=True,
     )
 
 

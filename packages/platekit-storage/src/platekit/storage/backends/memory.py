@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import posixpath
 import threading
+import time
 
 from platekit.storage._base import StorageBackend, not_found
+from platekit.storage._errors import StorageNotImplementedError
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
+from platekit.storage._stat import FileStat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,13 +33,20 @@ class MemoryBackend(StorageBackend):
     Stores references, as a dictionary does: saving an array and then
     changing it changes what :meth:`load` returns. Every call is atomic with
     respect to other threads.
+
+    There are no symbolic links: :meth:`is_symlink` is False for every path
+    and :meth:`create_symlink` raises ``NotImplementedError``.
+    :meth:`stat` gives the time an object was saved (or a folder created)
+    and the size of bytes, text (in UTF-8) and arrays (``nbytes``).
     """
 
     _backend_type = "memory"
 
     def __init__(self) -> None:
         self._files: dict[str, Any] = {}
-        self._dirs: set[str] = {"/"}
+        # Folder -> when it was created; file -> when it was saved.
+        self._dirs: dict[str, float] = {"/": time.time()}
+        self._times: dict[str, float] = {}
         self._lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------------
@@ -96,6 +106,20 @@ class MemoryBackend(StorageBackend):
         with self._lock:
             return _norm(path) in self._dirs
 
+    def is_symlink(self, path: PathLike) -> bool:
+        """False: the memory backend has no symbolic links."""
+        _norm(path)
+        return False
+
+    def stat(self, path: PathLike) -> FileStat:
+        key = _norm(path)
+        with self._lock:
+            if key in self._dirs:
+                return FileStat("folder", None, self._dirs[key])
+            if key in self._files:
+                return FileStat("file", _size(self._files[key]), self._times[key])
+        raise not_found(self, path)
+
     # -- writing -------------------------------------------------------------------
 
     def save(self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any) -> None:
@@ -111,14 +135,18 @@ class MemoryBackend(StorageBackend):
             for parent in parents:
                 if parent in self._files:
                     raise NotADirectoryError(20, "a file is in the way", parent)
-            self._dirs.update(parents)
+            now = time.time()
+            for parent in parents:
+                self._dirs.setdefault(parent, now)
             self._files[key] = data
+            self._times[key] = now
 
     def delete(self, path: PathLike, *, recursive: bool = False) -> None:
         key = _norm(path)
         with self._lock:
             if key in self._files:
                 del self._files[key]
+                del self._times[key]
                 return
             if key not in self._dirs:
                 raise not_found(self, path)
@@ -128,12 +156,16 @@ class MemoryBackend(StorageBackend):
                 )
             if key == "/":
                 self._files.clear()
-                self._dirs.intersection_update({"/"})
+                self._times.clear()
+                self._dirs = {"/": self._dirs["/"]}
                 return
             prefix = key + "/"
             for file in [p for p in self._files if p.startswith(prefix)]:
                 del self._files[file]
-            self._dirs = {d for d in self._dirs if d != key and not d.startswith(prefix)}
+                del self._times[file]
+            self._dirs = {
+                d: t for d, t in self._dirs.items() if d != key and not d.startswith(prefix)
+            }
 
     def ensure_directory(self, path: PathLike) -> str:
         key = _norm(path)
@@ -141,8 +173,9 @@ class MemoryBackend(StorageBackend):
             for folder in (*self._parents(key), key):
                 if folder in self._files:
                     raise FileExistsError(17, "a file is in the way in the memory backend", folder)
-            self._dirs.update(self._parents(key))
-            self._dirs.add(key)
+            now = time.time()
+            for folder in (*self._parents(key), key):
+                self._dirs.setdefault(folder, now)
         return key
 
     def copy(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
@@ -150,6 +183,14 @@ class MemoryBackend(StorageBackend):
 
     def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
         self._transfer(src, dst, overwrite=overwrite, remove=True)
+
+    def create_symlink(self, target: PathLike, link: PathLike, *, overwrite: bool = False) -> None:
+        """Refused with ``NotImplementedError``: the memory backend has no symbolic links."""
+        raise StorageNotImplementedError(
+            f"the memory backend has no symbolic links, so it cannot link {os.fspath(link)!r} "
+            f"to {os.fspath(target)!r}; copy() puts the same object under a second path "
+            "without copying it, which is what a link to a file would give"
+        )
 
     # -- helpers -------------------------------------------------------------------
 
@@ -197,5 +238,20 @@ class MemoryBackend(StorageBackend):
                     self.ensure_directory(target + folder[len(source) :])
             for old, new in moves.items():
                 self.save(self._files[old], new, overwrite=True)
+                if remove:  # a move keeps the time of the last save, as a rename does
+                    self._times[new] = self._times[old]
             if remove:
                 self.delete(source, recursive=True)
+
+
+def _size(data: object) -> int | None:
+    """Bytes in ``data``: its length for bytes, its UTF-8 length for text, ``nbytes``
+    for arrays; None for other objects."""
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    if isinstance(data, memoryview):
+        return data.nbytes
+    if isinstance(data, str):
+        return len(data.encode("utf-8", "surrogatepass"))
+    nbytes = getattr(data, "nbytes", None)
+    return nbytes if isinstance(nbytes, int) else None

@@ -14,15 +14,23 @@ import errno
 import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 
 from platekit.storage._base import StorageBackend, not_found
+from platekit.storage._errors import StorageNotImplementedError, storage_errors
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
+from platekit.storage._stat import FileStat
 from platekit.storage._zarr_attributes import json_attributes, read_attributes, write_attributes
+from platekit.storage._zarr_config import NUMCODECS_WARNING, ZarrConfig
 from platekit.storage._zarr_nodes import (
+    METADATA,
     STAGING,
+    V2_ARRAY,
+    V2_ATTRIBUTES,
+    V2_GROUP,
     Node,
     check_target,
     children,
@@ -52,7 +60,7 @@ if TYPE_CHECKING:
 
     PathLike = str | os.PathLike[str]
 
-__all__ = ["ArrayWriter", "ZarrBackend"]
+__all__ = ["ArrayWriter", "ZarrBackend", "ZarrConfig"]
 
 
 def _zarr_installed() -> bool:
@@ -121,23 +129,33 @@ if _zarr_installed():
         ``__`` (reserved by Zarr) or ``.platekit-tmp-``, and the names of
         Zarr metadata documents, are refused.
 
+        **Compression and chunking** as one object: a
+        :class:`~platekit.storage.ZarrConfig` given as
+        ``ZarrBackend(zarr_config=...)`` applies to every write, and as
+        ``zarr_config=`` to one :meth:`save` or :meth:`array_writer`. Without
+        one the backend writes what ``ZarrConfig()`` says: Zstandard at level
+        0, one chunk per 2-D plane, no shards.
+
         **Saving** takes a numpy array or anything with ``__array__`` and
         creates an array, with the groups above it. Keyword arguments of
         :meth:`save` (and of :meth:`array_writer`), with the same defaults
         for both formats:
 
-        - ``chunks``: chunk shape; by default one chunk per 2-D plane,
-          ``(1, ..., 1, height, width)`` (a 0-D or 1-D array is one chunk).
+        - ``zarr_config``: a :class:`~platekit.storage.ZarrConfig` for this
+          call instead of the backend's.
+        - ``chunks``: chunk shape; by default the config's (one chunk per 2-D
+          plane, ``(1, ..., 1, height, width)``; a 0-D or 1-D array is one chunk).
         - ``compressors``: as ``zarr.create_array`` takes them; by default
-          zarr's default codec (Zstandard, level 0, in both formats); ``None``
+          the config's codec (Zstandard, level 0, in both formats); ``None``
           for none. Zarr v2 takes numcodecs codecs, Zarr v3 zarr.codecs ones.
         - ``attributes``: a dict of JSON-safe user attributes stored with the
           array; read them back with :meth:`attributes`.
         - ``shards``, ``filters``, ``serializer``, ``fill_value``, ``order``,
           ``dimension_names``, ``chunk_key_encoding``, ``config``: passed to
           ``zarr.create_array`` as they are. A ``zarr_format=2`` backend
-          refuses ``dimension_names`` (``TypeError``: v2 has no such field).
-          Anything else raises ``TypeError``.
+          refuses ``dimension_names`` and ``shards`` (``TypeError``: v2 has
+          neither). ``chunks``, ``compressors`` and ``shards`` win over the
+          config. Anything else raises ``TypeError``.
 
         **Writing a large array piece by piece**: :meth:`array_writer` gives
         an object to assign planes into (``out[t, c, z] = plane``) and
@@ -173,28 +191,58 @@ if _zarr_installed():
         rereads an array that was replaced while it read, so it returns the
         old or the new data, never a mix.
 
+        **Links**: there are none inside a store. :meth:`create_symlink`
+        raises ``NotImplementedError``, since a node is a folder of chunks
+        that the backend publishes by renaming; :meth:`is_symlink` says
+        whether a link made by other means is at the path.
+
         Stores on remote filesystems are not supported.
         """
 
         _backend_type = "zarr"
 
-        def __init__(self, zarr_format: Literal[2, 3] = 3) -> None:
-            """A backend writing Zarr v``zarr_format`` nodes (3 or 2); ``ValueError`` otherwise."""
+        def __init__(
+            self, zarr_format: Literal[2, 3] = 3, *, zarr_config: ZarrConfig | None = None
+        ) -> None:
+            """A backend writing Zarr v``zarr_format`` nodes (3 or 2) as ``zarr_config`` says.
+
+            Raises ``ValueError`` for another format, ``TypeError`` when
+            ``zarr_config`` is not a :class:`~platekit.storage.ZarrConfig`, and
+            ``TypeError`` for a config with shards on a Zarr v2 backend.
+            """
             given: object = zarr_format  # checked as any value: callers need not type-check
             if type(given) is not int or given not in (2, 3):
                 raise ValueError(
                     f"zarr_format must be 3 (Zarr v3, OME-NGFF 0.5) or 2 (Zarr v2, "
                     f"OME-NGFF 0.4), not {zarr_format!r}"
                 )
+            config: object = ZarrConfig() if zarr_config is None else zarr_config
+            if not isinstance(config, ZarrConfig):
+                raise TypeError(
+                    "zarr_config must be a platekit.storage.ZarrConfig, "
+                    f"not {type(config).__name__}"
+                )
+            if zarr_format == 2 and config.shards is not None:
+                raise TypeError(
+                    "Zarr v2 arrays have no shards, so a zarr_format=2 backend cannot take a "
+                    "ZarrConfig with shards; leave them out or write Zarr v3"
+                )
             self._format: Literal[2, 3] = zarr_format
+            self._config = config
 
         @property
         def zarr_format(self) -> Literal[2, 3]:
             """The Zarr format this backend writes: 3 or 2."""
             return self._format
 
+        @property
+        def zarr_config(self) -> ZarrConfig:
+            """How this backend compresses and chunks what it writes."""
+            return self._config
+
         def __repr__(self) -> str:
-            return f"<{type(self).__name__} {self.name!r} zarr_format={self._format}>"
+            shown = f" {self._config!r}" if self._config != ZarrConfig() else ""
+            return f"<{type(self).__name__} {self.name!r} zarr_format={self._format}{shown}>"
 
         # -- reading -------------------------------------------------------------------
 
@@ -223,7 +271,10 @@ if _zarr_installed():
                     continue  # gone since the check above
                 try:
                     store = zarr.storage.LocalStore(node.path, read_only=True)
-                    array = zarr.open_array(store, mode="r", zarr_format=info[1])
+                    with warnings.catch_warnings():
+                        # Said when written; reading such an array needs no warning.
+                        warnings.filterwarnings("ignore", message=NUMCODECS_WARNING)
+                        array = zarr.open_array(store, mode="r", zarr_format=info[1])
                     data = np.asarray(array[...])
                 except Exception:
                     if identity(node.path) == before:
@@ -290,6 +341,30 @@ if _zarr_installed():
             """Whether a group (or the store root) is at ``path``."""
             return what(locate(path)) == "group"
 
+        def is_symlink(self, path: PathLike) -> bool:
+            """Whether the node's folder at ``path`` is a symbolic link (made by other means)."""
+            return os.path.islink(locate(path).path)
+
+        def stat(self, path: PathLike) -> FileStat:
+            """The kind, size and modification time of the node at ``path``.
+
+            An array is a ``"file"`` whose size is the bytes its files take
+            on disk (metadata and compressed chunks) and whose time is its
+            metadata's; a group is a ``"folder"`` with its metadata's time.
+            """
+            node = locate(path)
+            info = identify(node)
+            if info is None:
+                raise not_found(self, path)
+            times = [_mtime(os.path.join(node.path, name)) for name in _METADATA_FILES]
+            # A store root without metadata yet has its folder's time.
+            modified = max((t for t in times if t is not None), default=_mtime(node.path))
+            if modified is None:
+                raise not_found(self, path)
+            if info[0] == "group":
+                return FileStat("folder", None, modified)
+            return FileStat("file", _stored_bytes(node.path), modified)
+
         # -- writing -------------------------------------------------------------------
 
         def save(
@@ -307,7 +382,9 @@ if _zarr_installed():
             """
             node = locate(path)
             array = as_array(data, node.path)
-            options = create_options(array.shape, kwargs, self._format, "save", node.path)
+            options = create_options(
+                array.shape, kwargs, self._format, "save", node.path, self._config
+            )
             parent = self._prepare_array(node, overwrite)
             _require_zarr3()
             import zarr
@@ -360,41 +437,47 @@ if _zarr_installed():
             another writer publishes at ``path`` during the block raises
             ``FileExistsError`` at its end (without ``overwrite=True``).
             """
-            node = locate(path)
-            sizes = as_shape(shape, node.path)
-            import numpy as np
+            # Errors here, and in publishing, are storage errors; the caller's own block's are not.
+            with storage_errors():
+                node = locate(path)
+                sizes = as_shape(shape, node.path)
+                import numpy as np
 
-            kind = np.dtype(dtype)
-            check_dtype(kind, node.path)
-            given = {
-                "chunks": chunks,
-                "compressors": compressors,
-                "attributes": attributes,
-                "dimension_names": dimension_names,
-                "fill_value": fill_value,
-                **kwargs,
-            }
-            options = create_options(sizes, given, self._format, "array_writer", node.path)
-            parent = self._prepare_array(node, overwrite)
-            _require_zarr3()
-            import zarr
-            import zarr.storage
+                kind = np.dtype(dtype)
+                check_dtype(kind, node.path)
+                given = {
+                    "chunks": chunks,
+                    "compressors": compressors,
+                    "attributes": attributes,
+                    "dimension_names": dimension_names,
+                    "fill_value": fill_value,
+                    **kwargs,
+                }
+                options = create_options(
+                    sizes, given, self._format, "array_writer", node.path, self._config
+                )
+                parent = self._prepare_array(node, overwrite)
+                _require_zarr3()
+                import zarr
+                import zarr.storage
 
             with staging_folder(parent) as staging:
                 fresh = os.path.join(staging, "new")
-                array = zarr.create_array(
-                    zarr.storage.LocalStore(fresh),
-                    shape=sizes,
-                    dtype=kind,
-                    zarr_format=self._format,
-                    **options,
-                )
+                with storage_errors():
+                    array = zarr.create_array(
+                        zarr.storage.LocalStore(fresh),
+                        shape=sizes,
+                        dtype=kind,
+                        zarr_format=self._format,
+                        **options,
+                    )
                 writer = ArrayWriter(array, node.path)
                 try:
                     yield writer
                 finally:
                     writer.close()
-                publish(fresh, node, "array", overwrite, staging)
+                with storage_errors():
+                    publish(fresh, node, "array", overwrite, staging)
 
         def set_attributes(
             self, path: PathLike, attributes: dict[str, Any], *, merge: bool = False
@@ -469,6 +552,17 @@ if _zarr_installed():
         def move(self, src: PathLike, dst: PathLike, *, overwrite: bool = False) -> None:
             """Move the array or group at ``src`` to ``dst``: a rename on one filesystem."""
             self._transfer(src, dst, overwrite=overwrite, remove=True)
+
+        def create_symlink(
+            self, target: PathLike, link: PathLike, *, overwrite: bool = False
+        ) -> None:
+            """Refused with ``NotImplementedError``: a Zarr store holds no links."""
+            raise StorageNotImplementedError(
+                f"the zarr backend makes no symbolic links inside a Zarr store, so it cannot "
+                f"link {os.fspath(link)!r} to {os.fspath(target)!r}: a node is a folder that "
+                "writes replace by renaming, so a link would not stay one. copy() the node, or "
+                "make the link with the disk backend outside the store"
+            )
 
         # -- helpers -------------------------------------------------------------------
 
@@ -561,6 +655,28 @@ if _zarr_installed():
                 publish(fresh, target, kind, overwrite, staging)
             if remove:  # across filesystems: copied, now remove the original
                 self.delete(source.path, recursive=True)
+
+    #: The metadata documents whose time is a node's modification time.
+    _METADATA_FILES = (METADATA, V2_ARRAY, V2_GROUP, V2_ATTRIBUTES)
+
+    def _mtime(path: str) -> float | None:
+        try:
+            return os.stat(path).st_mtime
+        except OSError:
+            return None
+
+    def _stored_bytes(folder: str) -> int:
+        """Bytes of every file under ``folder``, leaving out unfinished writes."""
+        total = 0
+        for here, folders, files in os.walk(folder):
+            folders[:] = [name for name in folders if not name.startswith(STAGING)]
+            for name in files:
+                if not name.startswith(STAGING):
+                    try:
+                        total += os.stat(os.path.join(here, name)).st_size
+                    except OSError:
+                        pass  # removed meanwhile
+        return total
 
 else:
 

@@ -1,0 +1,180 @@
+"""ZarrConfig: how the ``zarr`` backend compresses and chunks the arrays it writes, in one object.
+
+Given to the backend (``ZarrBackend(zarr_config=...)``) it applies to every
+write; given to one call (``save(..., zarr_config=...)``) it applies to that
+call. The options ``chunks``, ``compressors`` and ``shards`` of a call win
+over both.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Codec = Literal["zstd", "zlib", "gzip", "blosc", "none"]
+
+#: What zarr-python says of a numcodecs codec in a Zarr v3 array.
+NUMCODECS_WARNING = "Numcodecs codecs are not in the Zarr"
+#: Codec name -> (lowest level, highest level, level used when none is given).
+CODECS: dict[str, tuple[int, int, int] | None] = {
+    "zstd": (-131072, 22, 0),
+    "zlib": (0, 9, 6),
+    "gzip": (0, 9, 6),
+    "blosc": (0, 9, 5),
+    "none": None,
+}
+
+
+@dataclass(frozen=True)
+class ZarrConfig:
+    """Compression and chunking for the arrays the ``zarr`` backend writes.
+
+    ``ZarrConfig()`` is what the backend does without one: Zstandard at
+    level 0, one chunk per 2-D plane, no shards.
+
+    ``codec``
+       ``"zstd"`` (Zstandard, the default), ``"zlib"``, ``"gzip"``,
+       ``"blosc"`` (Blosc with LZ4 and byte shuffle) or ``"none"``.
+       ``zstd``, ``gzip`` and ``blosc`` are codecs of the Zarr v3 spec;
+       ``zlib`` in a Zarr v3 array is numcodecs' ``numcodecs.zlib``, which
+       zarr-python reads but other Zarr v3 readers may not (``gzip`` is the
+       same deflate compression in a standard codec).
+    ``level``
+       The codec's compression level: -131072 to 22 for ``zstd`` (0, the
+       default, is the library's own default), 0 to 9 for ``zlib`` and
+       ``gzip`` (default 6) and ``blosc`` (default 5). None for ``none``.
+    ``chunking``
+       ``"plane"``: one chunk per 2-D plane, ``(1, ..., 1, height,
+       width)`` (the default); ``"well"``: the whole array in one chunk, so
+       a well's stack is read or written in one piece; or a chunk shape.
+    ``shards``
+       None (the default): every chunk its own file. ``"well"``: the whole
+       array in one shard file, its chunks inside; or a shard shape, a
+       multiple of the chunk shape. Zarr v3 only.
+
+    Raises ``ValueError`` naming the field for a value outside these.
+    """
+
+    codec: Codec = "zstd"
+    level: int | None = None
+    chunking: Literal["plane", "well"] | tuple[int, ...] = "plane"
+    shards: Literal["well"] | tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.codec, str) or self.codec not in CODECS:
+            raise ValueError(
+                f"ZarrConfig codec must be one of {', '.join(map(repr, CODECS))}, "
+                f"not {self.codec!r}"
+            )
+        levels = CODECS[self.codec]
+        if self.level is not None:
+            if levels is None:
+                raise ValueError("ZarrConfig level must be None for codec='none'")
+            low, high, _ = levels
+            if type(self.level) is not int or not low <= self.level <= high:
+                raise ValueError(
+                    f"ZarrConfig level for {self.codec} must be a whole number from {low} to "
+                    f"{high}, not {self.level!r}"
+                )
+        if self.chunking not in ("plane", "well"):
+            object.__setattr__(self, "chunking", _shape(self.chunking, "chunking"))
+        if self.shards is not None and self.shards != "well":
+            object.__setattr__(self, "shards", _shape(self.shards, "shards"))
+
+    @property
+    def effective_level(self) -> int | None:
+        """The level written: :attr:`level`, or the codec's default when it is None."""
+        levels = CODECS[self.codec]
+        if levels is None:
+            return None
+        return levels[2] if self.level is None else self.level
+
+    def compressors(self, zarr_format: int) -> Any:
+        """The ``compressors`` for ``zarr.create_array`` in a Zarr v``zarr_format`` array.
+
+        ``"auto"`` (zarr-python's default, which is Zstandard at level 0) for
+        the default codec and level, so an array written with
+        ``ZarrConfig()`` is exactly one written without it.
+        """
+        if self.codec == "zstd" and self.level is None:
+            return "auto"
+        if self.codec == "none":
+            return None
+        level = self.effective_level
+        assert level is not None  # every codec but "none" has a level
+        if zarr_format == 2:
+            import numcodecs  # type: ignore[import-untyped]
+
+            v2 = {
+                "zstd": lambda: numcodecs.Zstd(level=level),
+                "zlib": lambda: numcodecs.Zlib(level=level),
+                "gzip": lambda: numcodecs.GZip(level=level),
+                "blosc": lambda: numcodecs.Blosc(cname="lz4", clevel=level),
+            }
+            return v2[self.codec]()
+        from zarr import codecs
+
+        if self.codec == "zstd":
+            return [codecs.ZstdCodec(level=level)]
+        if self.codec == "gzip":
+            return [codecs.GzipCodec(level=level)]
+        if self.codec == "blosc":
+            return [codecs.BloscCodec(cname="lz4", clevel=level, shuffle="shuffle")]
+        return [_zlib_v3(level)]
+
+    def chunk_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The chunk shape for an array of ``shape``."""
+        if self.chunking == "plane":
+            from platekit.storage._zarr_writer import plane_chunks
+
+            return plane_chunks(shape)
+        if self.chunking == "well":
+            return tuple(max(1, size) for size in shape)
+        return tuple(self.chunking)
+
+    def shard_shape(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The shard shape for an array of ``shape``, or None for no shards."""
+        if self.shards is None:
+            return None
+        if self.shards == "well":
+            return tuple(max(1, size) for size in shape)
+        return tuple(self.shards)
+
+
+def _shape(value: object, field: str) -> tuple[int, ...]:
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        sizes = tuple(operator.index(size) for size in value)  # type: ignore[attr-defined]
+    except TypeError:
+        choices = "'plane', 'well'" if field == "chunking" else "None, 'well'"
+        raise ValueError(
+            f"ZarrConfig {field} must be {choices} or a shape (a tuple of whole numbers), "
+            f"not {value!r}"
+        ) from None
+    if not sizes or any(size < 1 for size in sizes):
+        raise ValueError(f"ZarrConfig {field} must hold sizes of at least 1, not {value!r}")
+    return sizes
+
+
+def _zlib_v3(level: int | None) -> Any:
+    """numcodecs' zlib as a Zarr v3 codec, where this zarr-python has it.
+
+    zarr-python warns that numcodecs codecs are outside the Zarr v3 spec;
+    :class:`ZarrConfig` says so where ``zlib`` is chosen, so the warning is
+    not repeated at every write.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NUMCODECS_WARNING)
+        try:
+            from zarr.codecs.numcodecs import Zlib
+        except ImportError:  # zarr-python before 3.1.3
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from numcodecs.zarr3 import Zlib  # type: ignore[import-untyped,no-redef]
+        return Zlib(level=level)
