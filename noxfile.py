@@ -5,6 +5,7 @@
     nox -s lint typecheck docs release
     nox -s matrix           the test suite on every Python from 3.10 to 3.13 found here
     nox -s bench            the benchmarks, written into docs/benchmarks.rst
+    nox -s compat           metaclass-registry 0.4.1's test suite against platekit.registry.compat
 
 Sessions use uv to make their environments when it is installed (``nox[uv]``)
 and virtualenv otherwise. No session downloads a Python: only interpreters
@@ -53,7 +54,7 @@ def with_layers_below(layer: str) -> list[str]:
 
 
 # Optional extras the full test runs install; a layer's own session leaves them out.
-OPTIONAL_EXTRAS = {"storage": "zarr", "microscopes": "xlsx"}
+OPTIONAL_EXTRAS = {"storage": "zarr,png", "microscopes": "xlsx"}
 # Layers that need a newer Python than the rest (zarr-python 3 needs 3.11).
 NEEDS_PYTHON_311 = ("microscopes", "zmq")
 # What the test extras bring, for the release session, which installs wheels without extras.
@@ -272,6 +273,31 @@ def check_sdist(session: nox.Session, dist: Path, layer: str) -> None:
     if missing:
         session.error(f"{sdists[0].name} lacks {', '.join(missing)}")
     session.log(f"{sdists[0].name}: {len(names)} files, README, py.typed and tests present")
+
+
+@nox.session
+def compat(session: nox.Session) -> None:
+    """metaclass-registry 0.4.1's own test suite against platekit.registry.compat.
+
+    Downloads the sdist, runs its tests with a ``metaclass_registry`` that is
+    platekit's compat layer, and prints passed / failed / intended differences /
+    out of scope; fails when a test outside tests_integration/compat/differences.txt
+    fails. Extra arguments go to pytest: ``nox -s compat -- -x``.
+    """
+    version = "metaclass-registry==0.4.1"
+    install_from_source(session, ["cache", "registry"], "pip")
+    work = Path(session.create_tmp()).resolve() / "metaclass-registry"
+    shutil.rmtree(work, ignore_errors=True)
+    sdists = work / "sdist"
+    session.run(
+        "python", "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
+        "--dest", str(sdists), version,
+    )  # fmt: skip
+    sdist = next(sdists.glob("metaclass_registry-*.tar.gz"), None)
+    if sdist is None:
+        session.error(f"pip downloaded no sdist of {version} into {sdists}")
+    runner = ROOT / "tests_integration" / "compat" / "run_suite.py"
+    session.run("python", str(runner), str(sdist), str(work / "suite"), *session.posargs)
 
 
 if __name__ == "__main__":

@@ -419,9 +419,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     def _replaced_by_index(self, key: "Any", cls: type) -> bool:
         """Whether the index says the class holding ``key`` was declared to replace ``cls``."""
-        replaced = self._replaced.get(key)
-        if not replaced or key in self._classes:
-            return False
+        replaced = self._replaced.get(key) or ()
         return f"{cls.__module__}:{cls.__qualname__}" in replaced
 
     # -- a registry put back as it was (platekit.registry.testing) ------------------
@@ -461,6 +459,10 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
     def __getitem__(self, key: "Any") -> "Any":
         self._ensure()
         cls = self._classes.get(key)
+        if cls is not None and self._replaced and self._replaced_by_index(key, cls):
+            # Registered before the index was read, by a class the indexed one replaces.
+            self._import_module_for(key, _index.split_reference(self._index[key])[0])
+            cls = self._classes.get(key)
         if cls is not None:
             return cls
         entry = self._index.get(key)

@@ -6,7 +6,14 @@
 import sys
 from abc import ABCMeta
 
-from platekit.registry._claims import DECLARATION, DERIVED_KEY, REPLACES, check_claim, describe
+from platekit.registry._claims import (
+    DECLARATION,
+    DERIVED_KEY,
+    REPLACES,
+    check_claim,
+    describe,
+    same_declaration,
+)
 from platekit.registry._config import PRIMARY_KEY, RegistryConfig, RegistryFamily
 from platekit.registry._lazy import LazyDiscoveryDict
 
@@ -150,7 +157,7 @@ def check_replacement(
             f"{registry_name} key {key!r} is not registered; give {_short(value)} the key of "
             f"the class it replaces, or remove {REPLACES}",
         )
-    if current is not replaces and current is not value:
+    if current is not replaces and current is not value and not same_declaration(current, value):
         raise duplicate_error_for_replacement(
             value,
             replaces,
