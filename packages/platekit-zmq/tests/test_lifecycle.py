@@ -333,6 +333,37 @@ def test_a_detached_server_outlives_its_launcher_until_shut_down(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("detach", [False, True])
+def test_serve_detach_ignores_the_launcher_it_was_given(probe_plugin: Path, detach: bool) -> None:
+    import json
+
+    # A launcher pid that is not this server's parent: as if its launcher had ended.
+    command = [sys.executable, "-m", "platekit.zmq", "serve", "probe", "--announce"]
+    command += ["--parent-pid", str(os.getpid() + 1_000_000)]
+    if detach:
+        command.append("--detach")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        address = json.loads(line.partition(" ")[2])["control"]
+        if not detach:
+            assert process.wait(timeout=15) == 0
+            return
+        time.sleep(3)  # longer than the launcher check takes to notice
+        assert process.poll() is None
+        with Client(address, timeout=10) as client:
+            client.shutdown()
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.mark.slow
 def test_a_bad_option_is_a_start_error_with_the_log_tail(probe_plugin: Path) -> None:
     with pytest.raises(ServerStartError) as failed:
         launch_server("probe", no_such_option=3, timeout=30)
