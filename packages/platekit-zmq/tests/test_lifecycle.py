@@ -373,6 +373,13 @@ def test_a_bad_option_is_a_start_error_with_the_log_tail(probe_plugin: Path) -> 
 
 
 @pytest.mark.slow
+def test_a_server_not_ready_in_time_is_a_start_error_saying_so(probe_plugin: Path) -> None:
+    # No Python process binds its sockets within a millisecond.
+    with pytest.raises(ServerStartError, match=r"the probe server did not answer within 0\.001 s"):
+        launch_server("probe", timeout=0.001)
+
+
+@pytest.mark.slow
 def test_an_unknown_server_is_a_start_error_naming_the_known_ones(probe_plugin: Path) -> None:
     with pytest.raises(ServerStartError, match=r"no server 'nonesuch'; servers: .*probe"):
         launch_server("nonesuch", timeout=30)

@@ -152,7 +152,7 @@ def launch_server(
             start_new_session=detach,
         )
     deadline = time.monotonic() + timeout
-    ready = _read_ready(kind, process, deadline, log.name)
+    ready = _read_ready(kind, process, deadline, log.name, timeout)
     handle = ServerHandle(
         process, ready, log.name, timeout=max(1.0, min(timeout, 10.0)), curve=curve
     )
@@ -190,7 +190,7 @@ def _folder_client_keys(keys: Any) -> dict[Any, Any]:
 
 
 def _read_ready(
-    kind: str, process: subprocess.Popen[str], deadline: float, log: str
+    kind: str, process: subprocess.Popen[str], deadline: float, log: str, timeout: float
 ) -> dict[str, Any]:
     import selectors
 
@@ -207,11 +207,13 @@ def _read_ready(
                 break
             if line.startswith(READY):
                 return json.loads(line[len(READY) :])  # type: ignore[no-any-return]
+    # Said before killing it: a server that is still starting did not just exit.
+    failure = _failure(kind, process, log, timeout)
     if process.poll() is None:
         process.kill()
         process.wait()
     process.stdout.close()
-    raise ServerStartError(_failure(kind, process, log, None))
+    raise ServerStartError(failure)
 
 
 def _failure(kind: str, process: subprocess.Popen[str], log: str, timeout: float | None) -> str:
