@@ -11,6 +11,14 @@ and zarr-python directly, frame by frame in one process, each side going
 first in turn, so both share the machine's state. Throughput is the frame
 size over the median time per frame. It prints throughput, the ratio
 platekit/raw, and the per-call overhead of the ``memory`` backend.
+
+It then compares the ``zarr`` backend's default codec, Zstandard at level 0,
+with zlib at level 3 (polystore's default) and two other codecs, on smooth
+synthetic cell images (``platekit.microscopes.testing.expected_pixels``, when
+platekit-microscopes is installed) rather than noise: bytes stored per frame
+and the median time to save and load one. ``--codecs-only`` runs just that::
+
+    python tests_integration/bench/storage_bench.py --codecs-only
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +49,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="40 frames of 1024x1024")
     parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
     parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
+    parser.add_argument(
+        "--codec-frames", type=int, default=16, help="frames per codec in the comparison (16)"
+    )
+    parser.add_argument("--codecs-only", action="store_true", help="only the codec comparison")
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.size = 40, 1024
@@ -116,8 +129,107 @@ def memory_overhead(calls: int) -> tuple[float, float]:
     return save / calls * 1e6, load / calls * 1e6
 
 
+def cell_frames(count: int, size: int) -> tuple[list[np.ndarray], str]:
+    """``count`` distinct smooth images with bright cells and a little noise, and their source."""
+    try:
+        from platekit.microscopes import PlaneKey
+        from platekit.microscopes.testing import expected_pixels
+    except ImportError:
+        rows = np.linspace(0, 1000, size, dtype=np.float32)[:, None]
+        base = rows + rows.T
+        noise = np.random.default_rng(7)
+        made = [
+            (base + noise.random((size, size), dtype=np.float32) * 200 + n).astype(np.uint16)
+            for n in range(count)
+        ]
+        return made, "gradients with noise (platekit-microscopes is not installed)"
+    keys = [PlaneKey("A01", site=1 + n // 4, channel=1 + n % 4) for n in range(count)]
+    made = [expected_pixels(key, (size, size)) for key in keys]
+    return made, "platekit.microscopes.testing.expected_pixels"
+
+
+#: The codecs compared: (label, ZarrConfig fields); the first is the backend's default.
+CODECS: list[tuple[str, dict[str, Any]]] = [
+    ("zstd-0 (default)", {}),
+    ("zlib-3 (polystore)", {"codec": "zlib", "level": 3}),
+    ("gzip-3", {"codec": "gzip", "level": 3}),
+    ("blosc-lz4-5", {"codec": "blosc"}),
+]
+
+
+def codec_comparison(count: int, size: int) -> tuple[list[str], list[str]]:
+    """Bytes stored and median save and load times per codec; text lines and reST lines."""
+    from platekit.storage import ZarrConfig
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    data, source = cell_frames(count, size)
+    backends = [(label, ZarrBackend(zarr_config=ZarrConfig(**fields))) for label, fields in CODECS]
+    saves: dict[str, list[float]] = {label: [] for label, _ in CODECS}
+    loads: dict[str, list[float]] = {label: [] for label, _ in CODECS}
+    stored: dict[str, int] = dict.fromkeys(saves, 0)
+    with tempfile.TemporaryDirectory(prefix="platekit-codec-bench-") as tmp:
+        for n, frame in enumerate(data):
+            # Each codec goes first in turn, so all meet the same machine state.
+            turn = backends[n % len(backends) :] + backends[: n % len(backends)]
+            for label, backend in turn:
+                path = f"{tmp}/{label.split()[0]}.zarr/frame{n}"
+                started = time.perf_counter()
+                backend.save(frame, path)
+                saves[label].append(time.perf_counter() - started)
+                stored[label] += backend.stat(path).size or 0
+            for label, backend in turn:
+                path = f"{tmp}/{label.split()[0]}.zarr/frame{n}"
+                started = time.perf_counter()
+                back = backend.load(path)
+                loads[label].append(time.perf_counter() - started)
+                if not np.array_equal(back, frame):
+                    raise SystemExit(f"codec {label}: frame {n} read back differs")
+    raw_mb = data[0].nbytes / 1e6
+    default = CODECS[0][0]
+    facts = (
+        f"{count} frames of {size}x{size} uint16 ({raw_mb:.1f} MB each) from {source}; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{datetime.date.today().isoformat()}"
+    )
+    header = f"{'codec':<20} {'MB/frame':>9} {'of raw':>7} {'save ms':>8} {'load ms':>8}"
+    lines = [facts, "", header]
+    table = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - codec",
+        "     - MB per frame",
+        "     - of raw",
+        "     - save, ms",
+        "     - load, ms",
+    ]
+    for label, _ in CODECS:
+        mb = stored[label] / count / 1e6
+        save_ms = statistics.median(saves[label]) * 1e3
+        load_ms = statistics.median(loads[label]) * 1e3
+        lines.append(f"{label:<20} {mb:>9.2f} {mb / raw_mb:>6.0%} {save_ms:>8.0f} {load_ms:>8.0f}")
+        table += [
+            f"   * - {label}",
+            f"     - {mb:.2f}",
+            f"     - {mb / raw_mb:.0%}",
+            f"     - {save_ms:.0f}",
+            f"     - {load_ms:.0f}",
+        ]
+    for label, _ in CODECS[1:]:
+        speed = statistics.median(saves[label]) / statistics.median(saves[default])
+        lines.append(
+            f"{default} saves {speed:.1f}x as fast as {label}, "
+            f"in {stored[default] / stored[label]:.2f}x its bytes"
+        )
+    return lines, [facts + ".", "", *table, "", *(f"* {line}" for line in lines[-3:])]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.codecs_only:
+        lines, _ = codec_comparison(args.codec_frames, args.size)
+        print("\n".join(lines))
+        return 0
     import tifffile
 
     from platekit.storage import BackendRegistry
@@ -175,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                 lambda folder, n: f"{folder}/plate.zarr/frame{n}",
             )
     save_us, load_us = memory_overhead(100_000)
+    codec_lines, codec_rst = (
+        codec_comparison(args.codec_frames, args.size) if "zarr" in registry else ([], [])
+    )
 
     rows = []
     misses = []
@@ -203,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{ratio:.2f}x"
         for label, operation, _, _, ratio in rows
     ]
-    print("\n".join([*lines, "", *verdicts]))
+    print("\n".join([*lines, "", *verdicts, "", *codec_lines]))
     if args.rst is not None:
         table = [
             ".. list-table::",
@@ -246,6 +361,15 @@ def main(argv: list[str] | None = None) -> int:
             *(f"* {line}" for line in verdicts),
             "",
         ]
+        if codec_rst:
+            text += [
+                "The ``zarr`` backend's codecs, each through a ``ZarrConfig``, on smooth "
+                "synthetic cell images: bytes stored per frame and the median time to save "
+                "and to load one frame.",
+                "",
+                *codec_rst,
+                "",
+            ]
         args.rst.parent.mkdir(parents=True, exist_ok=True)
         args.rst.write_text("\n".join(text), encoding="utf-8")
     if misses and args.fail_on_miss:

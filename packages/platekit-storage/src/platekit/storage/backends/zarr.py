@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
     PathLike = str | os.PathLike[str]
 
-__all__ = ["ArrayWriter", "ZarrBackend", "ZarrConfig"]
+__all__ = ["ArrayWriter", "ZarrBackend"]
 
 
 def _zarr_installed() -> bool:
