@@ -153,7 +153,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def matrix(session: nox.Session) -> None:
-    """The whole suite on each supported Python this machine has (3.10: the layers that run there)."""
+    """The whole suite on each supported Python here (on 3.10, the layers that run there)."""
     layers = LAYERS
     if session.python == "3.10":
         layers = [layer for layer in LAYERS if layer not in NEEDS_PYTHON_311]
@@ -219,8 +219,10 @@ def bench(session: nox.Session) -> None:
     """The benchmarks; each writes its section of docs/benchmarks.rst (docs/benchmarks/*.inc).
 
     The registry against metaclass-registry 0.4.1 in fresh processes, the
-    storage backends against tifffile, numpy and zarr-python, then plate
-    conversion against a raw tifffile-to-zarr copy. Extra arguments go to every script: ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
+    storage backends against tifffile, numpy and zarr-python, plate
+    conversion against a raw tifffile-to-zarr copy, then the zmq servers
+    against bare pyzmq. Extra arguments go to every script:
+    ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
     """
     install_from_source(session, LAYERS, *BENCH_REQUIREMENTS)
     bench = ROOT / "tests_integration" / "bench"
@@ -229,6 +231,7 @@ def bench(session: nox.Session) -> None:
         "registry_bench.py": "registry.inc",
         "storage_bench.py": "storage.inc",
         "microscopes_bench.py": "microscopes.inc",
+        "zmq_bench.py": "zmq.inc",
     }
     for script, section in scripts.items():
         session.run(
