@@ -68,13 +68,20 @@ class ProbeServer(ZMQServer):
         "nap": {"seconds": Field("number")},
     }
 
-    def __init__(self, *, greeting="hello", **options):
+    def __init__(self, *, greeting="hello", stall=0.0, **options):
         super().__init__(**options)
         self.greeting = greeting
+        if stall:
+            # A start that prints half a line, then takes its time.
+            sys.stdout.write("warming up...")
+            sys.stdout.flush()
+            time.sleep(stall)
+            print("the stall is over", file=sys.stderr, flush=True)
 
     @classmethod
     def add_arguments(cls, parser):
         parser.add_argument("--greeting", default="hello")
+        parser.add_argument("--stall", type=float, default=0.0)
 
     def handle(self, request, buffers):
         kind = request["type"]

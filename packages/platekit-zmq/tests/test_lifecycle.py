@@ -380,6 +380,24 @@ def test_a_server_not_ready_in_time_is_a_start_error_saying_so(probe_plugin: Pat
 
 
 @pytest.mark.slow
+def test_half_a_line_on_stdout_does_not_hold_the_launcher_past_its_timeout(
+    probe_plugin: Path,
+) -> None:
+    with pytest.raises(ServerStartError, match=r"the probe server did not answer within 2 s") as e:
+        launch_server("probe", stall=20, timeout=2)
+    # Given up on while the server still stalled, not once its line was complete.
+    assert "the stall is over" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_a_server_that_printed_half_a_line_before_it_was_ready_is_launched(
+    probe_plugin: Path,
+) -> None:
+    with launch_server("probe", stall=0.1) as handle:
+        assert handle.ping()["server_type"] == "probe"
+
+
+@pytest.mark.slow
 def test_an_unknown_server_is_a_start_error_naming_the_known_ones(probe_plugin: Path) -> None:
     with pytest.raises(ServerStartError, match=r"no server 'nonesuch'; servers: .*probe"):
         launch_server("nonesuch", timeout=30)

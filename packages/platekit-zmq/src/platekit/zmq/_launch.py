@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 #: The line a server prints on stdout once its sockets are bound.
 READY = "PLATEKIT-ZMQ-READY "
+# What is kept of an unfinished line of the server's output while waiting for READY.
+MAX_LINE_BYTES = 64 * 1024
 
 
 class ServerStartError(RuntimeError):
@@ -195,18 +197,26 @@ def _read_ready(
     import selectors
 
     assert process.stdout is not None
+    # Raw reads of what is there, never readline: half a line must not outwait the deadline.
+    descriptor = process.stdout.fileno()
+    pending = b""
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(descriptor, selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not selector.select(timeout=max(0.0, min(0.2, deadline - time.monotonic()))):
                 if process.poll() is not None:
                     break
                 continue
-            line = process.stdout.readline()
-            if not line:
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
                 break
-            if line.startswith(READY):
-                return json.loads(line[len(READY) :])  # type: ignore[no-any-return]
+            *lines, pending = (pending + chunk).split(b"\n")
+            pending = pending[-MAX_LINE_BYTES:]
+            for line in lines:
+                # Anywhere in the line: what the server printed before may lack its newline.
+                _, found, announced = line.decode("utf-8", errors="replace").partition(READY)
+                if found:
+                    return json.loads(announced)  # type: ignore[no-any-return]
     # Said before killing it: a server that is still starting did not just exit.
     failure = _failure(kind, process, log, timeout)
     if process.poll() is None:
