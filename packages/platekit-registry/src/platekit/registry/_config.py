@@ -30,8 +30,8 @@ class _Frozen:
         raise AttributeError(f"{type(self).__name__} is immutable; use .replace({name}=...)")
 
     def __eq__(self, other: object) -> bool:
-        # The registry mapping compares by identity: two registries are never
-        # equal by content (that would import both of them whole).
+        # The registry mapping compares by identity: two registries with equal
+        # contents are still two registries (and comparing would import both).
         if type(other) is not type(self):
             return NotImplemented
         return all(
