@@ -195,6 +195,7 @@ def _read_ready(
     kind: str, process: subprocess.Popen[str], deadline: float, log: str, timeout: float
 ) -> dict[str, Any]:
     import selectors
+    import subprocess
 
     assert process.stdout is not None
     # Raw reads of what is there, never readline: half a line must not outwait the deadline.
@@ -209,6 +210,11 @@ def _read_ready(
                 continue
             chunk = os.read(descriptor, 65536)
             if not chunk:
+                # Its output closed: the server is ending; let it, to report its exit code.
+                try:
+                    process.wait(max(0.1, min(5.0, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    pass
                 break
             *lines, pending = (pending + chunk).split(b"\n")
             pending = pending[-MAX_LINE_BYTES:]
