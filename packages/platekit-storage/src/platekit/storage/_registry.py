@@ -72,22 +72,25 @@ class BackendRegistry(Mapping[str, StorageBackend]):
 
     def _unknown(self, name: object) -> str:
         available = ", ".join(self._names()) or "none"
-        hint = INSTALL_HINTS.get(name) if isinstance(name, str) else None
-        if hint is not None:
-            return f"the {name!r} storage backend is not installed: {hint}. Available: {available}."
-        if isinstance(name, str) and gpu_excluded() and _needs_gpu(self._classes, name):
-            return (
-                f"the {name!r} storage backend needs a GPU or a viewer and is left out because "
-                f"PLATEKIT_SUBPROCESS_NO_GPU=1. Available: {available}."
-            )
-        text = f"no storage backend {name!r}. Available: {available}."
         if isinstance(name, str):
             cased = [n for n in self._names() if n.casefold() == name.casefold()]
             if cased:
-                text = (
+                return (
                     f"no storage backend {name!r}; names are case-sensitive here: did you mean "
                     f"{' or '.join(map(repr, cased))}? Available: {available}."
                 )
+            hint = INSTALL_HINTS.get(name.casefold())
+            if hint is not None:
+                return (
+                    f"the {name!r} storage backend is not installed: {hint}. "
+                    f"Available: {available}."
+                )
+            if gpu_excluded() and _needs_gpu(self._classes, name):
+                return (
+                    f"the {name!r} storage backend needs a GPU or a viewer and is left out "
+                    f"because PLATEKIT_SUBPROCESS_NO_GPU=1. Available: {available}."
+                )
+        text = f"no storage backend {name!r}. Available: {available}."
         failed = self._classes.errors
         if failed:
             text += " Failed to import: " + "; ".join(error.source for error in failed) + "."
