@@ -435,15 +435,19 @@ def test_a_warm_child_imports_only_the_server_it_runs(kind: str) -> None:
     with launch_server(kind) as handle:
         handle.ping()
     env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
-    with launch_server(kind, env=env) as handle:
+    handle = launch_server(kind, env=env)
+    try:
         assert handle.ping()["server_type"] == kind
-        log_path = handle.log_path
+    finally:
+        handle.stop(keep_log=True)
     # The log holds the imports of the server and of any worker process it started.
+    log = Path(handle.log_path)
     imported = {
         line.rpartition("|")[2].strip()
-        for line in Path(log_path).read_text(encoding="utf-8").splitlines()
+        for line in log.read_text(encoding="utf-8").splitlines()
         if line.startswith("import time:")
     }
+    log.unlink()
     assert SERVER_MODULES[kind] in imported
     # Other servers, of the same distribution or built in, stay unimported...
     others = {module for other, module in SERVER_MODULES.items() if other != kind}
@@ -454,3 +458,15 @@ def test_a_warm_child_imports_only_the_server_it_runs(kind: str) -> None:
     if kind == "probe":
         # ...and a server without workers does not import what only its launcher needs.
         assert not {"subprocess", "tempfile"} & imported
+
+
+def test_a_clean_stop_removes_the_log_and_a_failed_start_keeps_it(kind: str) -> None:
+    with launch_server(kind) as handle:
+        log = Path(handle.log_path)
+        assert log.is_file()
+    assert not log.exists()
+    with pytest.raises(ServerStartError) as raised:
+        launch_server(kind, no_such_option=1, timeout=20)
+    kept = str(raised.value).split("its log (", 1)[1].split(")", 1)[0]
+    assert Path(kept).is_file()
+    Path(kept).unlink()

@@ -59,8 +59,13 @@ class ServerHandle:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10.0) -> int:
-        """Ask the server to shut down; terminate, then kill, it if it does not. The exit code."""
+    def stop(self, timeout: float = 10.0, *, keep_log: bool = False) -> int:
+        """Ask the server to shut down; terminate, then kill, it if it does not. The exit code.
+
+        The server's log is removed when it stopped cleanly (exit code 0),
+        unless ``keep_log``, and kept, for :meth:`log_tail` and for you,
+        otherwise.
+        """
         import subprocess
 
         if self.process.poll() is None:
@@ -80,6 +85,11 @@ class ServerHandle:
         self.client.close()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        if self.process.returncode == 0 and not keep_log:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
         return self.process.returncode
 
     def __enter__(self) -> ServerHandle:
