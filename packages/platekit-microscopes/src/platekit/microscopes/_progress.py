@@ -35,28 +35,34 @@ def describe(progress: Progress) -> str:
     return ", ".join(parts)
 
 
-class ProgressPrinter:
-    """A ``progress`` callback for :func:`~platekit.microscopes.convert` that prints to ``stream``.
+class ProgressLine:
+    """Progress on ``stream``: one bar line redrawn on a terminal, plain lines elsewhere.
 
-    On a terminal it redraws one bar line (at most 10 times a second); on
-    anything else it writes a plain line every ``interval`` seconds and at
-    the end, so logs stay readable.
+    On a terminal it redraws the bar at most 10 times a second; on anything
+    else it writes ``"<label>: <text>"`` every ``interval`` seconds and once
+    at the end, so logs stay readable. :meth:`show` is called as work goes.
     """
 
     def __init__(
-        self, stream: TextIO | None = None, *, interval: float = 5.0, width: int = 30
+        self,
+        stream: TextIO | None = None,
+        *,
+        label: str = "progress",
+        interval: float = 5.0,
+        width: int = 30,
     ) -> None:
         self._stream = stream if stream is not None else sys.stderr
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._label = label
         self._interval = interval
         self._width = width
         self._last = float("-inf")
         self._drawn = False
         self._final_shown = False
 
-    def __call__(self, progress: Progress) -> None:
+    def show(self, done: int, total: int, text: str, final: bool) -> None:
+        """Show ``text`` (``done`` of ``total``), unless shown too recently; ``final`` once."""
         now = time.monotonic()
-        final = progress.done >= progress.total and progress.wells_done >= progress.wells_total
         if final:
             if self._final_shown:
                 return
@@ -65,12 +71,12 @@ class ProgressPrinter:
             return
         self._last = now
         if self._tty:
-            filled = int(self._width * progress.done / progress.total) if progress.total else 0
+            filled = min(self._width, int(self._width * done / total)) if total else 0
             bar = "#" * filled + "-" * (self._width - filled)
-            self._stream.write(f"\r[{bar}] {describe(progress)}\x1b[K")
+            self._stream.write(f"\r[{bar}] {text}\x1b[K")
             self._drawn = True
         else:
-            self._stream.write(f"converting: {describe(progress)}\n")
+            self._stream.write(f"{self._label}: {text}\n")
         self._stream.flush()
 
     def close(self) -> None:
@@ -79,3 +85,19 @@ class ProgressPrinter:
             self._stream.write("\n")
             self._stream.flush()
             self._drawn = False
+
+
+class ProgressPrinter(ProgressLine):
+    """A ``progress`` callback for :func:`~platekit.microscopes.convert`, printing to ``stream``.
+
+    Lines read ``converting: 120/384 planes, 3/8 wells, ...``.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, interval: float = 5.0, width: int = 30
+    ) -> None:
+        super().__init__(stream, label="converting", interval=interval, width=width)
+
+    def __call__(self, progress: Progress) -> None:
+        final = progress.done >= progress.total and progress.wells_done >= progress.wells_total
+        self.show(progress.done, progress.total, describe(progress), final)

@@ -13,15 +13,15 @@ reply within ``timeout``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 
+from platekit.microscopes._progress import ProgressLine
 from platekit.zmq._client import DEFAULT_TIMEOUT, Client, ServerError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TextIO
+    from typing import Any
 
     #: ``on_progress(done, total, rate)``, rate in units per second.
     ProgressCallback = Callable[[int, int, float], None]
@@ -209,7 +209,7 @@ def _read_events(subscriber: Any, topic: bytes, reporter: _Reporter) -> bool:
 # -- showing progress and records -----------------------------------------------------------
 
 
-class ProgressBar:
+class ProgressBar(ProgressLine):
     """An ``on_progress`` for :func:`wait` that draws a bar on a terminal, plain lines elsewhere.
 
     On a terminal it redraws one line (at most 10 times a second); on
@@ -217,44 +217,9 @@ class ProgressBar:
     end, so logs stay readable.
     """
 
-    def __init__(
-        self,
-        stream: TextIO | None = None,
-        *,
-        label: str = "progress",
-        interval: float = 5.0,
-        width: int = 30,
-    ) -> None:
-        self._stream = stream if stream is not None else sys.stderr
-        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
-        self._label = label
-        self._interval = interval
-        self._width = width
-        self._last = float("-inf")
-        self._drawn = False
-
     def __call__(self, done: int, total: int, rate: float) -> None:
-        now = time.monotonic()
         final = total > 0 and done >= total
-        if not final and now - self._last < (0.1 if self._tty else self._interval):
-            return
-        self._last = now
-        text = describe_progress(done, total, rate)
-        if self._tty:
-            filled = min(self._width, int(self._width * done / total)) if total else 0
-            bar = "#" * filled + "-" * (self._width - filled)
-            self._stream.write(f"\r[{bar}] {text}\x1b[K")
-            self._drawn = True
-        else:
-            self._stream.write(f"{self._label}: {text}\n")
-        self._stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line, if one was drawn."""
-        if self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
-            self._drawn = False
+        self.show(done, total, describe_progress(done, total, rate), final)
 
 
 def describe_progress(done: int, total: int, rate: float) -> str:
