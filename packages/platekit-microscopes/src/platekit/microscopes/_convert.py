@@ -23,17 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from platekit.microscopes import __version__
 from platekit.microscopes._errors import BadPlaneError
 from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._ngff import (
-    ZARR_FORMAT,
     check_version,
-    image_attributes,
-    plate_attributes,
-    unwrap,
-    well_attributes,
-    well_path,
 )
 
 TYPE_CHECKING = False
@@ -212,6 +205,13 @@ def convert(
     listed in the result); ``ValueError`` for bad options; and what
     :func:`~platekit.microscopes.open_plate` raises for the source.
     """
+    from platekit.microscopes._output import (
+        backend_for,
+        finish,
+        prepare_output,
+        recorded_absent,
+        well_complete,
+    )
     from platekit.microscopes._plate import Plate, open_plate
 
     started = time.perf_counter()
@@ -223,10 +223,10 @@ def convert(
     source = plate if isinstance(plate, Plate) else open_plate(plate, microscope)
     out_path = _check_out(Path(out), source.path)
     plan = _plan(source, out_path, ngff, levels, skip_bad_planes)
-    backend = _backend(ngff)
+    backend = backend_for(ngff)
     identity = _identity(source, plan)
 
-    state = _prepare_output(backend, out_path, identity, overwrite)
+    state = prepare_output(backend, out_path, identity, overwrite)
     meta = source.metadata
     planes_per_well = _planes_per_well(meta)
     if state == "complete":
@@ -240,10 +240,10 @@ def convert(
             planes_written=0,
             seconds=time.perf_counter() - started,
             already_complete=True,
-            absent=_recorded_absent(backend, out_path, ngff),
+            absent=recorded_absent(backend, out_path, ngff),
         )
 
-    done_wells = {well for well in meta.wells if _well_complete(backend, out_path, well, ngff)}
+    done_wells = {well for well in meta.wells if well_complete(backend, out_path, well, ngff)}
     todo = [well for well in meta.wells if well not in done_wells]
     by_well: dict[str, dict[PlaneKey, str]] = {well: {} for well in todo}
     for key, address in source.planes():
@@ -263,9 +263,9 @@ def convert(
     results = _run(plan, todo, by_well, workers, tracker, cancel)
 
     absent = [a for result in results for a in result.absent]
-    absent += _recorded_absent(backend, out_path, ngff, wells=done_wells)
+    absent += recorded_absent(backend, out_path, ngff, wells=done_wells)
     absent.sort(key=lambda a: a.plane)
-    _finish(backend, out_path, plan, identity, absent)
+    finish(backend, out_path, plan, identity, absent)
     return ConversionResult(
         out=out_path,
         ngff=ngff,
@@ -379,114 +379,6 @@ def _identity(source: Plate, plan: _Plan) -> dict[str, Any]:
     }
 
 
-# -- the output ----------------------------------------------------------------------------
-
-
-def _backend(ngff: str) -> Any:
-    from platekit.storage.backends.zarr import ZarrBackend
-
-    return ZarrBackend(zarr_format=ZARR_FORMAT[ngff])
-
-
-def _read_root(backend: Any, out: Path) -> dict[str, Any] | None:
-    try:
-        attributes = backend.attributes(str(out))
-    except (FileNotFoundError, NotADirectoryError, OSError, ValueError):
-        return None
-    return attributes if isinstance(attributes, dict) else None
-
-
-def _is_store(out: Path) -> bool:
-    return any((out / name).is_file() for name in ("zarr.json", ".zgroup"))
-
-
-def _prepare_output(backend: Any, out: Path, identity: dict[str, Any], overwrite: bool) -> str:
-    """Make ``out`` ready: ``"new"``, ``"resume"`` or ``"complete"``; refuse anything else."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{str(out)!r} is a file; give a folder name ending in .zarr")
-    if out.exists() and any(out.iterdir()):
-        recorded = (_read_root(backend, out) or {}).get("platekit", {}).get("conversion")
-        if isinstance(recorded, dict) and not overwrite:
-            mine = {k: recorded.get(k) for k in identity}
-            if mine == identity:
-                return "complete" if recorded.get("state") == "complete" else "resume"
-            raise FileExistsError(
-                f"{str(out)!r} holds a conversion of {recorded.get('source')!r} "
-                f"({recorded.get('microscope')}, NGFF {recorded.get('ngff')}, "
-                f"levels: {recorded.get('levels')}), not of this plate with these options; "
-                "choose another output, or pass overwrite=True (--overwrite) to replace it"
-            )
-        if not overwrite:
-            raise FileExistsError(
-                f"{str(out)!r} already exists and is not a platekit conversion; choose another "
-                "output, or pass overwrite=True (--overwrite) to replace it"
-            )
-        if not _is_store(out):
-            raise FileExistsError(
-                f"{str(out)!r} is a folder that is not a Zarr store; platekit replaces only Zarr "
-                "stores, even with overwrite: remove it yourself or choose another output"
-            )
-        import shutil
-
-        shutil.rmtree(out)
-    backend.ensure_directory(str(out))
-    backend.set_attributes(
-        str(out),
-        {"platekit": {"conversion": {**identity, "state": "running", "version": __version__}}},
-    )
-    return "new"
-
-
-def _well_group(out: Path, well: str) -> str:
-    return str(out / well_path(well))
-
-
-def _well_complete(backend: Any, out: Path, well: str, ngff: str) -> bool:
-    try:
-        attributes = backend.attributes(_well_group(out, well))
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return "well" in unwrap(ngff, attributes)
-
-
-def _recorded_absent(
-    backend: Any, out: Path, ngff: str, wells: set[str] | None = None
-) -> list[AbsentPlane]:
-    """The absent planes recorded in complete wells (all of them, or of ``wells``)."""
-    found: list[AbsentPlane] = []
-    root = _read_root(backend, out) or {}
-    entries = root.get("platekit", {}).get("absent_planes")
-    if entries is None:
-        entries = []
-        for well in wells or ():
-            try:
-                attributes = backend.attributes(_well_group(out, well))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            entries += attributes.get("platekit", {}).get("absent_planes", [])
-    for entry in entries:
-        if wells is not None and entry["well"] not in wells:
-            continue
-        key = PlaneKey(
-            entry["well"], entry["site"], entry["channel"], entry["z_index"], entry["timepoint"]
-        )
-        found.append(
-            AbsentPlane(key, entry["reason"], entry.get("path"), entry.get("kind", "missing"))
-        )
-    return found
-
-
-def _finish(
-    backend: Any, out: Path, plan: _Plan, identity: dict[str, Any], absent: list[AbsentPlane]
-) -> None:
-    attributes = plate_attributes(plan.meta, plan.ngff, plan.meta.site_count)
-    attributes["platekit"] = {
-        "conversion": {**identity, "state": "complete", "version": __version__},
-        "absent_planes": [a.as_json() for a in absent],
-    }
-    backend.set_attributes(str(out), attributes)
-
-
 # -- running -------------------------------------------------------------------------------
 
 
@@ -551,153 +443,13 @@ def _run(
     if not wells:
         return []
     if workers == 1 or len(wells) == 1:
+        from platekit.microscopes._well_writer import convert_well
+
         results = []
         for well in wells:
-            results.append(_convert_well(plan, well, by_well[well], tracker.planes, cancel))
+            results.append(convert_well(plan, well, by_well[well], tracker.planes, cancel))
             tracker.well()
         return results
     from platekit.microscopes._workers import run_in_processes
 
     return run_in_processes(plan, wells, by_well, workers, tracker, cancel)
-
-
-def _convert_well(
-    plan: _Plan,
-    well: str,
-    planes: dict[PlaneKey, str],
-    report: Callable[[int], None],
-    cancel: Flag | None,
-) -> _WellResult:
-    """Write one well: every field's arrays, then the field and well metadata (last)."""
-    backend = _backend(plan.ngff)
-    handler = _handler(plan)
-    out = Path(plan.out)
-    group = _well_group(out, well)
-    if backend.exists(group):
-        # Left half-written by an interrupted run: its fields are redone from scratch.
-        backend.delete(group, recursive=True)
-    backend.ensure_directory(group)
-    meta = plan.meta
-    absent: list[AbsentPlane] = []
-    written = 0
-    fields = []
-    for field_index, site in enumerate(meta.sites):
-        name = str(field_index)
-        fields.append(name)
-        field_group = f"{group}/{name}"
-        backend.ensure_directory(field_group)
-        windows: dict[int, tuple[float, float]] = {}
-        with _LevelWriters(backend, field_group, plan) as writers:
-            for channel_index, channel in enumerate(meta.channels):
-                for z in range(1, meta.z_count + 1):
-                    for t in range(1, meta.t_count + 1):
-                        if cancel is not None and cancel.is_set():
-                            raise ConversionCancelled(
-                                f"the conversion to {plan.out!r} was cancelled; run it again "
-                                "to finish it"
-                            )
-                        key = PlaneKey(well, site, channel, z, t)
-                        pixels = _read(handler, plan, key, planes.get(key), absent)
-                        if pixels is not None:
-                            writers.write(plan.index(key, channel_index), pixels)
-                            low, high = windows.get(channel, (float("inf"), float("-inf")))
-                            windows[channel] = (
-                                min(low, float(pixels.min())),
-                                max(high, float(pixels.max())),
-                            )
-                            written += 1
-                        report(1)
-        backend.set_attributes(
-            field_group, image_attributes(meta, plan.ngff, f"{well}/{name}", plan.levels, windows)
-        )
-    attributes = well_attributes(fields, plan.ngff)
-    attributes["platekit"] = {"absent_planes": [a.as_json() for a in absent]}
-    backend.set_attributes(group, attributes)
-    return _WellResult(well, written, absent)
-
-
-def _handler(plan: _Plan) -> Any:
-    """A handler of the plate's class, found by module and name (it may be in no registry)."""
-    import importlib
-
-    module, qualname = plan.handler
-    found: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    return found()
-
-
-def _read(
-    handler: Any, plan: _Plan, key: PlaneKey, address: str | None, absent: list[AbsentPlane]
-) -> np.ndarray | None:
-    """The plane's pixels, or ``None`` (recorded in ``absent``) when it is written as absent."""
-    if address is None:
-        if key in plan.missing:
-            absent.append(AbsentPlane(key, "missing from the source plate"))
-        else:
-            absent.append(AbsentPlane(key, "not acquired", kind="not_acquired"))
-        return None
-    path = str(Path(plan.plate) / address)
-    try:
-        pixels = handler.read_plane(Path(plan.plate), address)
-        expected = plan.level_shapes[0][-2:]
-        if pixels.shape != expected or str(pixels.dtype) != plan.dtype:
-            raise BadPlaneError(
-                path,
-                f"holds a {pixels.shape[0]}x{pixels.shape[1]} {pixels.dtype} image where the "
-                f"plate's other planes are {expected[0]}x{expected[1]} {plan.dtype}",
-            )
-    except (BadPlaneError, FileNotFoundError) as exc:
-        if not plan.skip_bad_planes:
-            if isinstance(exc, FileNotFoundError):
-                raise BadPlaneError(path, "vanished while the plate was converted") from exc
-            raise
-        absent.append(AbsentPlane(key, str(exc), path, kind="bad"))
-        return None
-    return pixels  # type: ignore[no-any-return]
-
-
-class _LevelWriters:
-    """The array writers of one field's resolution levels, fed one plane at a time."""
-
-    def __init__(self, backend: Any, field_group: str, plan: _Plan) -> None:
-        self._backend, self._group, self._plan = backend, field_group, plan
-        self._contexts: list[Any] = []
-        self._arrays: list[Any] = []
-
-    def __enter__(self) -> _LevelWriters:
-        plan = self._plan
-        options: dict[str, Any] = {}
-        if plan.ngff == "0.5":
-            options["dimension_names"] = plan.axes
-        try:
-            for level, shape in enumerate(plan.level_shapes):
-                context = self._backend.array_writer(
-                    f"{self._group}/{level}", shape=shape, dtype=plan.dtype, **options
-                )
-                self._arrays.append(context.__enter__())
-                self._contexts.append(context)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def write(self, index: tuple[int, ...], pixels: np.ndarray) -> None:
-        for level, array in enumerate(self._arrays):
-            if level:
-                from platekit.microscopes.functions.arrays import downsample_mean
-
-                pixels = downsample_mean(pixels)
-            array[index] = pixels
-
-    def __exit__(self, *exc_info: Any) -> None:
-        # Publish (or, after an error, discard) every level, the first error winning.
-        error: BaseException | None = None
-        for context in reversed(self._contexts):
-            try:
-                context.__exit__(*exc_info)
-            except BaseException as exc:
-                error = error or exc
-        self._contexts.clear()
-        if error is not None and exc_info[0] is None:
-            raise error

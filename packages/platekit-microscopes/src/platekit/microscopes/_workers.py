@@ -36,9 +36,9 @@ def _report(count: int) -> None:
 
 
 def _convert_in_worker(plan: _Plan, well: str, planes: dict[PlaneKey, str]) -> _WellResult:
-    from platekit.microscopes._convert import _convert_well
+    from platekit.microscopes._well_writer import convert_well
 
-    return _convert_well(plan, well, planes, _report, _cancel)
+    return convert_well(plan, well, planes, _report, _cancel)
 
 
 def run_in_processes(

@@ -1,0 +1,166 @@
+"""Writing one well of a conversion: its fields' arrays plane by plane, then its metadata.
+
+Runs in the calling process or in a worker process alike; everything it
+needs travels in the conversion's plan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platekit.microscopes._convert import AbsentPlane, ConversionCancelled, _WellResult
+from platekit.microscopes._errors import BadPlaneError
+from platekit.microscopes._model import PlaneKey
+from platekit.microscopes._ngff import image_attributes, well_attributes
+from platekit.microscopes._output import backend_for, well_group
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    import numpy as np
+
+    from platekit.microscopes._convert import Flag, _Plan
+
+
+def convert_well(
+    plan: _Plan,
+    well: str,
+    planes: dict[PlaneKey, str],
+    report: Callable[[int], None],
+    cancel: Flag | None,
+) -> _WellResult:
+    """Write one well: every field's arrays, then the field and well metadata (last)."""
+    backend = backend_for(plan.ngff)
+    handler = _handler(plan)
+    out = Path(plan.out)
+    group = well_group(out, well)
+    if backend.exists(group):
+        # Left half-written by an interrupted run: its fields are redone from scratch.
+        backend.delete(group, recursive=True)
+    backend.ensure_directory(group)
+    meta = plan.meta
+    absent: list[AbsentPlane] = []
+    written = 0
+    fields = []
+    for field_index, site in enumerate(meta.sites):
+        name = str(field_index)
+        fields.append(name)
+        field_group = f"{group}/{name}"
+        backend.ensure_directory(field_group)
+        windows: dict[int, tuple[float, float]] = {}
+        with _LevelWriters(backend, field_group, plan) as writers:
+            for channel_index, channel in enumerate(meta.channels):
+                for z in range(1, meta.z_count + 1):
+                    for t in range(1, meta.t_count + 1):
+                        if cancel is not None and cancel.is_set():
+                            raise ConversionCancelled(
+                                f"the conversion to {plan.out!r} was cancelled; run it again "
+                                "to finish it"
+                            )
+                        key = PlaneKey(well, site, channel, z, t)
+                        pixels = _read(handler, plan, key, planes.get(key), absent)
+                        if pixels is not None:
+                            writers.write(plan.index(key, channel_index), pixels)
+                            low, high = windows.get(channel, (float("inf"), float("-inf")))
+                            windows[channel] = (
+                                min(low, float(pixels.min())),
+                                max(high, float(pixels.max())),
+                            )
+                            written += 1
+                        report(1)
+        backend.set_attributes(
+            field_group, image_attributes(meta, plan.ngff, f"{well}/{name}", plan.levels, windows)
+        )
+    attributes = well_attributes(fields, plan.ngff)
+    attributes["platekit"] = {"absent_planes": [a.as_json() for a in absent]}
+    backend.set_attributes(group, attributes)
+    return _WellResult(well, written, absent)
+
+
+def _handler(plan: _Plan) -> Any:
+    """A handler of the plate's class, found by module and name (it may be in no registry)."""
+    import importlib
+
+    module, qualname = plan.handler
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found()
+
+
+def _read(
+    handler: Any, plan: _Plan, key: PlaneKey, address: str | None, absent: list[AbsentPlane]
+) -> np.ndarray | None:
+    """The plane's pixels, or ``None`` (recorded in ``absent``) when it is written as absent."""
+    if address is None:
+        if key in plan.missing:
+            absent.append(AbsentPlane(key, "missing from the source plate"))
+        else:
+            absent.append(AbsentPlane(key, "not acquired", kind="not_acquired"))
+        return None
+    path = str(Path(plan.plate) / address)
+    try:
+        pixels = handler.read_plane(Path(plan.plate), address)
+        expected = plan.level_shapes[0][-2:]
+        if pixels.shape != expected or str(pixels.dtype) != plan.dtype:
+            raise BadPlaneError(
+                path,
+                f"holds a {pixels.shape[0]}x{pixels.shape[1]} {pixels.dtype} image where the "
+                f"plate's other planes are {expected[0]}x{expected[1]} {plan.dtype}",
+            )
+    except (BadPlaneError, FileNotFoundError) as exc:
+        if not plan.skip_bad_planes:
+            if isinstance(exc, FileNotFoundError):
+                raise BadPlaneError(path, "vanished while the plate was converted") from exc
+            raise
+        absent.append(AbsentPlane(key, str(exc), path, kind="bad"))
+        return None
+    return pixels  # type: ignore[no-any-return]
+
+
+class _LevelWriters:
+    """The array writers of one field's resolution levels, fed one plane at a time."""
+
+    def __init__(self, backend: Any, field_group: str, plan: _Plan) -> None:
+        self._backend, self._group, self._plan = backend, field_group, plan
+        self._contexts: list[Any] = []
+        self._arrays: list[Any] = []
+
+    def __enter__(self) -> _LevelWriters:
+        plan = self._plan
+        options: dict[str, Any] = {}
+        if plan.ngff == "0.5":
+            options["dimension_names"] = plan.axes
+        try:
+            for level, shape in enumerate(plan.level_shapes):
+                context = self._backend.array_writer(
+                    f"{self._group}/{level}", shape=shape, dtype=plan.dtype, **options
+                )
+                self._arrays.append(context.__enter__())
+                self._contexts.append(context)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def write(self, index: tuple[int, ...], pixels: np.ndarray) -> None:
+        for level, array in enumerate(self._arrays):
+            if level:
+                from platekit.microscopes.functions.arrays import downsample_mean
+
+                pixels = downsample_mean(pixels)
+            array[index] = pixels
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # Publish (or, after an error, discard) every level, the first error winning.
+        error: BaseException | None = None
+        for context in reversed(self._contexts):
+            try:
+                context.__exit__(*exc_info)
+            except BaseException as exc:
+                error = error or exc
+        self._contexts.clear()
+        if error is not None and exc_info[0] is None:
+            raise error
