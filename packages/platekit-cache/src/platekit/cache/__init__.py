@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from platekit.cache._colormaps import BUILTIN_COLORMAPS, ColormapBase, create_colormap_enum
     from platekit.cache._enums import cached_enum
     from platekit.cache._info import RecordInfo, cache_info, clear_cache
+    from platekit.cache._installed import installed_distribution
     from platekit.cache._paths import cache_dir, environment_dir
     from platekit.cache._record import CacheLookup, RegistryCacheManager
 
@@ -68,6 +69,7 @@ __all__ = [
     "clear_cache",
     "create_colormap_enum",
     "environment_dir",
+    "installed_distribution",
     "lazy_exports",
 ]
 
@@ -84,6 +86,7 @@ _HOMES = {
     "clear_cache": "_info",
     "create_colormap_enum": "_colormaps",
     "environment_dir": "_paths",
+    "installed_distribution": "_installed",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

@@ -154,11 +154,11 @@ class FunctionLibrary(metaclass=AutoRegisterMeta):
         Read from the distribution's ``.dist-info`` folder name on ``sys.path``,
         without importing the library or ``importlib.metadata``.
         """
-        from platekit.microscopes.functions import _installed
+        from platekit.cache import installed_distribution
 
         if self.distribution is None:
             return "unknown"
-        found = _installed.distribution(self.distribution)
+        found = installed_distribution(self.distribution)
         return found[0] if found is not None else "unknown"
 
     def stamp_files(self) -> list[str]:
@@ -174,7 +174,9 @@ class FunctionLibrary(metaclass=AutoRegisterMeta):
         tops = [module.partition(".")[0] for module in self.modules]
         files = _installed.source_files([type(self).__module__, *tops])
         if self.distribution is not None:
-            found = _installed.distribution(self.distribution)
+            from platekit.cache import installed_distribution
+
+            found = installed_distribution(self.distribution)
             if found is not None:
                 files.append(found[1])
         return files

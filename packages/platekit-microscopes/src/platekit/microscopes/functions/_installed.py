@@ -1,49 +1,14 @@
-"""What is installed, found without importing it: distribution versions and module files.
+"""Module files, found without importing them.
 
 A warm listing must be validated without importing the library (scikit-image
-takes about a second) or ``importlib.metadata``, so versions are read from
-``.dist-info`` folder names and module files from ``importlib.util.find_spec``
-of names whose parent package is already imported.
+takes about a second), so module files come from ``importlib.util.find_spec``
+of names whose parent package is already imported; distribution versions come
+from :func:`platekit.cache.installed_distribution`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-
-
-def _normalize(name: str) -> str:
-    """PEP 503 normalization, spelled with ``_`` as ``.dist-info`` folder names are."""
-    name = name.lower().replace("-", "_").replace(".", "_")
-    while "__" in name:
-        name = name.replace("__", "_")
-    return name
-
-
-def distribution(name: str) -> tuple[str, str] | None:
-    """``(version, path of its METADATA)`` of the installed distribution ``name``, or ``None``.
-
-    The first ``<name>-<version>.dist-info`` folder along ``sys.path`` wins, as
-    it does for imports.
-    """
-    wanted = _normalize(name)
-    seen: set[str] = set()
-    for entry in sys.path:
-        folder = os.path.abspath(entry or ".")
-        if folder in seen:
-            continue
-        seen.add(folder)
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            continue
-        for item in sorted(names):
-            if not item.endswith(".dist-info"):
-                continue
-            dist, _, version = item[: -len(".dist-info")].partition("-")
-            if _normalize(dist) == wanted and version:
-                return version, os.path.join(folder, item, "METADATA")
-    return None
 
 
 def source_file(module: str) -> str | None:
