@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from bench_report import Target, rst_table, text_table
 
 #: platekit's stream throughput against bare pyzmq's, at least.
 STREAM_RATIO = 0.8
@@ -49,22 +50,6 @@ STREAM_RATIO = 0.8
 STREAM_MB_S = 1000.0
 # Distinct frames cycled through a round, so frames in flight are different buffers.
 DISTINCT_FRAMES = 8
-
-
-@dataclass
-class Target:
-    """One goal: met (True), missed (False) or not measurable in this run (None)."""
-
-    goal: str
-    passed: bool | None
-    measured: str
-
-    @property
-    def verdict(self) -> str:
-        return {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
-
-    def line(self) -> str:
-        return f"{self.verdict}  {self.goal}: {self.measured}"
 
 
 @dataclass
@@ -79,24 +64,12 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.headers)]
-
-        def line(values: list[str] | tuple[str, ...]) -> str:
-            cells = []
-            for i, value in enumerate(values):
-                numeric = value[:1].isdigit()
-                cells.append(value.rjust(widths[i]) if numeric else value.ljust(widths[i]))
-            return "  ".join(cells).rstrip()
-
-        rule = "  ".join("-" * w for w in widths)
-        body = [self.title, "", line(self.headers), rule, *(line(r) for r in self.rows)]
-        return "\n".join([*body, "", *self.notes, *(t.line() for t in self.targets)])
+        table = text_table(self.headers, self.rows)
+        return "\n".join(
+            [self.title, "", table, "", *self.notes, *(t.line() for t in self.targets)]
+        )
 
     def rst(self) -> str:
-        table = [".. list-table::", "   :header-rows: 1", ""]
-        for row in [list(self.headers), *self.rows]:
-            table.append(f"   * - {row[0]}")
-            table.extend(f"     - {value}" for value in row[1:])
         return "\n".join(
             [
                 self.title,
@@ -104,7 +77,7 @@ class Result:
                 "",
                 self.introduction,
                 "",
-                *table,
+                rst_table(self.headers, self.rows),
                 "",
                 *(f"{note}\n" for note in self.notes),
                 *(f"- **{t.verdict}** {t.goal}: {t.measured}" for t in self.targets),
