@@ -13,8 +13,14 @@ if TYPE_CHECKING:
     from platekit.microscopes._plate import Plate
 
 
-def _fail(message: str) -> int:
-    print(f"platekit: {message}", file=sys.stderr)
+def _fail(error: BaseException | str) -> int:
+    """Print ``error`` as one line and return the exit code 1.
+
+    A ``KeyError``'s message is its argument (``str()`` would quote it).
+    """
+    if isinstance(error, KeyError) and error.args:
+        error = str(error.args[0])
+    print(f"platekit: {error}", file=sys.stderr)
     return 1
 
 
@@ -138,8 +144,7 @@ def convert_and_report(source: str, out: str, *, quiet: bool, **options: object)
     ) as exc:
         if printer is not None:
             printer.close()
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        return _fail(str(message))
+        return _fail(exc)
     except KeyboardInterrupt:
         if printer is not None:
             printer.close()
@@ -212,8 +217,7 @@ class InspectCommand(Command):
         try:
             plate = open_plate(args.plate, args.microscope)
         except (PlateError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            return _fail(str(message))
+            return _fail(exc)
         if args.json:
             import json
 
