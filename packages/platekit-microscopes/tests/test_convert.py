@@ -439,3 +439,20 @@ def test_workers_use_a_handler_that_no_entry_point_announces(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2"
+
+
+def test_a_resumed_conversion_removes_what_a_killed_run_left_mid_write(tmp_path: Path) -> None:
+    source = small_plate(tmp_path, wells=["A01", "A02", "B01", "B02"])
+    whole = tmp_path / "whole.zarr"
+    convert(source, whole)
+    out = tmp_path / "out.zarr"
+    stop = threading.Event()
+    with pytest.raises(ConversionCancelled):
+        convert(source, out, progress=lambda p: p.wells_done and stop.set(), cancel=stop)
+    # What a run killed between writing a group's metadata and renaming it leaves.
+    (out / "A" / "1" / ".platekit-tmp-0a1b2c3d4e5f").write_text('{"zarr_format": 3}')
+    (out / "B").mkdir(exist_ok=True)
+    (out / "B" / ".platekit-tmp-5f4e3d2c1b0a").write_text('{"zarr_format": 3}')
+    convert(source, out)
+    assert not list(out.rglob(".platekit-tmp-*"))
+    assert array_hashes(out) == array_hashes(whole)

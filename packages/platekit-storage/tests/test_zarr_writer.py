@@ -331,3 +331,22 @@ def test_a_writer_killed_in_the_block_leaves_no_array(
     assert len(staging_left(store)) <= 1
     group_metadata = store / "A" / ("zarr.json" if backend.zarr_format == 3 else ".zgroup")
     assert json.loads(group_metadata.read_text())["zarr_format"] == backend.zarr_format
+
+
+def test_remove_leftovers_takes_what_killed_writers_left_and_nothing_else(tmp_path: Path) -> None:
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    backend = ZarrBackend()
+    store = tmp_path / "out.zarr"
+    backend.save(np.zeros((2, 3), np.uint8), str(store / "A" / "1" / "0"))
+    left_file = store / "A" / ".platekit-tmp-0123456789ab"
+    left_file.write_text("{}")
+    left_folder = store / "A" / "1" / ".platekit-tmp-folder"
+    (left_folder / "new").mkdir(parents=True)
+    removed = backend.remove_leftovers(str(store))
+    assert sorted(removed) == sorted([str(left_file), str(left_folder)])
+    assert not left_file.exists() and not left_folder.exists()
+    np.testing.assert_array_equal(backend.load(str(store / "A" / "1" / "0")), np.zeros((2, 3)))
+    assert backend.remove_leftovers(str(store)) == []
+    with pytest.raises(FileNotFoundError):
+        backend.remove_leftovers(str(tmp_path / "none.zarr"))

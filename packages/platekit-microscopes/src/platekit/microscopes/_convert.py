@@ -243,6 +243,10 @@ def convert(
             absent=recorded_absent(backend, out_path, ngff),
         )
 
+    if state == "resume":
+        # A run killed while it made a group or rewrote metadata leaves a staging
+        # file next to it, which a complete well would otherwise keep for good.
+        backend.remove_leftovers(str(out_path))
     done_wells = {well for well in meta.wells if well_complete(backend, out_path, well, ngff)}
     todo = [well for well in meta.wells if well not in done_wells]
     by_well: dict[str, dict[PlaneKey, str]] = {well: {} for well in todo}

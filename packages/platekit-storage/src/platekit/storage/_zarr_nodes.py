@@ -181,6 +181,29 @@ def staging_folder(folder: str) -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def remove_leftovers(folder: str) -> list[str]:
+    """Remove the staging folders and files that killed writers left below ``folder``.
+
+    Returns their paths. Only safe when no writer is at work in the store:
+    a staging entry in use looks the same as a left-over one.
+    """
+    import shutil
+
+    removed = []
+    for parent, folders, files in os.walk(folder):
+        for name in files:
+            if name.startswith(STAGING):
+                path = os.path.join(parent, name)
+                os.unlink(path)
+                removed.append(path)
+        for name in [f for f in folders if f.startswith(STAGING)]:
+            path = os.path.join(parent, name)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            folders.remove(name)
+    return removed
+
+
 def write_group_metadata(folder: str, zarr_format: int) -> None:
     """Make ``folder`` a group of ``zarr_format`` unless it has Zarr metadata already.
 

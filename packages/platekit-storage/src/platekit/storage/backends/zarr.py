@@ -41,6 +41,7 @@ from platekit.storage._zarr_nodes import (
     node_info,
     occupied,
     publish,
+    remove_leftovers,
     staging_folder,
     what,
     write_group_metadata,
@@ -530,6 +531,18 @@ if _zarr_installed():
                     os.rename(node.path, os.path.join(staging, "deleted"))
                 except FileNotFoundError:
                     raise not_found(self, path) from None
+
+        def remove_leftovers(self, path: PathLike) -> list[str]:
+            """Remove the hidden ``.platekit-tmp-*`` entries killed writers left below ``path``.
+
+            Returns the paths removed. Call it only while no other writer works
+            in the store (before resuming an interrupted job, say): an entry a
+            live writer is using cannot be told from a left-over one.
+            """
+            node = locate(path)
+            if not os.path.isdir(node.path):
+                raise not_found(self, path)
+            return remove_leftovers(node.path)
 
         def ensure_directory(self, path: PathLike) -> str:
             """Create the group ``path`` and the groups above it; return the path.
