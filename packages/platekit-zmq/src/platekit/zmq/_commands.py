@@ -164,13 +164,17 @@ class SubmitCommand(Command):
         job_id = accepted["job_id"]
         position = accepted.get("position", 0)
         where = "running" if position == 0 else f"queued, number {position} in the queue"
-        print(f"job {job_id} accepted ({where})", flush=True)
-        if not args.wait:
-            print(f"follow it with: platekit status --address {address} {job_id}")
-            return 0
+        # From here on Ctrl-C cancels the job: from the line that says it was
+        # accepted, not only once the wait has begun.
         try:
+            print(f"job {job_id} accepted ({where})", flush=True)
+            if not args.wait:
+                print(f"follow it with: platekit status --address {address} {job_id}")
+                return 0
             return _follow(args, address, curve, job_id)
         except KeyboardInterrupt:
+            if not args.wait:
+                return 130
             try:
                 cancel(address, job_id, timeout=args.timeout, curve=curve)
                 print(f"\nplatekit submit: cancelled job {job_id}", file=sys.stderr)
