@@ -255,6 +255,7 @@ def plate_summary(plate: Plate) -> dict[str, object]:
         "dtype": meta.dtype,
         "planes": sum(1 for _ in plate.planes()),
         "missing": [str(key) for key in plate.missing()],
+        "notices": list(meta.notices),
     }
 
 
@@ -284,6 +285,8 @@ def print_plate(plate: Plate) -> None:
     print(f"  planes         {summary['planes']} present, {len(plate.missing())} missing")
     for key in plate.missing()[:10]:
         print(f"    missing: {key}")
+    for notice in meta.notices:
+        print(f"  note: {notice}")
 
 
 class DemoCommand(Command):

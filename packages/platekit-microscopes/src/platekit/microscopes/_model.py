@@ -107,6 +107,10 @@ class PlateMetadata:
     positions: dict[PlaneKey, tuple[float, float, float | None]] = field(default_factory=dict)
     #: What else the format says, JSON-safe (instrument, plate type, times, ...).
     extra: dict[str, object] = field(default_factory=dict)
+    #: What a user should know about this plate beyond its shape, one sentence each
+    #: (channels defined but never acquired, projections left out, ...);
+    #: ``platekit inspect`` and ``platekit convert`` print them.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def site_count(self) -> int:
