@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from platekit.microscopes._errors import BadPlaneError
+from platekit.microscopes._errors import BadPlaneError, PlateError
 from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._ngff import (
     check_version,
@@ -287,17 +287,14 @@ def convert(
 
 
 def _check_out(out: Path, source: Path) -> Path:
+    from platekit.microscopes._overlap import refuse_overlap
+
     if not any(part.lower().endswith(".zarr") for part in out.parts[-1:]):
         raise ValueError(
             f"the output {str(out)!r} must be a folder whose name ends in .zarr, "
             f"e.g. {str(out) + '.zarr'!r}"
         )
-    resolved_out, resolved_source = out.resolve(), source.resolve()
-    if resolved_out == resolved_source or resolved_source in resolved_out.parents:
-        raise ValueError(
-            f"the output {str(out)!r} is inside the source plate {str(source)!r}; platekit never "
-            "writes into a source plate: choose an output folder outside it"
-        )
+    refuse_overlap(source, out)
     return out
 
 
@@ -310,9 +307,16 @@ def _plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: boo
 
     meta = source.metadata
     if not meta.wells or not meta.channels or not meta.sites:
-        raise ValueError(
+        raise PlateError(
             f"the plate {str(source.path)!r} has no planes to convert "
             f"({len(meta.wells)} wells, {meta.site_count} sites, {len(meta.channels)} channels)"
+        )
+    if next(source.planes(), None) is None:
+        listed = len(source.missing())
+        raise PlateError(
+            f"the plate {str(source.path)!r} has no image to convert: its metadata lists "
+            f"{listed} planes but none of their images is there; copy the images along with "
+            "the metadata, or convert the folder that holds them"
         )
     shape, dtype = meta.image_shape, meta.dtype
     if shape is None or dtype is None:

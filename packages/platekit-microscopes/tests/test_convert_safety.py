@@ -1,0 +1,127 @@
+"""A conversion never harms its source, never writes what a user did not ask for, and says why."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from platekit.microscopes import PlateError, convert
+from platekit.microscopes.testing import hash_tree, write_plate
+
+SHAPE = (16, 16)
+
+
+def plate(folder: Path, kind: str = "imagexpress", **spec: object) -> Path:
+    options = {"wells": ["A01", "B02"], "channels": 1, "shape": SHAPE, **spec}
+    return write_plate(kind, folder, **options)  # type: ignore[arg-type]
+
+
+def platekit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "platekit.registry", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# -- a plate without images ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["imagexpress", "opera_phenix", "cellvoyager"])
+def test_a_plate_whose_images_are_all_gone_is_refused(tmp_path: Path, kind: str) -> None:
+    source = plate(tmp_path / "P", kind)
+    for image in [*source.rglob("*.tif"), *source.rglob("*.tiff")]:
+        image.unlink()
+    out = tmp_path / "out.zarr"
+    with pytest.raises(PlateError, match=r"metadata lists 2 planes but none of their images"):
+        convert(source, out)
+    assert not out.exists()
+
+
+# -- source and output apart ---------------------------------------------------------------
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> tuple[Path, Path]:
+    """A converted store ``holder.zarr`` with a plate copied into it, as ``(store, plate)``."""
+    store = tmp_path / "holder.zarr"
+    convert(plate(tmp_path / "first"), store)
+    return store, plate(store / "CV", "cellvoyager")
+
+
+def _spellings(store: Path, inner: Path) -> list[tuple[Path, Path]]:
+    """(source, output) pairs that all name a plate inside the output."""
+    link_store = store.parent / "link.zarr"
+    link_store.symlink_to(store, target_is_directory=True)
+    link_plate = store.parent / "plate-link"
+    link_plate.symlink_to(inner, target_is_directory=True)
+    dotted = store.parent / "first" / ".." / store.name
+    return [
+        (inner, store),
+        (inner, dotted),
+        (inner, link_store),
+        (link_plate, store),
+        (store / "CV" / ".." / "CV", store),
+    ]
+
+
+def test_a_source_inside_the_output_is_never_touched_even_with_overwrite(
+    holder: tuple[Path, Path],
+) -> None:
+    store, inner = holder
+    before = hash_tree(store)
+    for source, out in _spellings(store, inner):
+        for overwrite in (False, True):
+            with pytest.raises(ValueError, match="lies inside the output") as caught:
+                convert(source, out, overwrite=overwrite)
+            assert "--overwrite" not in str(caught.value)
+    assert hash_tree(store) == before
+
+
+def test_an_output_inside_or_equal_to_the_source_is_refused(tmp_path: Path) -> None:
+    source = plate(tmp_path / "P.zarr", "omezarr")
+    link = tmp_path / "P-link"
+    link.symlink_to(source, target_is_directory=True)
+    before = hash_tree(source)
+    for out in (
+        source / "out.zarr",
+        tmp_path / "elsewhere" / ".." / "P.zarr" / "out.zarr",
+        link / "out.zarr",
+    ):
+        with pytest.raises(ValueError, match="inside the source plate"):
+            convert(source, out, overwrite=True)
+    with pytest.raises(ValueError, match="inside the source plate"):
+        convert(source, source, overwrite=True)
+    with pytest.raises(ValueError, match="inside the source plate"):
+        convert(link, source, overwrite=True)
+    assert hash_tree(source) == before
+
+
+def test_another_case_of_the_output_name_is_the_same_folder_where_the_disk_says_so(
+    holder: tuple[Path, Path],
+) -> None:
+    store, inner = holder
+    upper = store.parent / store.name.upper()
+    if not upper.exists():
+        pytest.skip("this file system tells names apart by case")
+    before = hash_tree(store)
+    with pytest.raises(ValueError, match="lies inside the output"):
+        convert(inner, upper.with_suffix(".zarr"), overwrite=True)
+    assert hash_tree(store) == before
+
+
+def test_the_command_refuses_a_source_inside_the_output_in_one_line(
+    holder: tuple[Path, Path],
+) -> None:
+    store, inner = holder
+    before = hash_tree(store)
+    for extra in ([], ["--overwrite"]):
+        refused = platekit("convert", str(inner), str(store), *extra)
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
+        assert "lies inside the output" in refused.stderr and "--overwrite" not in refused.stderr
+    assert hash_tree(store) == before
