@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from platekit.registry._command import Command
 
@@ -87,36 +88,83 @@ class ConvertCommand(Command):
         if len(args.paths) != expected:
             shown = "OUT.zarr" if args.example else "PLATE and OUT.zarr"
             return _fail(f"convert takes {shown}, got {' '.join(args.paths)}")
-        if args.example:
-            import tempfile
+        if not args.example:
+            return _open_and_convert(args.paths[0], args)
+        from platekit.microscopes.testing import writers
 
-            folder = tempfile.mkdtemp(prefix="platekit-example-")
-            source = str(_example(args.example, folder))
+        if args.example not in writers():
+            return _fail(
+                f"--example {args.example!r} is not a kind of synthetic plate; choose one of "
+                f"{', '.join(writers())}"
+            )
+        folder = _temporary_folder("platekit-example-")
+        code = 1
+        try:
+            source = _example(args.example, folder)
             if not args.quiet:
                 print(f"wrote a synthetic {args.example} plate to {source}")
-        else:
-            source = args.paths[0]
-        return convert_and_report(
-            source,
-            args.paths[-1],
-            microscope=args.microscope,
-            ngff=args.ngff,
-            levels=args.levels,
-            workers=args.workers,
-            overwrite=args.overwrite,
-            skip_bad_planes=args.skip_bad_planes,
-            quiet=args.quiet,
-        )
+            code = _open_and_convert(str(source), args)
+        finally:
+            # A failed run leaves nothing behind; a finished one keeps its plate and says where.
+            if code != 0:
+                _remove(folder)
+        if code == 0 and not args.quiet:
+            print(_stays(folder, "the synthetic plate"))
+        return code
 
 
-def _example(kind: str, folder: str) -> object:
-    from pathlib import Path
+def _open_and_convert(source: str, args: argparse.Namespace) -> int:
+    """Open the plate, print its notices, and convert it with the command's options."""
+    from platekit.microscopes._errors import PlateError
+    from platekit.microscopes._plate import open_plate
 
+    try:
+        plate = open_plate(source, args.microscope)
+    except (PlateError, FileNotFoundError, NotADirectoryError, KeyError, ValueError) as exc:
+        return _fail(exc)
+    if not args.quiet:
+        for notice in plate.metadata.notices:
+            print(f"note: {notice}")
+    return convert_and_report(
+        plate,
+        args.paths[-1],
+        ngff=args.ngff,
+        levels=args.levels,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        skip_bad_planes=args.skip_bad_planes,
+        quiet=args.quiet,
+    )
+
+
+def _temporary_folder(prefix: str) -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stays(folder: Path, what: str) -> str:
+    """The sentence saying that ``folder``, made in the temporary directory, is kept."""
+    import shlex
+
+    return (
+        f"{what} stays in {folder}, which is not removed for you; "
+        f"remove it with: rm -r {shlex.quote(str(folder))}"
+    )
+
+
+def _example(kind: str, folder: Path) -> Path:
     from platekit.microscopes.testing import write_plate
 
     return write_plate(
         kind,
-        Path(folder) / "ExamplePlate",
+        folder / "ExamplePlate",
         wells=["A01", "A02", "B01", "B02"],
         sites=4,
         channels=2,
@@ -124,7 +172,7 @@ def _example(kind: str, folder: str) -> object:
     )
 
 
-def convert_and_report(source: str, out: str, *, quiet: bool, **options: object) -> int:
+def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options: object) -> int:
     """Run a conversion with a progress display and print what it did; the exit code."""
     from platekit.microscopes._convert import ConversionCancelled, convert
     from platekit.microscopes._errors import PlateError
@@ -199,7 +247,8 @@ class InspectCommand(Command):
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.description = (
             "Detect the plate's format and print its metadata: plate format, wells, sites, "
-            "channels, z planes, time points, pixel size, and planes missing from the folder."
+            "channels, z planes, time points, pixel size, planes missing from the folder, and "
+            "whether the compression of its image files can be decoded (exit 1 when not)."
         )
         parser.add_argument("plate", metavar="PLATE", help="the plate's folder")
         parser.add_argument(
@@ -211,6 +260,7 @@ class InspectCommand(Command):
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     def run(self, args: argparse.Namespace) -> int:
+        from platekit.microscopes._codecs import check_compressions
         from platekit.microscopes._errors import PlateError
         from platekit.microscopes._plate import open_plate
 
@@ -218,13 +268,25 @@ class InspectCommand(Command):
             plate = open_plate(args.plate, args.microscope)
         except (PlateError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
             return _fail(exc)
+        checks = check_compressions(plate)
         if args.json:
             import json
 
-            print(json.dumps(plate_summary(plate), indent=2))
+            summary = plate_summary(plate)
+            summary["compressions"] = [
+                {"compression": c.compression, "file": c.path, "error": c.error} for c in checks
+            ]
+            print(json.dumps(summary, indent=2))
         else:
             print_plate(plate)
-        return 0
+            for check in checks:
+                state = "decodable" if check.decodable else "cannot be decoded here"
+                print(f"  compression    {check.compression} ({state})")
+        # A plate whose files cannot be decoded here is not fine, whatever its metadata says.
+        failed = [check for check in checks if check.error is not None]
+        for check in failed:
+            _fail(check.error)  # type: ignore[arg-type]
+        return 1 if failed else 0
 
 
 def plate_summary(plate: Plate) -> dict[str, object]:
@@ -312,10 +374,6 @@ class DemoCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        import tempfile
-        from pathlib import Path
-
-        from platekit.microscopes._plate import open_plate
         from platekit.microscopes.testing import writers
 
         if args.microscope not in writers():
@@ -323,22 +381,42 @@ class DemoCommand(Command):
                 f"no synthetic plate writer for {args.microscope!r}; choose one of "
                 f"{', '.join(writers())}"
             )
-        folder = (
-            Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="platekit-demo-"))
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        source = Path(str(_example(args.microscope, str(folder))))
-        print(f"1. wrote a synthetic {args.microscope} plate to {source}")
-        plate = open_plate(source)
-        print(f"2. platekit detected it as {plate.microscope!r} and read:")
-        print_plate(plate)
-        out = folder / "ExamplePlate.zarr"
-        print(f"3. converting it to {out}")
-        code = convert_and_report(str(source), str(out), quiet=False, overwrite=True)
-        if code == 0:
-            print(
-                "4. open it with any OME-Zarr reader, e.g.\n"
-                '     python -c "import zarr; '
-                f"print(zarr.open_group('{out}').attrs['ome']['plate']['wells'])\""
-            )
+        if args.folder:
+            folder = Path(args.folder)
+            made = not folder.exists()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return _fail(f"cannot make the demo folder {args.folder!r} ({exc}); choose another")
+        else:
+            folder, made = _temporary_folder("platekit-demo-"), True
+        code = 1
+        try:
+            code = _demo(args.microscope, folder)
+        finally:
+            # A failed demo leaves nothing behind that it made.
+            if code != 0 and made:
+                _remove(folder)
+        if code == 0 and not args.folder:
+            print(_stays(folder, "the plate and its conversion"))
         return code
+
+
+def _demo(kind: str, folder: Path) -> int:
+    from platekit.microscopes._plate import open_plate
+
+    source = _example(kind, folder)
+    print(f"1. wrote a synthetic {kind} plate to {source}")
+    plate = open_plate(source)
+    print(f"2. platekit detected it as {plate.microscope!r} and read:")
+    print_plate(plate)
+    out = folder / "ExamplePlate.zarr"
+    print(f"3. converting it to {out}")
+    code = convert_and_report(plate, str(out), quiet=False, overwrite=True)
+    if code == 0:
+        print(
+            "4. open it with any OME-Zarr reader, e.g.\n"
+            '     python -c "import zarr; '
+            f"print(zarr.open_group('{out}').attrs['ome']['plate']['wells'])\""
+        )
+    return code

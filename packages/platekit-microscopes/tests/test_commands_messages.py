@@ -1,0 +1,127 @@
+"""What the microscope commands say, and what they leave behind, when something goes wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from platekit.microscopes import _commands, _plate
+from platekit.microscopes.testing import write_plate
+from platekit.registry._cli import main
+
+SMALL = {"wells": ["A01"], "sites": 1, "channels": 1, "shape": (16, 16)}
+
+
+def platekit(*args: str, temporary: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``platekit`` with ``temporary`` as the system's temporary folder."""
+    temporary.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "platekit.registry", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(temporary), "TEMP": str(temporary)},
+    )
+
+
+def test_an_unknown_example_kind_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    failed = platekit(
+        "convert", "--example", "bogus", str(tmp_path / "o.zarr"), temporary=temporary
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+    assert "'bogus'" in failed.stderr and "imagexpress, omezarr" in failed.stderr
+    assert list(temporary.iterdir()) == []
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_an_example_says_where_its_plate_stays(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    done = platekit(
+        "convert", "--example", "omezarr", str(tmp_path / "o.zarr"), temporary=temporary
+    )
+    assert done.returncode == 0, done.stderr
+    [kept] = temporary.iterdir()
+    assert (kept / "ExamplePlate").is_dir()
+    assert f"stays in {kept}" in done.stdout and f"rm -r {kept}" in done.stdout
+
+
+def test_a_failed_example_conversion_leaves_no_plate_behind(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    (tmp_path / "o.zarr").write_text("a file, not a folder")
+    failed = platekit(
+        "convert", "--example", "omezarr", str(tmp_path / "o.zarr"), temporary=temporary
+    )
+    assert failed.returncode == 1 and "is a file" in failed.stderr
+    assert list(temporary.iterdir()) == []
+    assert "stays" not in failed.stdout
+
+
+def test_demo_says_where_its_temporary_folder_stays(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    done = platekit("demo", "--microscope", "omezarr", temporary=temporary)
+    assert done.returncode == 0, done.stderr
+    [kept] = temporary.iterdir()
+    assert (kept / "ExamplePlate.zarr").is_dir()
+    assert f"stays in {kept}" in done.stdout and f"rm -r {kept}" in done.stdout
+
+
+def test_a_failed_demo_removes_the_folder_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(_commands, "convert_and_report", lambda *args, **kwargs: 1)
+    assert main(["demo", "--microscope", "omezarr"]) == 1
+    assert list(temporary.iterdir()) == []
+    assert main(["demo", "--microscope", "omezarr", str(tmp_path / "new" / "demo")]) == 1
+    assert not (tmp_path / "new" / "demo").exists()
+    assert "stays" not in capsys.readouterr().out
+
+
+def test_a_failed_demo_keeps_a_folder_the_user_already_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_commands, "convert_and_report", lambda *args, **kwargs: 1)
+    (tmp_path / "mine.txt").write_text("kept")
+    assert main(["demo", "--microscope", "omezarr", str(tmp_path)]) == 1
+    assert (tmp_path / "mine.txt").read_text() == "kept"
+
+
+def test_convert_prints_the_plates_notices_and_opens_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_plate("imagexpress", tmp_path / "plate", **SMALL)  # type: ignore[arg-type]
+    opened = []
+    real_open_plate = _plate.open_plate
+
+    def open_plate(path: object, microscope: str = "auto") -> _plate.Plate:
+        plate = real_open_plate(path, microscope)  # type: ignore[arg-type]
+        plate.metadata.notices.append("channel 3 (Cy5) is defined but was never acquired")
+        opened.append(plate)
+        return plate
+
+    monkeypatch.setattr(_plate, "open_plate", open_plate)
+    assert main(["convert", str(source), str(tmp_path / "o.zarr")]) == 0
+    shown = capsys.readouterr().out
+    assert "note: channel 3 (Cy5) is defined but was never acquired" in shown
+    assert shown.index("note:") < shown.index("converted 1 wells")
+    assert len(opened) == 1
+    assert main(["convert", "-q", str(source), str(tmp_path / "q.zarr")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_convert_says_an_unknown_microscope_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_plate("imagexpress", tmp_path / "plate", **SMALL)  # type: ignore[arg-type]
+    assert main(["convert", "--microscope", "bogus", str(source), str(tmp_path / "o.zarr")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "bogus" in error
