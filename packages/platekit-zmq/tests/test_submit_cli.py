@@ -158,20 +158,25 @@ def test_submit_wait_converts_a_plate_with_a_progress_bar(
 def test_submit_wait_exits_1_with_the_error_when_the_job_fails(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    job = ["convert", f"plate={tmp_path / 'nothing-here'}", f"out={tmp_path / 'o.zarr'}"]
     with launch_server("execution") as server:
+        code, _, stderr = platekit(capsys, "submit", "--address", server.address, "--wait", *job)
+        assert code == 1
+        assert ": failed" in stderr and "error:" in stderr and "nothing-here" in stderr
+        # The server-side traceback only on request.
+        assert "Traceback" not in stderr
+        job_id = next(line.split()[1] for line in stderr.splitlines() if ": failed" in line)
+        code, stdout, _ = platekit(capsys, "status", "--address", server.address, job_id)
+        assert code == 0 and "error:" in stdout and "Traceback" not in stdout
+        code, stdout, _ = platekit(
+            capsys, "status", "--address", server.address, "--verbose", job_id
+        )
+        assert code == 0 and "Traceback" in stdout
         code, _, stderr = platekit(
-            capsys,
-            "submit",
-            "--address",
-            server.address,
-            "--wait",
-            "convert",
-            f"plate={tmp_path / 'nothing-here'}",
-            f"out={tmp_path / 'o.zarr'}",
+            capsys, "submit", "--address", server.address, "--wait", "--verbose", *job
         )
     assert code == 1
-    assert ": failed" in stderr and "error:" in stderr and "nothing-here" in stderr
-    assert "Traceback" in stderr
+    assert "error:" in stderr and "Traceback" in stderr
 
 
 @pytest.mark.slow
@@ -293,6 +298,8 @@ def test_a_server_started_with_keys_takes_jobs_from_clients_with_keys(
             capsys, "submit", "--address", server.address, "--timeout", "0.5", "echo", "value=7"
         )
         assert code == 1 and "no reply" in stderr
+        # ... and the silence is explained: keys may be needed, and how to give them.
+        assert "CURVE" in stderr and "--client-key" in stderr and "--server-key" in stderr
         code, _, stderr = platekit(
             capsys, "status", "--address", server.address, "--client-key", curve[1]
         )

@@ -30,7 +30,9 @@ class Client:
     """Talks to one server's control socket at ``address`` (``tcp://127.0.0.1:PORT``).
 
     Every request waits at most ``timeout`` seconds, then raises
-    :class:`ServerGone`; an error reply raises :class:`ServerError`.
+    :class:`ServerGone`; an error reply raises :class:`ServerError`. An
+    address of another form raises ``ValueError`` (``AddressError``) saying
+    what to give instead.
     ``curve`` holds CURVE socket options (see
     :func:`platekit.zmq.client_keys`) for a server bound beyond loopback.
     """
@@ -39,8 +41,9 @@ class Client:
         self, address: str, *, timeout: float = DEFAULT_TIMEOUT, curve: dict[Any, Any] | None = None
     ) -> None:
         import zmq
+        from platekit.zmq._address import check_address
 
-        self.address = address
+        self.address = check_address(address)
         self.timeout = timeout
         self._curve = curve or {}
         self._context: Any = zmq.Context.instance()
@@ -49,13 +52,14 @@ class Client:
 
     def _connect(self) -> Any:
         import zmq
+        from platekit.zmq._address import connect
 
         if self._socket is None:
             socket = self._context.socket(zmq.DEALER)
             socket.setsockopt(zmq.LINGER, 0)
             for option, value in self._curve.items():
                 socket.setsockopt(option, value)
-            socket.connect(self.address)
+            connect(socket, self.address)
             self._socket = socket
         return self._socket
 
@@ -87,7 +91,7 @@ class Client:
                 self.close()
                 raise ServerGone(
                     f"no reply from {self.address} within {self.timeout:g} s to {kind!r}; "
-                    "is the server running? (start one with 'platekit serve KIND')"
+                    + self._why_no_reply()
                 ) from None
             body = frames[1:] if frames and frames[0] == b"" else frames
             try:
@@ -106,6 +110,20 @@ class Client:
             if reply.get("type") == "error":
                 raise ServerError(reply.get("error", "error"), reply.get("message", ""), reply)
             return reply
+
+    def _why_no_reply(self) -> str:
+        # A CURVE server drops a client without keys (or with unlisted ones) without a word.
+        if self._curve:
+            return (
+                "is the server running, and is this client's public key in its allow-list "
+                "(KEYS_FOLDER/clients/)?"
+            )
+        return (
+            "is the server running (start one with 'platekit serve KIND')? A server started "
+            "with --keys requires CURVE keys and answers no one without them: pass "
+            "--client-key CLIENT.key_secret --server-key KEYS_FOLDER/server.key "
+            "(in Python, curve=client_keys(CLIENT.key_secret, SERVER.key))"
+        )
 
     def ping(self) -> dict[str, Any]:
         """The server's ``pong``: type, pid, version, uptime, ready, queue, data address."""

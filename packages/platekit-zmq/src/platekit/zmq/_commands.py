@@ -94,6 +94,11 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the server's public key file (FOLDER/server.key), with --client-key",
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the server-side traceback of a failed job after its error line",
+    )
 
 
 def _connection(args: argparse.Namespace, command: str) -> tuple[str, dict[Any, Any] | None]:
@@ -103,6 +108,9 @@ def _connection(args: argparse.Namespace, command: str) -> tuple[str, dict[Any, 
             f"which server? pass --address with the control address that 'platekit serve "
             f"execution' printed, e.g. 'platekit {command} --address tcp://127.0.0.1:5555 ...'"
         )
+    from platekit.zmq._address import check_address
+
+    check_address(args.address)
     if (args.client_key is None) != (args.server_key is None):
         raise ValueError("--client-key and --server-key go together; give both or neither")
     if args.client_key is None:
@@ -198,7 +206,7 @@ def _follow(
         print(f"platekit submit: lost job {job_id}: {exc}", file=sys.stderr)
         return 1
     bar.close()
-    text = describe_job(record, params=False)
+    text = describe_job(record, params=False, traceback=args.verbose)
     if record["state"] == "completed":
         print(text)
         return 0
@@ -234,7 +242,8 @@ class StatusCommand(Command):
             with Client(address, timeout=args.timeout, curve=curve) as client:
                 if args.job_id is not None:
                     record = client.request("job", job_id=args.job_id)
-                    print(json.dumps(record, indent=2) if args.json else describe_job(record))
+                    shown = describe_job(record, traceback=args.verbose)
+                    print(json.dumps(record, indent=2) if args.json else shown)
                     return 0
                 status = client.status()
                 jobs: list[dict[str, object]] | None = None

@@ -75,8 +75,15 @@ class ZMQServer(metaclass=AutoRegisterMeta):
         parent_pid: int | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
+        from platekit.zmq._address import AddressError, check_interface
         from platekit.zmq._security import check_bind
 
+        bind = check_interface(bind)
+        if not isinstance(port, int) or not 0 <= port <= 65534:
+            raise AddressError(
+                f"--port {port!r} is not a port the server can take; give a number from 1 to "
+                "65534 (the data socket takes the next one), or 0 for free ports"
+            )
         check_bind(bind, keys)
         self.bind = bind
         self.port = port
@@ -134,13 +141,18 @@ class ZMQServer(metaclass=AutoRegisterMeta):
         import zmq
 
         self._context = zmq.Context()
-        security: dict[Any, Any] = {}
-        if self.keys is not None:
-            security = self._start_curve(zmq)
-        self._control = self._socket(zmq.ROUTER, security)
-        self._data = self._socket(getattr(zmq, self.data_socket), security)
-        self.control_address = self._bind(self._control, self.port)
-        self.data_address = self._bind(self._data, self.port + 1 if self.port else 0)
+        try:
+            security: dict[Any, Any] = {}
+            if self.keys is not None:
+                security = self._start_curve(zmq)
+            self._control = self._socket(zmq.ROUTER, security)
+            self._data = self._socket(getattr(zmq, self.data_socket), security)
+            self.control_address = self._bind(self._control, self.port)
+            self.data_address = self._bind(self._data, self.port + 1 if self.port else 0)
+        except BaseException:
+            # A refused bind or key folder leaves nothing open behind it.
+            self.shutdown()
+            raise
         self.ready = True
 
     def _start_curve(self, zmq: Any) -> dict[Any, Any]:
@@ -159,6 +171,9 @@ class ZMQServer(metaclass=AutoRegisterMeta):
         socket = self._context.socket(kind)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        if ":" in self.bind:
+            # Without it ZeroMQ cannot bind an IPv6 interface ("No such device").
+            socket.setsockopt(zmq.IPV6, 1)
         for option, value in security.items():
             socket.setsockopt(option, value)
         return socket
@@ -171,11 +186,21 @@ class ZMQServer(metaclass=AutoRegisterMeta):
             address = f"ipc://{path}"
             socket.bind(address)
             return address
+        import zmq
+
         host = f"[{self.bind}]" if ":" in self.bind else self.bind
-        if port:
-            socket.bind(f"tcp://{host}:{port}")
-        else:
-            port = socket.bind_to_random_port(f"tcp://{host}")
+        try:
+            if port:
+                socket.bind(f"tcp://{host}:{port}")
+            else:
+                port = socket.bind_to_random_port(f"tcp://{host}")
+        except zmq.ZMQError as exc:
+            where = f"{self.bind} port {port}" if port else self.bind
+            raise OSError(
+                exc.errno,
+                f"cannot bind {where}: {exc.strerror}; give another --port, or a --bind "
+                "address of this machine",
+            ) from None
         return f"tcp://{host}:{port}"
 
     def stop(self) -> None:

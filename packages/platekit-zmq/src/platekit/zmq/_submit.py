@@ -119,6 +119,7 @@ def wait(
     seconds (it goes on running; wait again or cancel it).
     """
     import zmq
+    from platekit.zmq._address import connect
 
     client = Client(address, timeout=timeout, curve=curve)
     subscriber: Any = None
@@ -129,7 +130,7 @@ def wait(
         subscriber.setsockopt(zmq.LINGER, 0)
         for option, value in (curve or {}).items():
             subscriber.setsockopt(option, value)
-        subscriber.connect(data_address)
+        connect(subscriber, data_address)
         topic = job_id.encode()
         subscriber.setsockopt(zmq.SUBSCRIBE, topic)
         reporter = _Reporter(on_progress)
@@ -234,8 +235,12 @@ def describe_progress(done: int, total: int, rate: float) -> str:
     return ", ".join(parts)
 
 
-def describe_job(record: dict[str, Any], *, params: bool = True) -> str:
-    """A job's record as lines for people: state, progress, times, parameters, result or error."""
+def describe_job(record: dict[str, Any], *, params: bool = True, traceback: bool = False) -> str:
+    """A job's record as lines for people: state, progress, times, parameters, result or error.
+
+    A failed job's error is one line; the server-side traceback follows it
+    only with ``traceback=True`` (``--verbose``).
+    """
     lines = [f"job {record.get('job_id')} ({record.get('job')}): {record.get('state')}"]
     if record.get("state") == "queued" and record.get("position"):
         lines.append(f"  position in the queue: {record['position']}")
@@ -257,7 +262,7 @@ def describe_job(record: dict[str, Any], *, params: bool = True) -> str:
     error = record.get("error")
     if isinstance(error, dict):
         lines.append(f"  error: {error.get('type')}: {error.get('message')}")
-        if error.get("traceback"):
+        if error.get("traceback") and traceback:
             lines.append("  " + str(error["traceback"]).rstrip().replace("\n", "\n  "))
     return "\n".join(lines)
 

@@ -270,8 +270,9 @@ class ZmqStreamBackend(StorageBackend):
 
     def _connect(self) -> Any:
         import zmq
+        from platekit.zmq._address import check_address, connect
 
-        address = self.address
+        address = check_address(self.address)
         if self._socket is not None and self._connected_to != address:
             self._close()
         if self._socket is None:
@@ -283,7 +284,7 @@ class ZmqStreamBackend(StorageBackend):
             socket.setsockopt(zmq.SNDTIMEO, int(self.timeout * 1000))
             for option, value in self._curve.items():
                 socket.setsockopt(option, value)
-            socket.connect(address)
+            connect(socket, address)
             self._socket = socket
             self._connected_to = address
         return self._socket
