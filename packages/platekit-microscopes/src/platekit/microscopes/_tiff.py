@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from platekit.microscopes._codecs import MissingCodecError, compression_name, undecodable_codec
 from platekit.microscopes._errors import BadPlaneError
 
 TYPE_CHECKING = False
@@ -10,24 +11,37 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+# Worded for the Python API and the CLI alike.
+_SKIP_HINT = "write such planes as absent with skip_bad_planes=True / --skip-bad-planes"
+
 
 def read_tiff_plane(path: Path) -> np.ndarray:
     """The first image of the TIFF at ``path`` as a 2-D array.
 
     Raises ``FileNotFoundError`` when the file is gone and
     :class:`BadPlaneError` naming it when it is not a readable TIFF
-    (truncated, damaged, not a TIFF) or holds no 2-D image.
+    (truncated, damaged, not a TIFF) or holds no 2-D image;
+    :class:`~platekit.microscopes._codecs.MissingCodecError` naming the
+    codec and the install line when its compression cannot be decoded here.
     """
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tiff:
             if not tiff.pages:
-                raise BadPlaneError(path, "the TIFF holds no image")
-            array = tiff.pages.first.asarray()
-    except FileNotFoundError:
-        raise
-    except BadPlaneError:
+                raise BadPlaneError(path, f"the TIFF holds no image; {_SKIP_HINT}")
+            page = tiff.pages.first
+            codec = undecodable_codec(page)
+            if codec is not None:
+                raise MissingCodecError(path, codec)
+            try:
+                array = page.asarray()
+            except ValueError as exc:
+                # The codec tables can pass a page whose decoding still needs imagecodecs.
+                if "imagecodecs" in str(exc):
+                    raise MissingCodecError(path, compression_name(page)) from exc
+                raise
+    except (FileNotFoundError, BadPlaneError, MissingCodecError):
         raise
     except PermissionError as exc:
         raise BadPlaneError(
@@ -37,12 +51,16 @@ def read_tiff_plane(path: Path) -> np.ndarray:
         # tifffile raises TiffFileError, ValueError, struct.error, OSError or
         # a codec's error for a damaged file; each means the same here.
         raise BadPlaneError(
-            path, f"is not a readable TIFF ({type(exc).__name__}: {exc}); is it truncated?"
+            path,
+            f"is not a readable TIFF ({type(exc).__name__}: {exc}); it may be truncated or "
+            f"damaged: copy it again, or {_SKIP_HINT}",
         ) from exc
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:
-        raise BadPlaneError(path, f"holds an image of shape {array.shape}, not one 2-D plane")
+        raise BadPlaneError(
+            path, f"holds an image of shape {array.shape}, not one 2-D plane; {_SKIP_HINT}"
+        )
     return array  # type: ignore[no-any-return]
 
 

@@ -7,8 +7,8 @@ elements, their order and their units as Harmony writes them, and returns
 
 ``version`` (5)
     5: namespace ``.../PEHH/HarmonyV5``, TimepointID from 0, channel
-    descriptions in each Image entry, LZW TIFFs with binning 2 (zlib where
-    imagecodecs cannot write LZW). 7: namespace ``.../HarmonyV7``,
+    descriptions in each Image entry, LZW TIFFs with binning 2 (``ImportError``
+    where imagecodecs cannot write LZW). 7: namespace ``.../HarmonyV7``,
     TimepointID from 1, SequenceID and GroupID in each Image, channel
     descriptions in ``Maps``, uncompressed TIFFs with binning 1.
 ``bom`` (True)
@@ -96,17 +96,28 @@ def write(folder: Path, spec: PlateSpec) -> Path:
 
 
 def _compression(version: int) -> str | None:
-    """Harmony 5 writes LZW TIFFs; tifffile needs imagecodecs to write LZW."""
+    """Harmony 5 writes LZW TIFFs; tifffile needs imagecodecs to write LZW.
+
+    Raises ``ImportError`` when imagecodecs cannot: another codec would hide
+    from tests what reading real exports needs.
+    """
     if version != 5:
         return None
     try:
         import imagecodecs
 
-        if imagecodecs.LZW.available:
-            return "lzw"
-    except (ImportError, AttributeError):
-        pass
-    return "zlib"
+        available = bool(imagecodecs.LZW.available)
+    except (ImportError, AttributeError) as exc:
+        raise ImportError(
+            "a Harmony 5 export is LZW-compressed, and tifffile writes LZW only with the "
+            "imagecodecs package; install it: pip install imagecodecs"
+        ) from exc
+    if not available:
+        raise ImportError(
+            f"the installed imagecodecs {imagecodecs.__version__} cannot write LZW, which a "
+            "Harmony 5 export uses; reinstall it: pip install --force-reinstall imagecodecs"
+        )
+    return "lzw"
 
 
 def _file_name(key: PlaneKey) -> str:
