@@ -215,3 +215,96 @@ def test_a_registry_pickles_by_reference_without_discovering(
 def test_an_undeclared_registry_does_not_pickle() -> None:
     with pytest.raises(TypeError, match="not declared on any class"):
         pickle.dumps(_lazy.LazyDiscoveryDict())
+
+
+STORM = """
+import importlib, json, os, sys, threading
+
+sys.path.insert(0, sys.argv[1])
+name, touchers = sys.argv[2], int(sys.argv[3])
+root = importlib.import_module(name)
+runs = importlib.import_module(name + ".runs")
+start = threading.Barrier(touchers)
+seen = {{}}
+
+def touch(index):
+    # Once the importer is inside the first plugin's body, which holds its import lock.
+    runs.GATE.wait(timeout=30)
+    start.wait(timeout=30)
+    seen[str(index)] = sorted(root.REGISTRY)
+
+def import_directly():
+    importlib.import_module(name + ".plugins.mod_000")
+    seen["importer"] = sorted(root.REGISTRY)
+
+threads = [threading.Thread(target=touch, args=(n,), daemon=True) for n in range(touchers)]
+threads.append(threading.Thread(target=import_directly, daemon=True))
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(timeout={timeout})
+if any(thread.is_alive() for thread in threads):
+    print(json.dumps({{"hung": True}}), flush=True)
+    os._exit(3)
+counts = {{}}
+for module in runs.RUNS:
+    counts[module] = counts.get(module, 0) + 1
+print(json.dumps({{"runs": counts, "seen": seen}}))
+"""
+
+STORM_RUNS = """
+import threading
+
+RUNS = []  # a module name per plugin body run
+GATE = threading.Event()  # set by the first plugin's body
+"""
+
+STORM_PLUGIN = """
+import time
+from {name} import runs
+runs.RUNS.append(__name__)
+if __name__.endswith(".mod_000"):
+    runs.GATE.set()
+    time.sleep(0.2)  # the touching threads start a discovery meanwhile
+from {name} import REGISTRY
+SEEN = len(REGISTRY)  # reads its own registry while being imported
+
+class Storm{n:03d}(Base):
+    _kind = "storm_{n:03d}"
+"""
+
+
+@pytest.mark.slow
+def test_plugins_reading_their_registry_during_a_threaded_cold_start_run_once_each(
+    make_tree: Callable[..., PluginTree], tmp_path: Path, cache_root: Path
+) -> None:
+    """One thread imports a plugin directly while 15 touch the cold registry, and
+    every plugin reads its registry in its own body: each body runs once."""
+    plugins, touchers = 200, 15
+    tree = make_tree("storm")
+    (tree.package / "runs.py").write_text(STORM_RUNS)
+    for n in range(plugins):
+        (tree.package / "plugins" / f"mod_{n:03d}.py").write_text(
+            f"from {tree.name} import Base\n" + STORM_PLUGIN.format(name=tree.name, n=n)
+        )
+    env = dict(os.environ, PLATEKIT_CACHE_DIR=str(cache_root))
+    script = STORM.format(timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tree.folder), tree.name, str(touchers)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    modules = [tree.module(f"mod_{n:03d}") for n in range(plugins)]
+    over = {module: runs for module, runs in result["runs"].items() if runs != 1}
+    assert over == {}, f"plugin module bodies ran more than once: {over}"
+    assert sorted(result["runs"]) == modules
+    every_key = [f"storm_{n:03d}" for n in range(plugins)]
+    assert result["seen"] == {
+        **{str(n): every_key for n in range(touchers)},
+        "importer": every_key,
+    }

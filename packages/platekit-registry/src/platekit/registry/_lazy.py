@@ -14,6 +14,8 @@ Threads: discovery never holds a lock while importing. Threads that arrive
 during a discovery wait for it, except a thread that is itself in the middle
 of importing a module: it could hold the very import lock the discovering
 thread is waiting for, so it makes its own pass over the plugins instead.
+Within that pass, as within the discovery, a plugin reading its registry gets
+the partial view: one pass per thread, each module imported once.
 """
 
 # On every warm start's path: no ``from __future__ import annotations`` (one more
@@ -69,6 +71,8 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         self._force_discovery = False
         self._lock = threading.RLock()
         self._discoverer: int | None = None
+        # Threads in a pass of their own while another discovers (see _prepare).
+        self._helpers: set[int] = set()
         self._done: Any = None
         self._manager: RegistryCacheManager | None = None
         #: "cold", "hit", "miss: <why>", "disabled: <why>".
@@ -254,13 +258,13 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                     self._done = threading.Lock()
                     self._done.acquire()
                     break
-                if self._discoverer == me:
-                    return  # a plugin reading its registry during discovery: a partial view
+                if self._discoverer == me or me in self._helpers:
+                    return  # a plugin reading its registry during this thread's pass: partial
                 done = self._done
             from platekit.registry._discovery import import_plugins, inside_import
 
             if inside_import():
-                import_plugins(self.config, self._root, None)
+                self._help(me, import_plugins)
                 return
             # Wait for the discovering thread; bounded per wait so the loop re-checks.
             while not done.acquire(timeout=1.0):
@@ -277,6 +281,20 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 if succeeded:
                     self._force_discovery = False
                 self._done.release()
+
+    def _help(self, me: int, import_plugins: "Callable[..., Any]") -> None:
+        """One pass over the plugins by a thread that may not wait for the discoverer.
+
+        The plugins this pass imports may read the registry too: they get the
+        partial view, so a pass never starts another and each module runs once.
+        """
+        with self._lock:
+            self._helpers.add(me)
+        try:
+            import_plugins(self.config, self._root, None)
+        finally:
+            with self._lock:
+                self._helpers.discard(me)
 
     def _discover(self) -> None:
         started = time.perf_counter()
