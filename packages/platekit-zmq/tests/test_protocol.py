@@ -36,6 +36,10 @@ SCHEMA = {
 }
 
 
+#: A well-formed ping, as text: encoded in anything but UTF-8 it is malformed.
+PING = '{"protocol": 1, "type": "ping", "id": 1}'
+
+
 def _code(frame: bytes, schema: Any = SCHEMA) -> str:
     with pytest.raises(ProtocolError) as failed:
         parse(frame, schema)
@@ -86,6 +90,13 @@ def test_an_error_reply_names_its_code_message_and_request() -> None:
         b"[" * 20_000 + b"]" * 20_000,
         b'{"protocol": 1, "type": "ping", "x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
         b'{"protocol": 1, "type": "ping", "id": ' + b"9" * 5000 + b"}",
+        PING.encode("utf-16"),
+        PING.encode("utf-16-le"),
+        PING.encode("utf-32"),
+        PING.encode("utf-32-be"),
+        PING.encode("utf-8-sig"),
+        b'{"protocol": 1, "type": "ping", "id": NaN}',
+        b'{"protocol": 1, "type": "ping", "id": -Infinity}',
     ],
     ids=[
         "empty",
@@ -98,13 +109,20 @@ def test_an_error_reply_names_its_code_message_and_request() -> None:
         "deep-list",
         "deep-field",
         "huge-int",
+        "utf-16",
+        "utf-16-le",
+        "utf-32",
+        "utf-32-be",
+        "utf-8-bom",
+        "nan",
+        "infinity",
     ],
 )
 def test_what_is_not_a_json_object_is_malformed(frame: bytes) -> None:
     assert _code(frame) == "malformed"
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1", True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 2, "1", True, [1], 1.0, 1.5])
 def test_another_protocol_version_is_refused_saying_which(version: Any) -> None:
     fields: dict[str, Any] = {"type": "ping"}
     if version is not None:
@@ -299,6 +317,10 @@ def raw(run_server: Callable[[Any], Any]) -> Iterator[Callable[..., dict[str, An
         (b"\x80\x04not json", "malformed"),
         (pickle.dumps(["ping"]), "malformed"),
         (b'{"protocol": 99, "type": "ping"}', "protocol_version"),
+        (b'{"protocol": 1.0, "type": "ping"}', "protocol_version"),
+        (PING.encode("utf-16"), "malformed"),
+        (PING.encode("utf-32"), "malformed"),
+        (PING.encode("utf-8-sig"), "malformed"),
         (b'{"protocol": 1, "type": "launch_missiles"}', "unknown_type"),
         (b'{"protocol": 1, "type": "put", "name": 5}', "invalid"),
         (b'{"protocol": 1, "type": "put"}', "invalid"),

@@ -327,6 +327,26 @@ def test_metadata_too_large_for_a_header_is_refused_before_sending(
     assert backend.list_files("") == ["m0", "m1"]
 
 
+def test_a_png_without_its_codec_is_unavailable_not_an_internal_error(
+    run_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if imagecodecs were not installed: importing it fails.
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)
+    server = run_server(StreamServer(store="disk", root=str(tmp_path / "store")))
+    peer = RawPeer(server.data_address)
+    try:
+        pixels = np.zeros((4, 4), dtype=np.uint8)
+        reply = peer.ask([header("save", id=5, path="a.png", dtype="|u1", shape=[4, 4]), pixels])
+        assert reply["type"] == "error" and reply["id"] == 5, reply
+        assert reply["error"] == "unavailable", reply
+        assert "imagecodecs" in reply["message"]
+        # A TIFF needs no codec and is stored as before.
+        ok = peer.ask([header("save", id=6, path="a.tif", dtype="|u1", shape=[4, 4]), pixels])
+        assert ok["type"] == "stored"
+    finally:
+        peer.close()
+
+
 def test_loading_data_that_is_not_an_array_is_refused(run_server: Any, tmp_path: Path) -> None:
     root = tmp_path / "store"
     server = run_server(StreamServer(store="disk", root=str(root)))

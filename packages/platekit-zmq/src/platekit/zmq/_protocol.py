@@ -87,20 +87,14 @@ def parse(frame: bytes | memoryview, schema: Mapping[str, Mapping[str, Field]]) 
         raise ProtocolError(
             "too_large", f"the header is {len(frame)} bytes; at most {MAX_HEADER_BYTES} are taken"
         )
-    try:
-        decoded = json.loads(bytes(frame))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError("malformed", f"the header is not UTF-8 JSON: {exc}") from None
-    except RecursionError:
-        raise ProtocolError(
-            "malformed", "the header nests arrays or objects too deeply to decode"
-        ) from None
+    decoded = _decode(frame)
     if not isinstance(decoded, dict):
         raise ProtocolError(
             "malformed", f"the header must be a JSON object, got {type(decoded).__name__}"
         )
     version = decoded.get("protocol")
-    if version != PROTOCOL_VERSION or isinstance(version, bool):
+    # An integer, exactly: 1.0 and true compare equal to 1 in Python, not on the wire.
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise ProtocolError(
             "protocol_version",
             f"this server speaks platekit protocol {PROTOCOL_VERSION}, the message says "
@@ -136,6 +130,34 @@ def parse(frame: bytes | memoryview, schema: Mapping[str, Mapping[str, Field]]) 
     return decoded
 
 
+def _decode(frame: bytes | memoryview) -> Any:
+    """The JSON value in ``frame``, read as UTF-8 only; ``ProtocolError("malformed")`` otherwise.
+
+    ``json.loads`` of bytes would also take UTF-16, UTF-32 and a UTF-8
+    byte-order mark, and NaN or Infinity, none of which is UTF-8 JSON.
+    """
+    try:
+        text = bytes(frame).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError("malformed", f"the header is not UTF-8: {exc}") from None
+    if text.startswith("\ufeff"):
+        raise ProtocolError(
+            "malformed", "the header starts with a byte-order mark; send UTF-8 without one"
+        )
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise ProtocolError("malformed", f"the header is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(
+            "malformed", "the header nests arrays or objects too deeply to decode"
+        ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def id_of(frame: Any) -> str | int | None:
     """The ``id`` of a header that was refused, when it has a readable one (else ``None``).
 
@@ -146,8 +168,8 @@ def id_of(frame: Any) -> str | int | None:
     if len(data) > MAX_HEADER_BYTES:
         return None
     try:
-        decoded = json.loads(bytes(data))
-    except (ValueError, RecursionError):
+        decoded = _decode(data)
+    except ProtocolError:
         return None
     found = decoded.get("id") if isinstance(decoded, dict) else None
     return found if isinstance(found, (str, int)) and not isinstance(found, bool) else None

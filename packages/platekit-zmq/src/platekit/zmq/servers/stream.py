@@ -68,6 +68,8 @@ STORE_ERRORS: tuple[tuple[str, type[Exception]], ...] = (
     ("os_error", OSError),
     ("type", TypeError),
     ("invalid_argument", ValueError),
+    # A format whose codec is not installed (PNG without imagecodecs): the server's to fix.
+    ("unavailable", ImportError),
 )
 #: The error code of a path that is absolute or leaves the store's root.
 BAD_PATH = "bad_path"
