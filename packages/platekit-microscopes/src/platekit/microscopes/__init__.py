@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from platekit.microscopes._codecs import MissingCodecError
     from platekit.microscopes._components import (
         COMPONENTS,
         AllComponents,
@@ -71,6 +72,7 @@ __all__ = [
     "GroupBy",
     "MetadataHandler",
     "MicroscopeHandler",
+    "MissingCodecError",
     "PlaneKey",
     "PlaneName",
     "Plate",
@@ -95,6 +97,7 @@ __all__ = [
 
 # Public name -> private module that defines it.
 _HOMES = {
+    "MissingCodecError": "_codecs",
     "COMPONENTS": "_components",
     "AllComponents": "_components",
     "GroupBy": "_components",

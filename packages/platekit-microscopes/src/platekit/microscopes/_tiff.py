@@ -21,7 +21,7 @@ def read_tiff_plane(path: Path) -> np.ndarray:
     Raises ``FileNotFoundError`` when the file is gone and
     :class:`BadPlaneError` naming it when it is not a readable TIFF
     (truncated, damaged, not a TIFF) or holds no 2-D image;
-    :class:`~platekit.microscopes._codecs.MissingCodecError` naming the
+    :class:`~platekit.microscopes.MissingCodecError` naming the
     codec and the install line when its compression cannot be decoded here.
     """
     import tifffile
