@@ -280,6 +280,54 @@ def test_an_index_naming_a_module_that_moved_rediscovers(
     assert out["got"] == "BetaPlugin"
 
 
+UNRESOLVABLE = {
+    "a malformed reference": "::::",
+    "a module that does not exist": "pk_no_such_module.plugins:BetaPlugin",
+    "a submodule that does not exist": "{package}.plugins.mod_gone:BetaPlugin",
+}
+
+
+@pytest.mark.parametrize("kind", UNRESOLVABLE)
+def test_an_index_entry_that_does_not_resolve_is_rebuilt_once(
+    plugins: PluginTree, run_python: RunPython, cache_root: Path, kind: str
+) -> None:
+    report(run_python, plugins)
+    [index] = list(cache_root.glob("*/registry.*.json"))
+    record = json.loads(index.read_text())
+    bad = UNRESOLVABLE[kind].format(package=plugins.name)
+    package_entries(record["items"]).update(beta=bad, ghost=bad)
+    index.write_text(json.dumps(record))
+    code = f"""
+        import json
+        import {plugins.name} as root
+        registry = root.REGISTRY
+        found = {{"keys": sorted(registry)}}
+        for key in ("beta", "ghost"):
+            try:
+                found[key] = registry[key].__qualname__
+            except Exception as exc:
+                found[key] = type(exc).__name__
+            found[key + " state"] = registry.cache_state
+        print(json.dumps(found))
+    """
+    first = json.loads(run_python(code, path=plugins.folder))
+    assert first["keys"] == ["alpha", "beta", "ghost", "gpu_gamma"]
+    assert first["beta"] == "BetaPlugin"
+    assert first["beta state"].startswith("miss: the index entry for 'beta'")
+    # Rediscovered once: the key the plugins do not define is unknown now.
+    assert first["ghost"] == "KeyError"
+    assert first["ghost state"] == first["beta state"]
+    # A later process starts from the rebuilt index.
+    later = json.loads(run_python(code, path=plugins.folder))
+    assert later == {
+        "keys": ["alpha", "beta", "gpu_gamma"],
+        "beta": "BetaPlugin",
+        "beta state": "hit",
+        "ghost": "KeyError",
+        "ghost state": "hit",
+    }
+
+
 def test_two_registries_with_the_same_name_never_share_an_index(
     make_tree: MakeTree, run_python: RunPython, cache_root: Path
 ) -> None:

@@ -65,6 +65,12 @@ def split_reference(ref: str) -> tuple[str, str]:
     return module, qualname
 
 
+def well_formed(ref: str) -> bool:
+    """Whether a reference names a module and a class with dotted Python identifiers."""
+    module, _, qualname = ref.partition(":")
+    return all(part.isidentifier() for part in (*module.split("."), *qualname.split(".")))
+
+
 def build_entries(
     classes: "list[tuple[Any, type]]", origins: dict[str, str], config: "RegistryConfig"
 ) -> "tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]":

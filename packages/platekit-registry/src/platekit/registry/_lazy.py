@@ -362,6 +362,9 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
 
     def refresh(self) -> None:
         """Discover again, from scratch, and rewrite the index."""
+        self._rediscover("miss: refresh() asked for a new discovery")
+
+    def _rediscover(self, reason: str) -> None:
         _sources.forget_scans()
         with self._lock:
             self._ready = False
@@ -371,7 +374,7 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             self._metadata = {}
             self._secondary_index = {}
             self._replaced = {}
-            self.cache_state = "miss: refresh() asked for a new discovery"
+            self.cache_state = reason
         self._prepare()
 
     # -- registration --------------------------------------------------------------
@@ -479,18 +482,13 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         cls = self._classes.get(key)
         if cls is not None and self._replaced and self._replaced_by_index(key, cls):
             # Registered before the index was read, by a class the indexed one replaces.
-            self._import_module_for(key, _index.split_reference(self._index[key])[0])
+            self._resolve_indexed(key, self._index[key])
             cls = self._classes.get(key)
         if cls is not None:
             return cls
         entry = self._index.get(key)
         if entry is not None:
-            self._import_module_for(key, _index.split_reference(entry)[0])
-            cls = self._classes.get(key)
-            if cls is not None:
-                return cls
-            # The index named a module that no longer defines the key.
-            self.refresh()
+            self._resolve_indexed(key, entry)
             cls = self._classes.get(key)
             if cls is not None:
                 return cls
@@ -501,6 +499,40 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
                 if cls is not None:
                     return cls
         raise KeyError(self._unknown_key_message(key))
+
+    def _resolve_indexed(self, key: "Any", entry: str) -> None:
+        """Import the module the index names for ``key``; when that reference does not
+        resolve, rediscover once and rewrite the index.
+
+        It does not resolve when it is malformed, names a module that does not
+        exist, or names one that does not define the key: the index is wrong,
+        not the plugin. A module that exists and fails raises PluginImportError.
+        """
+        module = _index.split_reference(entry)[0]
+        if not _index.well_formed(entry):
+            problem = "is malformed"
+        else:
+            try:
+                self._import_module_for(key, module)
+            except ImportError as exc:
+                if not _is_missing(exc.__cause__, module):
+                    raise
+                problem = f"names a module that does not exist ({exc.__cause__})"
+            else:
+                if key in self._classes:
+                    return
+                problem = f"names a module that does not define {key!r}"
+        from platekit.registry import _log
+
+        _log.log(
+            _log.WARNING,
+            "%s registry: the index entry for %r (%r) %s; discovering again",
+            self.name,
+            key,
+            entry,
+            problem,
+        )
+        self._rediscover(f"miss: the index entry for {key!r} {problem}")
 
     def _import_module_for(
         self, key: "Any", module: str, error: "PluginError | None" = None
@@ -657,6 +689,13 @@ class _Indexed:
 def _registry_of(root: type) -> LazyDiscoveryDict:
     registry: LazyDiscoveryDict = root.__registry__  # type: ignore[attr-defined]
     return registry
+
+
+def _is_missing(exc: "BaseException | None", module: str) -> bool:
+    """Whether ``exc`` says that ``module`` itself (or a package above it) does not exist,
+    rather than that something the module imports is missing."""
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    return bool(missing) and (module == missing or module.startswith(f"{missing}."))
 
 
 def _plugin_error() -> "type[PluginError]":
