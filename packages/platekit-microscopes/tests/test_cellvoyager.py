@@ -1,15 +1,25 @@
 from __future__ import annotations
 
 import string
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+import zarr
 from hypothesis import given
 from hypothesis import strategies as st
 
-from platekit.microscopes import PlaneKey, PlaneName, PlateFormatError, open_plate, well_name
+from platekit.microscopes import (
+    Channel,
+    PlaneKey,
+    PlaneName,
+    PlateFormatError,
+    convert,
+    open_plate,
+    well_name,
+)
 from platekit.microscopes.handlers.cellvoyager import CellVoyagerParser
 from platekit.microscopes.testing import expected_pixels, write_plate
 from platekit.microscopes.testing.contract import HandlerContract
@@ -291,16 +301,68 @@ def test_a_record_without_row_and_column_takes_the_well_from_its_name(tmp_path: 
 # -- several timelines and actions ----------------------------------------------------
 
 
-def test_timelines_follow_one_another(tmp_path: Path) -> None:
+def test_time_points_count_across_timelines(tmp_path: Path) -> None:
     folder = write_plate("cellvoyager", tmp_path / "P", wells=["A01"], t=5, timelines=2)
+    # As on the instrument: timeline 2 goes on with TimePoint 4, not 1 again.
     assert {p.name for p in folder.glob("P_*.tif")} == {
         f"P_A01_T{timepoint:04d}F001L{timeline:02d}A01Z01C01.tif"
-        for timeline, timepoint in [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)]
+        for timeline, timepoint in [(1, 1), (1, 2), (1, 3), (2, 4), (2, 5)]
     }
     plate = open_plate(folder)
     assert plate.metadata.t_count == 5
     assert plate.metadata.extra["timelines"] == {"1": [1, 3], "2": [4, 5]}
     assert [key.timepoint for key, _ in plate.planes()] == [1, 2, 3, 4, 5]
+    assert plate.missing() == []
+    for key, _ in plate.planes():
+        np.testing.assert_array_equal(plate.read_plane(key), expected_pixels(key), str(key))
+
+
+def test_timeline_k_at_time_point_k_is_not_added_up(tmp_path: Path) -> None:
+    # Four timelines of one time point each, as a CV8000 QC measurement writes them.
+    records = [
+        (
+            image(ch=k, TimePoint=k, TimelineIndex=k),
+            f"P_A01_T{k:04d}F001L{k:02d}A01Z01C{k:02d}.tif",
+        )
+        for k in (1, 2, 3, 4)
+    ]
+    channels = "".join(CHANNEL_1.replace('Ch="1"', f'Ch="{k}"') for k in (1, 2, 3, 4))
+    detail = PLATE_96 + ' bts:TimePointCount="4"'
+    plate = open_plate(handmade(tmp_path / "P", records, detail=detail, channels=channels))
+    assert plate.metadata.t_count == 4
+    assert [(key.channel, key.timepoint) for key, _ in plate.planes()] == [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 4),
+    ]
+    assert plate.metadata.extra["timelines"] == {str(k): [k, k] for k in (1, 2, 3, 4)}
+    # Channel 1 at t 2 was never to be taken: not missing, and inspect says why.
+    assert plate.missing() == []
+    assert any("timelines take different" in notice for notice in plate.metadata.notices)
+
+
+def test_timelines_taking_one_channel_each(tmp_path: Path) -> None:
+    folder = write_plate(
+        "cellvoyager", tmp_path / "P", channels=2, t=4, timelines=2, channel_per_timeline=True
+    )
+    mlf = ET.parse(folder / "MeasurementData.mlf").getroot()
+    taken = {
+        tuple(r.get(f"{{{BTS}}}{part}") for part in ("TimelineIndex", "TimePoint", "Ch"))
+        for r in mlf
+        if r.get(f"{{{BTS}}}Type") == "IMG"
+    }
+    assert taken == {("1", "1", "1"), ("1", "2", "1"), ("2", "3", "2"), ("2", "4", "2")}
+    plate = open_plate(folder)
+    assert sorted(plate.metadata.channels) == [1, 2]
+    assert plate.metadata.t_count == 4
+    assert {(key.channel, key.timepoint) for key, _ in plate.planes()} == {
+        (1, 1),
+        (1, 2),
+        (2, 3),
+        (2, 4),
+    }
+    assert plate.missing() == []
     for key, _ in plate.planes():
         np.testing.assert_array_equal(plate.read_plane(key), expected_pixels(key), str(key))
 
@@ -309,7 +371,7 @@ def test_actions_with_their_own_ch_keep_it(tmp_path: Path) -> None:
     folder = write_plate("cellvoyager", tmp_path / "P", channels=3, actions="per_channel")
     assert (folder / "P_A01_T0001F001L01A03Z01C03.tif").is_file()
     plate = open_plate(folder)
-    assert plate.handler.metadata().channels(folder) == {1: "Ch1", 2: "Ch2", 3: "Ch3"}
+    assert plate.handler.metadata().channels(folder) == {1: "405", 2: "488", 3: "561"}
     assert "channel_sources" not in plate.metadata.extra
 
 
@@ -319,9 +381,9 @@ def test_actions_sharing_a_ch_become_channels_of_their_own(tmp_path: Path) -> No
     plate = open_plate(folder)
     meta = plate.metadata
     assert {n: c.name for n, c in meta.channels.items()} == {
-        1: "Ch1 (action 1)",
-        2: "Ch1 (action 2)",
-        3: "Ch1 (action 3)",
+        1: "405 (action 1)",
+        2: "405 (action 2)",
+        3: "405 (action 3)",
     }
     assert meta.extra["channel_sources"]["3"] == {"action": 3, "ch": 1}
     assert plate.missing() == []
@@ -353,11 +415,101 @@ def test_planes_the_mrf_counts_but_no_record_lists_are_missing(tmp_path: Path) -
     assert [key for key, _ in plate.planes()] == [PlaneKey("A01", 1)]
 
 
-def test_a_channel_the_mrf_lists_but_no_record_has_is_missing(tmp_path: Path) -> None:
+def test_a_channel_the_mrf_defines_but_nothing_acquires_is_left_out(tmp_path: Path) -> None:
     channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
     plate = open_plate(handmade(tmp_path / "P", [(image(), name())], channels=channels))
+    assert sorted(plate.metadata.channels) == [1]
+    assert plate.missing() == []
+    assert plate.metadata.extra["unacquired_channels"] == [2]
+    assert plate.metadata.notices == [
+        "Ch2 is defined in MeasurementDetail.mrf but not acquired (MeasurementData.mlf has no "
+        "image of it): left out of the plate"
+    ]
+
+
+def test_a_channel_the_setting_acquires_but_no_record_has_is_missing(tmp_path: Path) -> None:
+    channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
+    detail = PLATE_96 + ' bts:MeasurementSettingFileName="S.mes"'
+    folder = handmade(tmp_path / "P", [(image(), name())], channels=channels, detail=detail)
+    (folder / "S.mes").write_text(
+        f'<bts:MeasurementSetting xmlns:bts="{BTS}"><bts:Timelapse><bts:Timeline><bts:ActionList>'
+        "<bts:ActionAcquire2D><bts:Ch>1</bts:Ch></bts:ActionAcquire2D>"
+        "<bts:ActionAcquire2D><bts:Ch>2</bts:Ch></bts:ActionAcquire2D>"
+        "</bts:ActionList></bts:Timeline></bts:Timelapse></bts:MeasurementSetting>"
+    )
+    plate = open_plate(folder)
     assert sorted(plate.metadata.channels) == [1, 2]
     assert plate.missing() == [PlaneKey("A01", 1, 2)]
+    assert plate.metadata.notices == []
+
+
+def test_without_records_or_setting_every_defined_channel_is_kept(tmp_path: Path) -> None:
+    channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
+    plate = open_plate(handmade(tmp_path / "P", [], channels=channels))
+    assert sorted(plate.metadata.channels) == [1, 2]
+    assert plate.metadata.wells == []
+
+
+def test_synthetic_unacquired_channels_are_defined_and_left_out(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=2, unacquired_channels=2)
+    mrf = ET.parse(folder / "MeasurementDetail.mrf").getroot()
+    defined = [c.get(f"{{{BTS}}}Ch") for c in mrf if c.tag == f"{{{BTS}}}MeasurementChannel"]
+    assert defined == ["1", "2", "3", "4"]
+    plate = open_plate(folder)
+    meta = plate.metadata
+    assert sorted(meta.channels) == [1, 2]
+    assert plate.missing() == []
+    assert meta.extra["unacquired_channels"] == [3, 4]
+    assert meta.notices == [
+        "Ch3 and Ch4 are defined in MeasurementDetail.mrf but not acquired "
+        "(MeasurementData.mlf has no image of them and CV8000_2ch.mes does not acquire them): "
+        "left out of the plate"
+    ]
+    out = tmp_path / "out.zarr"
+    convert(folder, out)
+    array = zarr.open_array(str(out / "A" / "1" / "0" / "0"), mode="r")
+    # A plate of one z plane and one time point is stored as (c, y, x).
+    assert array.shape == (2, 64, 64)
+
+
+def test_channel_names_colours_and_wavelengths_come_from_the_setting(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=2)
+    channels = open_plate(folder).metadata.channels
+    assert channels[1] == Channel(1, "405", 405.0, 445.0, "1B54FF")
+    assert channels[2] == Channel(2, "488", 488.0, 525.0, "00FFA1")
+
+
+def test_an_unreadable_setting_leaves_the_records_to_say(tmp_path: Path) -> None:
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=2)
+    (folder / "CV8000_2ch.mes").write_text("<bts:MeasurementSetting")
+    plate = open_plate(folder)
+    assert sorted(plate.metadata.channels) == [1, 2]
+    assert plate.metadata.channels[1].name == "Ch1"
+    (notice,) = plate.metadata.notices
+    assert "CV8000_2ch.mes" in notice and "could not be read" in notice
+
+
+# -- projections ----------------------------------------------------------------------
+
+
+def test_maximum_projections_are_read_as_the_one_z_plane(tmp_path: Path) -> None:
+    projected = {"Action": "3D", "ZImageProcessing": "Maximum"}
+    records = [(image(ch=1, **projected), name(ch=1))]
+    records += [
+        (image(z=z, ch=2, action=2, Action="3D"), name(z=z, ch=2, action=2)) for z in (1, 2, 3)
+    ]
+    channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
+    detail = PLATE_96.replace('ZCount="1"', 'ZCount="3"')
+    plate = open_plate(handmade(tmp_path / "P", records, detail=detail, channels=channels))
+    assert plate.metadata.z_count == 3
+    assert next(key for key, _ in plate.planes()) == PlaneKey("A01", 1, 1, 1)
+    # Channel 1's z 2 and 3 were never to be taken: a projection is one plane.
+    assert plate.missing() == []
+    assert plate.metadata.extra["z_projections"] == {"1": "Maximum"}
+    assert plate.metadata.notices == [
+        "channel 1 holds maximum projections the instrument made of z stacks "
+        "(ZImageProcessing): each field's projection is read as its one z plane"
+    ]
 
 
 # -- broken plates --------------------------------------------------------------------

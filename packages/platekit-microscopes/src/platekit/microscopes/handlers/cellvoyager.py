@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
@@ -195,6 +195,8 @@ class _Record:
     position: tuple[float, float, float | None] | None
     time: str | None
     prefix: str | None
+    #: ``ZImageProcessing`` ("Maximum"): the image is a projection the instrument made of a stack.
+    projection: str | None
 
 
 def _find_file(folder: Path, name: str) -> Path:
@@ -371,6 +373,7 @@ def _record(attrs: dict[str, str], file: str, name: PlaneName | None, fail: _Fai
         position=position,
         time=attrs.get("Time"),
         prefix=name.prefix if name is not None else None,
+        projection=attrs.get("ZImageProcessing") or None,
     )
 
 
@@ -384,6 +387,127 @@ def _record_line(path: Path, number: int) -> int | None:
         if count == number:
             return text.count(b"\n", 0, match.start()) + 1
     return None
+
+
+# -- the measurement setting (.mes) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SettingChannel:
+    name: str | None
+    color: str | None
+    excitation_nm: float | None
+    emission_nm: float | None
+
+
+@dataclass(frozen=True)
+class _Action:
+    timeline: int
+    action: int
+    chs: tuple[int, ...]
+    #: One plane per field: a 2D action, or a 3D one the instrument projects.
+    flat: bool
+
+
+@dataclass(frozen=True)
+class _Setting:
+    file: str
+    actions: list[_Action]
+    channels: dict[int, _SettingChannel]
+
+
+def _setting_file(folder: Path, detail: _Detail) -> Path | None:
+    """The measurement setting the MRF names, else the folder's only ``.mes``."""
+    if detail.setting:
+        try:
+            return _find_file(folder, detail.setting)
+        except FileNotFoundError:
+            return None
+    try:
+        found = [entry for entry in os.listdir(folder) if entry.lower().endswith(".mes")]
+    except OSError:
+        return None
+    return folder / found[0] if len(found) == 1 else None
+
+
+def _read_setting(path: Path) -> _Setting:
+    """Which channels each timeline's actions acquire, and how each channel is set up."""
+    from platekit.microscopes._xml import parse_xml
+
+    root = parse_xml(path)
+    if _local(root) != "MeasurementSetting":
+        raise _Fail(path)(
+            f"is not a CellVoyager measurement setting: its root element is <{_local(root)}>, "
+            "not <bts:MeasurementSetting>"
+        )
+    actions: list[_Action] = []
+    timelines = [element for element in root.iter() if _local(element) == "Timeline"]
+    for timeline, element in enumerate(timelines, 1):
+        acquisitions = [
+            action for action in element.iter() if _local(action).startswith("ActionAcquire")
+        ]
+        for number, action in enumerate(acquisitions, 1):
+            # Real settings list ``<bts:Ch>1</bts:Ch>``; a ``Ch`` attribute says the same.
+            chs = [(child.text or "").strip() for child in action if _local(child) == "Ch"]
+            chs += [
+                _attributes(child)["Ch"] for child in action.iter() if "Ch" in _attributes(child)
+            ]
+            kind = _local(action).removeprefix("ActionAcquire").upper()
+            processing = _attributes(action).get("ImageProcessing", "")
+            actions.append(
+                _Action(
+                    timeline,
+                    number,
+                    tuple(int(ch) for ch in dict.fromkeys(chs) if ch.isdigit()),
+                    kind == "2D" or processing not in ("", "None"),
+                )
+            )
+    waves = {
+        _attributes(light).get("Name", ""): _attributes(light).get("WaveLength", "")
+        for light in root.iter()
+        if _local(light) == "LightSource"
+    }
+    channels: dict[int, _SettingChannel] = {}
+    for element in root.iter():
+        if _local(element) != "Channel":
+            continue
+        attrs = _attributes(element)
+        if not attrs.get("Ch", "").isdigit():
+            continue
+        light = next(
+            ((child.text or "").strip() for child in element if _local(child) == "LightSourceName"),
+            "",
+        )
+        channels[int(attrs["Ch"])] = _SettingChannel(
+            name=(attrs.get("Fluorophore") or attrs.get("Target") or "").strip() or None,
+            color=_color(attrs.get("Color", "")),
+            excitation_nm=_wavelength(waves.get(light, "")),
+            emission_nm=_emission(attrs.get("Acquisition", "")),
+        )
+    return _Setting(path.name, actions, channels)
+
+
+def _emission(acquisition: str) -> float | None:
+    """The centre of a band-pass emission filter: ``BP445/45`` passes 445 ± 22.5 nm."""
+    match = re.match(r"\s*BP\s*(\d+(?:\.\d+)?)", acquisition)
+    return _wavelength(match[1]) if match else None
+
+
+def _wavelength(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    # A lamp's wavelength is written as 0: it has none.
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _color(value: str) -> str | None:
+    """``#AARRGGBB`` (as the software writes it) or ``#RRGGBB`` as ``RRGGBB``."""
+    digits = value.strip().lstrip("#").upper()
+    if re.fullmatch(r"[0-9A-F]{8}", digits):
+        return digits[2:]
+    return digits if re.fullmatch(r"[0-9A-F]{6}", digits) else None
 
 
 # -- from records to planes ---------------------------------------------------------
@@ -400,9 +524,19 @@ def _scan(folder: Path) -> PlateScan:
         ) from None
     detail = _read_detail(mrf)
     records = _read_records(mlf)
+    notices: list[str] = []
+    setting = None
+    setting_path = _setting_file(folder, detail)
+    if setting_path is not None:
+        try:
+            setting = _read_setting(setting_path)
+        except (PlateFormatError, OSError) as error:
+            notices.append(
+                f"the measurement setting could not be read ({error}); the channels acquired "
+                "were taken from the image records alone"
+            )
 
-    channel_of, channels, sources = _channels(records, detail)
-    offsets, timelines = _timeline_offsets(records)
+    layout = _channels(records, detail, setting)
     try:
         entries = set(os.listdir(folder))
     except OSError:
@@ -411,17 +545,9 @@ def _scan(folder: Path) -> PlateScan:
     planes: dict[PlaneKey, str] = {}
     missing: set[PlaneKey] = set()
     positions: dict[PlaneKey, tuple[float, float, float | None]] = {}
-    only_2d: dict[int, bool] = {}
     for record in records:
-        channel = channel_of[(record.action, record.ch)]
-        key = PlaneKey(
-            record.well,
-            record.field,
-            channel,
-            record.z_index,
-            offsets[record.timeline] + record.timepoint,
-        )
-        only_2d[channel] = only_2d.get(channel, True) and record.action_kind.upper() == "2D"
+        channel = layout.channel_of[(record.action, record.ch)]
+        key = PlaneKey(record.well, record.field, channel, record.z_index, record.timepoint)
         if record.position is not None:
             positions.setdefault(key, record.position)
         if key in planes:
@@ -440,14 +566,27 @@ def _scan(folder: Path) -> PlateScan:
     site_count = max([detail.fields or 1, *(key.site for key in keys)])
     z_count = max([detail.z_count or 1, *(key.z_index for key in keys)])
     t_count = max([detail.t_count or 1, *(key.timepoint for key in keys)])
-    for well in wells:
-        for site in range(1, site_count + 1):
-            for channel in channels:
-                for z in range(1, (1 if only_2d.get(channel) else z_count) + 1):
-                    for t in range(1, t_count + 1):
-                        key = PlaneKey(well, site, channel, z, t)
-                        if key not in planes:
-                            missing.add(key)
+    timelines = _timelines(records, t_count)
+    scheduled = _schedule(records, layout, setting, timelines)
+    grid = 0
+    for timeline, (first, last) in timelines.items():
+        taken_wells, taken_channels = scheduled[timeline]
+        for well in taken_wells:
+            for site in range(1, site_count + 1):
+                for channel in taken_channels:
+                    for z in range(1, (1 if layout.flat[channel] else z_count) + 1):
+                        for t in range(first, last + 1):
+                            grid += 1
+                            key = PlaneKey(well, site, channel, z, t)
+                            if key not in planes:
+                                missing.add(key)
+    dense = sum(1 if layout.flat[channel] else z_count for channel in layout.channels)
+    if grid < len(wells) * site_count * dense * t_count:
+        notices.append(
+            f"its {len(timelines)} timelines take different wells or channels: a well, channel "
+            "and time point no timeline takes has no plane and is not counted as missing"
+        )
+    notices += _channel_notices(layout, setting)
 
     rows, columns = _plate_size(detail, wells)
     extra: dict[str, object] = {
@@ -458,12 +597,18 @@ def _scan(folder: Path) -> PlateScan:
             str(ch): info.bit_depth for ch, info in sorted(detail.channels.items())
         },
     }
-    if sources:
-        extra["channel_sources"] = sources
-    if timelines:
-        extra["timelines"] = timelines
-    depths = [info.bit_depth for info in detail.channels.values() if info.bit_depth is not None]
-    shapes = {info.shape for info in detail.channels.values() if info.shape is not None}
+    if layout.sources:
+        extra["channel_sources"] = layout.sources
+    if len(timelines) > 1:
+        extra["timelines"] = {str(tl): [first, last] for tl, (first, last) in timelines.items()}
+    if layout.unacquired:
+        extra["unacquired_channels"] = layout.unacquired
+    if layout.projections:
+        extra["z_projections"] = {str(c): how for c, how in sorted(layout.projections.items())}
+    acquired = {ch for _, ch in layout.channel_of}
+    kept = {ch: info for ch, info in detail.channels.items() if ch in acquired}
+    depths = [info.bit_depth for info in kept.values() if info.bit_depth is not None]
+    shapes = {info.shape for info in kept.values() if info.shape is not None}
     metadata = PlateMetadata(
         name=next((r.prefix for r in records if r.prefix), None) or folder.name,
         microscope="cellvoyager",
@@ -471,14 +616,14 @@ def _scan(folder: Path) -> PlateScan:
         columns=columns,
         wells=wells,
         sites=list(range(1, site_count + 1)),
-        channels=channels,
+        channels=layout.channels,
         z_count=z_count,
         t_count=t_count,
         grid=None,
         pixel_size_um=next(
             (
                 info.pixel_size_um
-                for _, info in sorted(detail.channels.items())
+                for _, info in sorted(kept.items())
                 if info.pixel_size_um is not None
             ),
             None,
@@ -489,46 +634,165 @@ def _scan(folder: Path) -> PlateScan:
         dtype="uint16" if depths and max(depths) <= 16 else None,
         positions=positions,
         extra=extra,
+        notices=notices,
     )
     return PlateScan(metadata, planes, sorted(missing))
 
 
-def _channels(
-    records: list[_Record], detail: _Detail
-) -> tuple[dict[tuple[int, int], int], dict[int, Channel], dict[str, dict[str, int]]]:
-    """(action, Ch) → channel number, the channels, and where each came from when folded."""
-    pairs = sorted({(record.action, record.ch) for record in records})
+@dataclass
+class _Layout:
+    """The plate's channels and where each comes from."""
+
+    #: (action, Ch) -> channel number.
+    channel_of: dict[tuple[int, int], int]
+    channels: dict[int, Channel]
+    #: Channel number -> {"action", "ch"}, when actions sharing a Ch were told apart.
+    sources: dict[str, dict[str, int]]
+    #: Channel number -> whether it has one plane per field (2D, or a projection).
+    flat: dict[int, bool]
+    #: Channel number -> how the instrument projected its stack ("Maximum").
+    projections: dict[int, str]
+    #: The MRF's Ch numbers that no record and no setting acquires.
+    unacquired: list[int]
+
+
+def _channels(records: list[_Record], detail: _Detail, setting: _Setting | None) -> _Layout:
+    """The channels acquired: by an image record, or by an action of the measurement setting.
+
+    With neither records nor a setting, every channel the MRF defines.
+    """
+    flat: dict[tuple[int, int], bool] = {}
+    projections: dict[tuple[int, int], str] = {}
+    for record in records:
+        pair = (record.action, record.ch)
+        flat[pair] = flat.get(pair, True) and (
+            record.action_kind.upper() == "2D" or record.projection is not None
+        )
+        if record.projection is not None:
+            projections[pair] = record.projection
+    if setting is not None:
+        for action in setting.actions:
+            for ch in action.chs:
+                pair = (action.action, ch)
+                flat[pair] = flat.get(pair, True) and action.flat
+    if not flat:
+        flat = {(1, ch): False for ch in detail.channels}
+    pairs = sorted(flat)
     numbers = [ch for _, ch in pairs]
+    named = setting.channels if setting is not None else {}
     if len(set(numbers)) == len(numbers):
         channel_of = {pair: pair[1] for pair in pairs}
-        ids = sorted(set(numbers) | set(detail.channels))
-        return channel_of, {ch: Channel(ch, f"Ch{ch}") for ch in ids}, {}
-    channel_of = {pair: number for number, pair in enumerate(pairs, 1)}
-    channels = {
-        number: Channel(number, f"Ch{ch} (action {action})")
-        for (action, ch), number in channel_of.items()
-    }
-    sources = {
-        str(number): {"action": action, "ch": ch} for (action, ch), number in channel_of.items()
-    }
-    return channel_of, channels, sources
+        channels = {ch: _channel(ch, ch, named.get(ch), f"Ch{ch}") for _, ch in pairs}
+        sources: dict[str, dict[str, int]] = {}
+    else:
+        channel_of = {pair: number for number, pair in enumerate(pairs, 1)}
+        channels = {
+            number: _channel(number, ch, named.get(ch), f"Ch{ch}", f" (action {action})")
+            for (action, ch), number in channel_of.items()
+        }
+        sources = {
+            str(number): {"action": action, "ch": ch} for (action, ch), number in channel_of.items()
+        }
+    # Two channels set up with the same target stay told apart by their Ch.
+    names = [channel.name for channel in channels.values()]
+    for number, channel in channels.items():
+        if names.count(channel.name) > 1:
+            ch = next(c for (_, c), n in channel_of.items() if n == number)
+            channels[number] = replace(channel, name=f"{channel.name} (Ch{ch})")
+    return _Layout(
+        channel_of=channel_of,
+        channels=dict(sorted(channels.items())),
+        sources=sources,
+        flat={number: flat[pair] for pair, number in channel_of.items()},
+        projections={channel_of[pair]: how for pair, how in projections.items()},
+        unacquired=sorted(set(detail.channels) - set(numbers)),
+    )
 
 
-def _timeline_offsets(
-    records: list[_Record],
-) -> tuple[dict[int, int], dict[str, list[int]]]:
-    """Timeline → time points before it, and (for several) each timeline's first and last t."""
-    last: dict[int, int] = {}
+def _channel(
+    number: int, ch: int, info: _SettingChannel | None, plain: str, suffix: str = ""
+) -> Channel:
+    if info is None:
+        return Channel(number, f"{plain}{suffix}")
+    return Channel(
+        number,
+        f"{info.name or plain}{suffix}",
+        excitation_nm=info.excitation_nm,
+        emission_nm=info.emission_nm,
+        color=info.color,
+    )
+
+
+def _channel_notices(layout: _Layout, setting: _Setting | None) -> list[str]:
+    notices: list[str] = []
+    if layout.unacquired:
+        one = len(layout.unacquired) == 1
+        them = "it" if one else "them"
+        where = f"{MEASUREMENT_DATA} has no image of {them}"
+        if setting is not None:
+            where += f" and {setting.file} does not acquire {them}"
+        notices.append(
+            f"{_spoken([f'Ch{ch}' for ch in layout.unacquired])} {'is' if one else 'are'} "
+            f"defined in {MEASUREMENT_DETAIL} but not acquired ({where}): left out of the plate"
+        )
+    if layout.projections:
+        ways = sorted(set(layout.projections.values()))
+        numbers = _spoken([str(number) for number in sorted(layout.projections)])
+        several = len(layout.projections) > 1
+        notices.append(
+            f"channel{'s' if several else ''} {numbers} hold{'' if several else 's'} "
+            f"{'/'.join(ways).lower()} projections the instrument made of z stacks "
+            "(ZImageProcessing): each field's projection is read as its one z plane"
+        )
+    return notices
+
+
+def _spoken(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _timelines(records: list[_Record], t_count: int) -> dict[int, tuple[int, int]]:
+    """Each timeline's first and last time point.
+
+    ``TimePoint`` counts across the whole measurement, so timelines follow one
+    another: a timeline runs from its first recorded time point to the one
+    before the next timeline's first (the first from 1, the last to ``t_count``).
+    """
+    firsts: dict[int, int] = {}
     for record in records:
-        last[record.timeline] = max(last.get(record.timeline, 0), record.timepoint)
-    offsets: dict[int, int] = {}
-    spans: dict[str, list[int]] = {}
-    total = 0
-    for timeline in sorted(last):
-        offsets[timeline] = total
-        spans[str(timeline)] = [total + 1, total + last[timeline]]
-        total += last[timeline]
-    return offsets, spans if len(spans) > 1 else {}
+        firsts[record.timeline] = min(
+            firsts.get(record.timeline, record.timepoint), record.timepoint
+        )
+    order = sorted(firsts, key=lambda timeline: (firsts[timeline], timeline))
+    spans: dict[int, tuple[int, int]] = {}
+    for index, timeline in enumerate(order):
+        first = 1 if index == 0 else firsts[timeline]
+        last = firsts[order[index + 1]] - 1 if index + 1 < len(order) else t_count
+        spans[timeline] = (first, max(first, last))
+    return dict(sorted(spans.items()))
+
+
+def _schedule(
+    records: list[_Record],
+    layout: _Layout,
+    setting: _Setting | None,
+    timelines: dict[int, tuple[int, int]],
+) -> dict[int, tuple[list[str], list[int]]]:
+    """Timeline -> the wells it images and the channels it acquires."""
+    wells: dict[int, set[str]] = {timeline: set() for timeline in timelines}
+    channels: dict[int, set[int]] = {timeline: set() for timeline in timelines}
+    for record in records:
+        wells[record.timeline].add(record.well)
+        channels[record.timeline].add(layout.channel_of[(record.action, record.ch)])
+    for action in setting.actions if setting is not None else []:
+        if action.timeline in channels:
+            channels[action.timeline].update(
+                layout.channel_of[(action.action, ch)] for ch in action.chs
+            )
+    return {
+        timeline: (sorted(wells[timeline], key=parse_well), sorted(channels[timeline]))
+        for timeline in timelines
+    }
 
 
 def _plate_size(detail: _Detail, wells: list[str]) -> tuple[int, int]:

@@ -21,8 +21,17 @@ Options:
 ``namespaced_attributes`` (``True``)
     Spell attributes ``bts:Type``; ``False`` spells them ``Type``.
 ``timelines`` (``1``)
-    Split the time points over this many timelines, in order; each
-    timeline's ``TimePoint`` starts again at 1.
+    Split the time points over this many timelines, in order. As on the
+    instrument, ``TimePoint`` counts across the whole measurement (timeline 2
+    of a 2 + 2 split takes ``TimePoint`` 3 and 4) and ``L`` in a file name is
+    the timeline.
+``channel_per_timeline`` (``False``)
+    Timeline k acquires only channel k (counting round the channels), as the
+    vendor's multi-timeline QC measurements do: the other channels' planes at
+    its time points are not taken (no record, no file).
+``unacquired_channels`` (``0``)
+    Define this many more channels in the MRF and the measurement setting's
+    channel list that no action acquires, as protocols often do.
 ``actions`` (``"single"``)
     ``"single"``: one action takes every channel as ``Ch`` 1..n;
     ``"per_channel"``: action k takes channel k as ``Ch`` k;
@@ -48,6 +57,9 @@ MODELS = {"CV7000": 3, "CV8000": 4, "CQ1": 1}  # model -> cameras
 ACTIONS = ("single", "per_channel", "shared_ch")
 # Excitation laser and emission band-pass (nm) of channels 1, 2, 3, 4, 5, ...
 _FILTERS = (("405", "445"), ("488", "525"), ("561", "600"), ("640", "676"))
+# The width (nm) of each band-pass and the display colour (#AARRGGBB) the software gives it.
+_BANDS = {"445": "45", "525": "50", "600": "37", "676": "29"}
+_COLORS = {"405": "#FF1B54FF", "488": "#FF00FFA1", "561": "#FFFF8200", "640": "#FFFF1B00"}
 _START = datetime(2024, 5, 14, 10, 21, 7, tzinfo=timezone(timedelta(hours=9)))
 _FOCUS_UM = 3150.0
 _NEWLINE = "\r\n"
@@ -68,6 +80,8 @@ def write(folder: Path, spec: PlateSpec) -> Path:
             "model": "CV8000",
             "namespaced_attributes": True,
             "timelines": 1,
+            "channel_per_timeline": False,
+            "unacquired_channels": 0,
             "actions": "single",
         },
     )
@@ -84,10 +98,19 @@ def write(folder: Path, spec: PlateSpec) -> Path:
     errors = int(options["error_records"])
     if errors < 0:
         raise ValueError(f"error_records={errors} cannot be negative")
+    unacquired = int(options["unacquired_channels"])
+    if unacquired < 0:
+        raise ValueError(f"unacquired_channels={unacquired} cannot be negative")
 
     folder.mkdir(exist_ok=True)
     writer = _Writer(
-        spec, model, bool(options["namespaced_attributes"]), options["actions"], timelines
+        spec,
+        model,
+        bool(options["namespaced_attributes"]),
+        options["actions"],
+        timelines,
+        bool(options["channel_per_timeline"]),
+        unacquired,
     )
     sources = writer.correction_images() if options["correction_images"] else {}
     for name, pixels in sources.items():
@@ -119,10 +142,18 @@ class _Writer:
     """The text of each file, for one plate."""
 
     def __init__(
-        self, spec: PlateSpec, model: str, namespaced: bool, actions: str, timelines: int
+        self,
+        spec: PlateSpec,
+        model: str,
+        namespaced: bool,
+        actions: str,
+        timelines: int,
+        channel_per_timeline: bool,
+        unacquired: int,
     ) -> None:
         self.spec = spec
         self.timelines = timelines
+        self.channel_per_timeline = channel_per_timeline
         self.model = model
         self.prefix = "bts:" if namespaced else ""
         self.cameras = MODELS[model]
@@ -139,6 +170,11 @@ class _Writer:
             }[actions]
             for channel in range(1, spec.channels + 1)
         }
+        top = max(ch for _, ch in self.acquired.values())
+        # Ch numbers the MRF and the setting define: the acquired ones, then the unused ones.
+        self.defined = sorted({ch for _, ch in self.acquired.values()}) + list(
+            range(top + 1, top + 1 + unacquired)
+        )
 
     # -- pieces --------------------------------------------------------------------
 
@@ -152,23 +188,38 @@ class _Writer:
             f"{self.attributes(Version='1.0', **values)}>"
         )
 
-    def plane_name(self, key: PlaneKey, timeline: int, timepoint: int) -> str:
+    def plane_name(self, key: PlaneKey) -> str:
         action, ch = self.acquired[key.channel]
         return (
-            f"{self.spec.name}_{key.well}_T{timepoint:04d}F{key.site:03d}L{timeline:02d}"
-            f"A{action:02d}Z{key.z_index:02d}C{ch:02d}.tif"
+            f"{self.spec.name}_{key.well}_T{key.timepoint:04d}F{key.site:03d}"
+            f"L{self.timeline_of(key.timepoint):02d}A{action:02d}Z{key.z_index:02d}C{ch:02d}.tif"
         )
 
-    def timeline_of(self, t: int) -> tuple[int, int]:
-        """The plate's time point ``t`` as (timeline, TimePoint within it)."""
+    def timeline_of(self, t: int) -> int:
+        """The timeline that takes the plate's time point ``t``."""
         base, extra = divmod(self.spec.t, self.timelines)
         first = 1
         for timeline in range(1, self.timelines + 1):
             size = base + (1 if timeline <= extra else 0)
             if t < first + size:
-                return timeline, t - first + 1
+                return timeline
             first += size
         raise ValueError(f"time point {t} is beyond the plate's {self.spec.t}")
+
+    def channels_of(self, timeline: int) -> list[int]:
+        """The plate channels a timeline acquires."""
+        if self.channel_per_timeline:
+            return [(timeline - 1) % self.spec.channels + 1]
+        return list(range(1, self.spec.channels + 1))
+
+    def taken(self) -> list[PlaneKey]:
+        """The planes the measurement takes (missing ones included): every plane of the
+        spec that its time point's timeline acquires."""
+        return [
+            key
+            for key in self.spec.planes()
+            if key.channel in self.channels_of(self.timeline_of(key.timepoint))
+        ]
 
     def position(self, key: PlaneKey) -> tuple[float, float, float]:
         """Stage X, Y (µm from the well centre) and Z (µm) of a plane."""
@@ -184,7 +235,6 @@ class _Writer:
         return round(x, 3), round(y, 3), round(z, 3)
 
     def image_record(self, key: PlaneKey, clock: datetime) -> str:
-        timeline, timepoint = self.timeline_of(key.timepoint)
         row, column = parse_well(key.well)
         action, ch = self.acquired[key.channel]
         x, y, z = self.position(key)
@@ -192,10 +242,10 @@ class _Writer:
             Time=clock.isoformat(timespec="milliseconds"),
             Column=column,
             Row=row,
-            TimePoint=timepoint,
+            TimePoint=key.timepoint,
             FieldIndex=key.site,
             ZIndex=key.z_index,
-            TimelineIndex=timeline,
+            TimelineIndex=self.timeline_of(key.timepoint),
             ActionIndex=action,
             Action=self.kind,
             X=x,
@@ -204,14 +254,11 @@ class _Writer:
             Ch=ch,
             Type="IMG",
         )
-        name = escape(self.plane_name(key, timeline, timepoint))
+        name = escape(self.plane_name(key))
         return f"<bts:MeasurementRecord{attrs}>{name}</bts:MeasurementRecord>"
 
     def plane_files(self) -> list[tuple[PlaneKey, str]]:
-        return [
-            (key, self.plane_name(key, *self.timeline_of(key.timepoint)))
-            for key in self.spec.planes()
-        ]
+        return [(key, self.plane_name(key)) for key in self.taken()]
 
     # -- files ---------------------------------------------------------------------
 
@@ -221,7 +268,7 @@ class _Writer:
         order = {well: index for index, well in enumerate(spec.wells)}
         action_of = {channel: action for channel, (action, _) in self.acquired.items()}
         keys = sorted(
-            spec.planes(),
+            self.taken(),
             key=lambda k: (
                 k.timepoint,
                 order[k.well],
@@ -287,8 +334,14 @@ class _Writer:
             ReleaseNumber="3.05.01",
             Status="Completed",
         )
-        lines = [head]
-        for ch in sorted({ch for _, ch in self.acquired.values()}):
+        plate = self.attributes(
+            Name=spec.name,
+            WellPlateFileName=f"{spec.name}.wpi",
+            WellPlateProductFileName=self.product_name,
+        )
+        lines = [head, f"  <bts:MeasurementSamplePlate{plate}/>"]
+        # Every channel the protocol defines, acquired or not.
+        for ch in self.defined:
             laser, band = _FILTERS[(ch - 1) % len(_FILTERS)]
             shading = f"SC_BP{laser}_BP{band}.tif"
             correction = {"ShadingCorrectionSource": shading} if shading in sources else {}
@@ -304,51 +357,88 @@ class _Writer:
                 **correction,
             )
             lines.append(f"  <bts:MeasurementChannel{attrs}/>")
-        plate = self.attributes(
-            Name=spec.name,
-            WellPlateFileName=f"{spec.name}.wpi",
-            WellPlateProductFileName=self.product_name,
-        )
-        lines.append(f"  <bts:MeasurementSamplePlate{plate}/>")
         lines.append("</bts:MeasurementDetail>")
         return _NEWLINE.join(lines) + _NEWLINE
 
     def measurement_setting(self) -> str:
+        """Each timeline's wells, fields and actions (``<bts:Ch>`` says what an action
+        acquires), the light sources, and every channel the protocol defines."""
         spec = self.spec
-        lines = [self.root("MeasurementSetting", Name=self.setting_name[:-4])]
+        rows, columns = spec.plate_format
+        lines = [self.root("MeasurementSetting", Application="", Columns=columns, Rows=rows)]
         lines.append("  <bts:Timelapse>")
+        start = 0
         for timeline in range(1, self.timelines + 1):
-            count = sum(1 for t in range(1, spec.t + 1) if self.timeline_of(t)[0] == timeline)
-            lines.append(
-                f"    <bts:Timeline{self.attributes(Name=f'Timeline{timeline}', Period=count)}>"
+            count = sum(1 for t in range(1, spec.t + 1) if self.timeline_of(t) == timeline)
+            attrs = self.attributes(
+                Name=f"Time Line {timeline}",
+                InitialTime=start,
+                Period=600 * count,
+                Interval=600,
+                ExpectedTime=600 * count,
             )
-            lines.append("      <bts:ActionList>")
+            start += 600 * count
+            lines.append(f"    <bts:Timeline{attrs}>")
+            lines.append(f"      <bts:WellSequence{self.attributes(IsSelected='true')}>")
+            for well in spec.wells:
+                row, column = parse_well(well)
+                where = self.attributes(Column=column, Row=row)
+                lines.append(f"        <bts:TargetWell{where}>true</bts:TargetWell>")
+            lines.append("      </bts:WellSequence>")
+            method = self.attributes(Method="FixedPosition")
+            lines.append(f"      <bts:PointSequence{method}>")
+            lines.append(f"        <bts:FixedPosition{self.attributes(IsProportional='false')}>")
+            for site in range(1, spec.sites + 1):
+                x, y, _ = self.position(PlaneKey(spec.wells[0] if spec.wells else "A01", site))
+                lines.append(f"          <bts:Point{self.attributes(X=x, Y=y)} />")
+            lines.append("        </bts:FixedPosition>")
+            lines.append("      </bts:PointSequence>")
+            lines.append(f"      <bts:ActionList{self.attributes(RunMode='sequential')}>")
             by_action: dict[int, list[int]] = {}
-            for action, ch in self.acquired.values():
+            for channel in self.channels_of(timeline):
+                action, ch = self.acquired[channel]
                 by_action.setdefault(action, []).append(ch)
             for action in sorted(by_action):
                 tag = f"bts:ActionAcquire{self.kind}"
-                lines.append(f"        <{tag}{self.attributes(Index=action, ZCount=spec.z)}>")
+                stack = (
+                    self.attributes(
+                        TopDistance=(spec.z - 1) * spec.z_step_um,
+                        BottomDistance=0,
+                        SliceLength=spec.z_step_um,
+                    )
+                    if self.kind == "3D"
+                    else ""
+                )
+                lines.append(f"        <{tag}{self.attributes(XOffset=0, YOffset=0)}{stack}>")
                 for ch in by_action[action]:
-                    lines.append(f"          <bts:OtherParameter{self.attributes(Ch=ch)}/>")
+                    lines.append(f"          <bts:Ch>{ch}</bts:Ch>")
                 lines.append(f"        </{tag}>")
             lines.append("      </bts:ActionList>")
             lines.append("    </bts:Timeline>")
         lines.append("  </bts:Timelapse>")
+        lines.append("  <bts:LightSourceList>")
+        for laser, _ in _FILTERS:
+            attrs = self.attributes(Name=f"{laser}nm", Type="Laser", WaveLength=laser, Power=100)
+            lines.append(f"    <bts:LightSource{attrs} />")
+        lines.append("  </bts:LightSourceList>")
         lines.append("  <bts:ChannelList>")
-        for ch in sorted({ch for _, ch in self.acquired.values()}):
+        for ch in self.defined:
             laser, band = _FILTERS[(ch - 1) % len(_FILTERS)]
             attrs = self.attributes(
                 Ch=ch,
-                Target=f"Camera{(ch - 1) % self.cameras + 1}",
+                Target=laser,
                 Objective="20x",
-                Method="Fluorescence",
-                Filter=f"BP{band}",
-                Acquisition=f"{laser}nm",
+                Method="Confocal Fluorescence 405/488/561/640 nm",
+                Acquisition=f"BP{band}/{_BANDS[band]}",
                 ExposureTime=100,
                 Binning=1,
+                Color=_COLORS[laser],
+                Kind="ConfocalFluorescence",
+                Fluorophore="",
             )
-            lines.append(f"    <bts:Channel{attrs}/>")
+            lines.append(f"    <bts:Channel{attrs}>")
+            lines.append(f"      <bts:LightSourceName>{laser}nm</bts:LightSourceName>")
+            lines.append("    </bts:Channel>")
         lines.append("  </bts:ChannelList>")
         lines.append("</bts:MeasurementSetting>")
         return _NEWLINE.join(lines) + _NEWLINE
