@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
-from platekit.microscopes import _commands, _plate
+from platekit.microscopes import UnknownPlateError, _commands, _plate, convert, open_plate
+from platekit.microscopes._convert import ConversionCancelled
 from platekit.microscopes.testing import write_plate
 from platekit.registry._cli import main
 
 SMALL = {"wells": ["A01"], "sites": 1, "channels": 1, "shape": (16, 16)}
+
+
+def small_plate(kind: str, folder: Path) -> Path:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return write_plate(kind, folder, **SMALL)  # type: ignore[arg-type]
 
 
 def platekit(*args: str, temporary: Path) -> subprocess.CompletedProcess[str]:
@@ -98,7 +106,7 @@ def test_a_failed_demo_keeps_a_folder_the_user_already_had(
 def test_convert_prints_the_plates_notices_and_opens_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = write_plate("imagexpress", tmp_path / "plate", **SMALL)  # type: ignore[arg-type]
+    source = small_plate("imagexpress", tmp_path / "plate")
     opened = []
     real_open_plate = _plate.open_plate
 
@@ -121,7 +129,59 @@ def test_convert_prints_the_plates_notices_and_opens_it_once(
 def test_convert_says_an_unknown_microscope_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = write_plate("imagexpress", tmp_path / "plate", **SMALL)  # type: ignore[arg-type]
+    source = small_plate("imagexpress", tmp_path / "plate")
     assert main(["convert", "--microscope", "bogus", str(source), str(tmp_path / "o.zarr")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "bogus" in error
+
+
+# -- a folder that is no plate but is close to one ----------------------------------------
+
+
+def test_inspect_on_a_plates_parent_names_the_plate(tmp_path: Path) -> None:
+    plate = small_plate("imagexpress", tmp_path / "run" / "Plate1")
+    with pytest.raises(UnknownPlateError) as caught:
+        open_plate(tmp_path / "run")
+    assert str(caught.value) == (
+        f"{str(tmp_path / 'run')!r} holds a plate in {str(plate)!r}; inspect or convert that "
+        "folder instead"
+    )
+    with pytest.raises(UnknownPlateError, match=f"holds a plate in {re.escape(repr(str(plate)))}"):
+        open_plate(tmp_path)
+
+
+def test_inspect_on_a_folder_of_plates_names_some_of_them(tmp_path: Path) -> None:
+    for name in ("P1", "P2", "P3", "P4", "P5"):
+        small_plate("omezarr", tmp_path / "plates" / name)
+    (tmp_path / "plates" / "notes").mkdir()
+    with pytest.raises(UnknownPlateError) as caught:
+        open_plate(tmp_path / "plates")
+    message = str(caught.value)
+    assert "holds plates in" in message and "P1" in message and "P3" in message
+    assert "P4" not in message and "and 2 more" in message
+
+
+def test_a_plate_three_levels_down_is_not_looked_for(tmp_path: Path) -> None:
+    small_plate("imagexpress", tmp_path / "a" / "b" / "c" / "d")
+    with pytest.raises(UnknownPlateError, match="each microscope handler looked for"):
+        open_plate(tmp_path / "a")
+
+
+@pytest.mark.parametrize("ngff", ["0.5", "0.4"])
+def test_an_unfinished_conversion_says_how_to_finish_it(
+    tmp_path: Path, ngff: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = small_plate("imagexpress", tmp_path / "plate")
+    out = tmp_path / "out.zarr"
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(ConversionCancelled):
+        convert(source, out, ngff=ngff, levels=2, cancel=cancel)
+    assert main(["inspect", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "did not finish" in error
+    again = f"platekit convert {source} {out}" + (" --ngff 0.4" if ngff == "0.4" else "")
+    assert error.rstrip().endswith(f"{again} --levels 2")
+    # The command it gives finishes the conversion.
+    assert main([*again.split()[1:], "--levels", "2", "-q"]) == 0
+    assert main(["inspect", str(out)]) == 0

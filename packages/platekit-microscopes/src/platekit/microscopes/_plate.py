@@ -41,13 +41,16 @@ def handler_for(name: str) -> MicroscopeHandler:
 def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
     """The one registered handler whose own files are in the plate folder ``path``.
 
-    Raises :class:`UnknownPlateError` saying, per handler, what it looked
-    for, when none fits; :class:`AmbiguousPlateError` naming the handlers
+    Raises :class:`UnknownPlateError` when none fits: naming the plates in
+    the folders up to two levels below, or, for a conversion that did not
+    finish, the command that finishes it, or else saying, per handler, what
+    it looked for; :class:`AmbiguousPlateError` naming the handlers
     and their evidence, and how to choose, when several do;
     ``FileNotFoundError``/``NotADirectoryError`` when ``path`` is no folder.
     """
     folder = _plate_folder(path)
     fits: list[tuple[MicroscopeHandler, Path]] = []
+    usable: list[MicroscopeHandler] = []
     looked: list[str] = []
     for key in sorted(MICROSCOPE_HANDLERS):
         try:
@@ -55,6 +58,7 @@ def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
         except ImportError as exc:
             looked.append(f"  {key}: cannot be used ({exc})")
             continue
+        usable.append(handler)
         evidence = handler.detect(folder)
         if evidence is not None:
             fits.append((handler, evidence))
@@ -63,15 +67,27 @@ def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
     if len(fits) == 1:
         return fits[0][0]
     if not fits:
+        from platekit.microscopes._folder_hints import unknown_folder_hint
+
+        hint = unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
+        listing = "\n".join(looked)
         raise UnknownPlateError(
-            f"{str(folder)!r} is not a plate platekit can read; each microscope handler "
-            "looked for its own files:\n" + "\n".join(looked)
+            hint
+            or f"{str(folder)!r} is not a plate platekit can read; each microscope handler "
+            f"looked for its own files:\n{listing}"
         )
     found = ", ".join(f"{handler.name} ({_shown(evidence, folder)})" for handler, evidence in fits)
     raise AmbiguousPlateError(
         f"{str(folder)!r} looks like more than one kind of plate: {found}. Choose one with "
         f"open_plate(path, microscope={fits[0][0].name!r}) or --microscope {fits[0][0].name}"
     )
+
+
+def _recognised(folder: Path, handlers: list[MicroscopeHandler]) -> bool:
+    try:
+        return any(handler.detect(folder) is not None for handler in handlers)
+    except OSError:
+        return False
 
 
 def _shown(evidence: Path, folder: Path) -> str:
