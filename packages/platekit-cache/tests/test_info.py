@@ -350,6 +350,46 @@ def test_info_on_a_read_only_cache(cache_root: Path, capsys: pytest.CaptureFixtu
     assert "caching:      off" in out and f"{cache_root} is not writable" in out
 
 
+def _refuse_writes_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``folder`` look read-only to the permission check, whoever runs the tests."""
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        if os.fspath(path) == str(folder) and mode & os.W_OK:  # type: ignore[arg-type]
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+
+
+def test_info_on_a_cache_folder_that_cannot_be_created(
+    cache_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from platekit.cache.__main__ import main
+
+    locked = cache_root.parent / "locked"
+    locked.mkdir()
+    monkeypatch.setenv("PLATEKIT_CACHE_DIR", str(locked / "missing" / "cache"))
+    _refuse_writes_in(locked, monkeypatch)
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "caching:      off" in out
+    wanted = f"{environment_dir()} cannot be created: {locked}, the nearest folder above it"
+    assert f"{wanted} that exists, is not writable" in out
+
+
+def test_info_on_a_cache_folder_that_exists_names_it_alone(
+    cache_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from platekit.cache.__main__ import main
+
+    environment_dir().mkdir(parents=True)
+    _refuse_writes_in(environment_dir(), monkeypatch)
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"off: {environment_dir()} is not writable, so no record" in out
+
+
 def test_info_says_on_for_a_cache_not_made_yet(
     cache_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -225,7 +225,7 @@ def write_problem(folder: str) -> str | None:
     """Why records could not be written in ``folder``, or None; found without writing.
 
     The folder need not exist: then the nearest one above it that exists must
-    be a folder this process may write in.
+    be a folder this process may write in, and the answer names both.
     """
     path = folder
     while True:
@@ -240,10 +240,13 @@ def write_problem(folder: str) -> str | None:
         except OSError as exc:
             return f"{path} cannot be reached ({exc.strerror})"
         break
+    # A missing folder is made on the first write: say which one, and what stops it.
+    creating = "" if path == folder else f"{folder} cannot be created: "
     if not stat.S_ISDIR(found.st_mode):
-        return f"{path} is not a folder"
+        return f"{creating}{path} is not a folder"
     if not os.access(path, os.W_OK | os.X_OK):
-        return f"{path} is not writable"
+        nearest = ", the nearest folder above it that exists," if creating else ""
+        return f"{creating}{path}{nearest} is not writable"
     return None
 
 
