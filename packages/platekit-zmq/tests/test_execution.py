@@ -163,7 +163,7 @@ def assert_plane(out: Path, key: PlaneKey, shape: tuple[int, int]) -> None:
 def test_a_submitted_conversion_completes_and_ome_zarr_opens_it(tmp_path: Path) -> None:
     source = plate(tmp_path)
     out = tmp_path / "out.zarr"
-    with launch_server("execution") as server:
+    with launch_server("execution", read_roots=[tmp_path], write_roots=[tmp_path]) as server:
         accepted = submit(server.address, "convert", {"plate": str(source), "out": str(out)})
         assert accepted["position"] == 0
         record = wait(server.address, accepted["job_id"], timeout=10)
@@ -183,7 +183,7 @@ def test_a_failed_conversion_reports_its_error_type_message_and_traceback(
     tmp_path: Path,
 ) -> None:
     missing = tmp_path / "no-such-plate"
-    with launch_server("execution") as server:
+    with launch_server("execution", read_roots=[tmp_path], write_roots=[tmp_path]) as server:
         job_id = submit(
             server.address, "convert", {"plate": str(missing), "out": str(tmp_path / "o.zarr")}
         )["job_id"]
@@ -205,7 +205,7 @@ def test_cancel_stops_a_running_conversion_and_the_rerun_resumes_it(tmp_path: Pa
     planes_per_well = 2 * 2 * 8
     out = tmp_path / "out.zarr"
     params = {"plate": str(source), "out": str(out)}
-    with launch_server("execution") as server:
+    with launch_server("execution", read_roots=[tmp_path], write_roots=[tmp_path]) as server:
         job_id = submit(server.address, "convert", params)["job_id"]
 
         def past_the_first_well() -> dict[str, Any] | None:
@@ -467,7 +467,7 @@ def test_bad_submissions_are_refused_naming_what_is_wrong(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_the_job_listing_holds_every_job_without_tracebacks(tmp_path: Path) -> None:
-    with launch_server("execution") as server:
+    with launch_server("execution", read_roots=[tmp_path], write_roots=[tmp_path]) as server:
         ok = submit(server.address, "echo", {"value": "x"})["job_id"]
         bad = submit(
             server.address,

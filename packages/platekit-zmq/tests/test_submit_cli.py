@@ -133,7 +133,7 @@ def test_submit_wait_converts_a_plate_with_a_progress_bar(
         "imagexpress", tmp_path / "plate", wells=["A01", "B02"], sites=2, shape=(32, 32)
     )
     out = tmp_path / "out.zarr"
-    with launch_server("execution") as server:
+    with launch_server("execution", read_roots=[tmp_path], write_roots=[tmp_path]) as server:
         code, stdout, stderr = platekit(
             capsys,
             "submit",
@@ -159,7 +159,7 @@ def test_submit_wait_exits_1_with_the_error_when_the_job_fails(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     job = ["convert", f"plate={tmp_path / 'nothing-here'}", f"out={tmp_path / 'o.zarr'}"]
-    with launch_server("execution") as server:
+    with launch_server("execution", read_roots=[tmp_path], write_roots=[tmp_path]) as server:
         code, _, stderr = platekit(capsys, "submit", "--address", server.address, "--wait", *job)
         assert code == 1
         assert ": failed" in stderr and "error:" in stderr and "nothing-here" in stderr

@@ -38,7 +38,10 @@ class Job(metaclass=AutoRegisterMeta):
 
     A subclass sets ``_job_name``, ``help`` and ``params`` (parameter name →
     :class:`~platekit.zmq._protocol.Field`), gives optional parameters their
-    values in ``defaults``, and implements :meth:`run`. It runs in a worker
+    values in ``defaults``, names the parameters that are paths it reads and
+    writes in ``reads`` and ``writes`` (and the one that lets it replace an
+    output in ``overwrite``), so the server can confine them to its roots,
+    and implements :meth:`run`. It runs in a worker
     process, one job at a time, so it may block, use threads or crash
     without harming the server.
     """
@@ -61,6 +64,13 @@ class Job(metaclass=AutoRegisterMeta):
     params: ClassVar[dict[str, Field]] = {}
     #: The values of optional parameters that were not given.
     defaults: ClassVar[dict[str, Any]] = {}
+    #: Parameters that are paths the job reads, confined to the server's read roots.
+    reads: ClassVar[tuple[str, ...]] = ()
+    #: Parameters that are paths the job writes, confined to the server's write roots.
+    writes: ClassVar[tuple[str, ...]] = ()
+    #: The boolean parameter that lets the job delete what is at its outputs, if it has one;
+    #: refused unless the server allows overwriting.
+    overwrite: ClassVar[str | None] = None
 
     @property
     def name(self) -> str:

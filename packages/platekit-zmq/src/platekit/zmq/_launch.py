@@ -103,11 +103,18 @@ class ServerHandle:
 
 
 def serve_arguments(kind: str, options: dict[str, Any]) -> list[str]:
-    """The ``platekit serve`` arguments for ``options`` (``workers=2`` → ``--workers 2``)."""
+    """The ``platekit serve`` arguments for ``options`` (``workers=2`` → ``--workers 2``).
+
+    A list repeats its option, named in the singular: ``read_roots=[a, b]``
+    → ``--read-root a --read-root b``.
+    """
     arguments = [kind]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
-        if value is True:
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                arguments += [flag.removesuffix("s"), str(item)]
+        elif value is True:
             arguments.append(flag)
         elif value is False or value is None:
             continue
@@ -128,7 +135,7 @@ def launch_server(
     """Start ``python -m platekit.zmq serve KIND`` and return once it answers a ping.
 
     ``options`` become the server's command-line options (``bind``,
-    ``port``, ``keys``, ``workers``, ...). The child gets
+    ``port``, ``keys``, ``workers``, ``read_roots=[...]``, ...). The child gets
     ``PLATEKIT_SUBPROCESS_NO_GPU=1`` and stops by itself when this process
     ends, unless ``detach=True``. Raises :class:`ServerStartError` with the
     tail of the server's log when it exits or does not answer within

@@ -283,6 +283,11 @@ def describe_server(status: dict[str, Any], jobs: list[dict[str, Any]] | None) -
             f"  queue: {queue.get('queued')} queued, {queue.get('running')} running, "
             f"capacity {queue.get('capacity')}, {queue.get('workers')} workers"
         )
+    if "read_roots" in status:
+        read = ", ".join(status["read_roots"]) or "nothing"
+        write = ", ".join(status.get("write_roots") or []) or "nothing"
+        allowed = "allowed" if status.get("allow_overwrite") else "refused"
+        lines.append(f"  jobs read {read}; write {write}; overwriting {allowed}")
     if jobs is not None:
         lines.append(f"  jobs: {len(jobs) or 'none'}")
         for job in jobs:

@@ -41,6 +41,9 @@ class ConvertJob(Job):
         "overwrite": Field("bool", required=False),
         "skip_bad_planes": Field("bool", required=False),
     }
+    reads: ClassVar[tuple[str, ...]] = ("plate",)
+    writes: ClassVar[tuple[str, ...]] = ("out",)
+    overwrite: ClassVar[str | None] = "overwrite"
     defaults: ClassVar[dict[str, Any]] = {
         "microscope": "auto",
         "ngff": "0.5",

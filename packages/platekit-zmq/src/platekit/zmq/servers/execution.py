@@ -52,8 +52,11 @@ class ExecutionServer(ZMQServer):
     """Runs named jobs (``convert``, ``sleep``, ``echo``, plugins) in ``workers`` processes.
 
     At most ``queue`` jobs wait for a worker; one more is refused with
-    ``busy`` rather than queued without bound. Raises ``ValueError`` for
-    fewer than one worker or a negative queue.
+    ``busy`` rather than queued without bound. A job's path parameters must
+    lie inside ``read_roots`` and ``write_roots`` (after resolving links),
+    and its overwrite parameter needs ``allow_overwrite``; otherwise
+    ``submit`` is refused with ``forbidden``. Raises ``ValueError`` for
+    fewer than one worker, a negative queue, or a root that is not a folder.
     """
 
     _server_type = "execution"
@@ -82,12 +85,46 @@ class ExecutionServer(ZMQServer):
             metavar="N",
             help="jobs that may wait for a worker; more are refused as busy (default 16)",
         )
+        parser.add_argument(
+            "--read-root",
+            dest="read_roots",
+            action="append",
+            metavar="DIR",
+            help="a folder jobs may read plates from, with everything below it (repeatable; "
+            "without one, jobs may read nothing)",
+        )
+        parser.add_argument(
+            "--write-root",
+            dest="write_roots",
+            action="append",
+            metavar="DIR",
+            help="a folder jobs may write outputs into (repeatable; without one, jobs may "
+            "write nothing)",
+        )
+        parser.add_argument(
+            "--allow-overwrite",
+            action="store_true",
+            help="let a job replace an existing output (convert's overwrite=true), which "
+            "deletes it; refused otherwise",
+        )
 
-    def __init__(self, *, workers: int = 1, queue: int = 16, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 1,
+        queue: int = 16,
+        read_roots: list[str] | None = None,
+        write_roots: list[str] | None = None,
+        allow_overwrite: bool = False,
+        **options: Any,
+    ) -> None:
+        from platekit.zmq.servers._roots import Roots
+
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"--workers must be at least 1, got {workers!r}")
         if not isinstance(queue, int) or queue < 0:
             raise ValueError(f"--queue must be 0 or more, got {queue!r}")
+        self.roots = Roots(read_roots, write_roots, allow_overwrite=allow_overwrite)
         super().__init__(**options)
         self.workers = workers
         self.capacity = queue
@@ -132,7 +169,8 @@ class ExecutionServer(ZMQServer):
             job = ZMQ_JOBS[name]()
         except PluginImportError as exc:
             raise ProtocolError("unavailable", f"the job {name!r} cannot run here: {exc}") from None
-        checked = job.check(params)
+        # Confined before it is queued: a path outside the roots never reaches a worker.
+        checked = self.roots.check(job, job.check(params))
         if len(self._queue) >= self.capacity and (self._pool is None or not self._pool.idle()):
             return header(
                 "error",
@@ -216,6 +254,11 @@ class ExecutionServer(ZMQServer):
                 return
             job_id = self._queue[0]
             record = self._records[job_id]
+            refusal = self._confine(record)
+            if refusal is not None:
+                self._queue.popleft()
+                self._finish(job_id, "failed", error=refusal)
+                continue
             try:
                 worker.start_job(job_id, record["job"], record["params"])
             except (OSError, ValueError):
@@ -224,6 +267,21 @@ class ExecutionServer(ZMQServer):
             self._queue.popleft()
             record.update(state="running", started=time.time(), worker_pid=worker.pid)
             self._publish(job_id, "state", state="running", worker_pid=worker.pid)
+
+    def _confine(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The error of a queued job whose paths left the roots since it was accepted, or None.
+
+        Checked again as it starts: a link inside a root may have been
+        changed to point outside while the job waited.
+        """
+        from platekit.zmq._jobs import ZMQ_JOBS
+        from platekit.zmq._protocol import ProtocolError
+
+        try:
+            record["params"] = self.roots.check(ZMQ_JOBS[record["job"]](), record["params"])
+        except ProtocolError as exc:
+            return {"type": "Forbidden", "message": str(exc), "traceback": ""}
+        return None
 
     def _on_event(self, event: dict[str, Any]) -> None:
         from platekit.zmq.servers._pool import describe_exit
@@ -302,7 +360,7 @@ class ExecutionServer(ZMQServer):
         for record in self._records.values():
             counts[record["state"]] = counts.get(record["state"], 0) + 1
         pids = [worker.pid for worker in self._pool.workers] if self._pool else []
-        return {"job_counts": counts, "worker_pids": pids}
+        return {"job_counts": counts, "worker_pids": pids, **self.roots.describe()}
 
     def close(self) -> None:
         """Cancel what is queued or running, then stop the workers."""
