@@ -11,21 +11,26 @@ from typing import Any
 import numpy as np
 import pytest
 import tifffile
+import zarr
 from hypothesis import given
 from hypothesis import strategies as st
 
 from platekit.microscopes import (
     Channel,
     PlaneKey,
+    PlateError,
     PlateFormatError,
+    convert,
     detect_microscope,
     open_plate,
     well_name,
 )
+from platekit.microscopes._ngff import unwrap
 from platekit.microscopes.handlers import _metaseries, imagexpress
 from platekit.microscopes.handlers.imagexpress import ImageXpressHandler, ImageXpressParser
 from platekit.microscopes.testing import expected_pixels, write_plate
 from platekit.microscopes.testing.contract import HandlerContract
+from platekit.registry._cli import main
 
 PARSER = ImageXpressParser()
 GUID = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
@@ -49,6 +54,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], int, int]] = {
     "htd in both": ({"htd_in_timepoint": True}, 1, 1),
     "GUIDs, thumbnails, .TIF": ({"guid": True, "thumbnails": True, "extension": ".TIF"}, 1, 2),
     "bracketed GUIDs, UTF-8 HTD": ({"guid": "bracketed", "description_encoding": "utf-8"}, 2, 1),
+    "projections in ZStep_0": ({"projections": True}, 2, 2),
 }
 
 
@@ -397,6 +403,105 @@ def test_projections_beside_zstep_folders_are_not_planes(tmp_path: Path) -> None
     assert [address for _, address in plate.planes()] == [
         f"TimePoint_1/ZStep_{z}/Plate1_A01_w1.tif" for z in (1, 2, 3)
     ]
+
+
+# -- projections ---------------------------------------------------------------------------
+
+PROJECTED = {"wells": ["A01", "B02"], "sites": 2, "channels": 2, "z": 3, "t": 2, "shape": (24, 32)}
+
+
+def projected_plate(tmp_path: Path) -> Path:
+    return write_plate("imagexpress", tmp_path / "Plate1", projections=True, **PROJECTED)  # type: ignore[arg-type]
+
+
+def maximum_projection(key: PlaneKey) -> np.ndarray:
+    stack = [
+        expected_pixels(PlaneKey(key.well, key.site, key.channel, z, key.timepoint), (24, 32))
+        for z in range(1, 4)
+    ]
+    return np.max(stack, axis=0)
+
+
+def test_the_writer_puts_projections_in_zstep_0(tmp_path: Path) -> None:
+    folder = projected_plate(tmp_path)
+    written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("ZStep_0/*.tif"))
+    assert len(written) == 2 * 2 * 2 * 2  # wells, sites, waves, time points
+    assert "TimePoint_2/ZStep_0/Plate1_B02_s2_w1.tif" in written
+    assert '"ZProjection", TRUE' in (folder / "Plate1.HTD").read_text("cp1252")
+
+
+def test_projections_are_left_out_of_the_z_stack_and_a_notice_says_so(tmp_path: Path) -> None:
+    plate = open_plate(projected_plate(tmp_path))
+    assert plate.metadata.z_count == 3
+    assert not any("ZStep_0" in address for _, address in plate.planes())
+    assert len(list(plate.planes())) == 2 * 2 * 2 * 3 * 2 and plate.missing() == []
+    [notice] = plate.metadata.notices
+    assert "16 projection images" in notice and "projections=True / --projections" in notice
+    assert plate.metadata.extra["projection_images"] == 16
+    assert "unlisted_files" not in plate.metadata.extra
+
+
+def test_projections_true_reads_them_as_the_plate_at_z_1(tmp_path: Path) -> None:
+    plate = open_plate(projected_plate(tmp_path), projections=True)
+    meta = plate.metadata
+    assert (meta.z_count, meta.t_count, meta.z_step_um) == (1, 2, None)
+    planes = dict(plate.planes())
+    assert len(planes) == 16 and plate.missing() == []
+    assert all(address.split("/")[1] == "ZStep_0" for address in planes.values())
+    for key in planes:
+        assert key.z_index == 1
+        assert np.array_equal(plate.read_plane(key), maximum_projection(key)), key
+    assert "read as the plate" in meta.notices[0]
+
+
+def test_projections_beside_zstep_folders_are_read_when_there_is_no_zstep_0(
+    tmp_path: Path,
+) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"], z=3)
+    shutil.copy(folder / "TimePoint_1/ZStep_2/Plate1_A01_w1.tif", folder / "TimePoint_1")
+    plate = open_plate(folder, projections=True)
+    assert dict(plate.planes()) == {PlaneKey("A01"): "TimePoint_1/Plate1_A01_w1.tif"}
+
+
+def test_projections_true_without_projections_says_so(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"], z=3)
+    with pytest.raises(PlateError, match=r"holds no projections.*without projections=True"):
+        open_plate(folder, projections=True)
+
+
+def test_projections_true_on_a_format_without_them_is_refused(tmp_path: Path) -> None:
+    folder = write_plate("opera_phenix", tmp_path / "Harmony", wells=["A01"])
+    with pytest.raises(PlateError, match="projections platekit does not read"):
+        open_plate(folder, projections=True)
+
+
+def test_a_conversion_of_projections_never_resumes_into_the_z_stack(tmp_path: Path) -> None:
+    folder = projected_plate(tmp_path)
+    out = tmp_path / "out.zarr"
+    result = convert(open_plate(folder, projections=True), out)
+    assert result.planes_written == 16
+    field = zarr.open_group(str(out / "B" / "2" / "1"), mode="r")
+    axes = [axis["name"] for axis in unwrap("0.5", dict(field.attrs))["multiscales"][0]["axes"]]
+    assert axes == ["t", "c", "y", "x"]
+    stored = np.asarray(field["0"][1, 0])
+    assert np.array_equal(stored, maximum_projection(PlaneKey("B02", 2, 1, 1, 2)))
+    with pytest.raises(FileExistsError):
+        convert(folder, out)
+
+
+def test_inspect_and_convert_take_projections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = projected_plate(tmp_path)
+    assert main(["inspect", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert "z planes       3" in text and "note: 16 projection images" in text
+    assert main(["inspect", "--projections", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert "z planes       1" in text and "planes         16 present" in text
+    out = tmp_path / "out.zarr"
+    assert main(["convert", "--projections", "-q", str(folder), str(out)]) == 0
+    assert open_plate(out).metadata.z_count == 1
 
 
 def test_a_prefix_with_underscores_is_the_plate_name(tmp_path: Path) -> None:

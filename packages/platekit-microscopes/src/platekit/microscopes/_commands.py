@@ -76,6 +76,11 @@ class ConvertCommand(Command):
             action="store_true",
             help="write unreadable or mismatched planes as absent and list them at the end",
         )
+        parser.add_argument(
+            "--projections",
+            action="store_true",
+            help="convert the Z series' projections (MetaXpress ZStep_0) instead of the Z stack",
+        )
         parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
         parser.add_argument(
             "--example",
@@ -119,7 +124,7 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
     from platekit.microscopes._plate import open_plate
 
     try:
-        plate = open_plate(source, args.microscope)
+        plate = open_plate(source, args.microscope, projections=args.projections)
     except (PlateError, FileNotFoundError, NotADirectoryError, KeyError, ValueError) as exc:
         return _fail(exc)
     if not args.quiet:
@@ -257,6 +262,11 @@ class InspectCommand(Command):
             metavar="KIND",
             help="the plate's format (default: detected)",
         )
+        parser.add_argument(
+            "--projections",
+            action="store_true",
+            help="read the Z series' projections (MetaXpress ZStep_0) instead of the Z stack",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -265,7 +275,7 @@ class InspectCommand(Command):
         from platekit.microscopes._plate import open_plate
 
         try:
-            plate = open_plate(args.plate, args.microscope)
+            plate = open_plate(args.plate, args.microscope, projections=args.projections)
         except (PlateError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
             return _fail(exc)
         checks = check_compressions(plate)

@@ -97,16 +97,34 @@ def _shown(evidence: Path, folder: Path) -> str:
         return str(evidence)
 
 
-def open_plate(path: str | os.PathLike[str], microscope: str = "auto") -> Plate:
+def open_plate(
+    path: str | os.PathLike[str], microscope: str = "auto", *, projections: bool = False
+) -> Plate:
     """The plate in the folder ``path``, read by the handler ``microscope``.
 
-    ``"auto"`` picks the handler with :func:`detect_microscope`. Raises as
-    that function does, ``KeyError`` for an unknown ``microscope``, and
-    :class:`~platekit.microscopes.PlateFormatError` for malformed metadata.
+    ``"auto"`` picks the handler with :func:`detect_microscope`. With
+    ``projections``, the plate is made of the projections the instrument
+    wrote of its Z series (MetaXpress's ``ZStep_0``), one plane per site and
+    channel at z 1, instead of the Z stack. Raises as :func:`detect_microscope`
+    does, ``KeyError`` for an unknown ``microscope``,
+    :class:`~platekit.microscopes.PlateFormatError` for malformed metadata,
+    and :class:`~platekit.microscopes.PlateError` for ``projections`` on a
+    plate without them or of a format whose projections platekit does not read.
     """
     folder = _plate_folder(path)
     handler = detect_microscope(folder) if microscope == "auto" else handler_for(microscope)
-    return Plate(folder, handler, handler.scan(folder))
+    if not projections:
+        return Plate(folder, handler, handler.scan(folder))
+    # Only formats that store projections beside the stack offer this; it is not a handler duty.
+    scan_projections = getattr(handler, "scan_projections", None)
+    if scan_projections is None:
+        from platekit.microscopes._errors import PlateError
+
+        raise PlateError(
+            f"{str(folder)!r} is a {handler.display_name or handler.name} plate, whose "
+            "projections platekit does not read; open it without projections=True / --projections"
+        )
+    return Plate(folder, handler, scan_projections(folder))
 
 
 class Plate:

@@ -8,6 +8,12 @@ says which wells, sites and wavelengths were imaged; the folders give the
 time point and Z plane; the first plane's MetaSeries XML gives the pixel
 size, shape and dtype.
 
+A Z series may hold MetaXpress's projections too: one image per site and
+wave in ``ZStep_0/`` (or, without one, beside the ``ZStep_<z>/`` folders).
+They are not planes of the Z stack: the scan counts them and says so in a
+notice, and :meth:`ImageXpressHandler.scan_projections` reads them as the
+plate instead, one plane per site and wave at z 1.
+
 Scanning lists each folder once and opens only the first plane (and, for a
 Z series, the same plane at the next Z for the step). Stage positions sit
 in every plane's TIFF, so reading them costs one file open per plane: they
@@ -21,6 +27,7 @@ import os
 import re
 from pathlib import Path
 
+from platekit.microscopes._errors import PlateError
 from platekit.microscopes._handler import FilenameParser, MetadataHandler, MicroscopeHandler
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
 from platekit.microscopes.handlers._htd import HtdLayout, read_htd
@@ -160,25 +167,33 @@ class ImageXpressMetadata(MetadataHandler):
         return read_htd(self.find_metadata_file(plate)).channels
 
 
-def scan_plate(plate: Path) -> PlateScan:
+def scan_plate(plate: Path, projections: bool = False) -> PlateScan:
     """Every plane of the ImageXpress plate in ``plate``, and its metadata.
 
-    Raises ``FileNotFoundError`` when there is no HTD and
-    :class:`~platekit.microscopes.PlateFormatError` when it is malformed.
+    With ``projections``, the planes are the Z series' projections, at z 1
+    (see the module). Raises ``FileNotFoundError`` when there is no HTD,
+    :class:`~platekit.microscopes.PlateFormatError` when it is malformed,
+    and, with ``projections``, :class:`~platekit.microscopes.PlateError`
+    when the plate holds no projection.
     """
     files, folders = _listing(plate)
     listings: dict[str, tuple[list[str], list[str]]] = {}
     htd_path = _find_htd(plate, files, folders, listings)
     layout = read_htd(htd_path)
 
-    planes: dict[PlaneKey, str] = {}
-    unlisted = 0
+    stack: dict[PlaneKey, str] = {}
+    projected: dict[PlaneKey, str] = {}
+    unlisted = {False: 0, True: 0}
     wells = set(layout.wells)
     sites = range(1, len(layout.site_cells) + 1)
     # The plate prefix (with its "_") of the last plane read: matching only the
     # tail after it, when a name starts with it, halves the cost of a name.
     known = ""
     for folder, names, t, z in _plane_folders(plate, files, folders, listings, layout.z_count):
+        # z 0 marks a folder of projections, which stand at z 1 of a plate of their own.
+        is_projection = z == 0
+        found = projected if is_projection else stack
+        z = 1 if is_projection else z
         listed = 1 <= t <= layout.t_count and 1 <= z <= layout.z_count
         for name in names:
             match = (
@@ -198,17 +213,41 @@ def scan_plate(plate: Path) -> PlateScan:
             if not (
                 listed and well in wells and site_number in sites and wave_number in layout.channels
             ):
-                unlisted += 1
+                unlisted[is_projection] += 1
                 continue
-            planes[PlaneKey(well, site_number, wave_number, z, t)] = folder + name
+            found.setdefault(PlaneKey(well, site_number, wave_number, z, t), folder + name)
 
-    metadata = _metadata(plate, htd_path, layout, planes)
-    if unlisted:
-        metadata.extra["unlisted_files"] = unlisted
-    expected = len(layout.wells) * len(sites) * len(layout.channels)
-    expected *= layout.z_count * layout.t_count
+    if projections and not projected:
+        raise PlateError(
+            f"{str(plate)!r} holds no projections (no images in ZStep_0 folders of its Z "
+            "series); open it without projections=True / --projections"
+        )
+    planes = projected if projections else stack
+    z_count = 1 if projections else layout.z_count
+    metadata = _metadata(plate, htd_path, layout, planes, z_count)
+    if unlisted[projections]:
+        metadata.extra["unlisted_files"] = unlisted[projections]
+    if projected:
+        metadata.extra["projection_images"] = len(projected)
+        metadata.notices.append(_projection_notice(len(projected), layout.z_count, projections))
+    expected = len(layout.wells) * len(sites) * len(layout.channels) * z_count * layout.t_count
     missing = [] if len(planes) == expected else _missing(metadata, planes)
     return PlateScan(metadata, planes, missing)
+
+
+def _projection_notice(count: int, z_count: int, projections: bool) -> str:
+    images = f"{count} projection image{'' if count == 1 else 's'}"
+    if projections:
+        return (
+            f"read as the plate: its {images} (ZStep_0) of a Z series of "
+            f"{z_count} steps, one plane per site and wave at z 1; open it without "
+            "projections=True / --projections for the Z stack"
+        )
+    return (
+        f"{images} (ZStep_0) left out: projections are not planes of the Z stack; "
+        "open the plate with projections=True / --projections to read or convert them as the "
+        "plate instead, one plane per site and wave at z 1"
+    )
 
 
 def _plane_folders(
@@ -220,8 +259,8 @@ def _plane_folders(
 ) -> Iterator[tuple[str, list[str], int, int]]:
     """``(relative folder + "/", file names, t, z)`` for every folder that may hold planes.
 
-    In a folder that also holds ``ZStep_`` folders, the files of a Z series
-    are its projections, not planes.
+    z 0 marks projections: ``ZStep_0/``, or, in a Z series without one, the
+    files beside the ``ZStep_`` folders.
     """
 
     def walk(
@@ -231,6 +270,8 @@ def _plane_folders(
         steps_found = [(name, int(match.group(1))) for name, match in steps if match]
         if not (steps_found and z_count > 1):
             yield relative, names, t, 1
+        elif all(z != 0 for _, z in steps_found):
+            yield relative, names, t, 0
         for name, z in steps_found:
             yield f"{relative}{name}/", _listing(plate / relative / name)[0], t, z
 
@@ -248,9 +289,10 @@ def _missing(metadata: PlateMetadata, planes: dict[PlaneKey, str]) -> list[Plane
 
 
 def _metadata(
-    plate: Path, htd_path: Path, layout: HtdLayout, planes: dict[PlaneKey, str]
+    plate: Path, htd_path: Path, layout: HtdLayout, planes: dict[PlaneKey, str], z_count: int
 ) -> PlateMetadata:
-    """The plate's metadata: the HTD's layout, completed from the first plane's TIFF."""
+    """The plate's metadata: the HTD's layout (with ``z_count`` planes), completed from the
+    first plane's TIFF."""
     metadata = PlateMetadata(
         name=htd_path.stem,
         microscope=ImageXpressHandler._microscope_type or "",
@@ -259,7 +301,7 @@ def _metadata(
         wells=list(layout.wells),
         sites=list(range(1, len(layout.site_cells) + 1)),
         channels={wave: Channel(wave, name) for wave, name in layout.channels.items()},
-        z_count=layout.z_count,
+        z_count=z_count,
         t_count=layout.t_count,
         grid=layout.grid,
         pixel_size_um=layout.pixel_size_um,
@@ -314,3 +356,11 @@ class ImageXpressHandler(MicroscopeHandler):
 
     def scan(self, plate: Path) -> PlateScan:
         return scan_plate(Path(plate))
+
+    def scan_projections(self, plate: Path) -> PlateScan:
+        """The plate made of its Z series' projections (``ZStep_0``), at z 1.
+
+        Raises :class:`~platekit.microscopes.PlateError` when it holds none,
+        and what :meth:`scan` raises.
+        """
+        return scan_plate(Path(plate), projections=True)

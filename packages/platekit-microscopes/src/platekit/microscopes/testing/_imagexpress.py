@@ -44,6 +44,11 @@ Options (``write_plate("imagexpress", folder, **options)``):
 ``pixel_size_in_htd``
     Also write ``"PixelSize", <µm>`` into the HTD (default ``False``;
     MetaXpress keeps the pixel size in the TIFFs only).
+``projections``
+    Also write, for a Z series (nothing otherwise), the maximum projection of each site and wave
+    into ``ZStep_0/`` beside the ``ZStep_<z>/`` folders, named like the
+    planes, and say ``"ZProjection", TRUE`` in the HTD, as MetaXpress's
+    projection exports do (default ``False``).
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ _OPTIONS: dict[str, object] = {
     "site_selection": None,
     "description_encoding": "cp1252",
     "pixel_size_in_htd": False,
+    "projections": False,
 }
 _WAVES = [("DAPI", 452), ("FITC", 520), ("TexasRed", 615), ("Cy5", 692)]
 _LAYOUTS = {
@@ -156,7 +162,26 @@ def write(folder: Path, spec: PlateSpec) -> Path:
             thumb = (pixels[::4, ::4] >> 4).astype(np.uint8) if pixels.dtype.kind == "u" else pixels
             name = f"{stem}_thumb{_guid(spec, key, options['guid'], 'thumb')}{options['extension']}"
             _tiff(place / name, thumb, None)
+        if options["projections"] and spec.z > 1 and key.z_index == 1:
+            # One projection per site and wave, beside the Z steps (of its time point).
+            projection = place.parent / "ZStep_0"
+            projection.mkdir(exist_ok=True)
+            _tiff(
+                projection / f"{stem}{_guid(spec, key, options['guid'], 'max')}"
+                f"{options['extension']}",
+                _projection_pixels(spec, key),
+                xml,
+            )
     return folder
+
+
+def _projection_pixels(spec: PlateSpec, key: PlaneKey) -> np.ndarray:
+    """The maximum projection over Z of the site, wave and time point of ``key``."""
+    stack = [
+        spec.pixels(PlaneKey(key.well, key.site, key.channel, z, key.timepoint))
+        for z in range(1, spec.z + 1)
+    ]
+    return np.max(stack, axis=0)
 
 
 def _default_selection(sites: int) -> list[list[bool]]:
@@ -180,7 +205,7 @@ def _htd(
         f'"TimePoints", {spec.t}',
         f'"ZSeries", {"TRUE" if spec.z > 1 else "FALSE"}',
         f'"ZSteps", {spec.z}',
-        '"ZProjection", FALSE',
+        f'"ZProjection", {"TRUE" if options["projections"] and spec.z > 1 else "FALSE"}',
         f'"XWells", {columns}',
         f'"YWells", {rows}',
     ]
