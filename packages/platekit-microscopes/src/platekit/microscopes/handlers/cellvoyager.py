@@ -2,8 +2,10 @@
 
 The measurement data file (MLF) lists one record per image the instrument
 took; the measurement detail file (MRF) holds the plate size, the counts of
-fields, z planes and time points, and one entry per channel (pixel size,
-image size, bit depth). The images are TIFFs beside them, named
+fields, z planes and time points, and one entry per channel the protocol
+defines (pixel size, image size, bit depth); the measurement setting
+(``.mes``) says which channels each timeline's actions acquire and how each
+channel is set up. The images are TIFFs beside them, named
 ``<plate>_<well>_T<tttt>F<fff>L<ll>A<aa>Z<zz>C<cc>.tif``; the ``SC_*`` and
 ``DC_*`` TIFFs are shading and dark corrections, not planes.
 
@@ -14,22 +16,24 @@ How a record becomes a plane:
 - The well comes from ``Row`` and ``Column`` (1-based), or from the file
   name when a record lacks them; ``site`` is ``FieldIndex`` and ``z_index``
   is ``ZIndex``.
-- Timelines run one after another: a plate's time points are those of
-  timeline 1, then those of timeline 2, and so on (timeline ``L``'s
-  ``TimePoint`` 1 follows the last time point of the timelines before it).
-  With one timeline, ``timepoint`` is ``TimePoint``.
+- ``timepoint`` is ``TimePoint``, which counts across the whole measurement:
+  with several timelines, each goes on where the one before stopped.
 - ``channel`` is ``Ch``. When two actions acquire the same ``Ch`` number,
   every (action, ``Ch``) pair is its own channel instead, numbered from 1 in
-  (action, ``Ch``) order and named ``"Ch<c> (action <a>)"``;
+  (action, ``Ch``) order and named ``"<name> (action <a>)"``;
   ``PlateMetadata.extra["channel_sources"]`` says which is which.
-- A channel that only 2D actions acquire has one z plane, so its planes
+- The channels are those acquired (by an image record or a setting's
+  action); a channel the MRF only defines is left out, with a notice.
+- A channel that only 2D actions acquire, or whose images are projections
+  the instrument made (``ZImageProcessing``), has one z plane, so its planes
   above the first are not counted as missing.
 
 Attributes are read by their local names, so ``bts:Type`` and ``Type`` are
 the same. The MLF is the index: a TIFF no record names is not a plane. A
 record whose file is not in the folder is a missing plane, and so is every
-plane the MRF's counts imply that no record lists (every well with a
-record, at every field, channel, z plane and time point).
+plane the counts imply that no record lists: each timeline, at its time
+points, images the wells it has records for, at every field, in every
+channel it acquires, at every z plane.
 """
 
 from __future__ import annotations
@@ -131,7 +135,10 @@ class CellVoyagerMetadata(MetadataHandler):
     ``PlateMetadata.extra`` holds ``instrument`` (the MRF's TargetSystem),
     ``measurement_setting`` (its MeasurementSettingFileName), ``start_time``
     (the ``Time`` of the first image record), ``input_bit_depth`` (per
-    ``Ch``), and, where they apply, ``channel_sources`` and ``timelines``.
+    ``Ch``), and, where they apply, ``channel_sources``, ``timelines`` (each
+    one's first and last t), ``unacquired_channels`` and ``z_projections``.
+    ``PlateMetadata.notices`` names the channels left out and the
+    projections.
     """
 
     def find_metadata_file(self, plate: Path) -> Path:
@@ -141,7 +148,7 @@ class CellVoyagerMetadata(MetadataHandler):
         return _scan(Path(plate)).metadata
 
     def grid(self, plate: Path) -> tuple[int, int] | None:
-        # Field positions live in the measurement setting (.mes), which is not read.
+        # The setting lists field positions, but not as rows and columns of a grid.
         return None
 
 
