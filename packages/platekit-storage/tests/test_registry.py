@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from platekit.registry._install import install_command
 from platekit.storage import (
     BackendRegistry,
     FileManager,
@@ -24,7 +26,7 @@ from platekit.storage import (
     natural_sorted,
 )
 from platekit.storage._base import STORAGE_BACKENDS
-from platekit.storage._registry import INSTALL_HINTS
+from platekit.storage._registry import OPTIONAL_BACKENDS
 from platekit.storage.testing import BackendContract, ReadOnlyContract
 
 HAS_ZARR = importlib.util.find_spec("zarr") is not None and sys.version_info >= (3, 11)
@@ -100,9 +102,10 @@ def test_unknown_backends_say_what_is_available() -> None:
 
 
 def test_file_manager_passes_on_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(INSTALL_HINTS, "tape", "pip install platekit-tape")
+    monkeypatch.setitem(OPTIONAL_BACKENDS, "tape", ("tape", "a tape drive"))
     fm = FileManager(BackendRegistry())
-    with pytest.raises(KeyError, match="'tape' storage backend is not installed: pip install"):
+    hint = f"{install_command('platekit-storage', 'tape')} (a tape drive)"
+    with pytest.raises(KeyError, match=re.escape(f"backend is not installed: {hint}")):
         fm.load("/a", "tape")
 
 

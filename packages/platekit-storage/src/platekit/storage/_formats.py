@@ -364,8 +364,11 @@ def _imagecodecs() -> Any:
     try:
         import imagecodecs
     except ImportError:
+        from platekit.registry._install import install_command
+
         raise ImportError(
-            "the png disk file format needs imagecodecs: pip install 'platekit-storage[png]'"
+            "the png disk file format needs imagecodecs, which is not installed: "
+            f"{install_command('platekit-storage', 'png')}"
         ) from None
     return imagecodecs
 

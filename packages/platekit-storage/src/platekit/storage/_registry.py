@@ -12,11 +12,22 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from platekit.registry import LazyDiscoveryDict
 
-# Backends whose name is known before their dependency is installed, and what
-# to install for them (data first: one line per optional backend).
-INSTALL_HINTS = {
-    "zarr": "pip install 'platekit-storage[zarr]' (zarr-python 3, Python 3.11 or newer)",
+# Backends whose name is known before their dependency is installed: the
+# extra of platekit-storage that brings it, and what that extra needs.
+OPTIONAL_BACKENDS = {
+    "zarr": ("zarr", "zarr-python 3, Python 3.11 or newer"),
 }
+
+
+def install_hint(name: str) -> str | None:
+    """What to run to install the optional backend ``name``; None for another name."""
+    if name not in OPTIONAL_BACKENDS:
+        return None
+    from platekit.registry._install import install_command
+
+    extra, needs = OPTIONAL_BACKENDS[name]
+    return f"{install_command('platekit-storage', extra)} ({needs})"
+
 
 # Built-in backends come first, in this order; others follow by name.
 _BUILTIN_ORDER = ("memory", "disk", "zarr")
@@ -79,7 +90,7 @@ class BackendRegistry(Mapping[str, StorageBackend]):
                     f"no storage backend {name!r}; names are case-sensitive here: did you mean "
                     f"{' or '.join(map(repr, cased))}? Available: {available}."
                 )
-            hint = INSTALL_HINTS.get(name.casefold())
+            hint = install_hint(name.casefold())
             if hint is not None:
                 return (
                     f"the {name!r} storage backend is not installed: {hint}. "

@@ -7,7 +7,8 @@ value}}``, wells in platekit's spelling (``A01``). Each export format is a
 workbooks) and ``metaxpress`` (Molecular Devices MetaXpress measurement
 exports) are built in; third-party formats join through the
 ``platekit.result_formats`` entry-point group. CSV files need nothing more;
-``.xlsx`` workbooks need openpyxl (``pip install 'platekit-microscopes[xlsx]'``).
+``.xlsx`` workbooks need openpyxl, the ``xlsx`` extra
+(``python -m pip install './packages/platekit-microscopes[xlsx]'`` from a checkout).
 """
 
 from __future__ import annotations

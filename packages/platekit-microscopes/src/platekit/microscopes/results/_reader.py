@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     Cell = float | str | None
     Row = tuple[int, list[Cell]]
 
-#: What to install to read .xlsx workbooks.
-XLSX_HINT = "pip install 'platekit-microscopes[xlsx]'"
 #: Suffixes read as workbooks (through openpyxl) and as delimited text.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -129,8 +127,11 @@ def _openpyxl() -> Any:
     try:
         import openpyxl
     except ImportError:
+        from platekit.registry._install import install_command
+
         raise ImportError(
-            f"reading .xlsx result files needs openpyxl, which is not installed: {XLSX_HINT}"
+            "reading .xlsx result files needs openpyxl, which is not installed: "
+            f"{install_command('platekit-microscopes', 'xlsx')}"
         ) from None
     return openpyxl
 

@@ -1,7 +1,8 @@
 """The ``zarr`` backend: arrays as nodes of local Zarr v3 (or v2) stores, through zarr-python 3.
 
 The class exists only where zarr-python can run: with the ``zarr`` extra
-installed (``pip install 'platekit-storage[zarr]'``) on Python 3.11 or newer.
+installed (``python -m pip install './packages/platekit-storage[zarr]'`` from a
+checkout) on Python 3.11 or newer.
 Elsewhere this module defines no backend, so ``zarr`` is not among the
 registry's keys and ``BackendRegistry()["zarr"]`` says what to install. zarr itself is
 imported on first use, never when this module is imported: zarr-python takes
@@ -77,9 +78,9 @@ def _zarr_installed() -> bool:
 
 
 def _install_hint() -> str:
-    from platekit.storage._registry import INSTALL_HINTS
+    from platekit.storage._registry import install_hint
 
-    return INSTALL_HINTS["zarr"]
+    return str(install_hint("zarr"))
 
 
 _checked_version = False
