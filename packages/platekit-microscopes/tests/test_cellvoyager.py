@@ -443,6 +443,25 @@ def test_a_channel_the_setting_acquires_but_no_record_has_is_missing(tmp_path: P
     assert plate.metadata.notices == []
 
 
+def test_a_setting_numbering_its_actions_otherwise_adds_no_channel(tmp_path: Path) -> None:
+    records = [(image(ch=1, action=1), name(ch=1, action=1))]
+    records.append((image(ch=2, action=2), name(ch=2, action=2)))
+    channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
+    detail = PLATE_96 + ' bts:MeasurementSettingFileName="S.mes"'
+    folder = handmade(tmp_path / "P", records, channels=channels, detail=detail)
+    # The setting takes Ch 2 first: its action numbers do not match the records'.
+    (folder / "S.mes").write_text(
+        f'<bts:MeasurementSetting xmlns:bts="{BTS}"><bts:Timelapse><bts:Timeline><bts:ActionList>'
+        "<bts:ActionAcquire2D><bts:Ch>2</bts:Ch></bts:ActionAcquire2D>"
+        "<bts:ActionAcquire2D><bts:Ch>1</bts:Ch></bts:ActionAcquire2D>"
+        "</bts:ActionList></bts:Timeline></bts:Timelapse></bts:MeasurementSetting>"
+    )
+    plate = open_plate(folder)
+    assert sorted(plate.metadata.channels) == [1, 2]
+    assert "channel_sources" not in plate.metadata.extra
+    assert plate.missing() == []
+
+
 def test_without_records_or_setting_every_defined_channel_is_kept(tmp_path: Path) -> None:
     channels = CHANNEL_1 + CHANNEL_1.replace('Ch="1"', 'Ch="2"')
     plate = open_plate(handmade(tmp_path / "P", [], channels=channels))

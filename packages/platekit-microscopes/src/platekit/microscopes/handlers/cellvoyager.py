@@ -677,11 +677,15 @@ def _channels(records: list[_Record], detail: _Detail, setting: _Setting | None)
         )
         if record.projection is not None:
             projections[pair] = record.projection
+    recorded = {ch for _, ch in flat}
     if setting is not None:
+        # The setting adds only what no record shows: its action numbering is not
+        # trusted to match the records' ActionIndex.
         for action in setting.actions:
             for ch in action.chs:
-                pair = (action.action, ch)
-                flat[pair] = flat.get(pair, True) and action.flat
+                if ch not in recorded:
+                    pair = (action.action, ch)
+                    flat[pair] = flat.get(pair, True) and action.flat
     if not flat:
         flat = {(1, ch): False for ch in detail.channels}
     pairs = sorted(flat)
@@ -792,10 +796,14 @@ def _schedule(
         wells[record.timeline].add(record.well)
         channels[record.timeline].add(layout.channel_of[(record.action, record.ch)])
     for action in setting.actions if setting is not None else []:
-        if action.timeline in channels:
-            channels[action.timeline].update(
-                layout.channel_of[(action.action, ch)] for ch in action.chs
-            )
+        for ch in action.chs if action.timeline in channels else ():
+            number = layout.channel_of.get((action.action, ch))
+            if number is None:
+                # A Ch the records tell apart by action is matched only by its action.
+                same = [n for (_, c), n in layout.channel_of.items() if c == ch]
+                number = same[0] if len(same) == 1 else None
+            if number is not None:
+                channels[action.timeline].add(number)
     return {
         timeline: (sorted(wells[timeline], key=parse_well), sorted(channels[timeline]))
         for timeline in timelines
