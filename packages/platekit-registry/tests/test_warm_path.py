@@ -243,6 +243,7 @@ BAD_INDEXES: dict[str, Callable[[dict[str, Any]], None]] = {
     "origins that are a list": lambda items: items.update(origins=[]),
     "metadata that is not an object": lambda items: items.update(metadata=[1]),
     "no secondary section": lambda items: items.pop("secondary"),
+    "missing modules without the installed list": lambda items: items.update(missing=["x"]),
 }
 
 
@@ -488,6 +489,86 @@ def test_installing_a_distribution_matters_only_to_registries_with_entry_points(
     else:
         # It could have brought entry points: the index is checked again.
         assert state == f"miss: {dist / 'entry_points.txt'} is new among the files it depends on"
+
+
+def install(site: Path, name: str, version: str = "1.0") -> None:
+    """Install a distribution ``name`` providing the module ``name`` into a sys.path folder."""
+    (site / name).mkdir()
+    (site / name / "__init__.py").write_text("")
+    dist = site / f"{name}-{version}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n\n"
+    )
+
+
+# Plugins that need the module pk_later_dep, which is not installed yet.
+NEEDS_LATER_DEP = {
+    "left out without it": """
+        try:
+            import pk_later_dep
+        except ImportError:
+            pk_later_dep = None
+
+        if pk_later_dep is not None:
+            class Later(Base):
+                _kind = "later"
+        """,
+    "left out, found by importlib": """
+        import importlib
+        try:
+            pk_later_dep = importlib.import_module("pk_later_dep")
+        except ImportError:
+            pk_later_dep = None
+
+        if pk_later_dep is not None:
+            class Later(Base):
+                _kind = "later"
+        """,
+    "failing without it": """
+        import pk_later_dep
+
+        class Later(Base):
+            _kind = "later"
+        """,
+}
+
+
+@pytest.mark.parametrize("kind", NEEDS_LATER_DEP)
+def test_a_plugin_missing_a_dependency_returns_once_it_is_installed(
+    make_tree: MakeTree, run_python: RunPython, kind: str
+) -> None:
+    tree = make_tree("site")  # a registry without an entry-point group
+    # Another platform's module, probed for: no distribution installs it.
+    tree.plugin(
+        "mod_alpha", "alpha", body="try:\n    import _winapi\nexcept ImportError:\n    pass\n"
+    )
+    (tree.package / "plugins" / "mod_later.py").write_text(
+        f"from {tree.name} import Base\n" + textwrap.dedent(NEEDS_LATER_DEP[kind])
+    )
+    code = f"""
+        import json
+        import {tree.name} as r
+        print(json.dumps([sorted(r.REGISTRY), len(r.REGISTRY.errors), r.REGISTRY.cache_state]))
+    """
+
+    def state() -> list[Any]:
+        return json.loads(run_python(code, path=tree.folder))
+
+    errors = 1 if kind.startswith("failing") else 0
+    assert state()[:2] == [["alpha"], errors]
+    assert state() == [["alpha"], errors, "hit"]
+    install(tree.folder, "pk_later_dep")
+    after = state()
+    assert after[:2] == [["alpha", "later"], 0]
+    assert after[2] == (
+        "miss: the installed distributions changed, and when it was written "
+        "pk_later_dep could not be imported"
+    )
+    assert state() == [["alpha", "later"], 0, "hit"]
+    # Nothing is missing now: installing another distribution leaves the index warm.
+    install(tree.folder, "pk_unrelated_dep")
+    assert state() == [["alpha", "later"], 0, "hit"]
 
 
 def test_editing_the_root_declaration_invalidates(

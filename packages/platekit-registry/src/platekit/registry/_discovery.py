@@ -96,6 +96,49 @@ def _forget(config: RegistryConfig, module: str) -> list[Any]:
     return forget(module) if forget is not None else []
 
 
+class MissingImports:
+    """Notes the top-level modules imported and not found while it is installed.
+
+    It is the last finder on ``sys.meta_path``, so it is asked only about
+    modules no other finder found, and it finds nothing itself: a plugin that
+    failed, or left a class out, because an optional dependency is missing.
+    Use it as a context manager around a discovery.
+    """
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        # A missing submodule of an installed package comes and goes with that package,
+        # and no distribution installs a standard-library module (``nt``, ``_winapi``).
+        if "." in fullname or fullname in sys.stdlib_module_names:
+            return
+        if _importer(sys._getframe(1)) not in sys.stdlib_module_names:
+            self.names.add(fullname)
+
+    def __enter__(self) -> MissingImports:
+        sys.meta_path.append(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass  # someone replaced sys.meta_path meanwhile
+
+
+def _importer(frame: FrameType | None) -> str:
+    """The top-level package of the module whose code asked for an import (the
+    import system's own frames and ``importlib`` left out): the standard library
+    probes for modules of other platforms (``org.python.core`` in ``copy``)."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__") or ""
+        if not (frame.f_code.co_filename.startswith("<frozen ") or name.startswith("importlib")):
+            return str(name).partition(".")[0]
+        frame = frame.f_back
+    return ""
+
+
 def still_importing(origins: dict[str, str]) -> list[str]:
     """Plugin modules whose import is still running (a plugin read its registry)."""
     prefixes = [prefix for prefix in origins if ":" not in prefix]

@@ -220,6 +220,12 @@ def check_index(items: "Any") -> str | None:
         for refs in replaced.values()
     ):
         return "'replaced' is malformed"
+    for listed in ("missing", "installed"):
+        names = items.get(listed, [])
+        if not isinstance(names, list) or not all(type(name) is str for name in names):
+            return f"{listed!r} is not a list of names"
+    if ("missing" in items) != ("installed" in items):
+        return "'missing' and 'installed' come together"
     errors = items.get("errors")
     if not isinstance(errors, list) or not all(
         isinstance(e, dict)

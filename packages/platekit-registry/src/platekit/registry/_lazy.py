@@ -215,6 +215,13 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             _log.log(_log.WARNING, "platekit registry index %s: %s", manager.path, problem)
             return False
         items = found.items
+        installed = items.get("installed")
+        if installed is not None and installed != _sources.installed_distributions():
+            self.cache_state = (
+                "miss: the installed distributions changed, and when it was written "
+                f"{', '.join(items['missing'])} could not be imported"
+            )
+            return False
         self._index = entries
         self._groups = items["origins"]
         self._metadata = items["metadata"]
@@ -301,9 +308,10 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
         errors: list[PluginError] = []
         config = self.config
         # Imported here: a warm start never discovers.
-        from platekit.registry._discovery import import_plugins, still_importing
+        from platekit.registry._discovery import MissingImports, import_plugins, still_importing
 
-        origins, plugin_files = import_plugins(config, self._root, errors)
+        with MissingImports() as missing:
+            origins, plugin_files = import_plugins(config, self._root, errors)
         self._errors = errors
         self.discovery_seconds = time.perf_counter() - started
         # A plugin that read its registry while being imported is not defined
@@ -334,6 +342,11 @@ class LazyDiscoveryDict(Mapping):  # type: ignore[type-arg]
             "errors": [error.as_json() for error in errors],
             "discovery_seconds": self.discovery_seconds,
         }
+        if missing.names:
+            # Installing the missing module may bring its plugins: record what is
+            # installed, and a later start with other distributions discovers again.
+            items["missing"] = sorted(missing.names)
+            items["installed"] = _sources.installed_distributions()
         if not manager.save(items, extra_files=plugin_files):
             self.cache_state += " (the index could not be written)"
 

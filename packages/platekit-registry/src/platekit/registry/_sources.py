@@ -134,6 +134,13 @@ def installation_stamp_paths() -> list[str]:
     ]
 
 
+def installed_distributions() -> list[str]:
+    """The metadata folder of every distribution on sys.path (its name carries the
+    version), in sys.path order: it changes when a distribution is installed,
+    removed or upgraded."""
+    return [name for _, _, metadata in _path_dirs() for name in metadata]
+
+
 class EntryPoint:
     """One entry point as declared in a distribution's ``entry_points.txt``."""
 
