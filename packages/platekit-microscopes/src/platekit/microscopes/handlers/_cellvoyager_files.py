@@ -1,0 +1,379 @@
+"""Reading a CellVoyager measurement's files into plain records.
+
+The MLF's image records, the MRF's counts and channel entries, and the
+measurement setting's (``.mes``) actions and channel set-up. Attributes are
+read by their local names, so ``bts:Type`` and ``Type`` are the same; a
+value that is not what the format promises is a :class:`PlateFormatError`
+naming the file, the record and its line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from platekit.microscopes._errors import PlateFormatError
+from platekit.microscopes._model import PlaneName
+from platekit.microscopes._wells import well_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from xml.etree.ElementTree import Element
+
+MEASUREMENT_DATA = "MeasurementData.mlf"
+MEASUREMENT_DETAIL = "MeasurementDetail.mrf"
+
+
+# -- the measurement data (MLF) and detail (MRF) ----------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelDetail:
+    ch: int
+    pixel_size_um: float | None
+    shape: tuple[int, int] | None
+    bit_depth: int | None
+
+
+@dataclass(frozen=True)
+class Detail:
+    rows: int | None
+    columns: int | None
+    fields: int | None
+    z_count: int | None
+    t_count: int | None
+    instrument: str | None
+    setting: str | None
+    channels: dict[int, ChannelDetail]
+
+
+@dataclass(frozen=True)
+class Record:
+    file: str
+    well: str
+    field: int
+    z_index: int
+    timepoint: int
+    timeline: int
+    action: int
+    action_kind: str
+    ch: int
+    position: tuple[float, float, float | None] | None
+    time: str | None
+    prefix: str | None
+    #: ``ZImageProcessing`` ("Maximum"): the image is a projection the instrument made of a stack.
+    projection: str | None
+
+
+def find_file(folder: Path, name: str) -> Path:
+    """``folder / name``, matched without regard to case (exports pass through Windows)."""
+    path = folder / name
+    if path.is_file():
+        return path
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.lower() == name.lower() and (folder / entry).is_file():
+            return folder / entry
+    raise FileNotFoundError(
+        f"no {name} in {str(folder)!r}; a CellVoyager plate folder holds {MEASUREMENT_DATA} "
+        f"and {MEASUREMENT_DETAIL}"
+    )
+
+
+def _attributes(element: Element) -> dict[str, str]:
+    """An element's attributes by local name: ``bts:Type`` and ``Type`` are both ``Type``."""
+    return {name.rsplit("}", 1)[-1]: value for name, value in element.attrib.items()}
+
+
+def _local(element: Element) -> str:
+    return element.tag.rsplit("}", 1)[-1]
+
+
+def _whole(value: str, what: str, fail: _Fail) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise fail(f"{what}={value!r} is not a whole number") from None
+    if number < 1:
+        raise fail(f"{what}={value!r} is below 1, where CellVoyager counts from 1")
+    return number
+
+
+def _decimal(value: str, what: str, fail: _Fail) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise fail(f"{what}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise fail(f"{what}={value!r} is not a finite number")
+    return number
+
+
+class _Fail:
+    """Makes the PlateFormatError for one place in a file (the line is found only when needed)."""
+
+    def __init__(self, path: Path, where: str = "", record: int | None = None) -> None:
+        self.path, self.where, self.record = path, where, record
+
+    def __call__(self, message: str) -> PlateFormatError:
+        where = f"{self.where} " if self.where else ""
+        line = None if self.record is None else _record_line(self.path, self.record)
+        return PlateFormatError(self.path, f"{where}{message}", line)
+
+
+def read_detail(path: Path) -> Detail:
+    from platekit.microscopes._xml import parse_xml
+
+    root = parse_xml(path)
+    fail = _Fail(path)
+    if _local(root) != "MeasurementDetail":
+        raise fail(
+            f"is not a CellVoyager measurement detail: its root element is <{_local(root)}>, "
+            "not <bts:MeasurementDetail>"
+        )
+    attrs = _attributes(root)
+
+    def count(name: str) -> int | None:
+        value = attrs.get(name)
+        return None if value is None else _whole(value, name, fail)
+
+    channels: dict[int, ChannelDetail] = {}
+    elements = [element for element in root.iter() if _local(element) == "MeasurementChannel"]
+    for number, element in enumerate(elements, 1):
+        channel = _attributes(element)
+        where = _Fail(path, f"MeasurementChannel {number}:")
+        if "Ch" not in channel:
+            raise where("has no Ch attribute")
+        ch = _whole(channel["Ch"], "Ch", where)
+        pixel = channel.get("HorizontalPixelDimension")
+        width, height = channel.get("HorizontalPixels"), channel.get("VerticalPixels")
+        depth = channel.get("InputBitDepth")
+        channels[ch] = ChannelDetail(
+            ch=ch,
+            pixel_size_um=None
+            if pixel is None
+            else _decimal(pixel, "HorizontalPixelDimension", where),
+            shape=None
+            if width is None or height is None
+            else (
+                _whole(height, "VerticalPixels", where),
+                _whole(width, "HorizontalPixels", where),
+            ),
+            bit_depth=None if depth is None else _whole(depth, "InputBitDepth", where),
+        )
+    return Detail(
+        rows=count("RowCount"),
+        columns=count("ColumnCount"),
+        fields=count("FieldCount"),
+        z_count=count("ZCount"),
+        t_count=count("TimePointCount"),
+        instrument=attrs.get("TargetSystem"),
+        setting=attrs.get("MeasurementSettingFileName"),
+        channels=channels,
+    )
+
+
+def read_records(path: Path, parse: Callable[[str], PlaneName | None]) -> list[Record]:
+    """The MLF's image records, in file order; ``parse`` reads a plane's file name."""
+    from platekit.microscopes._xml import parse_xml
+
+    root = parse_xml(path)
+    if _local(root) != "MeasurementData":
+        raise _Fail(path)(
+            f"is not CellVoyager measurement data: its root element is <{_local(root)}>, "
+            "not <bts:MeasurementData>"
+        )
+    records: list[Record] = []
+    number = 0
+    for element in root.iter():
+        if _local(element) != "MeasurementRecord":
+            continue
+        number += 1
+        attrs = _attributes(element)
+        if attrs.get("Type", "").upper() != "IMG":
+            continue
+        file = (element.text or "").strip().replace("\\", "/")
+        fail = _Fail(path, f"image record {number} ({file!r}):", number)
+        name = parse(file.rsplit("/", 1)[-1]) if file else None
+        records.append(_record(attrs, file, name, fail))
+    return records
+
+
+def _record(attrs: dict[str, str], file: str, name: PlaneName | None, fail: _Fail) -> Record:
+    def component(attribute: str, from_name: int | str | None) -> int:
+        value = attrs.get(attribute)
+        if value is not None:
+            return _whole(value, attribute, fail)
+        if from_name is not None:
+            return int(from_name)
+        raise fail(f"has no {attribute} attribute and its file name does not say it")
+
+    if "Row" in attrs and "Column" in attrs:
+        well = well_name(_whole(attrs["Row"], "Row", fail), _whole(attrs["Column"], "Column", fail))
+    elif name is not None:
+        well = name.well
+    else:
+        raise fail("has no Row and Column attributes and its file name does not name a well")
+    position: tuple[float, float, float | None] | None = None
+    if "X" in attrs and "Y" in attrs:
+        z = attrs.get("Z")
+        position = (
+            _decimal(attrs["X"], "X", fail),
+            _decimal(attrs["Y"], "Y", fail),
+            None if z is None else _decimal(z, "Z", fail),
+        )
+    return Record(
+        file=file,
+        well=well,
+        field=component("FieldIndex", name.site if name else None),
+        z_index=component("ZIndex", name.z_index if name else None),
+        timepoint=component("TimePoint", name.timepoint if name else None),
+        timeline=component("TimelineIndex", name.get("timeline") if name else "1"),
+        action=component("ActionIndex", name.get("action") if name else "1"),
+        action_kind=attrs.get("Action", ""),
+        ch=component("Ch", name.channel if name else None),
+        position=position,
+        time=attrs.get("Time"),
+        prefix=name.prefix if name is not None else None,
+        projection=attrs.get("ZImageProcessing") or None,
+    )
+
+
+def _record_line(path: Path, number: int) -> int | None:
+    """The line where the ``number``-th MeasurementRecord starts, for error messages."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return None
+    for count, match in enumerate(re.finditer(rb"<(?:[\w.-]+:)?MeasurementRecord\b", text), 1):
+        if count == number:
+            return text.count(b"\n", 0, match.start()) + 1
+    return None
+
+
+# -- the measurement setting (.mes) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingChannel:
+    name: str | None
+    color: str | None
+    excitation_nm: float | None
+    emission_nm: float | None
+
+
+@dataclass(frozen=True)
+class SettingAction:
+    timeline: int
+    action: int
+    chs: tuple[int, ...]
+    #: One plane per field: a 2D action, or a 3D one the instrument projects.
+    flat: bool
+
+
+@dataclass(frozen=True)
+class Setting:
+    file: str
+    actions: list[SettingAction]
+    channels: dict[int, SettingChannel]
+
+
+def setting_file(folder: Path, detail: Detail) -> Path | None:
+    """The measurement setting the MRF names, else the folder's only ``.mes``."""
+    if detail.setting:
+        try:
+            return find_file(folder, detail.setting)
+        except FileNotFoundError:
+            return None
+    try:
+        found = [entry for entry in os.listdir(folder) if entry.lower().endswith(".mes")]
+    except OSError:
+        return None
+    return folder / found[0] if len(found) == 1 else None
+
+
+def read_setting(path: Path) -> Setting:
+    """Which channels each timeline's actions acquire, and how each channel is set up."""
+    from platekit.microscopes._xml import parse_xml
+
+    root = parse_xml(path)
+    if _local(root) != "MeasurementSetting":
+        raise _Fail(path)(
+            f"is not a CellVoyager measurement setting: its root element is <{_local(root)}>, "
+            "not <bts:MeasurementSetting>"
+        )
+    actions: list[SettingAction] = []
+    timelines = [element for element in root.iter() if _local(element) == "Timeline"]
+    for timeline, element in enumerate(timelines, 1):
+        acquisitions = [
+            action for action in element.iter() if _local(action).startswith("ActionAcquire")
+        ]
+        for number, action in enumerate(acquisitions, 1):
+            # Real settings list ``<bts:Ch>1</bts:Ch>``; a ``Ch`` attribute says the same.
+            chs = [(child.text or "").strip() for child in action if _local(child) == "Ch"]
+            chs += [
+                _attributes(child)["Ch"] for child in action.iter() if "Ch" in _attributes(child)
+            ]
+            kind = _local(action).removeprefix("ActionAcquire").upper()
+            processing = _attributes(action).get("ImageProcessing", "")
+            actions.append(
+                SettingAction(
+                    timeline,
+                    number,
+                    tuple(int(ch) for ch in dict.fromkeys(chs) if ch.isdigit()),
+                    kind == "2D" or processing not in ("", "None"),
+                )
+            )
+    waves = {
+        _attributes(light).get("Name", ""): _attributes(light).get("WaveLength", "")
+        for light in root.iter()
+        if _local(light) == "LightSource"
+    }
+    channels: dict[int, SettingChannel] = {}
+    for element in root.iter():
+        if _local(element) != "Channel":
+            continue
+        attrs = _attributes(element)
+        if not attrs.get("Ch", "").isdigit():
+            continue
+        light = next(
+            ((child.text or "").strip() for child in element if _local(child) == "LightSourceName"),
+            "",
+        )
+        channels[int(attrs["Ch"])] = SettingChannel(
+            name=(attrs.get("Fluorophore") or attrs.get("Target") or "").strip() or None,
+            color=_color(attrs.get("Color", "")),
+            excitation_nm=_wavelength(waves.get(light, "")),
+            emission_nm=_emission(attrs.get("Acquisition", "")),
+        )
+    return Setting(path.name, actions, channels)
+
+
+def _emission(acquisition: str) -> float | None:
+    """The centre of a band-pass emission filter: ``BP445/45`` passes 445 ± 22.5 nm."""
+    match = re.match(r"\s*BP\s*(\d+(?:\.\d+)?)", acquisition)
+    return _wavelength(match[1]) if match else None
+
+
+def _wavelength(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    # A lamp's wavelength is written as 0: it has none.
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _color(value: str) -> str | None:
+    """``#AARRGGBB`` (as the software writes it) or ``#RRGGBB`` as ``RRGGBB``."""
+    digits = value.strip().lstrip("#").upper()
+    if re.fullmatch(r"[0-9A-F]{8}", digits):
+        return digits[2:]
+    return digits if re.fullmatch(r"[0-9A-F]{6}", digits) else None
