@@ -202,3 +202,7 @@ def test_cv8000_converts(cellvoyager_exports: Path, tmp_path: Path) -> None:
         np.testing.assert_array_equal(
             field[key.channel - 1, key.z_index - 1], tifffile.imread(folder / file), str(key)
         )
+    # The channels are labelled and coloured as the measurement setting sets them up.
+    image = zarr.open_group(str(out / well_path("D08") / "0"), mode="r")
+    shown = image.attrs.asdict()["ome"]["omero"]["channels"]
+    assert [(c["label"], c["color"]) for c in shown] == [("405", "002FFF"), ("488", "00FFA1")]
