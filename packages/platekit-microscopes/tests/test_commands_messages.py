@@ -110,8 +110,8 @@ def test_convert_prints_the_plates_notices_and_opens_it_once(
     opened = []
     real_open_plate = _plate.open_plate
 
-    def open_plate(path: object, microscope: str = "auto") -> _plate.Plate:
-        plate = real_open_plate(path, microscope)  # type: ignore[arg-type]
+    def open_plate(path: object, microscope: str = "auto", **options: bool) -> _plate.Plate:
+        plate = real_open_plate(path, microscope, **options)  # type: ignore[arg-type]
         plate.metadata.notices.append("channel 3 (Cy5) is defined but was never acquired")
         opened.append(plate)
         return plate
