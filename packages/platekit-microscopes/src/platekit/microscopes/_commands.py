@@ -69,7 +69,10 @@ class ConvertCommand(Command):
         parser.add_argument(
             "--overwrite",
             action="store_true",
-            help="replace OUT.zarr when it holds another conversion",
+            help=(
+                "replace the Zarr store at OUT.zarr, whatever it holds, and convert from scratch; "
+                "a folder that is not a Zarr store is never removed"
+            ),
         )
         parser.add_argument(
             "--skip-bad-planes",

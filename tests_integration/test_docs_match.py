@@ -1,0 +1,61 @@
+"""The docs say what the code does: layers, detection messages and command options."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+LAYERS = sorted(path.name.removeprefix("platekit-") for path in (ROOT / "packages").iterdir())
+
+
+@pytest.fixture(autouse=True)
+def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own cache root; the real home is never touched."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("PLATEKIT_CACHE_DIR", str(root))
+    return root
+
+
+def words(text: str) -> str:
+    """``text`` as one line of words, without reST quoting or commas, to compare docs and code."""
+    return " ".join(text.replace("``", "").replace(",", "").split())
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_development_guide_names_every_package(layer: str) -> None:
+    guide = (DOCS / "development.rst").read_text(encoding="utf-8")
+    assert f"platekit-{layer}/ " in guide
+    assert f'``nox -s "package({layer})"``' in guide
+
+
+def test_the_unknown_plate_example_is_what_detection_says(tmp_path: Path) -> None:
+    microscopes = pytest.importorskip("platekit.microscopes")
+    guide = (DOCS / "microscopes.rst").read_text(encoding="utf-8")
+    example = re.search(r"   UnknownPlateError: '/data/notes' (.*?)\n\n", guide, re.S)
+    assert example, "microscopes.rst has no unknown-plate example for '/data/notes'"
+    documented = [line.strip() for line in example.group(1).splitlines()[1:]]
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(microscopes.UnknownPlateError) as caught:
+        microscopes.detect_microscope(tmp_path / "notes")
+    said = [line.strip() for line in str(caught.value).splitlines()[1:]]
+    assert documented == said
+
+
+def test_convert_options_say_in_help_what_the_docs_say() -> None:
+    from platekit.microscopes._commands import ConvertCommand
+
+    parser = argparse.ArgumentParser()
+    ConvertCommand().configure(parser)
+    helps = {a.option_strings[0]: a.help for a in parser._actions if a.option_strings}
+    guide = (DOCS / "microscopes.rst").read_text(encoding="utf-8")
+    section = guide.split("platekit convert\n~~~~~~~~~~~~~~~~", 1)[1]
+    for option in ("--overwrite", "--skip-bad-planes", "--workers", "--levels"):
+        entry = re.search(rf"^``{option}[^`]*``\n((?:   .*\n)+)", section, re.M)
+        assert entry, f"{option} is not described under 'platekit convert'"
+        documented = words(entry.group(1)).rstrip(".")
+        assert documented.lower() == words(str(helps[option])).lower(), option
