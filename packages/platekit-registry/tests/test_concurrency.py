@@ -224,13 +224,12 @@ sys.path.insert(0, sys.argv[1])
 name, touchers = sys.argv[2], int(sys.argv[3])
 root = importlib.import_module(name)
 runs = importlib.import_module(name + ".runs")
-start = threading.Barrier(touchers)
+runs.START = threading.Barrier(touchers + 1)
 seen = {{}}
 
 def touch(index):
-    # Once the importer is inside the first plugin's body, which holds its import lock.
-    runs.GATE.wait(timeout=30)
-    start.wait(timeout=30)
+    # Together, once the importer is inside the first plugin's body, holding its import lock.
+    runs.START.wait(timeout=30)
     seen[str(index)] = sorted(root.REGISTRY)
 
 def import_directly():
@@ -256,7 +255,7 @@ STORM_RUNS = """
 import threading
 
 RUNS = []  # a module name per plugin body run
-GATE = threading.Event()  # set by the first plugin's body
+START = threading.Barrier(1)  # the touching threads and the first plugin's body
 """
 
 STORM_PLUGIN = """
@@ -264,8 +263,8 @@ import time
 from {name} import runs
 runs.RUNS.append(__name__)
 if __name__.endswith(".mod_000"):
-    runs.GATE.set()
-    time.sleep(0.2)  # the touching threads start a discovery meanwhile
+    runs.START.wait(timeout=30)
+    time.sleep(0.1)  # the touching threads start a discovery meanwhile
 from {name} import REGISTRY
 SEEN = len(REGISTRY)  # reads its own registry while being imported
 

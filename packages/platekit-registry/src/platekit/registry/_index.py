@@ -221,8 +221,10 @@ def check_index(items: "Any") -> str | None:
     ):
         return "'replaced' is malformed"
     for listed in ("missing", "installed"):
-        names = items.get(listed, [])
-        if not isinstance(names, list) or not all(type(name) is str for name in names):
+        names = items.get(listed)
+        if names is not None and not (
+            isinstance(names, list) and all(type(name) is str for name in names)
+        ):
             return f"{listed!r} is not a list of names"
     if ("missing" in items) != ("installed" in items):
         return "'missing' and 'installed' come together"
