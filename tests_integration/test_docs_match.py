@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,44 @@ def test_convert_options_say_in_help_what_the_docs_say() -> None:
         assert entry, f"{option} is not described under 'platekit convert'"
         documented = words(entry.group(1)).rstrip(".")
         assert documented.lower() == words(str(helps[option])).lower(), option
+
+
+def python_examples() -> list[tuple[str, str]]:
+    """Every Python example in the README and the docs, as (where, code)."""
+    found = []
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in re.findall(r"```python\n(.*?)```", readme, re.S):
+        found.append(("README.md", code))
+    for page in sorted(DOCS.glob("*.rst")):
+        text = page.read_text(encoding="utf-8")
+        for _indent, body in re.findall(
+            r"^( *)\.\. code-block:: python\n\n((?:\1   .*\n|\n)+)", text, re.M
+        ):
+            found.append((page.name, textwrap.dedent(body)))
+    return found
+
+
+def unguarded_parallel_converts(code: str) -> list[int]:
+    """Lines of ``convert(..., workers=N)`` calls (N > 1) outside ``if __name__ == "__main__":``."""
+    tree = ast.parse(code)
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            guarded |= {id(inner) for inner in ast.walk(node)}
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func).endswith("convert")
+        and any(k.arg == "workers" and ast.unparse(k.value) != "1" for k in node.keywords)
+        and id(node) not in guarded
+    ]
+
+
+def test_examples_that_convert_with_workers_are_guarded() -> None:
+    parallel = [(where, code) for where, code in python_examples() if "workers=" in code]
+    assert any(where == "README.md" for where, _ in parallel)
+    for where, code in parallel:
+        assert not unguarded_parallel_converts(code), (
+            f"{where}: convert(workers=...) outside if __name__ == '__main__' in\n{code}"
+        )
