@@ -79,6 +79,13 @@ def test_a_plate_reached_through_a_link_out_of_the_read_roots_is_refused(
     assert "--read-root" in message
 
 
+def test_a_path_with_a_nul_character_is_invalid(folders: dict[str, Path]) -> None:
+    roots = Roots([str(folders["plates"])], [str(folders["outputs"])])
+    with pytest.raises(ProtocolError) as refused:
+        roots.check(ConvertJob(), convert(folders["plates"] / "p\0", folders["outputs"] / "o"))
+    assert refused.value.code == "invalid" and "'plate'" in str(refused.value)
+
+
 def test_without_roots_every_path_is_refused_saying_which_option_allows_it(
     folders: dict[str, Path],
 ) -> None:

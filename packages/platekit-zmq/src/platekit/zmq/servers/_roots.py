@@ -91,7 +91,14 @@ class Roots:
             for name in names:
                 if name not in checked:
                     continue
-                path = _resolved(checked[name])
+                try:
+                    path = _resolved(checked[name])
+                except ValueError:  # a NUL character: no file system takes it
+                    raise ProtocolError(
+                        "invalid",
+                        f"parameter {name!r} of the {job.name!r} job, {checked[name]!r}, "
+                        "is not a path",
+                    ) from None
                 if not any(_inside(path, root) for root in roots):
                     raise ProtocolError(
                         FORBIDDEN, _outside(job, name, checked[name], path, roots, option, verb)
