@@ -185,3 +185,25 @@ def test_an_unfinished_conversion_says_how_to_finish_it(
     # The command it gives finishes the conversion.
     assert main([*again.split()[1:], "--levels", "2", "-q"]) == 0
     assert main(["inspect", str(out)]) == 0
+
+
+@pytest.mark.parametrize("command", [["convert", "--example", "omezarr"], ["demo"]])
+def test_ctrl_c_while_writing_the_synthetic_plate_leaves_nothing(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+
+    def interrupted(kind: str, folder: Path) -> Path:
+        (folder / "ExamplePlate").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_commands, "_example", interrupted)
+    out = [str(tmp_path / "o.zarr")] if command[0] == "convert" else []
+    assert main([*command, *out]) == 130
+    assert capsys.readouterr().err == "platekit: interrupted\n"
+    assert list(temporary.iterdir()) == []

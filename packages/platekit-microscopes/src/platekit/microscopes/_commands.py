@@ -112,6 +112,8 @@ class ConvertCommand(Command):
             if not args.quiet:
                 print(f"wrote a synthetic {args.example} plate to {source}")
             code = _open_and_convert(str(source), args)
+        except KeyboardInterrupt:
+            return _interrupted()
         finally:
             # A failed run leaves nothing behind; a finished one keeps its plate and says where.
             if code != 0:
@@ -143,6 +145,12 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
         skip_bad_planes=args.skip_bad_planes,
         quiet=args.quiet,
     )
+
+
+def _interrupted() -> int:
+    """Ctrl-C before or after the conversion itself: nothing to resume, so only say it."""
+    print("platekit: interrupted", file=sys.stderr)
+    return 130
 
 
 def _temporary_folder(prefix: str) -> Path:
@@ -406,6 +414,8 @@ class DemoCommand(Command):
         code = 1
         try:
             code = _demo(args.microscope, folder)
+        except KeyboardInterrupt:
+            return _interrupted()
         finally:
             # A failed demo leaves nothing behind that it made.
             if code != 0 and made:
