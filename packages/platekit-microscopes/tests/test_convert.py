@@ -165,11 +165,17 @@ def test_a_different_plate_into_the_same_output_is_refused(tmp_path: Path) -> No
     convert(small_plate(tmp_path), out)
     other = write_plate("imagexpress", tmp_path / "other", wells=["C03"], shape=SHAPE)
     before = array_hashes(out)
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(FileExistsError, match="--overwrite") as caught:
         convert(other, out)
+    assert "differs from this one in source" in str(caught.value)
+    assert "the plate's structure" in str(caught.value) and "levels" not in str(caught.value)
     assert array_hashes(out) == before
-    with pytest.raises(FileExistsError, match="not of this plate with these options"):
+    with pytest.raises(
+        FileExistsError, match=r"differs from this one in levels \(1 there, 2 here\);"
+    ):
         convert(small_plate(tmp_path), out, levels=2)
+    with pytest.raises(FileExistsError, match=r"in NGFF version \('0.5' there, '0.4' here\);"):
+        convert(small_plate(tmp_path), out, ngff="0.4")
     convert(other, out, overwrite=True)
     assert root_attributes(out, "0.5")["plate"]["wells"][0]["path"] == "C/3"
 

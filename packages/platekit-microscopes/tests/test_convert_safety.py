@@ -125,3 +125,79 @@ def test_the_command_refuses_a_source_inside_the_output_in_one_line(
         assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
         assert "lies inside the output" in refused.stderr and "--overwrite" not in refused.stderr
     assert hash_tree(store) == before
+
+
+# -- what is already at the output ---------------------------------------------------------
+
+
+class Killed(BaseException):
+    """Stands for the process being killed at that moment."""
+
+
+def _kill(*args: object, **kwargs: object) -> None:
+    raise Killed
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    """Every chunk and array metadata file below ``out`` (group metadata records the run)."""
+    kept = {}
+    for name, digest in hash_tree(out).items():
+        path = out / name
+        if digest == "<dir>" or path.name.startswith(".platekit-"):
+            continue
+        group_metadata = path.name in (".zattrs", ".zgroup") or (
+            path.name == "zarr.json" and '"array"' not in path.read_text()
+        )
+        if not group_metadata:
+            kept[name] = digest
+    return kept
+
+
+@pytest.mark.parametrize("moment", ["folder made", "group made", "group staged"])
+def test_a_run_killed_before_it_recorded_what_it_converts_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    from platekit.microscopes._lock import OutputLock
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    source = plate(tmp_path / "P")
+    whole = tmp_path / "whole.zarr"
+    convert(source, whole)
+    out = tmp_path / "out.zarr"
+    if moment == "folder made":
+        monkeypatch.setattr(OutputLock, "acquire", _kill)
+    else:
+        monkeypatch.setattr(ZarrBackend, "set_attributes", _kill)
+    with pytest.raises(Killed):
+        convert(source, out)
+    monkeypatch.undo()
+    assert out.is_dir()
+    if moment == "group staged":
+        (out / ".platekit-tmp-0a1b2c3d4e5f").write_text('{"zarr_format": 3}')
+    result = convert(source, out)
+    assert result.wells_converted == 2 and not result.already_complete
+    assert _hashes(out) == _hashes(whole)
+    assert not list(out.glob(".platekit-tmp-*"))
+
+
+def test_a_folder_that_is_not_a_store_is_told_the_truth_up_front(tmp_path: Path) -> None:
+    out = tmp_path / "mine.zarr"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    refused = platekit("convert", str(plate(tmp_path / "P")), str(out))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "is a folder that is not a Zarr store" in refused.stderr
+    assert "pass overwrite" not in refused.stderr and "--overwrite" not in refused.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_zarr_store_of_another_tool_is_replaced_only_when_asked(tmp_path: Path) -> None:
+    import zarr
+
+    out = tmp_path / "theirs.zarr"
+    zarr.open_group(str(out), mode="w").attrs["made_by"] = "another tool"
+    source = plate(tmp_path / "P")
+    with pytest.raises(FileExistsError, match=r"not a platekit conversion.*--overwrite"):
+        convert(source, out)
+    assert zarr.open_group(str(out), mode="r").attrs["made_by"] == "another tool"
+    assert convert(source, out, overwrite=True).wells_converted == 2

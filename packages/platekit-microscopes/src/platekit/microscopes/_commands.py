@@ -190,9 +190,10 @@ def _example(kind: str, folder: Path) -> Path:
 
 def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options: object) -> int:
     """Run a conversion with a progress display and print what it did; the exit code."""
-    from platekit.microscopes._convert import ConversionCancelled, convert
+    from platekit.microscopes._convert import ConversionCancelled, OutputNotWritableError, convert
     from platekit.microscopes._errors import PlateError
     from platekit.microscopes._progress import ProgressPrinter, duration
+    from platekit.microscopes._workers import WorkerLostError
 
     printer = None if quiet else ProgressPrinter(sys.stderr)
     try:
@@ -205,6 +206,8 @@ def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options:
         ValueError,
         KeyError,
         ConversionCancelled,
+        OutputNotWritableError,
+        WorkerLostError,
     ) as exc:
         if printer is not None:
             printer.close()

@@ -51,6 +51,10 @@ class ConversionCancelled(Exception):
     """The conversion was cancelled; the output stays resumable."""
 
 
+class OutputNotWritableError(PermissionError):
+    """The output folder cannot be written; what it holds is kept as it was."""
+
+
 @dataclass
 class Progress:
     """How far a conversion has come; given to the ``progress`` callback as it goes."""
@@ -199,21 +203,21 @@ def convert(
 
     Raises ``FileExistsError`` when ``out`` holds another conversion or
     something else, unless ``overwrite=True`` (which replaces a Zarr store,
-    never another kind of folder); :class:`~platekit.microscopes.BadPlaneError`
-    naming the file for an unreadable, truncated or mismatched plane, unless
-    ``skip_bad_planes=True`` (then such planes are written as absent and
-    listed in the result); ``ValueError`` for bad options; and what
-    :func:`~platekit.microscopes.open_plate` raises for the source.
+    never another kind of folder), and when another conversion is writing
+    into ``out``; ``PermissionError`` when ``out`` cannot be written;
+    :class:`~platekit.microscopes.BadPlaneError` naming the file for an
+    unreadable, truncated or mismatched plane, unless ``skip_bad_planes=True``
+    (then such planes are written as absent and listed in the result);
+    ``ValueError`` for bad options, among them an output inside the source
+    or holding it; :class:`~platekit.microscopes.PlateError` for a plate
+    without planes; and what :func:`~platekit.microscopes.open_plate` raises
+    for the source.
     """
-    from platekit.microscopes._output import (
-        backend_for,
-        finish,
-        prepare_output,
-        recorded_absent,
-        well_complete,
-    )
+    from platekit.microscopes._output import backend_for, prepare_output
     from platekit.microscopes._plate import Plate, open_plate
+    from platekit.microscopes._workers import end_if_starting_worker
 
+    end_if_starting_worker()
     started = time.perf_counter()
     check_version(ngff)
     if not isinstance(levels, int) or levels < 1:
@@ -226,7 +230,36 @@ def convert(
     backend = backend_for(ngff)
     identity = _identity(source, plan)
 
-    state = prepare_output(backend, out_path, identity, overwrite)
+    try:
+        state, lock = prepare_output(backend, out_path, identity, overwrite)
+        try:
+            return _convert_locked(
+                source, plan, backend, identity, state, workers, progress, cancel, started
+            )
+        finally:
+            lock.release()
+    except PermissionError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OutputNotWritableError(
+            f"cannot write into the output {str(out_path)!r}: {exc.strerror or exc}{where}; "
+            "make that folder writable, or choose another output"
+        ) from exc
+
+
+def _convert_locked(
+    source: Plate,
+    plan: _Plan,
+    backend: Any,
+    identity: dict[str, Any],
+    state: str,
+    workers: int,
+    progress: Callable[[Progress], None] | None,
+    cancel: Flag | None,
+    started: float,
+) -> ConversionResult:
+    from platekit.microscopes._output import finish, recorded_absent, well_complete
+
+    out_path, ngff = Path(plan.out), plan.ngff
     meta = source.metadata
     planes_per_well = _planes_per_well(meta)
     if state == "complete":
@@ -246,6 +279,7 @@ def convert(
     if state == "resume":
         # A run killed while it made a group or rewrote metadata leaves a staging
         # file next to it, which a complete well would otherwise keep for good.
+        # Safe: the output's lock keeps every other writer out.
         backend.remove_leftovers(str(out_path))
     done_wells = {well for well in meta.wells if well_complete(backend, out_path, well, ngff)}
     todo = [well for well in meta.wells if well not in done_wells]

@@ -7,10 +7,12 @@ plate's metadata is written by :func:`finish`, when every well is complete.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from platekit.microscopes import __version__
 from platekit.microscopes._convert import AbsentPlane
+from platekit.microscopes._lock import LOCK_NAME, OutputLock
 from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._ngff import ZARR_FORMAT, plate_attributes, unwrap, well_path
 
@@ -40,41 +42,124 @@ def _is_store(out: Path) -> bool:
     return any((out / name).is_file() for name in ("zarr.json", ".zgroup"))
 
 
-def prepare_output(backend: Any, out: Path, identity: dict[str, Any], overwrite: bool) -> str:
-    """Make ``out`` ready: ``"new"``, ``"resume"`` or ``"complete"``; refuse anything else."""
+# The zarr backend's prefix for what it stages; a killed writer may leave such entries.
+_STAGING = ".platekit-tmp-"
+
+
+def _contents(out: Path) -> list[Path]:
+    """What ``out`` holds besides platekit's own lock and staging entries."""
+    return [
+        entry
+        for entry in out.iterdir()
+        if entry.name != LOCK_NAME and not entry.name.startswith(_STAGING)
+    ]
+
+
+def _blank(out: Path, contents: list[Path]) -> bool:
+    """Whether ``out`` holds nothing but, at most, a group without attributes or children.
+
+    That is what a conversion killed before it recorded what it converts
+    leaves, and also an empty folder: either is taken as a new output.
+    """
+    names = {entry.name for entry in contents}
+    if not names:
+        return True
+    if names not in ({"zarr.json"}, {".zgroup"}, {".zgroup", ".zattrs"}):
+        return False
+    try:
+        if (out / "zarr.json").is_file():
+            document = json.loads((out / "zarr.json").read_text(encoding="utf-8"))
+            return document.get("node_type") == "group" and not document.get("attributes")
+        if (out / ".zattrs").is_file():
+            return not json.loads((out / ".zattrs").read_text(encoding="utf-8"))
+    except (OSError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def prepare_output(
+    backend: Any, out: Path, identity: dict[str, Any], overwrite: bool
+) -> tuple[str, OutputLock]:
+    """Make ``out`` ready and lock it: ``"new"``, ``"resume"`` or ``"complete"``, and the lock.
+
+    Refuses, before touching anything, a file, a folder that is no Zarr store,
+    and another conversion or Zarr store unless ``overwrite``; refuses an
+    output another conversion is writing into. The caller releases the lock.
+    """
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{str(out)!r} is a file; give a folder name ending in .zarr")
-    if out.exists() and any(out.iterdir()):
-        recorded = (read_root(backend, out) or {}).get("platekit", {}).get("conversion")
-        if isinstance(recorded, dict) and not overwrite:
-            mine = {k: recorded.get(k) for k in identity}
-            if mine == identity:
-                return "complete" if recorded.get("state") == "complete" else "resume"
-            raise FileExistsError(
-                f"{str(out)!r} holds a conversion of {recorded.get('source')!r} "
-                f"({recorded.get('microscope')}, NGFF {recorded.get('ngff')}, "
-                f"levels: {recorded.get('levels')}), not of this plate with these options; "
-                "choose another output, or pass overwrite=True (--overwrite) to replace it"
-            )
-        if not overwrite:
-            raise FileExistsError(
-                f"{str(out)!r} already exists and is not a platekit conversion; choose another "
-                "output, or pass overwrite=True (--overwrite) to replace it"
-            )
-        if not _is_store(out):
-            raise FileExistsError(
-                f"{str(out)!r} is a folder that is not a Zarr store; platekit replaces only Zarr "
-                "stores, even with overwrite: remove it yourself or choose another output"
-            )
+    if out.is_dir() and _contents(out) and not _is_store(out):
+        raise FileExistsError(
+            f"{str(out)!r} is a folder that is not a Zarr store; platekit converts into a new "
+            "or empty folder and replaces only Zarr stores, even with overwrite: choose "
+            "another output, or empty that folder yourself"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    lock = OutputLock(out)
+    lock.acquire()
+    try:
+        return _prepare_locked(backend, out, identity, overwrite), lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _prepare_locked(backend: Any, out: Path, identity: dict[str, Any], overwrite: bool) -> str:
+    contents = _contents(out)
+    recorded = (read_root(backend, out) or {}).get("platekit", {}).get("conversion")
+    if isinstance(recorded, dict) and not overwrite:
+        mine = {k: recorded.get(k) for k in identity}
+        if mine == identity:
+            return "complete" if recorded.get("state") == "complete" else "resume"
+        raise FileExistsError(
+            f"{str(out)!r} holds a conversion of {recorded.get('source')!r} that differs from "
+            f"this one in {differences(recorded, identity)}; choose another output, or pass "
+            "overwrite=True (--overwrite) to replace it"
+        )
+    if not isinstance(recorded, dict) and not _blank(out, contents) and not overwrite:
+        raise FileExistsError(
+            f"{str(out)!r} holds a Zarr store that is not a platekit conversion; choose another "
+            "output, or pass overwrite=True (--overwrite) to replace it"
+        )
+    # What killed writers staged is of no use to a conversion from scratch.
+    backend.remove_leftovers(str(out))
+    if overwrite:
         import shutil
 
-        shutil.rmtree(out)
+        for entry in _contents(out):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     backend.ensure_directory(str(out))
     backend.set_attributes(
         str(out),
         {"platekit": {"conversion": {**identity, "state": "running", "version": __version__}}},
     )
     return "new"
+
+
+#: How each part of a conversion's identity is named to a user.
+_NAMES = {
+    "source": "source",
+    "microscope": "microscope",
+    "ngff": "NGFF version",
+    "levels": "levels",
+}
+
+
+def differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
+    """``"its NGFF version (0.4 there, 0.5 here)"``: what differs between two conversions."""
+    parts = []
+    for key, name in _NAMES.items():
+        if recorded.get(key) != identity.get(key):
+            parts.append(f"{name} ({recorded.get(key)!r} there, {identity.get(key)!r} here)")
+    if recorded.get("fingerprint") != identity.get("fingerprint"):
+        parts.append(
+            "the plate's structure (its wells, sites, channels, z planes, time points, image "
+            "shape and type, or the planes present)"
+        )
+    return ", ".join(parts)
 
 
 def well_group(out: Path, well: str) -> str:

@@ -1,0 +1,83 @@
+"""One conversion at a time writes into an output: a lock file in it, held for the run.
+
+The run takes the lock exclusively, to know it is alone, then holds it
+shared, as each of its worker processes does for as long as it lives. A
+second run cannot take it exclusively while the first run or any of its
+workers is alive, so it never resumes (and never marks complete) a well
+that another process may still be writing. The lock is the system's
+(``flock``), so it goes with the processes that held it, however they end.
+Where ``fcntl`` is missing (Windows) no lock is taken.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: The lock file's name, in the output's top folder; hidden, and no Zarr node.
+LOCK_NAME = ".platekit-lock"
+
+# The worker's hold on its run's lock: kept open for the life of the process.
+_held: list[int] = []
+
+
+class OutputInUseError(FileExistsError):
+    """Another conversion is writing into the output."""
+
+
+class OutputLock:
+    """The lock of the output folder ``out`` (which must exist), held until :meth:`release`."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock; ``OutputInUseError`` when another run or its workers hold it.
+
+        Raises ``PermissionError`` when the lock file cannot be created or opened.
+        """
+        if fcntl is None:
+            return
+        fd = os.open(self.out / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Shared from now on, so that the run's workers can hold it with the run.
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputInUseError(
+                f"another conversion is writing into {str(self.out)!r}; wait for it to end "
+                "(or end it), then run this command again"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let go of the lock (workers still alive keep holding it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def hold_shared(out: str) -> None:
+    """In a worker process: hold the lock of ``out`` shared for as long as the process lives."""
+    if fcntl is None:
+        return
+    fd = os.open(Path(out) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _held.append(fd)
