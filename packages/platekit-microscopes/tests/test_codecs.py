@@ -156,11 +156,23 @@ def test_a_truncated_tiff_says_how_to_skip_it(tmp_path: Path) -> None:
     assert "skip_bad_planes=True / --skip-bad-planes" in message
 
 
-def test_the_harmony5_writer_writes_lzw_as_harmony_does(tmp_path: Path) -> None:
-    source = harmony5(tmp_path)
-    _, address = next(open_plate(source).planes())
-    with tifffile.TiffFile(source / address) as tiff:
-        assert tiff.pages.first.compression == tifffile.COMPRESSION.LZW
+@pytest.mark.parametrize(
+    ("kind", "options", "codec"),
+    [
+        ("opera_phenix", {}, "LZW"),  # Harmony 5
+        ("opera_phenix", {"version": 7}, "NONE"),
+        ("imagexpress", {}, "LZW"),
+        ("cellvoyager", {}, "ADOBE_DEFLATE"),
+    ],
+)
+def test_each_writer_compresses_as_its_vendor_does(
+    tmp_path: Path, kind: str, options: dict[str, object], codec: str
+) -> None:
+    source = write_plate(kind, tmp_path / "plate", **SMALL, **options)  # type: ignore[arg-type]
+    plate = open_plate(source)
+    for _, address in plate.planes():
+        with tifffile.TiffFile(source / address) as tiff:
+            assert tiff.pages.first.compression.name == codec
 
 
 def test_the_harmony5_writer_refuses_without_imagecodecs(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import shutil
 import string
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +404,28 @@ def test_projections_beside_zstep_folders_are_not_planes(tmp_path: Path) -> None
     assert [address for _, address in plate.planes()] == [
         f"TimePoint_1/ZStep_{z}/Plate1_A01_w1.tif" for z in (1, 2, 3)
     ]
+
+
+@pytest.mark.parametrize(("compression", "written"), [("lzw", "LZW"), (None, "NONE")])
+def test_the_writer_compresses_as_metaxpress_does(
+    tmp_path: Path, compression: str | None, written: str
+) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", compression=compression)
+    plate = open_plate(folder)
+    for key, address in plate.planes():
+        with tifffile.TiffFile(folder / address) as tiff:
+            assert tiff.pages.first.compression.name == written
+        assert np.array_equal(plate.read_plane(key), expected_pixels(key))
+
+
+def test_the_writer_refuses_lzw_without_imagecodecs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An entry of None in sys.modules makes `import imagecodecs` raise ImportError.
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)
+    with pytest.raises(ImportError, match=r"MetaXpress export is LZW.*pip install imagecodecs"):
+        write_plate("imagexpress", tmp_path / "Plate1")
+    assert not list(tmp_path.rglob("*.tif"))
 
 
 # -- projections ---------------------------------------------------------------------------

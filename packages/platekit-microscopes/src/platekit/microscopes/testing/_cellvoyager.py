@@ -135,7 +135,8 @@ def _write_text(path: Path, text: str) -> None:
 def _write_tiff(path: Path, pixels: np.ndarray) -> None:
     import tifffile
 
-    tifffile.imwrite(path, pixels, photometric="minisblack")
+    # CellVoyager writes deflate TIFFs, which tifffile writes and reads without imagecodecs.
+    tifffile.imwrite(path, pixels, photometric="minisblack", compression="zlib")
 
 
 class _Writer:

@@ -44,6 +44,9 @@ Options (``write_plate("imagexpress", folder, **options)``):
 ``pixel_size_in_htd``
     Also write ``"PixelSize", <µm>`` into the HTD (default ``False``;
     MetaXpress keeps the pixel size in the TIFFs only).
+``compression``
+    ``"lzw"`` (default, as MetaXpress often writes them; ``ImportError``
+    when imagecodecs cannot write LZW) or ``None`` (uncompressed TIFFs).
 ``projections``
     Also write, for a Z series (nothing otherwise), the maximum projection of each site and wave
     into ``ZStep_0/`` beside the ``ZStep_<z>/`` folders, named like the
@@ -64,6 +67,7 @@ import tifffile
 from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._wells import parse_well
 from platekit.microscopes.testing import PlateSpec, take_options
+from platekit.microscopes.testing._lzw import lzw
 
 _OPTIONS: dict[str, object] = {
     "layout": None,
@@ -78,6 +82,7 @@ _OPTIONS: dict[str, object] = {
     "description_encoding": "cp1252",
     "pixel_size_in_htd": False,
     "projections": False,
+    "compression": "lzw",
 }
 _WAVES = [("DAPI", 452), ("FITC", 520), ("TexasRed", 615), ("Cy5", 692)]
 _LAYOUTS = {
@@ -119,6 +124,9 @@ def write(folder: Path, spec: PlateSpec) -> Path:
         raise ValueError(f"site_selection selects {selected} sites; the plate has {spec.sites}")
     if options["extension"] not in (".tif", ".TIF"):
         raise ValueError(f"extension {options['extension']!r} is not '.tif' or '.TIF'")
+    if options["compression"] not in ("lzw", None):
+        raise ValueError(f"compression {options['compression']!r} is not 'lzw' or None")
+    compression = lzw("a MetaXpress export") if options["compression"] else None
     if options["htd_name_case"] not in ("upper", "lower"):
         raise ValueError(f"htd_name_case {options['htd_name_case']!r} is not 'upper' or 'lower'")
     cells = [
@@ -156,12 +164,15 @@ def write(folder: Path, spec: PlateSpec) -> Path:
         pixels = spec.pixels(key)
         xml = _metaseries(spec, key, cells[key.site - 1], len(selection), len(selection[0]))
         _tiff(
-            place / f"{stem}{_guid(spec, key, options['guid'])}{options['extension']}", pixels, xml
+            place / f"{stem}{_guid(spec, key, options['guid'])}{options['extension']}",
+            pixels,
+            xml,
+            compression,
         )
         if options["thumbnails"]:
             thumb = (pixels[::4, ::4] >> 4).astype(np.uint8) if pixels.dtype.kind == "u" else pixels
             name = f"{stem}_thumb{_guid(spec, key, options['guid'], 'thumb')}{options['extension']}"
-            _tiff(place / name, thumb, None)
+            _tiff(place / name, thumb, None, compression)
         if options["projections"] and spec.z > 1 and key.z_index == 1:
             # One projection per site and wave, beside the Z steps (of its time point).
             projection = place.parent / "ZStep_0"
@@ -171,6 +182,7 @@ def write(folder: Path, spec: PlateSpec) -> Path:
                 f"{options['extension']}",
                 _projection_pixels(spec, key),
                 xml,
+                compression,
             )
     return folder
 
@@ -308,7 +320,7 @@ def _metaseries(
     return "\r\n".join(lines)
 
 
-def _tiff(path: Path, pixels: np.ndarray, description: str | None) -> None:
+def _tiff(path: Path, pixels: np.ndarray, description: str | None, compression: str | None) -> None:
     tifffile.imwrite(
         path,
         pixels,
@@ -316,4 +328,5 @@ def _tiff(path: Path, pixels: np.ndarray, description: str | None) -> None:
         metadata=None,
         software="MetaSeries",
         photometric="minisblack",
+        compression=compression,
     )

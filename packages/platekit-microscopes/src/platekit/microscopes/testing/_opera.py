@@ -36,6 +36,7 @@ import tifffile
 from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._wells import parse_well
 from platekit.microscopes.testing import PlateSpec, take_options
+from platekit.microscopes.testing._lzw import lzw
 
 _NAMESPACES = {
     5: "http://www.perkinelmer.com/PEHH/HarmonyV5",
@@ -96,28 +97,8 @@ def write(folder: Path, spec: PlateSpec) -> Path:
 
 
 def _compression(version: int) -> str | None:
-    """Harmony 5 writes LZW TIFFs; tifffile needs imagecodecs to write LZW.
-
-    Raises ``ImportError`` when imagecodecs cannot: another codec would hide
-    from tests what reading real exports needs.
-    """
-    if version != 5:
-        return None
-    try:
-        import imagecodecs
-
-        available = bool(imagecodecs.LZW.available)
-    except (ImportError, AttributeError) as exc:
-        raise ImportError(
-            "a Harmony 5 export is LZW-compressed, and tifffile writes LZW only with the "
-            "imagecodecs package; install it: pip install imagecodecs"
-        ) from exc
-    if not available:
-        raise ImportError(
-            f"the installed imagecodecs {imagecodecs.__version__} cannot write LZW, which a "
-            "Harmony 5 export uses; reinstall it: pip install --force-reinstall imagecodecs"
-        )
-    return "lzw"
+    """Harmony 5 writes LZW TIFFs (``ImportError`` when imagecodecs cannot), 7 uncompressed."""
+    return lzw("a Harmony 5 export") if version == 5 else None
 
 
 def _file_name(key: PlaneKey) -> str:
