@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from platekit.microscopes._errors import PlateError
+from platekit.microscopes._errors import BadPlaneError, PlateError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from platekit.microscopes._model import PlaneKey
     from platekit.microscopes._plate import Plate
 
 #: How to get the codecs; imagecodecs is a dependency of platekit-microscopes.
@@ -114,20 +115,18 @@ def check_compressions(plate: Plate) -> list[CompressionCheck]:
 
     Reads the header of the first file of each channel (the cheap sample:
     one export writes one channel's files alike, but channels differ, e.g. a
-    Harmony 7 export with LZW brightfield and uncompressed fluorescence) and
+    Harmony 7 export with two LZW channels and five uncompressed ones) and
     decodes one plane per distinct compression through the plate's handler.
     Returns one :class:`CompressionCheck` per compression, in the order
     first met; an empty list for a plate without TIFF files (OME-Zarr).
     """
     import tifffile
 
-    from platekit.microscopes._errors import BadPlaneError
-
-    first_per_channel: dict[int, tuple[object, str]] = {}
+    first_per_channel: dict[int, tuple[PlaneKey, str]] = {}
     for key, address in plate.planes():
         if key.channel not in first_per_channel and address.lower().endswith(_TIFF_SUFFIXES):
             first_per_channel[key.channel] = (key, address)
-    by_compression: dict[str, tuple[object, str]] = {}
+    by_compression: dict[str, tuple[PlaneKey, str]] = {}
     for key, address in first_per_channel.values():
         try:
             with tifffile.TiffFile(plate.path / address) as tiff:
@@ -140,7 +139,7 @@ def check_compressions(plate: Plate) -> list[CompressionCheck]:
     for name, (key, address) in by_compression.items():
         path = plate.path / address
         try:
-            plate.read_plane(key)  # type: ignore[arg-type]
+            plate.read_plane(key)
         except (MissingCodecError, BadPlaneError, FileNotFoundError) as exc:
             checks.append(CompressionCheck(name, str(path), str(exc)))
         else:

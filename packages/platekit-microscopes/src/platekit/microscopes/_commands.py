@@ -119,7 +119,7 @@ class ConvertCommand(Command):
             if code != 0:
                 _remove(folder)
         if code == 0 and not args.quiet:
-            print(_stays(folder, "the synthetic plate"))
+            print(_stays(folder))
         return code
 
 
@@ -165,13 +165,13 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stays(folder: Path, what: str) -> str:
+def _stays(folder: Path) -> str:
     """The sentence saying that ``folder``, made in the temporary directory, is kept."""
     import shlex
 
     return (
-        f"{what} stays in {folder}, which is not removed for you; "
-        f"remove it with: rm -r {shlex.quote(str(folder))}"
+        f"the temporary folder {folder} stays; when you are done with it, remove it with: "
+        f"rm -r {shlex.quote(str(folder))}"
     )
 
 
@@ -307,10 +307,10 @@ class InspectCommand(Command):
                 state = "decodable" if check.decodable else "cannot be decoded here"
                 print(f"  compression    {check.compression} ({state})")
         # A plate whose files cannot be decoded here is not fine, whatever its metadata says.
-        failed = [check for check in checks if check.error is not None]
-        for check in failed:
-            _fail(check.error)  # type: ignore[arg-type]
-        return 1 if failed else 0
+        errors = [check.error for check in checks if check.error is not None]
+        for error in errors:
+            _fail(error)
+        return 1 if errors else 0
 
 
 def plate_summary(plate: Plate) -> dict[str, object]:
@@ -424,7 +424,7 @@ class DemoCommand(Command):
             if code != 0 and made:
                 _remove(folder)
         if code == 0 and not args.folder:
-            print(_stays(folder, "the plate and its conversion"))
+            print(_stays(folder))
         return code
 
 
