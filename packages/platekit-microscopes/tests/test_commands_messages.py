@@ -57,7 +57,7 @@ def test_an_example_says_where_its_plate_stays(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [kept] = temporary.iterdir()
     assert (kept / "ExamplePlate").is_dir()
-    assert f"stays in {kept}" in done.stdout and f"rm -r {kept}" in done.stdout
+    assert f"temporary folder {kept} stays" in done.stdout and f"rm -r {kept}" in done.stdout
 
 
 def test_a_failed_example_conversion_leaves_no_plate_behind(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_demo_says_where_its_temporary_folder_stays(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [kept] = temporary.iterdir()
     assert (kept / "ExamplePlate.zarr").is_dir()
-    assert f"stays in {kept}" in done.stdout and f"rm -r {kept}" in done.stdout
+    assert f"temporary folder {kept} stays" in done.stdout and f"rm -r {kept}" in done.stdout
 
 
 def test_a_failed_demo_removes_the_folder_it_made(
