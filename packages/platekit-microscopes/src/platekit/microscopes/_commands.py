@@ -307,10 +307,10 @@ class InspectCommand(Command):
                 state = "decodable" if check.decodable else "cannot be decoded here"
                 print(f"  compression    {check.compression} ({state})")
         # A plate whose files cannot be decoded here is not fine, whatever its metadata says.
-        failed = [check for check in checks if check.error is not None]
-        for check in failed:
-            _fail(check.error)  # type: ignore[arg-type]
-        return 1 if failed else 0
+        errors = [check.error for check in checks if check.error is not None]
+        for error in errors:
+            _fail(error)
+        return 1 if errors else 0
 
 
 def plate_summary(plate: Plate) -> dict[str, object]:
