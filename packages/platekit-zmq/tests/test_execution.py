@@ -47,6 +47,17 @@ class CrashJob(Job):
         return {}
 
 
+class SpinJob(Job):
+    _job_name = "spin"
+    help = "compute without ever letting another thread of the worker run"
+    params = {}
+
+    def run(self, params, progress, cancel):
+        progress(0, 1)
+        # One C call holding the GIL for minutes: no Python thread of this process runs.
+        return {"sum": sum(range(10**12))}
+
+
 class StubbornJob(Job):
     _job_name = "stubborn"
     help = "sleep without ever looking at the cancel flag"
@@ -76,6 +87,7 @@ def crash_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "[platekit.zmq_jobs]\n"
         "crash = platekit_crash_jobs:CrashJob\n"
         "stubborn = platekit_crash_jobs:StubbornJob\n"
+        "spin = platekit_crash_jobs:SpinJob\n"
     )
     (info / "RECORD").write_text("")
     path = os.environ.get("PYTHONPATH")
@@ -421,6 +433,25 @@ def test_a_server_killed_mid_job_is_an_error_for_the_waiting_client() -> None:
         until(lambda: process_gone(worker), seconds=10)
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_worker_busy_in_c_code_dies_with_its_killed_server(crash_jobs: Path) -> None:
+    # The job holds the GIL, so no thread of the worker can notice the server is gone:
+    # only the operating system can end the worker as its parent dies.
+    server = launch_server("execution")
+    worker = None
+    try:
+        job_id = submit(server.address, "spin", {})["job_id"]
+        worker = running_record(server.address, job_id)["worker_pid"]
+        time.sleep(0.5)  # well inside the job's C call
+        os.kill(server.pid, signal.SIGKILL)
+        server.process.wait(10)
+        until(lambda: process_gone(worker), seconds=20)
+    finally:
+        server.stop()
+        if worker is not None and not process_gone(worker):
+            os.kill(worker, signal.SIGKILL)
 
 
 @pytest.mark.slow

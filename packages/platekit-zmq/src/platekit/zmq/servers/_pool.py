@@ -6,7 +6,9 @@ worker is started once and reused; it has a duplex pipe to the server and
 a cancel event of its own. The server never blocks on a worker: it drains
 the pipes when it has time (:meth:`WorkerPool.poll`), so a worker that
 crashes (a segfault, ``os._exit``) is noticed there, its job reported, and
-a fresh worker started in its place.
+a fresh worker started in its place. The other way round, a worker ends
+with the server even when the server is killed outright, mid-job
+(:func:`~platekit.microscopes._parent.die_with_parent`).
 
 What crosses the pipe is the job's name, its checked JSON parameters and
 JSON results: the pipe pickles, but only between the server and the
@@ -211,12 +213,17 @@ def describe_exit(code: int | None) -> str:
 def worker_main(conn: Any, cancel: Any, server_pid: int) -> None:
     """A worker's life: run the jobs the server sends, one at a time, until told to stop."""
     import signal
-    import threading
 
+    from platekit.microscopes._parent import die_with_parent
+
+    # A server killed outright (SIGKILL) cannot stop its workers: they end with it, even
+    # in the middle of a job, so none goes on writing into an output nobody watches.
+    die_with_parent()
+    if os.getppid() != server_pid:
+        os._exit(1)
     os.environ["PLATEKIT_SUBPROCESS_NO_GPU"] = "1"
     # Ctrl-C in a terminal reaches the whole process group; the server decides for its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_server, args=(server_pid,), daemon=True).start()
     while True:
         try:
             message = conn.recv()
@@ -230,13 +237,6 @@ def worker_main(conn: Any, cancel: Any, server_pid: int) -> None:
             conn.send(("end", job_id, state, payload))
         except OSError:
             return
-
-
-def _watch_server(server_pid: int) -> None:
-    # A server killed outright (SIGKILL) cannot stop its workers; they notice and end.
-    while os.getppid() == server_pid:
-        time.sleep(0.5)
-    os._exit(1)
 
 
 def _run_job(
