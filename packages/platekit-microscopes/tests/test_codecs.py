@@ -173,15 +173,3 @@ def test_each_writer_compresses_as_its_vendor_does(
     for _, address in plate.planes():
         with tifffile.TiffFile(source / address) as tiff:
             assert tiff.pages.first.compression.name == codec
-
-
-def test_the_harmony5_writer_refuses_without_imagecodecs(tmp_path: Path) -> None:
-    code = (
-        "from pathlib import Path\n"
-        "from platekit.microscopes.testing import write_plate\n"
-        "try:\n    write_plate('opera_phenix', Path(sys.argv[1]))\n"
-        "except ImportError as exc:\n    print(exc)\n"
-    )
-    done = without_imagecodecs(code, str(tmp_path / "h5"))
-    assert "LZW" in done.stdout and "pip install imagecodecs" in done.stdout, done.stderr
-    assert not list((tmp_path / "h5").rglob("*.tiff"))

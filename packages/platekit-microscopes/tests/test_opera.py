@@ -506,21 +506,22 @@ def test_instrument_and_measurement_in_extra(tmp_path: Path) -> None:
 # -- the synthetic writer --------------------------------------------------------------
 
 
-def lzw_writable() -> bool:
-    try:
-        import imagecodecs
-    except ImportError:
-        return False
-    return bool(imagecodecs.LZW.available)
-
-
-@pytest.mark.parametrize("version", [5, 7])
-def test_writer_compresses_as_harmony_does(tmp_path: Path, version: int) -> None:
-    # Harmony 5 writes LZW, Harmony 7 uncompressed; without imagecodecs, zlib stands in for LZW.
-    compression = "NONE" if version == 7 else "LZW" if lzw_writable() else "ADOBE_DEFLATE"
+@pytest.mark.parametrize(("version", "compression"), [(5, "LZW"), (7, "NONE")])
+def test_writer_compresses_as_harmony_does(tmp_path: Path, version: int, compression: str) -> None:
     folder = write_plate(KIND, tmp_path / "Plate1", wells=["A01"], version=version)
     with tifffile.TiffFile(folder / "Images" / "r01c01f01p01-ch1sk1fk1fl1.tiff") as tiff:
         assert tiff.pages.first.compression.name == compression
+
+
+def test_the_harmony5_writer_refuses_lzw_without_imagecodecs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An entry of None in sys.modules makes `import imagecodecs` raise ImportError.
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)
+    with pytest.raises(ImportError, match=r"Harmony 5 export is LZW.*pip install imagecodecs"):
+        write_plate(KIND, tmp_path / "Plate1", wells=["A01"])
+    assert not list(tmp_path.rglob("*.tiff"))
+    write_plate(KIND, tmp_path / "Plate7", wells=["A01"], version=7)  # uncompressed needs none
 
 
 def test_writer_refuses_what_it_cannot_write(tmp_path: Path) -> None:
