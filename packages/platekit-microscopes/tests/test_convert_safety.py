@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +203,78 @@ def test_a_zarr_store_of_another_tool_is_replaced_only_when_asked(tmp_path: Path
         convert(source, out)
     assert zarr.open_group(str(out), mode="r").attrs["made_by"] == "another tool"
     assert convert(source, out, overwrite=True).wells_converted == 2
+
+
+# -- an output that cannot be written ------------------------------------------------------
+
+
+def platekit_without_privileges(*args: str) -> subprocess.CompletedProcess[str]:
+    """``platekit ARGS`` in a process that file permissions bind, even for root."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root, and setpriv is not there to drop root's file privileges")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "platekit.registry", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def read_only(*folders: Path) -> None:
+    for folder in folders:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def writable(*folders: Path) -> None:
+    for folder in folders:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
+def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_lost(tmp_path: Path) -> None:
+    import threading
+
+    from platekit.microscopes import ConversionCancelled
+
+    source = plate(tmp_path / "P", wells=["A01", "A02", "B01", "B02"])
+    # A new output in a folder that cannot be written, and an empty read-only output.
+    parent, empty = tmp_path / "locked", tmp_path / "empty.zarr"
+    parent.mkdir()
+    empty.mkdir()
+    # A partial output, made read-only, to be resumed.
+    partial = tmp_path / "partial.zarr"
+    stop = threading.Event()
+    with pytest.raises(ConversionCancelled):
+        convert(source, partial, progress=lambda p: p.wells_done and stop.set(), cancel=stop)
+    before = hash_tree(partial)
+    read_only(parent, empty, partial)
+    try:
+        for out in (parent / "new.zarr", empty, partial):
+            refused = platekit_without_privileges("convert", str(source), str(out))
+            assert refused.returncode == 1, refused.stderr
+            assert len(refused.stderr.splitlines()) == 1 and "Traceback" not in refused.stderr
+            assert f"cannot write into the output {str(out)!r}" in refused.stderr
+            assert "make that folder writable" in refused.stderr
+        assert hash_tree(partial) == before
+    finally:
+        writable(parent, empty, partial)
+    assert convert(source, partial).wells_converted > 0
+
+
+def test_a_complete_read_only_output_is_still_complete(tmp_path: Path) -> None:
+    source = plate(tmp_path / "P")
+    out = tmp_path / "out.zarr"
+    convert(source, out)
+    read_only(out)
+    try:
+        again = platekit_without_privileges("convert", str(source), str(out))
+    finally:
+        writable(out)
+    assert again.returncode == 0, again.stderr
+    assert "already a complete conversion" in again.stdout

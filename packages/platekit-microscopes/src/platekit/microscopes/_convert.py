@@ -239,7 +239,7 @@ def convert(
         finally:
             lock.release()
     except PermissionError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
+        where = f" ({exc.filename})" if exc.filename not in (None, str(out_path)) else ""
         raise OutputNotWritableError(
             f"cannot write into the output {str(out_path)!r}: {exc.strerror or exc}{where}; "
             "make that folder writable, or choose another output"

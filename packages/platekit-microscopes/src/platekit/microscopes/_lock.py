@@ -44,7 +44,14 @@ class OutputLock:
         """
         if fcntl is None:
             return
-        fd = os.open(self.out / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        path = self.out / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except PermissionError:
+            # A read-only output may still be complete, with nothing to write.
+            if not path.is_file():
+                raise
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # Shared from now on, so that the run's workers can hold it with the run.

@@ -8,6 +8,7 @@ plate's metadata is written by :func:`finish`, when every well is complete.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from platekit.microscopes import __version__
@@ -110,7 +111,10 @@ def _prepare_locked(backend: Any, out: Path, identity: dict[str, Any], overwrite
     if isinstance(recorded, dict) and not overwrite:
         mine = {k: recorded.get(k) for k in identity}
         if mine == identity:
-            return "complete" if recorded.get("state") == "complete" else "resume"
+            if recorded.get("state") == "complete":
+                return "complete"
+            _check_writable(out)
+            return "resume"
         raise FileExistsError(
             f"{str(out)!r} holds a conversion of {recorded.get('source')!r} that differs from "
             f"this one in {differences(recorded, identity)}; choose another output, or pass "
@@ -137,6 +141,18 @@ def _prepare_locked(backend: Any, out: Path, identity: dict[str, Any], overwrite
         {"platekit": {"conversion": {**identity, "state": "running", "version": __version__}}},
     )
     return "new"
+
+
+def _check_writable(out: Path) -> None:
+    """``PermissionError`` naming ``out`` unless a file can be made in it: before any work."""
+    import tempfile
+
+    try:
+        handle, name = tempfile.mkstemp(prefix=_STAGING, dir=out)
+    except PermissionError as exc:
+        raise PermissionError(exc.errno, exc.strerror, str(out)) from None
+    os.close(handle)
+    os.unlink(name)
 
 
 #: How each part of a conversion's identity is named to a user.
