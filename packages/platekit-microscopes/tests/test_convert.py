@@ -462,3 +462,26 @@ def test_a_resumed_conversion_removes_what_a_killed_run_left_mid_write(tmp_path:
     convert(source, out)
     assert not list(out.rglob(".platekit-tmp-*"))
     assert array_hashes(out) == array_hashes(whole)
+
+
+def test_rate_and_eta_after_a_resume_count_only_this_runs_planes(tmp_path: Path) -> None:
+    from platekit.microscopes._convert import Progress
+    from platekit.microscopes._progress import describe
+
+    source = small_plate(tmp_path, wells=["A01", "A02", "B01", "B02"])
+    out = tmp_path / "out.zarr"
+    stop = threading.Event()
+    with pytest.raises(ConversionCancelled):
+        convert(source, out, progress=lambda p: p.wells_done >= 2 and stop.set(), cancel=stop)
+    seen: list[Progress] = []
+    convert(source, out, progress=seen.append)
+    first = seen[0]
+    assert first.done == first.done_before > 0
+    assert first.rate == 0 and first.eta is None and "ETA" not in describe(first)
+    for shown in seen:
+        if shown.elapsed > 0:
+            assert shown.rate == pytest.approx((shown.done - shown.done_before) / shown.elapsed)
+
+    # 80 of 100 planes came from an earlier run, 10 from this one in 10 s: 1 plane/s, 10 s left.
+    resumed = Progress(done=90, total=100, wells_done=0, wells_total=1, elapsed=10, done_before=80)
+    assert resumed.rate == pytest.approx(1.0) and resumed.eta == pytest.approx(10.0)

@@ -65,18 +65,21 @@ class Progress:
     wells_total: int
     elapsed: float
     bytes_done: int = 0
+    #: Planes of wells an earlier run completed, counted in ``done`` from the start.
+    done_before: int = 0
 
     @property
     def rate(self) -> float:
-        """Planes per second so far."""
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+        """Planes per second written by this run (an earlier run's planes do not count)."""
+        return (self.done - self.done_before) / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the rate so far, or ``None`` before there is a rate."""
-        if self.done == 0 or self.elapsed <= 0:
+        """Seconds left at this run's rate, or ``None`` before this run has written a plane."""
+        rate = self.rate
+        if rate <= 0:
             return None
-        return (self.total - self.done) / self.rate
+        return (self.total - self.done) / rate
 
 
 @dataclass
@@ -458,6 +461,7 @@ class _Tracker:
             wells_total=self.wells_total,
             elapsed=time.perf_counter() - self._started,
             bytes_done=(self.done - self._skipped) * self._plane_bytes,
+            done_before=self._skipped,
         )
 
     def planes(self, count: int) -> None:
