@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -102,3 +103,17 @@ def test_examples_that_convert_with_workers_are_guarded() -> None:
         assert not unguarded_parallel_converts(code), (
             f"{where}: convert(workers=...) outside if __name__ == '__main__' in\n{code}"
         )
+
+
+def test_the_conversion_record_is_where_the_docs_place_it(tmp_path: Path) -> None:
+    pytest.importorskip("platekit.microscopes")
+    from platekit.microscopes import convert
+    from platekit.microscopes.testing import write_plate
+
+    source = write_plate("imagexpress", tmp_path / "plate", wells=["A01"], shape=(8, 8))
+    convert(source, tmp_path / "out.zarr")
+    root = json.loads((tmp_path / "out.zarr" / "zarr.json").read_text(encoding="utf-8"))
+    guide = words((DOCS / "microscopes.rst").read_text(encoding="utf-8"))
+    assert "attributes.platekit.conversion" in guide
+    assert root["attributes"]["platekit"]["conversion"]["state"] == "complete"
+    assert "platekit" not in root["attributes"]["ome"]
