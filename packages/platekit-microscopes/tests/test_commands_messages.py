@@ -207,3 +207,12 @@ def test_ctrl_c_while_writing_the_synthetic_plate_leaves_nothing(
     assert main([*command, *out]) == 130
     assert capsys.readouterr().err == "platekit: interrupted\n"
     assert list(temporary.iterdir()) == []
+
+
+def test_the_folder_of_real_harmony_exports_names_them(pe2loaddata_exports: Path) -> None:
+    with pytest.raises(UnknownPlateError) as caught:
+        open_plate(pe2loaddata_exports.parent)
+    named = ", ".join(
+        repr(str(pe2loaddata_exports / v)) for v in ("Version1", "Version5", "Version7")
+    )
+    assert f"holds plates in {named}; inspect or convert one of those folders" in str(caught.value)
