@@ -114,12 +114,35 @@ def test_disk_stat_follows_links(disk: DiskBackend, tmp_path: Path) -> None:
 # -- memory -------------------------------------------------------------------------------
 
 
-def test_memory_has_no_links_and_says_what_to_use_instead() -> None:
+def test_memory_links_follow_their_target_and_a_loop_is_an_error() -> None:
     memory = MemoryBackend()
-    memory.save(image(1), "/a.tif")
-    with pytest.raises(NotImplementedError, match="copy"):
-        memory.create_symlink("/a.tif", "/b.tif")
-    assert not memory.is_symlink("/a.tif") and not memory.exists("/b.tif")
+    memory.save(image(1), "/plate/a.tif")
+    memory.create_symlink("/plate", "/view/plate")  # a link to a folder lists as it
+    assert memory.list_dir("/view/plate") == ["a.tif"]
+    memory.create_symlink("/plate/a.tif", "/view/a.tif")
+    assert memory.list_files("/view") == ["/view/a.tif"]
+    memory.save(image(2), "/plate/a.tif", overwrite=True)  # the link sees the new data
+    np.testing.assert_array_equal(memory.load("/view/a.tif"), image(2))
+    memory.move("/view/a.tif", "/elsewhere/a.tif")  # a move takes the link itself
+    assert memory.is_symlink("/elsewhere/a.tif") and not memory.exists("/view/a.tif")
+    memory.create_symlink("/plate/a.tif", "/x.tif")
+    memory.create_symlink("/x.tif", "/y.tif")
+    memory.create_symlink("/y.tif", "/x.tif", overwrite=True)
+    with pytest.raises(OSError, match="too many levels of links"):
+        memory.load("/x.tif")
+    assert not memory.exists("/x.tif") and memory.is_symlink("/x.tif")
+
+
+def test_memory_over_a_callers_dict_shares_its_files() -> None:
+    store = {"existing.txt": "data", "/plate/A01.tif": image(1)}
+    memory = MemoryBackend(store)
+    assert memory.load("/existing.txt") == "data" and "/existing.txt" in store
+    assert memory.is_dir("/plate") and memory.list_files("/plate") == ["/plate/A01.tif"]
+    memory.save(image(2), "/plate/A02.tif")
+    assert store["/plate/A02.tif"] is not None
+    np.testing.assert_array_equal(MemoryBackend(store).load("/plate/A02.tif"), image(2))
+    memory.delete("/existing.txt")
+    assert "/existing.txt" not in store
 
 
 def test_memory_stat_sizes_and_times() -> None:
@@ -179,14 +202,30 @@ def test_zarr_stat_counts_the_bytes_stored(tmp_path: Path) -> None:
 
 
 @needs_zarr
-def test_zarr_refuses_links_and_says_why(tmp_path: Path) -> None:
+def test_zarr_links_are_relative_links_that_other_readers_follow(tmp_path: Path) -> None:
+    import zarr
+
     from platekit.storage.backends.zarr import ZarrBackend
 
     zb = ZarrBackend()
     store = tmp_path / "plate.zarr"
-    zb.save(image(1), store / "a")
-    with pytest.raises(NotImplementedError, match="no symbolic links inside a Zarr store"):
-        zb.create_symlink(store / "a", store / "b")
-    assert not zb.is_symlink(store / "a")
-    os.symlink(store / "a", store / "b")  # made by other means, it is still seen
-    assert zb.is_symlink(store / "b")
+    zb.save(image(1), store / "A" / "1" / "0")
+    zb.create_symlink(store / "A" / "1" / "0", store / "view" / "0")
+    assert os.readlink(store / "view" / "0") == os.path.join("..", "A", "1", "0")
+    assert zb.list_files(store / "view") == [str(store / "view" / "0")]
+    np.testing.assert_array_equal(zarr.open_array(store / "view" / "0")[...], image(1))
+    os.rename(store, tmp_path / "moved.zarr")  # the store keeps its links when moved
+    moved = tmp_path / "moved.zarr"
+    np.testing.assert_array_equal(zb.load(moved / "view" / "0"), image(1))
+    zb.move(moved / "view" / "0", moved / "deeper" / "still" / "0")  # still points right
+    np.testing.assert_array_equal(zb.load(moved / "deeper" / "still" / "0"), image(1))
+    with pytest.raises(IsADirectoryError, match="point to arrays"):
+        zb.create_symlink(moved / "A", moved / "B")
+    with pytest.raises(ValueError, match="inside its Zarr store"):
+        zb.create_symlink(moved / "A" / "1" / "0", tmp_path / "other.zarr" / "0")
+    zb.create_symlink(moved / "A" / "1" / "0", moved / "x")
+    zb.create_symlink(moved / "x", moved / "y")
+    os.remove(moved / "x")
+    os.symlink("y", moved / "x")  # a loop, made by other means
+    with pytest.raises(FileNotFoundError):
+        zb.load(moved / "x")

@@ -180,12 +180,15 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """
         raise self._missing("is_symlink")
 
-    def stat(self, path: PathLike) -> FileStat:
+    def stat(self, path: PathLike, *, follow_symlinks: bool = True) -> FileStat:
         """The kind, size and modification time of what is at ``path``.
 
         A :class:`~platekit.storage.FileStat`, after following a symbolic
-        link. Raises ``FileNotFoundError`` naming the path and the backend
-        when nothing is there (a link whose target is gone included).
+        link. With ``follow_symlinks=False`` a link is described itself:
+        kind ``"link"``, its ``target``, and ``target_exists`` False when
+        the target is gone; anything else is described as before. Raises
+        ``FileNotFoundError`` naming the path and the backend when nothing
+        is there (when following, a link whose target is gone included).
         Optional: the default raises ``NotImplementedError`` naming the
         backend.
         """

@@ -200,8 +200,8 @@ class FileManager:
         return self.backend(backend).is_symlink(path)
 
     @raising_storage_errors
-    def stat(self, path: PathLike, backend: str) -> FileStat:
-        return self.backend(backend).stat(path)
+    def stat(self, path: PathLike, backend: str, *, follow_symlinks: bool = True) -> FileStat:
+        return self.backend(backend).stat(path, follow_symlinks=follow_symlinks)
 
     @raising_storage_errors
     def create_symlink(

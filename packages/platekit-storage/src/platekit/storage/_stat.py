@@ -18,12 +18,17 @@ class FileStat:
     node's files.
     """
 
-    #: ``"file"`` or ``"folder"``, after following a symbolic link.
-    kind: Literal["file", "folder"]
+    #: ``"file"`` or ``"folder"`` after following a symbolic link; ``"link"`` for the link
+    #: itself, from ``stat(path, follow_symlinks=False)``.
+    kind: Literal["file", "folder", "link"]
     #: Bytes stored for a file; None for a folder, or when the backend cannot tell.
     size: int | None
     #: Last modification, in seconds since the epoch (as ``time.time()``); None when unknown.
     mtime: float | None
+    #: For a link: the path it points to, as the backend stores it; None otherwise.
+    target: str | None = None
+    #: For a link: whether something is at its target (False for a broken link); None otherwise.
+    target_exists: bool | None = None
 
     @property
     def is_file(self) -> bool:
@@ -34,3 +39,8 @@ class FileStat:
     def is_dir(self) -> bool:
         """Whether it is a folder."""
         return self.kind == "folder"
+
+    @property
+    def is_symlink(self) -> bool:
+        """Whether it describes a symbolic link itself."""
+        return self.kind == "link"

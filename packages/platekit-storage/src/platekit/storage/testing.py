@@ -330,6 +330,31 @@ class BackendContract:
         assert not backend.exists(link) and not backend.is_symlink(link)
         self.assert_same(self.sample(8), backend.load(other))
 
+    def test_stat_of_a_link_itself(self, backend: StorageBackend, root: str) -> None:
+        target, link = self.file(root, "target"), _join(root, "links", "link" + self.suffix)
+        backend.save(self.sample(7), target)
+        try:
+            backend.create_symlink(target, link)
+        except NotImplementedError:
+            pytest.skip(f"the {backend.name} backend has no symbolic links")
+        itself = backend.stat(link, follow_symlinks=False)
+        assert itself.kind == "link" and itself.is_symlink and not itself.is_file
+        assert itself.target is not None and itself.target.endswith("target" + self.suffix)
+        assert itself.target_exists is True
+        assert backend.stat(link).kind == "file"  # followed by default
+        plain = backend.stat(target, follow_symlinks=False)
+        assert plain.kind == "file" and plain.target is None and plain.target_exists is None
+        backend.delete(target)
+        broken = backend.stat(link, follow_symlinks=False)
+        assert broken.kind == "link" and broken.target_exists is False
+        assert backend.is_symlink(link) and not backend.exists(link)
+        with pytest.raises(FileNotFoundError):
+            backend.stat(link)
+        with pytest.raises(FileNotFoundError):
+            backend.load(link)
+        backend.delete(link)  # a broken link is removed like any other
+        assert not backend.is_symlink(link)
+
 
 class ReadOnlyContract:
     """What a read-only backend must do: read what is there, refuse every write.

@@ -152,7 +152,11 @@ class DiskBackend(StorageBackend):
     def is_symlink(self, path: PathLike) -> bool:
         return os.path.islink(path)
 
-    def stat(self, path: PathLike) -> FileStat:
+    def stat(self, path: PathLike, *, follow_symlinks: bool = True) -> FileStat:
+        if not follow_symlinks and os.path.islink(path):
+            info = os.lstat(path)
+            target = os.readlink(path)
+            return FileStat("link", None, info.st_mtime, target, os.path.exists(path))
         try:
             info = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import threading
 import time
 
 from platekit.storage._base import StorageBackend, not_found
-from platekit.storage._errors import StorageNotImplementedError
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 from platekit.storage._stat import FileStat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, MutableMapping
     from typing import Any
 
     PathLike = str | os.PathLike[str]
@@ -34,26 +34,45 @@ class MemoryBackend(StorageBackend):
     changing it changes what :meth:`load` returns. Every call is atomic with
     respect to other threads.
 
-    There are no symbolic links: :meth:`is_symlink` is False for every path
-    and :meth:`create_symlink` raises ``NotImplementedError``.
-    :meth:`stat` gives the time an object was saved (or a folder created)
-    and the size of bytes, text (in UTF-8) and arrays (``nbytes``).
+    ``MemoryBackend(store)`` keeps its files in the caller's dictionary
+    ``store``, keyed by absolute POSIX path (``"/plate/A01.tif"``): what is
+    in it already is a file (a key such as ``"a.txt"`` is renamed
+    ``"/a.txt"``), the folders above its keys exist, and the caller sees
+    every save and delete there. Links and folders are kept beside it.
+
+    Symbolic links (:meth:`create_symlink`) point to a file or folder by
+    path and are followed by everything but :meth:`is_symlink`,
+    :meth:`delete`, :meth:`move` and ``stat(path, follow_symlinks=False)``,
+    as on disk; a link whose target is deleted stays, broken. Only the
+    last name of a path is followed: a link to a folder lists and loads as
+    that folder, but saving through it is refused. :meth:`stat` gives the
+    time an object was saved (or a folder created) and the size of bytes,
+    text (in UTF-8) and arrays (``nbytes``).
     """
 
     _backend_type = "memory"
 
-    def __init__(self) -> None:
-        self._files: dict[str, Any] = {}
-        # Folder -> when it was created; file -> when it was saved.
-        self._dirs: dict[str, float] = {"/": time.time()}
+    def __init__(self, store: MutableMapping[str, Any] | None = None) -> None:
+        """A memory backend, empty or over the caller's dictionary ``store`` (see the class)."""
+        now = time.time()
+        self._files: MutableMapping[str, Any] = {} if store is None else store
+        for name in [name for name in self._files if _norm(name) != name]:
+            self._files[_norm(name)] = self._files.pop(name)
+        # Folder -> when it was created; file or link -> when it was saved.
+        self._dirs: dict[str, float] = {"/": now}
         self._times: dict[str, float] = {}
+        # Link -> the path it points to.
+        self._links: dict[str, str] = {}
         self._lock = threading.RLock()
+        for name in self._files:
+            for parent in self._parents(name):
+                self._dirs.setdefault(parent, now)
 
     # -- reading -------------------------------------------------------------------
 
     def load(self, path: PathLike, **kwargs: Any) -> Any:
-        key = _norm(path)
         with self._lock:
+            key = self._resolve(_norm(path))
             if key in self._files:
                 return self._files[key]
             if key in self._dirs:
@@ -73,6 +92,7 @@ class MemoryBackend(StorageBackend):
         prefix = folder.rstrip("/") + "/"
         with self._lock:
             candidates = [p for p in self._files if p.startswith(prefix)]
+            candidates += [p for p in self._links if p.startswith(prefix) and self.is_file(p)]
         found = []
         for path in candidates:
             rest = path[len(prefix) :]
@@ -88,36 +108,40 @@ class MemoryBackend(StorageBackend):
         with self._lock:
             names = {
                 p[len(prefix) :].split("/", 1)[0]
-                for p in (*self._files, *self._dirs)
+                for p in (*self._files, *self._dirs, *self._links)
                 if p.startswith(prefix) and p != folder
             }
         return natural_sorted(names)
 
     def exists(self, path: PathLike) -> bool:
-        key = _norm(path)
         with self._lock:
-            return key in self._files or key in self._dirs
+            key = self._followed(_norm(path))
+            return key is not None and (key in self._files or self._is_folder(key))
 
     def is_file(self, path: PathLike) -> bool:
         with self._lock:
-            return _norm(path) in self._files
+            return self._followed(_norm(path)) in self._files
 
     def is_dir(self, path: PathLike) -> bool:
         with self._lock:
-            return _norm(path) in self._dirs
+            key = self._followed(_norm(path))
+            return key is not None and self._is_folder(key)
 
     def is_symlink(self, path: PathLike) -> bool:
-        """False: the memory backend has no symbolic links."""
-        _norm(path)
-        return False
+        with self._lock:
+            return _norm(path) in self._links
 
-    def stat(self, path: PathLike) -> FileStat:
+    def stat(self, path: PathLike, *, follow_symlinks: bool = True) -> FileStat:
         key = _norm(path)
         with self._lock:
-            if key in self._dirs:
-                return FileStat("folder", None, self._dirs[key])
+            if key in self._links and not follow_symlinks:
+                target = self._links[key]
+                return FileStat("link", None, self._times.get(key), target, self.exists(key))
+            key = self._resolve(key)
+            if self._is_folder(key):
+                return FileStat("folder", None, self._dirs.get(key))
             if key in self._files:
-                return FileStat("file", _size(self._files[key]), self._times[key])
+                return FileStat("file", _size(self._files[key]), self._times.get(key))
         raise not_found(self, path)
 
     # -- writing -------------------------------------------------------------------
@@ -127,14 +151,15 @@ class MemoryBackend(StorageBackend):
         with self._lock:
             if key in self._dirs:
                 raise IsADirectoryError(21, "is a folder in the memory backend", key)
-            if key in self._files and not overwrite:
+            if (key in self._files or key in self._links) and not overwrite:
                 raise FileExistsError(
                     17, "already exists in the memory backend; pass overwrite=True to replace", key
                 )
             parents = self._parents(key)
             for parent in parents:
-                if parent in self._files:
-                    raise NotADirectoryError(20, "a file is in the way", parent)
+                if parent in self._files or parent in self._links:
+                    raise NotADirectoryError(20, "a file or link is in the way", parent)
+            self._links.pop(key, None)  # a link saved over is replaced, as on disk
             now = time.time()
             for parent in parents:
                 self._dirs.setdefault(parent, now)
@@ -144,9 +169,13 @@ class MemoryBackend(StorageBackend):
     def delete(self, path: PathLike, *, recursive: bool = False) -> None:
         key = _norm(path)
         with self._lock:
+            if key in self._links:  # the link, never what it points to
+                del self._links[key]
+                self._times.pop(key, None)
+                return
             if key in self._files:
                 del self._files[key]
-                del self._times[key]
+                self._times.pop(key, None)
                 return
             if key not in self._dirs:
                 raise not_found(self, path)
@@ -157,12 +186,16 @@ class MemoryBackend(StorageBackend):
             if key == "/":
                 self._files.clear()
                 self._times.clear()
+                self._links.clear()
                 self._dirs = {"/": self._dirs["/"]}
                 return
             prefix = key + "/"
             for file in [p for p in self._files if p.startswith(prefix)]:
                 del self._files[file]
-                del self._times[file]
+                self._times.pop(file, None)
+            for link in [p for p in self._links if p.startswith(prefix)]:
+                del self._links[link]
+                self._times.pop(link, None)
             self._dirs = {
                 d: t for d, t in self._dirs.items() if d != key and not d.startswith(prefix)
             }
@@ -171,8 +204,10 @@ class MemoryBackend(StorageBackend):
         key = _norm(path)
         with self._lock:
             for folder in (*self._parents(key), key):
-                if folder in self._files:
-                    raise FileExistsError(17, "a file is in the way in the memory backend", folder)
+                if folder in self._files or folder in self._links:
+                    raise FileExistsError(
+                        17, "a file or link is in the way in the memory backend", folder
+                    )
             now = time.time()
             for folder in (*self._parents(key), key):
                 self._dirs.setdefault(folder, now)
@@ -185,23 +220,60 @@ class MemoryBackend(StorageBackend):
         self._transfer(src, dst, overwrite=overwrite, remove=True)
 
     def create_symlink(self, target: PathLike, link: PathLike, *, overwrite: bool = False) -> None:
-        """Refused with ``NotImplementedError``: the memory backend has no symbolic links."""
-        raise StorageNotImplementedError(
-            f"the memory backend has no symbolic links, so it cannot link {os.fspath(link)!r} "
-            f"to {os.fspath(target)!r}; copy() puts the same object under a second path "
-            "without copying it, which is what a link to a file would give"
-        )
+        """Make ``link`` point to ``target`` (see :meth:`StorageBackend.create_symlink`)."""
+        source, key = _norm(target), _norm(link)
+        with self._lock:
+            if not self.exists(source):
+                raise not_found(self, target)
+            if key in self._dirs:
+                if not overwrite:
+                    raise FileExistsError(
+                        17, "already exists in the memory backend; pass overwrite=True", key
+                    )
+                raise IsADirectoryError(
+                    21, "is a folder in the memory backend; a link cannot replace it", key
+                )
+            if (key in self._files or key in self._links) and not overwrite:
+                raise FileExistsError(
+                    17, "already exists in the memory backend; pass overwrite=True to replace", key
+                )
+            self.ensure_directory(posixpath.dirname(key))
+            self._files.pop(key, None)
+            self._links[key] = source
+            self._times[key] = time.time()
 
     # -- helpers -------------------------------------------------------------------
 
     def _folder(self, path: PathLike) -> str:
-        key = _norm(path)
         with self._lock:
-            if key in self._dirs:
+            key = self._resolve(_norm(path))
+            if self._is_folder(key):
                 return key
             if key in self._files:
                 raise NotADirectoryError(20, "is a file, not a folder, in the memory backend", key)
         raise not_found(self, path)
+
+    def _is_folder(self, key: str) -> bool:
+        """A folder made here, or one holding a file put in a caller's store directly."""
+        if key in self._dirs:
+            return True
+        prefix = key + "/"
+        return key not in self._files and any(p.startswith(prefix) for p in self._files)
+
+    def _followed(self, key: str) -> str | None:
+        """``key`` after following links; None for a link loop."""
+        try:
+            return self._resolve(key)
+        except OSError:
+            return None
+
+    def _resolve(self, key: str) -> str:
+        """``key`` after following links; ``OSError`` (ELOOP) for a link loop."""
+        for _ in range(_MAX_HOPS):
+            if key not in self._links:
+                return key
+            key = self._links[key]
+        raise OSError(errno.ELOOP, "too many levels of links in the memory backend", key)
 
     @staticmethod
     def _parents(key: str) -> list[str]:
@@ -215,6 +287,18 @@ class MemoryBackend(StorageBackend):
     def _transfer(self, src: PathLike, dst: PathLike, *, overwrite: bool, remove: bool) -> None:
         source, target = _norm(src), _norm(dst)
         with self._lock:
+            if remove and source in self._links:  # a move takes the link itself
+                if self.exists(target) and not overwrite:
+                    raise FileExistsError(
+                        17,
+                        "already exists in the memory backend; pass overwrite=True to replace",
+                        target,
+                    )
+                if target != source:
+                    self.create_symlink(self._links[source], target, overwrite=True)
+                    self.delete(source)
+                return
+            source = self._resolve(source)
             if source in self._files:
                 moves = {source: target}
             elif source in self._dirs:
@@ -238,10 +322,14 @@ class MemoryBackend(StorageBackend):
                     self.ensure_directory(target + folder[len(source) :])
             for old, new in moves.items():
                 self.save(self._files[old], new, overwrite=True)
-                if remove:  # a move keeps the time of the last save, as a rename does
+                if remove and old in self._times:  # a move keeps the time, as a rename does
                     self._times[new] = self._times[old]
             if remove:
                 self.delete(source, recursive=True)
+
+
+#: Links followed in a row before giving up (as the Linux kernel's limit).
+_MAX_HOPS = 40
 
 
 def _size(data: object) -> int | None:

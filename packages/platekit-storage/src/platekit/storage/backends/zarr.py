@@ -20,12 +20,13 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 from platekit.storage._base import StorageBackend, not_found
-from platekit.storage._errors import StorageNotImplementedError, storage_errors
+from platekit.storage._errors import storage_errors
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 from platekit.storage._stat import FileStat
 from platekit.storage._zarr_attributes import json_attributes, read_attributes, write_attributes
 from platekit.storage._zarr_config import NUMCODECS_WARNING, ZarrConfig
+from platekit.storage._zarr_links import create_link, link_stat, move_link
 from platekit.storage._zarr_nodes import (
     METADATA,
     STAGING,
@@ -193,10 +194,12 @@ if _zarr_installed():
         rereads an array that was replaced while it read, so it returns the
         old or the new data, never a mix.
 
-        **Links**: there are none inside a store. :meth:`create_symlink`
-        raises ``NotImplementedError``, since a node is a folder of chunks
-        that the backend publishes by renaming; :meth:`is_symlink` says
-        whether a link made by other means is at the path.
+        **Links** (:meth:`create_symlink`) point from a path to an array of
+        the same store: the file system's symbolic link, holding the
+        target's path relative to the link, so other Zarr readers follow it
+        and the store keeps its links when moved. A link loads, lists and
+        copies as its array; :meth:`delete` and :meth:`move` act on the link
+        itself, and ``stat(path, follow_symlinks=False)`` describes it.
 
         Stores on remote filesystems are not supported.
         """
@@ -347,7 +350,7 @@ if _zarr_installed():
             """Whether the node's folder at ``path`` is a symbolic link (made by other means)."""
             return os.path.islink(locate(path).path)
 
-        def stat(self, path: PathLike) -> FileStat:
+        def stat(self, path: PathLike, *, follow_symlinks: bool = True) -> FileStat:
             """The kind, size and modification time of the node at ``path``.
 
             An array is a ``"file"`` whose size is the bytes its files take
@@ -355,6 +358,8 @@ if _zarr_installed():
             metadata's; a group is a ``"folder"`` with its metadata's time.
             """
             node = locate(path)
+            if not follow_symlinks and os.path.islink(node.path):
+                return link_stat(node)
             info = identify(node)
             if info is None:
                 raise not_found(self, path)
@@ -518,6 +523,9 @@ if _zarr_installed():
         def delete(self, path: PathLike, *, recursive: bool = False) -> None:
             """Remove the array at ``path``, or the group with ``recursive=True``."""
             node = locate(path)
+            if os.path.islink(node.path):  # the link, never what it points to
+                os.remove(node.path)
+                return
             kind = what(node)
             if kind is None:
                 raise not_found(self, path)
@@ -570,13 +578,12 @@ if _zarr_installed():
         def create_symlink(
             self, target: PathLike, link: PathLike, *, overwrite: bool = False
         ) -> None:
-            """Refused with ``NotImplementedError``: a Zarr store holds no links."""
-            raise StorageNotImplementedError(
-                f"the zarr backend makes no symbolic links inside a Zarr store, so it cannot "
-                f"link {os.fspath(link)!r} to {os.fspath(target)!r}: a node is a folder that "
-                "writes replace by renaming, so a link would not stay one. copy() the node, or "
-                "make the link with the disk backend outside the store"
-            )
+            """Make ``link`` a link to the array ``target`` of the same store (see the class).
+
+            Raises as :meth:`StorageBackend.create_symlink`, ``IsADirectoryError``
+            when ``target`` is a group, and ``ValueError`` for another store.
+            """
+            create_link(target, link, **self._link_options(overwrite))
 
         # -- helpers -------------------------------------------------------------------
 
@@ -587,6 +594,14 @@ if _zarr_installed():
                 f"This backend writes Zarr v{self._format}; write into this store with "
                 f"ZarrBackend(zarr_format={other})."
             )
+
+        def _link_options(self, overwrite: bool) -> dict[str, Any]:
+            return {
+                "overwrite": overwrite,
+                "zarr_format": self._format,
+                "hint": self._hint,
+                "not_found": lambda path: not_found(self, path),
+            }
 
         def _group(self, path: PathLike) -> Node:
             node = locate(path)
@@ -617,6 +632,9 @@ if _zarr_installed():
 
         def _transfer(self, src: PathLike, dst: PathLike, *, overwrite: bool, remove: bool) -> None:
             source, target = locate(src), locate(dst)
+            if remove and os.path.islink(source.path):  # a move takes the link itself
+                move_link(source, dst, **self._link_options(overwrite))
+                return
             info = identify(source)
             if info is None:
                 raise not_found(self, src)
