@@ -72,8 +72,8 @@ def _finish_it(folder: Path, record: dict[str, Any]) -> str:
         command += ["--levels", str(record["levels"])]
     return (
         f"{str(folder)!r} is a conversion of {record.get('source')!r} that did not finish "
-        "(it was interrupted, or is still running); to finish it, run the same convert "
-        f"command again: {shlex.join(command)}"
+        "(it was interrupted, or is still running); to finish it, run the command that "
+        f"started it again: {shlex.join(command)}, with any other options it had"
     )
 
 
