@@ -485,3 +485,34 @@ def test_rate_and_eta_after_a_resume_count_only_this_runs_planes(tmp_path: Path)
     # 80 of 100 planes came from an earlier run, 10 from this one in 10 s: 1 plane/s, 10 s left.
     resumed = Progress(done=90, total=100, wells_done=0, wells_total=1, elapsed=10, done_before=80)
     assert resumed.rate == pytest.approx(1.0) and resumed.eta == pytest.approx(10.0)
+
+
+def test_many_absent_planes_keep_every_groups_attributes_small(tmp_path: Path) -> None:
+    # Only z 1 of each field and channel is there: 49 of every 50 planes are missing.
+    spec = {"wells": ["A01", "B02"], "sites": 2, "channels": 2, "z": 50, "shape": (4, 4)}
+    gone = [
+        PlaneKey(well, site, channel, z)
+        for well in spec["wells"]  # type: ignore[attr-defined]
+        for site in (1, 2)
+        for channel in (1, 2)
+        for z in range(2, 51)
+    ]
+    source = write_plate("imagexpress", tmp_path / "P", missing=gone, **spec)  # type: ignore[arg-type]
+    out = tmp_path / "out.zarr"
+    result = convert(source, out)
+    assert [a.plane for a in result.missing] == gone
+    for group in (out, out / "A" / "1", out / "B" / "2"):
+        assert (group / "zarr.json").stat().st_size < 4096
+    assert root_attributes(out, "0.5") is not None
+    recorded = zarr.open_group(str(out), mode="r").attrs["platekit"]["absent_planes"]
+    assert recorded == {"missing": len(gone), "not_acquired": 0, "bad": 0}
+
+    again = convert(source, out)
+    assert again.already_complete and again.absent == result.absent
+
+    # A resume lists the absent planes of the wells an earlier run completed too.
+    resumed = tmp_path / "resumed.zarr"
+    stop = threading.Event()
+    with pytest.raises(ConversionCancelled):
+        convert(source, resumed, progress=lambda p: p.wells_done and stop.set(), cancel=stop)
+    assert convert(source, resumed).absent == result.absent

@@ -276,7 +276,7 @@ def _convert_locked(
             planes_written=0,
             seconds=time.perf_counter() - started,
             already_complete=True,
-            absent=recorded_absent(backend, out_path, ngff),
+            absent=recorded_absent(backend, out_path, meta.wells),
         )
 
     if state == "resume":
@@ -304,7 +304,7 @@ def _convert_locked(
     results = _run(plan, todo, by_well, workers, tracker, cancel)
 
     absent = [a for result in results for a in result.absent]
-    absent += recorded_absent(backend, out_path, ngff, wells=done_wells)
+    absent += recorded_absent(backend, out_path, done_wells)
     absent.sort(key=lambda a: a.plane)
     finish(backend, out_path, plan, identity, absent)
     return ConversionResult(

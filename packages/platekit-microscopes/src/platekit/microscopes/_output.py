@@ -12,16 +12,15 @@ import os
 from pathlib import Path
 
 from platekit.microscopes import __version__
-from platekit.microscopes._convert import AbsentPlane
+from platekit.microscopes._absent import decode
 from platekit.microscopes._lock import LOCK_NAME, OutputLock
-from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._ngff import ZARR_FORMAT, plate_attributes, unwrap, well_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from platekit.microscopes._convert import _Plan
+    from platekit.microscopes._convert import AbsentPlane, _Plan
 
 
 def backend_for(ngff: str) -> Any:
@@ -190,30 +189,16 @@ def well_complete(backend: Any, out: Path, well: str, ngff: str) -> bool:
     return "well" in unwrap(ngff, attributes)
 
 
-def recorded_absent(
-    backend: Any, out: Path, ngff: str, wells: set[str] | None = None
-) -> list[AbsentPlane]:
-    """The absent planes recorded in complete wells (all of them, or of ``wells``)."""
+def recorded_absent(backend: Any, out: Path, wells: list[str] | set[str]) -> list[AbsentPlane]:
+    """The absent planes recorded in the complete wells ``wells``, in plane order."""
     found: list[AbsentPlane] = []
-    root = read_root(backend, out) or {}
-    entries = root.get("platekit", {}).get("absent_planes")
-    if entries is None:
-        entries = []
-        for well in wells or ():
-            try:
-                attributes = backend.attributes(well_group(out, well))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            entries += attributes.get("platekit", {}).get("absent_planes", [])
-    for entry in entries:
-        if wells is not None and entry["well"] not in wells:
+    for well in wells:
+        try:
+            attributes = backend.attributes(well_group(out, well))
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        key = PlaneKey(
-            entry["well"], entry["site"], entry["channel"], entry["z_index"], entry["timepoint"]
-        )
-        found.append(
-            AbsentPlane(key, entry["reason"], entry.get("path"), entry.get("kind", "missing"))
-        )
+        found += decode(well, attributes.get("platekit", {}).get("absent_planes"))
+    found.sort(key=lambda a: a.plane)
     return found
 
 
@@ -223,6 +208,10 @@ def finish(
     attributes = plate_attributes(plan.meta, plan.ngff, plan.meta.site_count)
     attributes["platekit"] = {
         "conversion": {**identity, "state": "complete", "version": __version__},
-        "absent_planes": [a.as_json() for a in absent],
+        # Only how many: each well records its own, compactly (see _absent).
+        "absent_planes": {
+            kind: sum(1 for a in absent if a.kind == kind)
+            for kind in ("missing", "not_acquired", "bad")
+        },
     }
     backend.set_attributes(str(out), attributes)

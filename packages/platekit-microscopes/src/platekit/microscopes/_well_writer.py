@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from platekit.microscopes._absent import encode
 from platekit.microscopes._convert import AbsentPlane, ConversionCancelled, _WellResult
 from platekit.microscopes._errors import BadPlaneError
 from platekit.microscopes._model import PlaneKey
@@ -74,7 +75,7 @@ def convert_well(
             field_group, image_attributes(meta, plan.ngff, f"{well}/{name}", plan.levels, windows)
         )
     attributes = well_attributes(fields, plan.ngff)
-    attributes["platekit"] = {"absent_planes": [a.as_json() for a in absent]}
+    attributes["platekit"] = {"absent_planes": encode(absent, meta)}
     backend.set_attributes(group, attributes)
     return _WellResult(well, written, absent)
 
