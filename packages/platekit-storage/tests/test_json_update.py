@@ -146,3 +146,19 @@ def test_an_error_in_the_update_leaves_the_file_and_frees_the_lock(tmp_path: Pat
 def test_a_negative_timeout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timeout"), file_lock(tmp_path / "m.json", timeout=-1):
         pass
+
+
+def test_a_lock_suffix_names_the_lock_file_that_other_programs_share(tmp_path: Path) -> None:
+    path = tmp_path / "metadata.json"
+    atomic_update_json(path, lambda doc: {"n": 1}, lock_suffix=".guard")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata.json", "metadata.json.guard"]
+    with file_lock(path, lock_suffix=".guard") as held:  # another program holds the guard
+        assert held == str(path) + ".guard"
+        with pytest.raises(TimeoutError, match="within 0 s"):
+            atomic_update_json(path, lambda doc: {"n": 2}, lock_suffix=".guard", timeout=0)
+        atomic_update_json(path, lambda doc: {"n": 3}, timeout=0)  # ".lock" is another lock
+    with file_lock(tmp_path / "held.lock", lock_suffix="", timeout=0) as held:
+        assert held == str(tmp_path / "held.lock")
+    for wrong in ("", "/x", 3):
+        with pytest.raises(ValueError, match="lock_suffix"):
+            atomic_update_json(path, lambda doc: doc, lock_suffix=wrong)  # type: ignore[arg-type]

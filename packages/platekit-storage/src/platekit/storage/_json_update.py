@@ -36,26 +36,43 @@ _POLL = 0.01
 _POLL_MAX = 0.1
 
 
-def lock_path(path: PathLike) -> str:
-    """The lock file of ``path``: the same name with ``.lock`` added."""
-    return os.fspath(path) + ".lock"
+#: What is added to a file's name to name its lock file, unless a call says otherwise.
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(path: PathLike, lock_suffix: str = LOCK_SUFFIX) -> str:
+    """The lock file of ``path``: the same name with ``lock_suffix`` (``.lock``) added.
+
+    Raises ``ValueError`` when ``lock_suffix`` is not a str or holds a path separator.
+    """
+    if not isinstance(lock_suffix, str) or "/" in lock_suffix or os.sep in lock_suffix:
+        raise StorageValueError(
+            f"lock_suffix must be text added to the file's name, such as '.lock', "
+            f"without a path separator, not {lock_suffix!r}"
+        )
+    return os.fspath(path) + lock_suffix
 
 
 @contextmanager
-def file_lock(path: PathLike, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[str]:
+def file_lock(
+    path: PathLike, *, timeout: float = DEFAULT_TIMEOUT, lock_suffix: str = LOCK_SUFFIX
+) -> Iterator[str]:
     """Hold the inter-process lock of ``path`` for the ``with`` block; give the lock file's path.
 
-    Locks ``path + ".lock"`` (created, with the folders above it, if
-    needed), not ``path`` itself, so the data file can be replaced while
-    locked. Threads of one process exclude each other too. Only code that
-    takes the same lock is kept out: the lock is advisory. Raises
-    ``TimeoutError`` (a :class:`~platekit.storage.StorageError`) naming the
-    lock file and the process holding it when the lock is not free within
-    ``timeout`` seconds, and ``ValueError`` for a negative ``timeout``.
+    Locks ``path + lock_suffix`` (``.lock`` unless told otherwise; created,
+    with the folders above it, if needed), not ``path`` itself, so the data
+    file can be replaced while locked; ``lock_suffix=""`` locks ``path``
+    itself, for a path that names a lock file. Threads of one process
+    exclude each other too. Only code that takes the same lock is kept out:
+    the lock is advisory. Raises ``TimeoutError`` (a
+    :class:`~platekit.storage.StorageError`) naming the lock file and the
+    process holding it when the lock is not free within ``timeout``
+    seconds, and ``ValueError`` for a negative ``timeout`` or a
+    ``lock_suffix`` with a path separator.
     """
     if not timeout >= 0:
         raise StorageValueError(f"timeout must be a number of seconds, 0 or more, not {timeout!r}")
-    name = lock_path(path)
+    name = lock_path(path, lock_suffix)
     folder = os.path.dirname(name)
     if folder:
         os.makedirs(folder, exist_ok=True)
@@ -78,6 +95,7 @@ def atomic_update_json(
     timeout: float = DEFAULT_TIMEOUT,
     default: Any = None,
     fsync: bool = False,
+    lock_suffix: str = LOCK_SUFFIX,
 ) -> Any:
     """Change the JSON file at ``path`` with ``update``, under its inter-process lock.
 
@@ -86,19 +104,27 @@ def atomic_update_json(
     returns through the disk backend (atomic, indented JSON). ``update`` may
     also change the document in place and return None. Returns the document
     written. ``fsync=True`` flushes it to the device before the lock is let
-    go.
+    go. ``lock_suffix`` names the lock file (``path + lock_suffix``), so
+    programs that lock ``meta.json.guard`` share the lock.
 
-    Raises ``TimeoutError`` naming the lock file and its holder when the
-    lock is not free within ``timeout`` seconds; ``ValueError`` when the file
-    is not valid JSON (it is left as it is, never replaced by ``default``);
-    ``TypeError`` when there is nothing to write (no file, no ``default``
-    and ``update`` returned None) or the document is not JSON. An exception
+    Raises ``ValueError`` for an empty ``lock_suffix`` (the data file itself
+    is replaced, so it cannot be the lock), ``TimeoutError`` naming the
+    lock file and its holder when the lock is not free within ``timeout``
+    seconds; ``ValueError`` when the file is not valid JSON (it is left as
+    it is, never replaced by ``default``); ``TypeError`` when there is
+    nothing to write (no file, no ``default`` and ``update`` returned None)
+    or the document is not JSON. An exception
     from ``update`` passes through, and the file stays as it was.
     """
     from platekit.storage.backends.disk import DiskBackend
 
     target = os.fspath(path)
-    with file_lock(target, timeout=timeout):
+    if lock_suffix == "":
+        raise StorageValueError(
+            f"lock_suffix must not be empty for {target!r}: the file is replaced when written, "
+            "so its lock must be another file; pass a suffix such as '.lock'"
+        )
+    with file_lock(target, timeout=timeout, lock_suffix=lock_suffix):
         try:
             with open(target, "rb") as file:
                 raw = file.read()
