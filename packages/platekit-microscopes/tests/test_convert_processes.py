@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from platekit.microscopes import convert
+from platekit.microscopes._convert import ConversionCancelled
 from platekit.microscopes.testing import write_plate
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and locks")
@@ -114,6 +115,39 @@ def test_a_second_conversion_into_an_output_a_live_one_writes_is_refused(tmp_pat
     assert convert(source, out).already_complete
 
 
+ORPHAN = """
+import sys
+from platekit.microscopes._lock import hold_shared
+
+hold_shared(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_worker_left_alive_keeps_a_resume_out_until_it_ends(tmp_path: Path) -> None:
+    source = write_plate("imagexpress", tmp_path / "P", wells=["A01", "A02"], shape=(16, 16))
+    out = tmp_path / "out.zarr"
+    stop = threading.Event()
+    with pytest.raises(ConversionCancelled):
+        convert(source, out, progress=lambda p: p.wells_done and stop.set(), cancel=stop)
+    # A worker of that run that its end did not take with it, still holding the lock.
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert orphan.stdout is not None and orphan.stdout.readline() == "holding\n"
+        refused = subprocess.run(command(source, out), capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert f"another conversion is writing into {str(out)!r}" in refused.stderr
+    finally:
+        orphan.communicate(timeout=30)
+    assert convert(source, out).wells_converted == 1
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.slow
 def test_workers_end_with_their_killed_run_and_the_resume_waits_for_none(tmp_path: Path) -> None:
@@ -196,6 +230,7 @@ def test_ctrl_c_twice_ends_the_run_at_once_and_leaves_it_resumable(tmp_path: Pat
 UNGUARDED = """
 import sys
 from platekit.microscopes import convert
+from platekit.microscopes._convert import ConversionCancelled
 
 convert(sys.argv[1], sys.argv[2], workers=2)
 """
