@@ -13,7 +13,8 @@ size over the median time per frame. It prints throughput, the ratio
 platekit/raw, and the per-call overhead of the ``memory`` backend.
 
 It then compares the ``zarr`` backend's default codec, Zstandard at level 0,
-with zlib at level 3 (polystore's default) and two other codecs, on smooth
+with zlib at level 3 (polystore's default) and gzip, Blosc (LZ4 with and without byte
+shuffle, Zstandard) and LZ4 alone, on smooth
 synthetic cell images (``platekit.microscopes.testing.expected_pixels``, when
 platekit-microscopes is installed) rather than noise: bytes stored per frame
 and the median time to save and load one. ``--codecs-only`` runs just that::
@@ -154,6 +155,9 @@ CODECS: list[tuple[str, dict[str, Any]]] = [
     ("zlib-3 (polystore)", {"codec": "zlib", "level": 3}),
     ("gzip-3", {"codec": "gzip", "level": 3}),
     ("blosc-lz4-5", {"codec": "blosc"}),
+    ("blosc-lz4-5-noshuffle", {"codec": "blosc", "shuffle": False}),
+    ("blosc-zstd-5", {"codec": "blosc", "blosc_compressor": "zstd"}),
+    ("lz4-1", {"codec": "lz4"}),
 ]
 
 
@@ -191,7 +195,7 @@ def codec_comparison(count: int, size: int) -> tuple[list[str], list[str]]:
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"{datetime.date.today().isoformat()}"
     )
-    header = f"{'codec':<20} {'MB/frame':>9} {'of raw':>7} {'save ms':>8} {'load ms':>8}"
+    header = f"{'codec':<22} {'MB/frame':>9} {'of raw':>7} {'save ms':>8} {'load ms':>8}"
     lines = [facts, "", header]
     table = [
         ".. list-table::",
@@ -207,7 +211,7 @@ def codec_comparison(count: int, size: int) -> tuple[list[str], list[str]]:
         mb = stored[label] / count / 1e6
         save_ms = statistics.median(saves[label]) * 1e3
         load_ms = statistics.median(loads[label]) * 1e3
-        lines.append(f"{label:<20} {mb:>9.2f} {mb / raw_mb:>6.0%} {save_ms:>8.0f} {load_ms:>8.0f}")
+        lines.append(f"{label:<22} {mb:>9.2f} {mb / raw_mb:>6.0%} {save_ms:>8.0f} {load_ms:>8.0f}")
         table += [
             f"   * - {label}",
             f"     - {mb:.2f}",

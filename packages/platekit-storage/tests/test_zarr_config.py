@@ -58,7 +58,10 @@ def test_the_default_is_zstd_level_0_per_plane_without_shards() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"codec": "lzma"}, "codec must be one of 'zstd', 'zlib', 'gzip', 'blosc', 'none'"),
+        ({"codec": "lzma"}, "codec must be one of 'zstd', 'zlib', 'gzip', 'blosc', 'lz4', 'none'"),
+        ({"codec": "lz4", "level": 0}, "level for lz4 must be a whole number from 1 to 65537"),
+        ({"codec": "blosc", "blosc_compressor": "lzma"}, "blosc_compressor must be one of"),
+        ({"codec": "blosc", "shuffle": "yes"}, "shuffle must be True or False"),
         ({"codec": "zlib", "level": 12}, "level for zlib must be a whole number from 0 to 9"),
         ({"codec": "zstd", "level": 2.5}, "level for zstd must be a whole number"),
         ({"codec": "none", "level": 1}, "level must be None for codec='none'"),
@@ -110,6 +113,7 @@ def test_the_default_config_writes_exactly_what_no_config_wrote(
         ("zlib", ["numcodecs.zlib"], ["zlib"]),
         ("gzip", ["gzip"], ["gzip"]),
         ("blosc", ["blosc"], ["blosc"]),
+        ("lz4", ["numcodecs.lz4"], ["lz4"]),
         ("none", [], []),
     ],
 )
@@ -202,3 +206,18 @@ def test_what_a_config_cannot_do_is_refused_before_writing(tmp_path: Path) -> No
     with pytest.raises(TypeError, match="zarr_config must be"):
         v2.save(STACK, tmp_path / "a.zarr" / "x", zarr_config="zlib")
     assert not (tmp_path / "a.zarr" / "x").exists()
+
+
+@needs_zarr
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_blosc_takes_its_inner_compressor_and_shuffle(tmp_path: Path, zarr_format: Any) -> None:
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    config = ZarrConfig(codec="blosc", blosc_compressor="zstd", shuffle=False, level=4)
+    backend = ZarrBackend(zarr_format=zarr_format, zarr_config=config)
+    path = tmp_path / "a.zarr" / "x"
+    backend.save(STACK, path)
+    np.testing.assert_array_equal(backend.load(path), STACK)
+    written = json.dumps(metadata(path))
+    assert '"zstd"' in written and '"lz4"' not in written
+    assert ('"noshuffle"' if zarr_format == 3 else '"shuffle": 0') in written

@@ -15,7 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Literal
 
-    Codec = Literal["zstd", "zlib", "gzip", "blosc", "none"]
+    Codec = Literal["zstd", "zlib", "gzip", "blosc", "lz4", "none"]
+    BloscCompressor = Literal["lz4", "lz4hc", "blosclz", "zstd", "zlib"]
 
 #: What zarr-python says of a numcodecs codec in a Zarr v3 array.
 NUMCODECS_WARNING = "Numcodecs codecs are not in the Zarr"
@@ -25,8 +26,12 @@ CODECS: dict[str, tuple[int, int, int] | None] = {
     "zlib": (0, 9, 6),
     "gzip": (0, 9, 6),
     "blosc": (0, 9, 5),
+    # LZ4's "acceleration": 1 compresses most; higher is faster and compresses less.
+    "lz4": (1, 65537, 1),
     "none": None,
 }
+#: The compressors Blosc runs inside (``ZarrConfig.blosc_compressor``).
+BLOSC_COMPRESSORS = ("lz4", "lz4hc", "blosclz", "zstd", "zlib")
 
 
 @dataclass(frozen=True)
@@ -38,15 +43,25 @@ class ZarrConfig:
 
     ``codec``
        ``"zstd"`` (Zstandard, the default), ``"zlib"``, ``"gzip"``,
-       ``"blosc"`` (Blosc with LZ4 and byte shuffle) or ``"none"``.
-       ``zstd``, ``gzip`` and ``blosc`` are codecs of the Zarr v3 spec;
-       ``zlib`` in a Zarr v3 array is numcodecs' ``numcodecs.zlib``, which
-       zarr-python reads but other Zarr v3 readers may not (``gzip`` is the
-       same deflate compression in a standard codec).
+       ``"blosc"`` (Blosc, around the compressor ``blosc_compressor`` names),
+       ``"lz4"`` (LZ4 alone) or ``"none"``. ``zstd``, ``gzip`` and
+       ``blosc`` are codecs of the Zarr v3 spec; ``zlib`` and ``lz4`` in a
+       Zarr v3 array are numcodecs' ``numcodecs.zlib`` and
+       ``numcodecs.lz4``, which zarr-python reads but other Zarr v3 readers
+       may not (``gzip`` is the same deflate compression in a standard
+       codec, ``blosc`` with ``lz4`` inside the same LZ4).
     ``level``
        The codec's compression level: -131072 to 22 for ``zstd`` (0, the
        default, is the library's own default), 0 to 9 for ``zlib`` and
-       ``gzip`` (default 6) and ``blosc`` (default 5). None for ``none``.
+       ``gzip`` (default 6) and ``blosc`` (default 5); for ``lz4`` its
+       acceleration, 1 (the default, compressing most) to 65537 (fastest).
+       None for ``none``.
+    ``blosc_compressor``
+       For ``blosc``: the compressor inside it, ``"lz4"`` (the default),
+       ``"lz4hc"``, ``"blosclz"``, ``"zstd"`` or ``"zlib"``.
+    ``shuffle``
+       For ``blosc``: whether bytes are shuffled before compressing (the
+       default, which helps images of 16-bit pixels), or not.
     ``chunking``
        ``"plane"``: one chunk per 2-D plane, ``(1, ..., 1, height,
        width)`` (the default); ``"well"``: the whole array in one chunk, so
@@ -63,6 +78,8 @@ class ZarrConfig:
     level: int | None = None
     chunking: Literal["plane", "well"] | tuple[int, ...] = "plane"
     shards: Literal["well"] | tuple[int, ...] | None = None
+    blosc_compressor: BloscCompressor = "lz4"
+    shuffle: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.codec, str) or self.codec not in CODECS:
@@ -80,6 +97,13 @@ class ZarrConfig:
                     f"ZarrConfig level for {self.codec} must be a whole number from {low} to "
                     f"{high}, not {self.level!r}"
                 )
+        if self.blosc_compressor not in BLOSC_COMPRESSORS:
+            raise ValueError(
+                f"ZarrConfig blosc_compressor must be one of "
+                f"{', '.join(map(repr, BLOSC_COMPRESSORS))}, not {self.blosc_compressor!r}"
+            )
+        if type(self.shuffle) is not bool:
+            raise ValueError(f"ZarrConfig shuffle must be True or False, not {self.shuffle!r}")
         if self.chunking not in ("plane", "well"):
             object.__setattr__(self, "chunking", _shape(self.chunking, "chunking"))
         if self.shards is not None and self.shards != "well":
@@ -113,7 +137,12 @@ class ZarrConfig:
                 "zstd": lambda: numcodecs.Zstd(level=level),
                 "zlib": lambda: numcodecs.Zlib(level=level),
                 "gzip": lambda: numcodecs.GZip(level=level),
-                "blosc": lambda: numcodecs.Blosc(cname="lz4", clevel=level),
+                "blosc": lambda: numcodecs.Blosc(
+                    cname=self.blosc_compressor,
+                    clevel=level,
+                    shuffle=numcodecs.Blosc.SHUFFLE if self.shuffle else numcodecs.Blosc.NOSHUFFLE,
+                ),
+                "lz4": lambda: numcodecs.LZ4(acceleration=level),
             }
             return v2[self.codec]()
         from zarr import codecs
@@ -123,8 +152,9 @@ class ZarrConfig:
         if self.codec == "gzip":
             return [codecs.GzipCodec(level=level)]
         if self.codec == "blosc":
-            return [codecs.BloscCodec(cname="lz4", clevel=level, shuffle="shuffle")]
-        return [_zlib_v3(level)]
+            shuffle = "shuffle" if self.shuffle else "noshuffle"
+            return [codecs.BloscCodec(cname=self.blosc_compressor, clevel=level, shuffle=shuffle)]
+        return [_numcodecs_v3(self.codec, level)]
 
     def chunk_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The chunk shape for an array of ``shape``."""
@@ -161,20 +191,22 @@ def _shape(value: object, field: str) -> tuple[int, ...]:
     return sizes
 
 
-def _zlib_v3(level: int | None) -> Any:
-    """numcodecs' zlib as a Zarr v3 codec, where this zarr-python has it.
+def _numcodecs_v3(codec: str, level: int) -> Any:
+    """numcodecs' zlib or LZ4 as a Zarr v3 codec, where this zarr-python has it.
 
     zarr-python warns that numcodecs codecs are outside the Zarr v3 spec;
-    :class:`ZarrConfig` says so where ``zlib`` is chosen, so the warning is
-    not repeated at every write.
+    :class:`ZarrConfig` says so where ``zlib`` or ``lz4`` is chosen, so the
+    warning is not repeated at every write.
     """
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=NUMCODECS_WARNING)
         try:
-            from zarr.codecs.numcodecs import Zlib
+            from zarr.codecs.numcodecs import LZ4, Zlib
         except ImportError:  # zarr-python before 3.1.3
             warnings.simplefilter("ignore", DeprecationWarning)
-            from numcodecs.zarr3 import Zlib  # type: ignore[import-untyped,no-redef]
+            from numcodecs.zarr3 import LZ4, Zlib  # type: ignore[import-untyped,no-redef]
+        if codec == "lz4":
+            return LZ4(acceleration=level)
         return Zlib(level=level)
