@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,33 @@ def test_a_complete_read_only_output_is_still_complete(tmp_path: Path) -> None:
         writable(out)
     assert again.returncode == 0, again.stderr
     assert "already a complete conversion" in again.stdout
+
+
+def test_an_overwrite_killed_midway_is_finished_by_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    out = tmp_path / "out.zarr"
+    convert(plate(tmp_path / "first", wells=["A01", "B01", "C01", "D01", "E01"]), out)
+    entries = [p for p in out.iterdir() if not p.name.startswith(".")]
+    source = plate(tmp_path / "second", wells=["C03"])
+    removed: list[object] = []
+    real_rmtree, real_unlink = shutil.rmtree, Path.unlink
+
+    def removal(real: Callable[..., None]) -> Callable[..., None]:
+        def killed_before_the_last(path: object, *args: object, **kwargs: object) -> None:
+            if len(removed) == len(entries) - 1:
+                raise Killed
+            removed.append(path)
+            real(path, *args, **kwargs)
+
+        return killed_before_the_last
+
+    monkeypatch.setattr(shutil, "rmtree", removal(real_rmtree))
+    monkeypatch.setattr(Path, "unlink", removal(real_unlink))
+    with pytest.raises(Killed):
+        convert(source, out, overwrite=True)
+    monkeypatch.undo()
+    assert (out / "zarr.json").is_file()
+    assert convert(source, out, overwrite=True).wells_converted == 1

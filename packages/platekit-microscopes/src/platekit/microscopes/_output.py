@@ -129,7 +129,10 @@ def _prepare_locked(backend: Any, out: Path, identity: dict[str, Any], overwrite
     if overwrite:
         import shutil
 
-        for entry in _contents(out):
+        # The store's own metadata goes last: killed midway, the folder is still a
+        # store, which the same command replaces again.
+        metadata = ("zarr.json", ".zgroup", ".zattrs")
+        for entry in sorted(_contents(out), key=lambda e: e.name in metadata):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
