@@ -442,3 +442,35 @@ def test_the_listing_contract_is_the_helpers_contract(tmp_path: Path) -> None:
         backend.save(b"x", root + "/a.bin")
         with pytest.raises(ValueError, match="extensions must be file suffixes"):
             backend.list_files(root, extensions={"."})
+
+
+def test_close_closes_each_backend_made_and_runs_the_callbacks_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(MemoryBackend, "close", lambda self: events.append(f"closed {id(self)}"))
+    registry = BackendRegistry()
+    first = registry["memory"]
+
+    def callback() -> None:
+        events.append("callback")
+
+    registry.on_close(callback)
+    registry.on_close(callback)  # given twice, called once
+    registry.close()
+    assert events == [f"closed {id(first)}", "callback"]
+    assert registry["memory"] is not first  # a fresh backend after closing
+    with registry:
+        pass
+    assert events[-1] == "callback" and len(events) == 4
+
+
+def test_close_closes_the_rest_when_one_fails_and_raises_the_failure() -> None:
+    registry = BackendRegistry()
+    registry["memory"]
+    registry.on_close(lambda: 1 / 0)
+    calls: list[int] = []
+    registry.on_close(lambda: calls.append(1))
+    with pytest.raises(ZeroDivisionError):
+        registry.close()
+    assert calls == [1]

@@ -194,7 +194,42 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """
         raise self._missing("stat")
 
+    def read_bytes(
+        self, path: PathLike, *, sha256: str | None = None, max_bytes: int | None = None
+    ) -> bytes:
+        """The exact bytes stored at ``path``, undecoded, checked as the caller asks.
+
+        For provenance: ``max_bytes`` bounds how much is read (a larger source
+        raises ``ValueError`` and is never read whole) and ``sha256`` (64
+        hexadecimal digits) must be the digest of what was read, or
+        ``ValueError`` says both digests. A bound that is not a positive
+        integer, or a digest that is not one, raises ``ValueError`` before
+        anything is read. ``FileNotFoundError`` and ``IsADirectoryError`` as
+        :meth:`load`; ``TypeError`` when what is at ``path`` is not a stream
+        of bytes (an object in memory). Optional: the default raises
+        ``NotImplementedError`` naming the backend.
+        """
+        raise self._missing("read_bytes")
+
     # -- writing ---------------------------------------------------------------
+
+    def accepts(self, data: Any, path: PathLike) -> bool:
+        """Whether :meth:`save` would take ``data`` at ``path``, asked before saving.
+
+        Looks only at the data and the path's name, not at what is there
+        already: a taken path still gives ``FileExistsError`` on saving.
+        Empty data (``[]``, ``b""``) is data like any other. The default is
+        True; a backend that refuses some data narrows it.
+        """
+        return True
+
+    def close(self) -> None:
+        """Let go of what the backend holds (connections, handles, caches).
+
+        :meth:`BackendRegistry.close` calls it for each backend it made.
+        The default does nothing; a backend that holds resources overrides
+        it. A closed backend need not work afterwards.
+        """
 
     def save(self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any) -> None:
         """Store ``data`` at ``path``, creating the folders above it.

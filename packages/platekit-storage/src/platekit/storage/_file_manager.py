@@ -204,6 +204,21 @@ class FileManager:
         return self.backend(backend).stat(path, follow_symlinks=follow_symlinks)
 
     @raising_storage_errors
+    def read_bytes(
+        self,
+        path: PathLike,
+        backend: str,
+        *,
+        sha256: str | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        return self.backend(backend).read_bytes(path, sha256=sha256, max_bytes=max_bytes)
+
+    @raising_storage_errors
+    def accepts(self, data: Any, path: PathLike, backend: str, **kwargs: Any) -> bool:
+        return self.backend(backend).accepts(data, path, **kwargs)
+
+    @raising_storage_errors
     def create_symlink(
         self, target: PathLike, link: PathLike, backend: str, *, overwrite: bool = False
     ) -> None:

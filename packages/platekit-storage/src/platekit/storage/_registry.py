@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from platekit.storage._base import STORAGE_BACKENDS, StorageBackend, gpu_excluded
 from platekit.storage._errors import StorageKeyError, raising_storage_errors
@@ -49,12 +49,53 @@ class BackendRegistry(Mapping[str, StorageBackend]):
     ``ImportError``) for a backend whose plugin failed to import: its message
     gives the plugin's error and what to do, and its ``__cause__`` is the
     original exception.
+
+    :meth:`close` lets go of every backend made so far (each one's
+    :meth:`~StorageBackend.close`, then the callbacks given to
+    :meth:`on_close`); the next access makes fresh ones. ``with
+    BackendRegistry() as registry:`` closes it at the end of the block.
     """
 
     def __init__(self, classes: LazyDiscoveryDict | None = None) -> None:
         self._classes = classes if classes is not None else STORAGE_BACKENDS
         self._instances: dict[str, StorageBackend] = {}
+        self._on_close: list[Callable[[], object]] = []
         self._lock = threading.Lock()
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` at each :meth:`close`, after the backends' own.
+
+        For resources that belong to no one backend (a connection pool, a
+        server). A callback given twice is called once.
+        """
+        with self._lock:
+            if callback not in self._on_close:
+                self._on_close.append(callback)
+
+    def close(self) -> None:
+        """Close every backend made so far, then run the :meth:`on_close` callbacks.
+
+        The backends are forgotten, so ``registry[name]`` makes a new one.
+        Every backend and callback is called even when one raises; the
+        first exception is raised afterwards.
+        """
+        with self._lock:
+            backends, self._instances = list(self._instances.values()), {}
+            callbacks = list(self._on_close)
+        failure: BaseException | None = None
+        for step in [backend.close for backend in backends] + callbacks:
+            try:
+                step()
+            except Exception as exc:  # the others still get closed
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def __enter__(self) -> BackendRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def classes(self) -> Mapping[str, type[StorageBackend]]:

@@ -285,6 +285,43 @@ class BackendContract:
                 "not_found(self, path) or storage_error(FileExistsError, ...) instead"
             )
 
+    # -- provenance -------------------------------------------------------------------------
+
+    def test_accepts_what_it_saves(self, backend: StorageBackend, root: str) -> None:
+        path = self.file(root, "asked")
+        assert backend.accepts(self.sample(1), path) is True
+        assert not backend.exists(path)  # asking writes nothing
+        backend.save(self.sample(1), path)
+        assert backend.accepts(self.sample(2), path) is True  # a taken path is not the question
+
+    def test_read_bytes_verifies_what_was_read(self, backend: StorageBackend, root: str) -> None:
+        import hashlib
+
+        path = self.file(root, "source")
+        backend.save(self.sample(1), path)
+        try:
+            data = backend.read_bytes(path)
+        except NotImplementedError as exc:
+            if "does not implement read_bytes()" not in str(exc):
+                raise
+            pytest.skip("the backend does not implement read_bytes()")
+        except TypeError as exc:
+            pytest.skip(f"the backend keeps this sample as no bytes: {exc}")
+        assert isinstance(data, bytes) and data
+        digest = hashlib.sha256(data).hexdigest()
+        assert backend.read_bytes(path, sha256=digest.upper(), max_bytes=len(data)) == data
+        with pytest.raises(ValueError, match="byte bound"):
+            backend.read_bytes(path, max_bytes=len(data) - 1)
+        with pytest.raises(ValueError, match="does not match"):
+            backend.read_bytes(path, sha256="0" * 64)
+        for bound in (True, 0, -1, 1.5):
+            with pytest.raises(ValueError, match="positive integer"):
+                backend.read_bytes(path, max_bytes=bound)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="SHA-256"):
+            backend.read_bytes(path, sha256="abc")
+        with pytest.raises(FileNotFoundError):
+            backend.read_bytes(self.file(root, "absent"))
+
     # -- stat and links -------------------------------------------------------------------
 
     def test_stat_gives_kind_size_and_time(self, backend: StorageBackend, root: str) -> None:

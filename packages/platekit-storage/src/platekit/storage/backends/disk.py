@@ -12,6 +12,7 @@ from platekit.storage._formats import format_for, format_named, refusal
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 from platekit.storage._stat import FileStat
+from platekit.storage._verified import check_request, verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,7 +166,24 @@ class DiskBackend(StorageBackend):
             return FileStat("folder", None, info.st_mtime)
         return FileStat("file", info.st_size, info.st_mtime)
 
+    def read_bytes(
+        self, path: PathLike, *, sha256: str | None = None, max_bytes: int | None = None
+    ) -> bytes:
+        """The file's bytes as stored, in any format (see :meth:`StorageBackend.read_bytes`)."""
+        check_request(sha256, max_bytes)
+        source = os.fspath(path)
+        try:
+            with open(source, "rb") as file:
+                return verified(source, file.read, sha256, max_bytes)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+
     # -- writing -------------------------------------------------------------------
+
+    def accepts(self, data: Any, path: PathLike, *, format: str | None = None) -> bool:
+        """Whether the format :meth:`save` would pick (by suffix, or ``format=``) takes ``data``."""
+        target = os.fspath(path)
+        return (format_for(target) if format is None else format_named(format)).accepts(data)
 
     def save(
         self,

@@ -12,6 +12,7 @@ from platekit.storage._base import StorageBackend, not_found
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 from platekit.storage._stat import FileStat
+from platekit.storage._verified import check_request, verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -143,6 +144,26 @@ class MemoryBackend(StorageBackend):
             if key in self._files:
                 return FileStat("file", _size(self._files[key]), self._times.get(key))
         raise not_found(self, path)
+
+    def read_bytes(
+        self, path: PathLike, *, sha256: str | None = None, max_bytes: int | None = None
+    ) -> bytes:
+        """The bytes saved at ``path`` (see :meth:`StorageBackend.read_bytes`).
+
+        Only ``bytes``, ``bytearray`` and ``memoryview`` objects are bytes
+        here; another object raises ``TypeError`` naming its type.
+        """
+        check_request(sha256, max_bytes)
+        data = self.load(path)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"{_norm(path)!r} in the memory backend holds a {type(data).__name__}, not "
+                "bytes, so it has no bytes to read; load() it instead"
+            )
+        content = bytes(data)
+        return verified(
+            _norm(path), lambda limit: content[: None if limit < 0 else limit], sha256, max_bytes
+        )
 
     # -- writing -------------------------------------------------------------------
 

@@ -374,6 +374,14 @@ if _zarr_installed():
 
         # -- writing -------------------------------------------------------------------
 
+        def accepts(self, data: Any, path: PathLike) -> bool:
+            """Whether ``data`` is an array this backend stores (see :meth:`save`)."""
+            locate(path)
+            if not hasattr(type(data), "__array__"):
+                return False
+            dtype = getattr(data, "dtype", None)
+            return not getattr(dtype, "hasobject", False)
+
         def save(
             self, data: Any, path: PathLike, *, overwrite: bool = False, **kwargs: Any
         ) -> None:
