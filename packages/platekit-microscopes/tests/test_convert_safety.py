@@ -45,6 +45,16 @@ def test_a_plate_whose_images_are_all_gone_is_refused(tmp_path: Path, kind: str)
     assert not out.exists()
 
 
+def test_a_real_cellvoyager_export_of_metadata_only_is_refused(
+    cellvoyager_exports: Path, tmp_path: Path
+) -> None:
+    # The top of cellvoyager-types' resources: an MLF and MRF whose images are not there.
+    out = tmp_path / "out.zarr"
+    with pytest.raises(PlateError, match=r"metadata lists \d+ planes but none of their images"):
+        convert(cellvoyager_exports, out)
+    assert not out.exists()
+
+
 # -- source and output apart ---------------------------------------------------------------
 
 
