@@ -166,28 +166,29 @@ def _hashes(out: Path) -> dict[str, str]:
     return kept
 
 
+@pytest.mark.parametrize("ngff", ["0.5", "0.4"])
 @pytest.mark.parametrize("moment", ["folder made", "group made", "group staged"])
 def test_a_run_killed_before_it_recorded_what_it_converts_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str, ngff: str
 ) -> None:
     from platekit.microscopes._lock import OutputLock
     from platekit.storage.backends.zarr import ZarrBackend
 
     source = plate(tmp_path / "P")
     whole = tmp_path / "whole.zarr"
-    convert(source, whole)
+    convert(source, whole, ngff=ngff)
     out = tmp_path / "out.zarr"
     if moment == "folder made":
         monkeypatch.setattr(OutputLock, "acquire", _kill)
     else:
         monkeypatch.setattr(ZarrBackend, "set_attributes", _kill)
     with pytest.raises(Killed):
-        convert(source, out)
+        convert(source, out, ngff=ngff)
     monkeypatch.undo()
     assert out.is_dir()
     if moment == "group staged":
         (out / ".platekit-tmp-0a1b2c3d4e5f").write_text('{"zarr_format": 3}')
-    result = convert(source, out)
+    result = convert(source, out, ngff=ngff)
     assert result.wells_converted == 2 and not result.already_complete
     assert _hashes(out) == _hashes(whole)
     assert not list(out.glob(".platekit-tmp-*"))
