@@ -3,6 +3,9 @@
 The root group's ``platekit.conversion`` attribute records what is being
 converted; a well is complete once its ``well`` metadata is written; the
 plate's metadata is written by :func:`finish`, when every well is complete.
+A run holds the output's lock (:mod:`._lock`) from before it looks inside,
+and an output with nothing of a conversion in it yet is taken as new, so
+that a run killed at any moment is finished by the same command.
 """
 
 from __future__ import annotations
