@@ -250,3 +250,17 @@ def test_a_script_without_the_main_guard_is_told_to_add_it(tmp_path: Path) -> No
     assert ran.returncode != 0
     assert 'put the call under if __name__ == "__main__":' in ran.stderr
     assert "bootstrapping phase" not in ran.stderr
+
+
+def test_a_file_system_without_locks_converts_unlocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    source = write_plate("imagexpress", tmp_path / "P", wells=["A01"], shape=(16, 16))
+    assert convert(source, tmp_path / "out.zarr").wells_converted == 1

@@ -6,11 +6,13 @@ second run cannot take it exclusively while the first run or any of its
 workers is alive, so it never resumes (and never marks complete) a well
 that another process may still be writing. The lock is the system's
 (``flock``), so it goes with the processes that held it, however they end.
-Where ``fcntl`` is missing (Windows) no lock is taken.
+Where ``fcntl`` is missing (Windows), or the file system has no locks, no
+lock is taken.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -21,6 +23,9 @@ except ImportError:  # pragma: no cover - Windows
 
 #: The lock file's name, in the output's top folder; hidden, and no Zarr node.
 LOCK_NAME = ".platekit-lock"
+
+# What flock fails with on a file system that has no locks.
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 # The worker's hold on its run's lock: kept open for the life of the process.
 _held: list[int] = []
@@ -62,6 +67,11 @@ class OutputLock:
                 f"another conversion is writing into {str(self.out)!r}; wait for it to end "
                 "(or end it), then run this command again"
             ) from None
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                os.close(fd)
+                raise
+            # A file system without locks (some network mounts): convert unlocked, as on Windows.
         except BaseException:
             os.close(fd)
             raise
@@ -86,5 +96,9 @@ def hold_shared(out: str) -> None:
     if fcntl is None:
         return
     fd = os.open(Path(out) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            raise
     _held.append(fd)
