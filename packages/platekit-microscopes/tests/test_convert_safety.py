@@ -127,6 +127,23 @@ def test_another_case_of_the_output_name_is_the_same_folder_where_the_disk_says_
     assert hash_tree(store) == before
 
 
+def test_two_names_for_one_folder_that_paths_cannot_unify_are_still_one_folder(
+    holder: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another case of a name on a case-insensitive disk, or a second mount, resolves to a
+    # path of its own; stand-in: a link that resolve() is kept from following.
+    store, inner = holder
+    alias = store.parent / "alias.zarr"
+    alias.symlink_to(store, target_is_directory=True)
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: self.absolute())
+    before = hash_tree(store)
+    with pytest.raises(ValueError, match="lies inside the output"):
+        convert(inner, alias, overwrite=True)
+    with pytest.raises(ValueError, match="inside the source plate"):
+        convert(inner, alias / "CV" / "out.zarr")
+    assert hash_tree(store) == before
+
+
 def test_the_command_refuses_a_source_inside_the_output_in_one_line(
     holder: tuple[Path, Path],
 ) -> None:
