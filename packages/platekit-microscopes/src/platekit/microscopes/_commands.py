@@ -282,12 +282,34 @@ class InspectCommand(Command):
             help="read the Z series' projections (MetaXpress ZStep_0) instead of the Z stack",
         )
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+        parser.add_argument(
+            "--overview",
+            metavar="PNG",
+            help="also write a picture of the whole plate, a thumbnail per well, to the file PNG "
+            "(needs platekit-microscopes[overview])",
+        )
+        parser.add_argument("--field", type=int, metavar="N", help="the overview's field (first)")
+        parser.add_argument(
+            "--channel",
+            type=int,
+            action="append",
+            metavar="N",
+            help="a channel in the overview; repeat for more (default: all, in their colours)",
+        )
+        parser.add_argument(
+            "--contrast",
+            type=_percentiles,
+            metavar="LOW,HIGH",
+            help="the overview's contrast: percentiles of each channel over the plate (1,99.5)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from platekit.microscopes._codecs import check_compressions
         from platekit.microscopes._errors import PlateError
         from platekit.microscopes._plate import open_plate
 
+        if not args.overview and (args.field or args.channel or args.contrast):
+            return _fail("--field, --channel and --contrast shape the overview; add --overview PNG")
         try:
             plate = open_plate(args.plate, args.microscope, projections=args.projections)
         except (PlateError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
@@ -306,11 +328,45 @@ class InspectCommand(Command):
             for check in checks:
                 state = "decodable" if check.decodable else "cannot be decoded here"
                 print(f"  compression    {check.compression} ({state})")
+        if args.overview:
+            code = _write_overview(plate, args)
+            if code:
+                return code
         # A plate whose files cannot be decoded here is not fine, whatever its metadata says.
         errors = [check.error for check in checks if check.error is not None]
         for error in errors:
             _fail(error)
         return 1 if errors else 0
+
+
+def _percentiles(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not two percentiles; give LOW,HIGH such as 1,99.5"
+        ) from None
+    return low, high
+
+
+def _write_overview(plate: Plate, args: argparse.Namespace) -> int:
+    """Write the overview ``inspect --overview`` asks for and say how long it took."""
+    from platekit.microscopes._overview import DEFAULT_PERCENTILES, write_overview
+
+    try:
+        said = write_overview(
+            plate,
+            args.overview,
+            field=args.field,
+            channels=args.channel,
+            percentiles=args.contrast or DEFAULT_PERCENTILES,
+        )
+    except (ImportError, ValueError, OSError) as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        return _interrupted()
+    print(said, file=sys.stderr if args.json else sys.stdout)
+    return 0
 
 
 def plate_summary(plate: Plate) -> dict[str, object]:

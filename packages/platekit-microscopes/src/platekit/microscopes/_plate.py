@@ -12,6 +12,7 @@ from platekit.microscopes._wells import normal_well
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
     import numpy as np
 
@@ -183,6 +184,22 @@ class Plate:
     def read_plane(self, key: PlaneKey) -> np.ndarray:
         """The pixels of the plane ``key``."""
         return self.handler.read_plane(self.path, self.address(key))
+
+    def overview(self, **options: Any) -> np.ndarray:
+        """A picture of the whole plate, RGB uint8: a thumbnail per well, rows and columns labelled.
+
+        Options: ``field`` (default the first), ``channels`` (default all, a
+        composite in the channels' colours; one channel is grey), ``z`` and
+        ``timepoint`` (1), ``percentiles`` (each channel's contrast over the
+        plate, ``(1.0, 99.5)``) or ``windows`` (channel -> (low, high)
+        intensities), ``cell`` (a well's side in pixels) and ``threads``. Wells
+        without images are grey; wells with planes missing have an orange
+        frame. Needs Pillow (``platekit-microscopes[overview]``): ``ImportError``
+        without it; ``ValueError`` for an option the plate cannot satisfy.
+        """
+        from platekit.microscopes._overview import overview
+
+        return overview(self, **options).picture
 
     def __repr__(self) -> str:
         meta = self.metadata
