@@ -57,6 +57,48 @@ class TestDiskBackendPng(TestDiskBackend):
         return (np.arange(48, dtype=np.uint16).reshape(6, 8) * 1000 + n).astype(np.uint16)
 
 
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="needs the images extra (imagecodecs)")
+class TestDiskBackendJpeg(TestDiskBackend):
+    suffix = ".jpg"
+
+    def sample(self, n: int) -> Any:
+        # Flat images: JPEG is lossy, but keeps a flat area exactly.
+        return np.full((16, 16), 10 + 20 * n, dtype=np.uint8)
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="needs the images extra (imagecodecs)")
+class TestDiskBackendBmp(TestDiskBackend):
+    suffix = ".bmp"
+
+    def sample(self, n: int) -> Any:
+        image = np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3)
+        return (image + n).astype(np.uint8)
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="needs the images extra (imagecodecs)")
+class TestDiskBackendGif(TestDiskBackend):
+    suffix = ".gif"
+
+    def sample(self, n: int) -> Any:
+        return (np.arange(48, dtype=np.uint8).reshape(6, 8) * 5 + n).astype(np.uint8)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("scipy") is None, reason="needs the mat extra (scipy)")
+class TestDiskBackendMat(TestDiskBackend):
+    suffix = ".mat"
+
+    def sample(self, n: int) -> Any:
+        return {
+            "image": (np.arange(12, dtype=np.uint16).reshape(3, 4) + n).astype(np.uint16),
+            "mask": np.full((2, 2, 2), n, dtype=np.float32),
+        }
+
+    def assert_same(self, stored: Any, loaded: Any) -> None:
+        assert sorted(loaded) == sorted(stored)
+        for name, array in stored.items():
+            super().assert_same(array, loaded[name])
+
+
 class TestDiskBackendCsv(TestDiskBackend):
     suffix = ".csv"
 
@@ -546,3 +588,105 @@ def test_csv_takes_rows_only_and_text_says_where_it_went(disk: DiskBackend, tmp_
     disk.save("well,count\n", tmp_path / "t.csv", format="text")  # text, by name
     assert disk.load(tmp_path / "t.csv", format="text") == "well,count\n"
     assert disk.load(tmp_path / "t.csv") == []  # a header and no rows
+
+
+# -- declared TIFF axes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "photometric", "planar"),
+    [
+        ("ZYX", (3, 4, 5), "MINISBLACK", "CONTIG"),
+        ("TCZYX", (2, 1, 3, 4, 5), "MINISBLACK", "CONTIG"),
+        ("YXS", (4, 5, 3), "RGB", "CONTIG"),
+        ("SYX", (3, 4, 5), "RGB", "SEPARATE"),
+        ("ZSYX", (2, 3, 4, 5), "RGB", "SEPARATE"),
+    ],
+)
+def test_declared_tiff_axes_are_written_and_read_back(
+    disk: DiskBackend,
+    tmp_path: Path,
+    axes: str,
+    shape: tuple[int, ...],
+    photometric: str,
+    planar: str,
+) -> None:
+    pixels = np.arange(int(np.prod(shape)), dtype=np.uint16).reshape(shape)
+    path = tmp_path / "declared.tif"
+    disk.save(pixels, path, axes=axes)
+    with tifffile.TiffFile(path) as image:
+        assert image.series[0].axes == axes
+        assert image.pages[0].photometric.name == photometric
+        assert tifffile.PLANARCONFIG(image.pages[0].planarconfig).name == planar
+        np.testing.assert_array_equal(image.asarray(), pixels)
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "options", "message"),
+    [
+        ("YX", (3, 4, 5), {}, "one letter per dimension is needed, 2 for 3"),
+        ("ZZX", (3, 4, 5), {}, "each letter once"),
+        ("YXZ", (3, 4, 5), {}, "Y and X must be the last axes"),
+        ("SZYX", (3, 2, 4, 5), {}, "the sample axis S must stand right before YX"),
+        ("SYX", (2, 4, 5), {}, "must hold 3 or 4 samples, not 2"),
+        ("SYX", (3, 4, 5), {"photometric": "minisblack"}, "S means RGB"),
+        ("ZYX", (3, 4, 5), {"photometric": "rgb"}, "needs a sample axis S"),
+        ("", (3, 4), {}, "axes must be a string"),
+    ],
+)
+def test_declared_tiff_axes_that_do_not_fit_are_refused_and_nothing_is_written(
+    disk: DiskBackend,
+    tmp_path: Path,
+    axes: str,
+    shape: tuple[int, ...],
+    options: dict[str, Any],
+    message: str,
+) -> None:
+    path = tmp_path / "invalid.tif"
+    with pytest.raises(ValueError, match=message) as caught:
+        disk.save(np.zeros(shape, np.uint16), path, axes=axes, **options)
+    assert str(shape) in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- formats through extras -------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="needs the images extra (imagecodecs)")
+def test_jpeg_is_lossy_but_close_and_takes_a_quality(disk: DiskBackend, tmp_path: Path) -> None:
+    ramp = np.add.outer(np.arange(32), np.arange(32)).astype(np.uint8) * 3
+    disk.save(ramp, tmp_path / "a.jpeg", level=95)
+    back = disk.load(tmp_path / "a.jpeg")
+    assert back.shape == ramp.shape and back.dtype == np.uint8
+    assert np.abs(back.astype(int) - ramp).max() <= 8
+    with pytest.raises(ValueError, match="quality level"):
+        disk.save(ramp, tmp_path / "b.jpg", level=0)
+    with pytest.raises(TypeError, match=r"the jpeg format \(\.jpg, \.jpeg\) takes uint8"):
+        disk.save(ramp.astype(np.uint16), tmp_path / "c.jpg")
+
+
+def test_image_formats_without_imagecodecs_say_what_to_install(
+    disk: DiskBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # as if not installed
+    for name in ("x.jpg", "x.bmp", "x.gif"):
+        with pytest.raises(ImportError) as caught:
+            disk.save(np.zeros((4, 4), np.uint8), tmp_path / name)
+        assert str(caught.value).endswith(install_command("platekit-storage", "images"))
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    with pytest.raises(ImportError) as caught:
+        disk.save({"a": np.zeros((2, 2))}, tmp_path / "x.mat")
+    assert str(caught.value).endswith(install_command("platekit-storage", "mat"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("scipy") is None, reason="needs the mat extra (scipy)")
+def test_mat_takes_named_arrays_of_two_or_more_dimensions(
+    disk: DiskBackend, tmp_path: Path
+) -> None:
+    for wrong in ({"image": np.zeros(3)}, {"2bad": np.zeros((2, 2))}, {}, [np.zeros((2, 2))]):
+        with pytest.raises(TypeError, match="the mat format"):
+            disk.save(wrong, tmp_path / "x.mat")
+    disk.save({"image": np.ones((64, 64))}, tmp_path / "z.mat", do_compression=True)
+    np.testing.assert_array_equal(disk.load(tmp_path / "z.mat")["image"], np.ones((64, 64)))

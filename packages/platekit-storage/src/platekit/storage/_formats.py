@@ -221,6 +221,15 @@ class TiffFormat(FileFormat):
     went in rather than as one RGB image. Keyword arguments go to
     ``tifffile.imwrite`` (``compression="zlib"``, ``photometric="rgb"``) and
     ``tifffile.imread`` (``key=0``, ``series=1``).
+
+    ``axes="ZYX"`` declares what each dimension is, one letter each, and
+    is written in the file (readers see ``series[0].axes == "ZYX"``). The
+    declaration is checked against the array before anything is written:
+    one letter per dimension, no letter twice, ``Y`` and ``X`` last
+    (``S``, samples of colour, may follow them or stand right before
+    ``YX``); ``S`` means RGB, with 3 or 4 samples, interleaved for ``YXS``
+    and in planes for ``SYX``. Anything else raises ``ValueError`` naming
+    the axes and the array's shape.
     """
 
     name = "tiff"
@@ -230,9 +239,11 @@ class TiffFormat(FileFormat):
     def accepts(self, data: Any) -> bool:
         return _is_array(data) and data.ndim >= 2 and data.size > 0 and data.dtype.kind in "biufc"
 
-    def write(self, data: Any, file: BinaryIO, **kwargs: Any) -> None:
+    def write(self, data: Any, file: BinaryIO, *, axes: str | None = None, **kwargs: Any) -> None:
         import tifffile
 
+        if axes is not None:
+            kwargs.update(_declared_axes(axes, data.shape, kwargs.get("photometric")))
         kwargs.setdefault("photometric", "minisblack")
         tifffile.imwrite(file, data, **kwargs)
 
@@ -240,6 +251,40 @@ class TiffFormat(FileFormat):
         import tifffile
 
         return tifffile.imread(path, **kwargs)
+
+
+#: Axis letters a TIFF declaration may use (OME's and tifffile's own).
+_AXIS_LETTERS = frozenset("TZCQIRHEPLVMYXS")
+
+
+def _declared_axes(axes: object, shape: tuple[int, ...], photometric: object) -> dict[str, Any]:
+    """tifffile's options for writing an array of ``shape`` declared as ``axes``, checked."""
+    problem = None
+    if not isinstance(axes, str) or not axes:
+        problem = "axes must be a string of axis letters such as 'ZYX'"
+    elif len(axes) != len(shape):
+        problem = f"one letter per dimension is needed, {len(axes)} for {len(shape)}"
+    elif len(set(axes)) != len(axes) or not set(axes) <= _AXIS_LETTERS:
+        problem = f"each letter once, from {''.join(sorted(_AXIS_LETTERS))}"
+    elif not (axes.endswith("YX") or axes.endswith("YXS")):
+        problem = "Y and X must be the last axes (or YX then S, for interleaved colour)"
+    elif "S" in axes and not (axes.endswith("YXS") or axes.endswith("SYX")):
+        problem = "the sample axis S must stand right before YX or right after it"
+    elif "S" in axes and shape[axes.index("S")] not in (3, 4):
+        problem = f"the sample axis S must hold 3 or 4 samples, not {shape[axes.index('S')]}"
+    elif "S" in axes and photometric not in (None, "rgb"):
+        problem = f"the sample axis S means RGB, but photometric={photometric!r} was given"
+    elif "S" not in axes and photometric == "rgb":
+        problem = "photometric='rgb' needs a sample axis S in the axes"
+    if problem:
+        raise ValueError(
+            f"the TIFF axes {axes!r} do not match the array's shape {shape}: {problem}"
+        )
+    options: dict[str, Any] = {"metadata": {"axes": axes}}
+    if "S" in axes:
+        options["photometric"] = "rgb"
+        options["planarconfig"] = "contig" if axes.endswith("YXS") else "separate"
+    return options
 
 
 class NpyFormat(FileFormat):
@@ -352,23 +397,24 @@ class PngFormat(FileFormat):
 
     def write(self, data: Any, file: BinaryIO, *, level: int | None = None, **kwargs: Any) -> None:
         _no_other_arguments(self, kwargs, "level= when saving")
-        file.write(_imagecodecs().png_encode(data, level=level))
+        file.write(imagecodecs_for(self.name, "png").png_encode(data, level=level))
 
     def read(self, path: str, **kwargs: Any) -> Any:
         _no_other_arguments(self, kwargs, "no keyword arguments when loading")
         with open(path, "rb") as file:
-            return _imagecodecs().png_decode(file.read())
+            return imagecodecs_for(self.name, "png").png_decode(file.read())
 
 
-def _imagecodecs() -> Any:
+def imagecodecs_for(format_name: str | None, extra: str) -> Any:
+    """The imagecodecs module; ``ImportError`` saying which extra brings it when missing."""
     try:
         import imagecodecs
     except ImportError:
         from platekit.registry._install import install_command
 
         raise ImportError(
-            "the png disk file format needs imagecodecs, which is not installed: "
-            f"{install_command('platekit-storage', 'png')}"
+            f"the {format_name} disk file format needs imagecodecs, which is not installed: "
+            f"{install_command('platekit-storage', extra)}"
         ) from None
     return imagecodecs
 
