@@ -54,7 +54,7 @@ def with_layers_below(layer: str) -> list[str]:
 
 
 # Optional extras the full test runs install; a layer's own session leaves them out.
-OPTIONAL_EXTRAS = {"storage": "zarr,png", "microscopes": "xlsx,overview"}
+OPTIONAL_EXTRAS = {"storage": "zarr,png", "microscopes": "xlsx,overview,arrays"}
 # Layers that need a newer Python than the rest (zarr-python 3 needs 3.11).
 NEEDS_PYTHON_311 = ("microscopes", "zmq")
 # What the test extras bring, for the release session, which installs wheels without extras.
@@ -64,6 +64,8 @@ RELEASE_TEST_REQUIREMENTS = [
     "ome-zarr>=0.11",
     "ome-zarr-models>=1.0",
     "openpyxl>=3.1",
+    "dask[array]>=2024.1",
+    "xarray>=2024.1",
 ]
 
 

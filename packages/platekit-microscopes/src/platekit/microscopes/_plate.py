@@ -201,6 +201,33 @@ class Plate:
 
         return overview(self, **options).picture
 
+    def to_dask(
+        self, well: Any = None, site: Any = None, channel: Any = None, z: Any = None,
+        t: Any = None, *, fill_value: Any = 0, mask: bool = False,
+    ) -> Any:  # fmt: skip
+        """The chosen planes as a lazy dask array, dimensions ``well, field, t, c, z, y, x``.
+
+        Chosen as :meth:`read` names them (``channel`` by name or number);
+        ``None`` keeps all, one value drops its dimension, a list keeps it.
+        Absent planes read as ``fill_value``; ``mask=True`` gives instead the
+        boolean array that is true where they are. Nothing is read until
+        computed. Raises ``KeyError`` for a value the plate lacks, ``ValueError``
+        for a ``fill_value`` its pixel type cannot hold, and ``ImportError``
+        saying what to install without the ``arrays`` extra.
+        """
+        from platekit.microscopes._arrays import plate_dask
+
+        return plate_dask(self, well, site, channel, z, t, fill_value=fill_value, mask=mask)
+
+    def to_xarray(
+        self, well: Any = None, site: Any = None, channel: Any = None, z: Any = None,
+        t: Any = None, *, fill_value: Any = 0, mask: bool = False,
+    ) -> Any:  # fmt: skip
+        """:meth:`to_dask` as an xarray DataArray, with channel names and µm coordinates."""
+        from platekit.microscopes._arrays import plate_xarray
+
+        return plate_xarray(self, well, site, channel, z, t, fill_value=fill_value, mask=mask)
+
     def __repr__(self) -> str:
         meta = self.metadata
         return (

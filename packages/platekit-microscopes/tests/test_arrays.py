@@ -1,0 +1,261 @@
+"""Plates as lazy arrays: Plate.to_dask and Plate.to_xarray on every format."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from platekit.microscopes import PlaneKey, convert, open_plate
+from platekit.microscopes.testing import write_plate, writers
+
+da = pytest.importorskip("dask.array")
+xr = pytest.importorskip("xarray")
+
+SHAPE = (16, 24)
+# A plane of each kind absent: a whole field, one channel of one z, a time point.
+MISSING = [
+    *(PlaneKey("B02", 2, c, z, t) for c in (1, 2) for z in (1, 2) for t in (1, 2)),
+    PlaneKey("A01", 1, 2, 2, 1),
+    PlaneKey("A01", 2, 1, 1, 2),
+]
+
+
+def _plate(kind: str, folder: Path, **options: object):  # type: ignore[no-untyped-def]
+    settings: dict[str, object] = {"wells": ["A01", "B02"], "sites": 2, "channels": 2, "z": 2}
+    settings.update(t=2, shape=SHAPE, missing=MISSING)
+    settings.update(options)
+    return open_plate(write_plate(kind, folder / kind, **settings))  # type: ignore[arg-type]
+
+
+def _position(plate, key: PlaneKey) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    meta = plate.metadata
+    return (
+        meta.wells.index(key.well),
+        meta.sites.index(key.site),
+        key.timepoint - 1,
+        list(meta.channels).index(key.channel),
+        key.z_index - 1,
+    )
+
+
+def _assert_equals_read(plate, array: np.ndarray, fill: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """Every plane of ``array`` is Plate.read's, and every absent plane the fill value."""
+    meta = plate.metadata
+    assert array.shape[:5] == (
+        len(meta.wells),
+        meta.site_count,
+        meta.t_count,
+        len(meta.channels),
+        meta.z_count,
+    )
+    present = dict(plate.planes())
+    for key in meta.expected_planes():
+        plane = array[_position(plate, key)]
+        if key in present:
+            expected = plate.read(key.well, key.site, key.channel, key.z_index, key.timepoint)
+            np.testing.assert_array_equal(plane, expected, str(key))
+        else:
+            assert (plane == fill).all(), key
+
+
+@pytest.mark.parametrize("kind", writers())
+def test_the_array_is_every_plane_read_and_absent_planes_are_filled(
+    kind: str, tmp_path: Path
+) -> None:
+    plate = _plate(kind, tmp_path)
+    array = plate.to_dask(fill_value=7)
+    assert array.dtype == np.uint16
+    assert array.shape == (2, 2, 2, 2, 2, *SHAPE)
+    _assert_equals_read(plate, array.compute(), fill=7)
+
+
+@pytest.mark.parametrize("kind", writers())
+def test_the_mask_is_true_where_planes_are_absent(kind: str, tmp_path: Path) -> None:
+    plate = _plate(kind, tmp_path)
+    mask = plate.to_dask(mask=True)
+    assert mask.dtype == bool and mask.shape == plate.to_dask().shape
+    computed = mask.compute()
+    present = {key for key, _ in plate.planes()}
+    for key in plate.metadata.expected_planes():
+        assert (computed[_position(plate, key)] == (key not in present)).all(), key
+    assert computed[1, 1].all() and not computed[1, 0].any()
+    # OME-Zarr lists fields, not planes: a field's planes are all there or all absent.
+    assert computed[0, 0, 0, 1, 1].all() == (kind != "omezarr")
+
+
+def test_a_vendor_plate_is_one_chunk_per_plane(tmp_path: Path) -> None:
+    array = _plate("imagexpress", tmp_path).to_dask()
+    assert array.chunksize == (1, 1, 1, 1, 1, *SHAPE)
+    assert array.npartitions == 2 * 2 * 2 * 2 * 2
+
+
+@pytest.mark.parametrize("axes", ["tczyx", "czyx", "zyx"])
+def test_an_ome_zarr_plate_is_read_by_zarr_chunks_whatever_its_axes(
+    axes: str, tmp_path: Path
+) -> None:
+    counts = {"c": 2 if "c" in axes else 1, "z": 2, "t": 2 if "t" in axes else 1}
+    plate = _plate("omezarr", tmp_path, channels=counts["c"], t=counts["t"], missing=[], axes=axes)
+    array = plate.to_dask()
+    # The synthetic writer chunks every plane apart; from_zarr keeps that.
+    assert array.chunksize == (1, 1, 1, 1, 1, *SHAPE)
+    assert "from-zarr" in "".join(str(name) for name in array.dask.layers)
+    _assert_equals_read(plate, array.compute())
+
+
+def test_choosing_by_the_names_plate_read_takes(tmp_path: Path) -> None:
+    for kind in ("opera_phenix", "omezarr"):
+        plate = _plate(kind, tmp_path)
+        name = plate.metadata.channels[2].name
+        everything = plate.to_dask().compute()
+        one = plate.to_dask(well="b2", site=1, channel=name, z=2, t=1)
+        assert one.shape == SHAPE
+        np.testing.assert_array_equal(one.compute(), plate.read("B02", 1, 2, 2, 1))
+        # A list keeps its dimension, in the order given.
+        some = plate.to_dask(well=["B02", "A01"], channel=[2], z=[2, 1]).compute()
+        assert some.shape == (2, 2, 2, 1, 2, *SHAPE)
+        np.testing.assert_array_equal(some, everything[[1, 0]][:, :, :, [1]][..., [1, 0], :, :])
+        by_number = plate.to_dask(well="A01", site=2, channel=1, t=2).compute()
+        np.testing.assert_array_equal(by_number, everything[0, 1, 1, 0])
+
+
+def test_choosing_what_the_plate_lacks_names_it(tmp_path: Path) -> None:
+    plate = _plate("cellvoyager", tmp_path)
+    with pytest.raises(KeyError, match="no well 'H12'; it has A01, B02"):
+        plate.to_dask(well="H12")
+    with pytest.raises(KeyError, match="no channel named 'GFP'"):
+        plate.to_dask(channel="GFP")
+    with pytest.raises(KeyError, match="no z 3"):
+        plate.to_xarray(z=3)
+    with pytest.raises(TypeError, match=r"site='1': give a number"):
+        plate.to_dask(site="1")
+    with pytest.raises(ValueError, match="fill_value -1 does not fit this plate's uint16"):
+        plate.to_dask(fill_value=-1)
+
+
+def test_building_the_graph_of_a_384_well_plate_reads_no_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, columns = "ABCDEFGHIJKLMNOP", range(1, 25)
+    wells = [f"{row}{column:02d}" for row in rows for column in columns]
+    folder = write_plate(
+        "imagexpress",
+        tmp_path / "p384",
+        wells=wells,
+        channels=2,
+        shape=(8, 8),
+        plate_format=(16, 24),
+    )
+    plate = open_plate(folder)
+    reads: list[PlaneKey] = []
+    original = type(plate.handler).read_plane
+
+    def counted(handler, path, address):  # type: ignore[no-untyped-def]
+        reads.append(address)
+        return original(handler, path, address)
+
+    monkeypatch.setattr(type(plate.handler), "read_plane", counted)
+    array = plate.to_dask()
+    xarray = plate.to_xarray()
+    assert array.shape == (384, 1, 1, 2, 1, 8, 8) and xarray.shape == array.shape
+    assert reads == []
+    plane = array[200, 0, 0, 1, 0].compute(scheduler="sync")
+    assert len(reads) == 1
+    np.testing.assert_array_equal(plane, plate.read(wells[200], channel=2))
+
+
+def test_the_array_pickles_and_computes_elsewhere(tmp_path: Path) -> None:
+    for kind in ("imagexpress", "omezarr"):
+        plate = _plate(kind, tmp_path)
+        array = plate.to_dask(well="A01")
+        again = pickle.loads(pickle.dumps(array))
+        np.testing.assert_array_equal(again.compute(), array.compute())
+        np.testing.assert_array_equal(
+            pickle.loads(pickle.dumps(plate.to_xarray(mask=True))).values,
+            plate.to_dask(mask=True).compute(),
+        )
+
+
+def test_the_xarray_names_channels_and_places_pixels_in_micrometres(tmp_path: Path) -> None:
+    plate = _plate("opera_phenix", tmp_path, pixel_size_um=0.5, z_step_um=3.0)
+    array = plate.to_xarray(well="B02")
+    assert array.dims == ("field", "t", "c", "z", "y", "x")
+    assert list(array.c.values) == [plate.metadata.channels[n].name for n in (1, 2)]
+    assert list(array.channel.values) == [1, 2]
+    assert array.well.item() == "B02"
+    np.testing.assert_allclose(array.z.values, [0.0, 3.0])
+    np.testing.assert_allclose(array.x.values[:3], [0.0, 0.5, 1.0])
+    assert array.x.attrs["units"] == array.z.attrs["units"] == "µm"
+    assert array.attrs["pixel_size_um"] == 0.5 and array.attrs["fill_value"] == 0
+    name = plate.metadata.channels[2].name
+    np.testing.assert_array_equal(
+        array.sel(c=name, z=3.0, field=1, t=1).values, plate.read("B02", 1, 2, 2, 1)
+    )
+
+
+def test_a_conversion_reads_back_as_the_source_plate(tmp_path: Path) -> None:
+    plate = _plate("imagexpress", tmp_path)
+    convert(plate.path, tmp_path / "out.zarr")
+    converted = open_plate(tmp_path / "out.zarr")
+    np.testing.assert_array_equal(converted.to_dask().compute(), plate.to_dask().compute())
+    source = plate.to_xarray()
+    back = converted.to_xarray()
+    assert list(back.c.values) == list(source.c.values)
+    np.testing.assert_allclose(back.x.values, source.x.values)
+    np.testing.assert_allclose(back.z.values, source.z.values)
+
+
+def test_real_harmony_exports_read_as_arrays(pe2loaddata_exports: Path) -> None:
+    for version in ("Version1", "Version5", "Version7"):
+        plate = open_plate(pe2loaddata_exports / version)
+        _assert_equals_read(plate, plate.to_dask().compute())
+
+
+def test_the_real_cv8000_export_reads_as_an_array(cellvoyager_exports: Path) -> None:
+    plate = open_plate(cellvoyager_exports / "CV8000-Minimal-DataSet-2C-3W-4S-FP2-stack")
+    array = plate.to_dask()
+    present = dict(plate.planes())
+    assert array.shape[:5] == (3, 4, 1, 2, 4) and len(present) == 96
+    # Plane by plane: the whole export is 768 MB of pixels.
+    for key in plate.metadata.expected_planes():
+        plane = array[_position(plate, key)].compute()
+        np.testing.assert_array_equal(plane, plate.read_plane(key), str(key))
+
+
+def test_without_dask_the_methods_say_what_to_install(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "plate", shape=(8, 8))
+    script = textwrap.dedent(
+        f"""
+        import sys
+
+        class NoDask:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("dask", "xarray"):
+                    raise ImportError(f"No module named {{name!r}}")
+                return None
+
+        sys.meta_path.insert(0, NoDask())
+        from platekit.microscopes import open_plate
+
+        plate = open_plate({str(folder)!r})
+        for method in (plate.to_dask, plate.to_xarray):
+            try:
+                method()
+            except ImportError as exc:
+                print(exc)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stdout
+    for line in lines:
+        assert "need dask and xarray" in line
+        assert "pip install" in line and "[arrays]" in line
