@@ -198,11 +198,19 @@ def test_the_xarray_names_channels_and_places_pixels_in_micrometres(tmp_path: Pa
     )
 
 
-def test_a_conversion_reads_back_as_the_source_plate(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ngff", ["0.5", "0.4"])
+def test_a_conversion_reads_back_as_the_source_plate(ngff: str, tmp_path: Path) -> None:
     plate = _plate("imagexpress", tmp_path)
-    convert(plate.path, tmp_path / "out.zarr")
+    convert(plate.path, tmp_path / "out.zarr", ngff=ngff)
     converted = open_plate(tmp_path / "out.zarr")
     np.testing.assert_array_equal(converted.to_dask().compute(), plate.to_dask().compute())
+    # The absent planes it recorded are absent again, whatever the fill value.
+    np.testing.assert_array_equal(
+        converted.to_dask(fill_value=9).compute(), plate.to_dask(fill_value=9).compute()
+    )
+    np.testing.assert_array_equal(
+        converted.to_dask(mask=True).compute(), plate.to_dask(mask=True).compute()
+    )
     source = plate.to_xarray()
     back = converted.to_xarray()
     assert list(back.c.values) == list(source.c.values)

@@ -59,16 +59,28 @@ def plate_dask(
     da = _import("dask.array")
     selection = select(plate, well, site, channel, z, t)
     present = {key for key, _ in plate.planes()}
-    if mask:
+    recorded: set[PlaneKey] = set()
+    if plate.microscope == _OME_ZARR:
+        from platekit.microscopes._arrays_zarr import recorded_absent
+
+        # A converted plate holds its source's absent planes, written as zeros.
+        recorded = recorded_absent(plate, selection.wells)
+        present -= recorded
+    shape, chunks = _pixel_layout(plate, selection, present, fill_value)
+    if mask or recorded:
         absent = ~_presence(selection, present)
-        shape, chunks = _pixel_layout(plate, selection, present, fill_value)
-        lazy = da.from_array(absent[..., None, None], chunks=1)
-        return da.broadcast_to(lazy, shape, chunks=chunks)
+        lazy = da.broadcast_to(
+            da.from_array(absent[..., None, None], chunks=1), shape, chunks=chunks
+        )
+        if mask:
+            return lazy
     if plate.microscope == _OME_ZARR:
         from platekit.microscopes._arrays_zarr import zarr_dask
 
-        return zarr_dask(plate, selection, fill_value)
-    shape, chunks = _pixel_layout(plate, selection, present, fill_value)
+        pixels = zarr_dask(plate, selection, fill_value)
+        if recorded and absent.any():
+            return da.where(lazy, _fill(plate, fill_value), pixels)
+        return pixels
     source = _PlaneSource(plate, selection, present, shape, _fill(plate, fill_value))
     return da.from_array(
         source,

@@ -9,6 +9,9 @@ read as the fill value.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from platekit.microscopes._arrays import _fill, _import
 
 TYPE_CHECKING = False
@@ -47,6 +50,37 @@ def zarr_dask(plate: Plate, selection: Selection, fill_value: Any) -> Any:
         per_site = [_pick(built.get((well, site), blank), selection) for site in selection.sites]
         wells.append(da.stack(per_site) if selection.kept[1] else per_site[0])
     return da.stack(wells) if selection.kept[0] else wells[0]
+
+
+def recorded_absent(plate: Plate, wells: tuple[str, ...]) -> set[PlaneKey]:
+    """The planes of ``wells`` a platekit conversion wrote as absent, as the wells record them.
+
+    Other writers record none: their plates give an empty set.
+    """
+    from platekit.microscopes._absent import decode
+
+    paths: dict[str, str] = {}
+    for key, address in plate.planes():
+        if key.well in wells:
+            paths.setdefault(key.well, "/".join(address.split("/")[:2]))
+    found: set[PlaneKey] = set()
+    for well, path in paths.items():
+        record = _platekit_attributes(plate.path.joinpath(*path.split("/"))).get("absent_planes")
+        if record:
+            found.update(plane.plane for plane in decode(well, record))
+    return found
+
+
+def _platekit_attributes(group: Path) -> dict[str, Any]:
+    for name, inside in (("zarr.json", ("attributes", "platekit")), (".zattrs", ("platekit",))):
+        try:
+            found: Any = json.loads((group / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for part in inside:
+            found = found.get(part, {}) if isinstance(found, dict) else {}
+        return found if isinstance(found, dict) else {}
+    return {}
 
 
 def _pick(array: Any, selection: Selection) -> Any:
