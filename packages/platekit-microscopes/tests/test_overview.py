@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -202,7 +203,12 @@ def test_inspect_writes_the_overview_and_says_how_long_it_took(
         written = np.asarray(image)
     plate = open_plate(folder)
     assert np.array_equal(written, plate.overview(channels=[2], percentiles=(0.5, 99.0)))
-    assert [path.name for path in tmp_path.iterdir()] == ["plate", "plate.png"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plate", "plate.png"]
+    # With --json, standard output stays JSON and the sentence goes to standard error.
+    assert main(["inspect", str(folder), "--json", "--overview", str(png)]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["name"] == "plate"
+    assert printed.err.startswith("overview of 5 wells written to")
 
 
 @pytest.mark.parametrize(
@@ -213,7 +219,7 @@ def test_inspect_writes_the_overview_and_says_how_long_it_took(
         (["--overview", "{plate}/plate.png"], "which platekit never changes"),
         (["--overview", "{tmp}/plate.png", "--field", "9"], "field 9 is not one of"),
         (["--overview", "{tmp}/plate.png", "--contrast", "high"], "is not two percentiles"),
-        (["--field", "1"], "add --overview PNG"),
+        (["--field", "0"], "add --overview PNG"),
     ],
 )
 @needs_pillow

@@ -308,7 +308,7 @@ class InspectCommand(Command):
         from platekit.microscopes._errors import PlateError
         from platekit.microscopes._plate import open_plate
 
-        if not args.overview and (args.field or args.channel or args.contrast):
+        if not args.overview and (args.field is not None or args.channel or args.contrast):
             return _fail("--field, --channel and --contrast shape the overview; add --overview PNG")
         try:
             plate = open_plate(args.plate, args.microscope, projections=args.projections)
