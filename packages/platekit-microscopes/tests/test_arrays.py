@@ -18,6 +18,7 @@ da = pytest.importorskip("dask.array")
 xr = pytest.importorskip("xarray")
 
 SHAPE = (16, 24)
+METADATA_FILES = {"zarr.json", ".zarray", ".zattrs", ".zgroup"}
 # A plane of each kind absent: a whole field, one channel of one z, a time point.
 MISSING = [
     *(PlaneKey("B02", 2, c, z, t) for c in (1, 2) for z in (1, 2) for t in (1, 2)),
@@ -167,6 +168,29 @@ def test_building_the_graph_of_a_384_well_plate_reads_no_pixels(
     plane = array[200, 0, 0, 1, 0].compute(scheduler="sync")
     assert len(reads) == 1
     np.testing.assert_array_equal(plane, plate.read(wells[200], channel=2))
+
+
+@pytest.mark.parametrize("ngff", ["0.5", "0.4"])
+def test_an_ome_zarr_graph_reads_metadata_only_and_one_plane_one_chunk(
+    ngff: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zarr.storage
+
+    plate = _plate("omezarr", tmp_path, ngff=ngff)
+    reads: list[str] = []
+    original = zarr.storage.LocalStore.get
+
+    async def counted(store, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(key)
+        return await original(store, key, *args, **kwargs)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "get", counted)
+    array = plate.to_dask()
+    assert reads and all(key.rsplit("/", 1)[-1] in METADATA_FILES for key in reads)
+    reads.clear()
+    plane = array[0, 1, 1, 0, 1].compute(scheduler="sync")
+    assert len(reads) == 1 and reads[0].rsplit("/", 1)[-1] not in METADATA_FILES
+    np.testing.assert_array_equal(plane, plate.read("A01", 2, 1, 2, 2))
 
 
 def test_the_array_pickles_and_computes_elsewhere(tmp_path: Path) -> None:

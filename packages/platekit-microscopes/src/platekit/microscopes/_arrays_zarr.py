@@ -120,7 +120,11 @@ def _field_array(
 ) -> Any:
     """One field as ``(t, c, z, y, x)`` in the plate's sizes, whatever its array's axis order."""
     da = _import("dask.array")
-    array = da.from_zarr(str(plate.path.joinpath(*path.split("/"))))
+    import zarr
+
+    # Opened here, read-only, on zarr's local store; from_zarr given a path goes through fsspec.
+    field = zarr.open_array(str(plate.path.joinpath(*path.split("/"))), mode="r")
+    array = da.from_zarr(field)
     leading = array.ndim - 2
     roles = [_role(axis, planes) if array.shape[axis] > 1 else None for axis in range(leading)]
     # Single-entry axes (and axes of no role) go; the others are put in t, c, z order.
