@@ -262,3 +262,34 @@ def test_real_cellvoyager_exports_make_an_overview(cellvoyager_exports: Path) ->
         shown[name] = result.wells_shown
     # The CV7000 example is its metadata alone: every well listed, none imaged.
     assert shown == {"CV8000-Minimal-DataSet-2C-3W-4S-FP2-stack": 3, "CV7000-example": 0}
+
+
+@needs_pillow
+def test_ctrl_c_or_a_failed_write_leaves_no_picture_and_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    folder = harmony(tmp_path)
+    png = tmp_path / "plate.png"
+    argv = ["inspect", str(folder), "--overview", str(png)]
+
+    def interrupted(*args: object) -> np.ndarray:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("platekit.microscopes._overview._thumbnail", interrupted)
+        assert main(argv) == 130
+    assert capsys.readouterr().err == "platekit: interrupted\n"
+
+    def full_disk(self: object, *args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"platekit: cannot write the overview to {str(png)!r} (No space left on device); "
+        "choose a folder you can write to\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plate"]
