@@ -54,7 +54,7 @@ def with_layers_below(layer: str) -> list[str]:
 
 
 # Optional extras the full test runs install; a layer's own session leaves them out.
-OPTIONAL_EXTRAS = {"storage": "zarr,png", "microscopes": "xlsx,overview,arrays"}
+OPTIONAL_EXTRAS = {"storage": "zarr,png,s3", "microscopes": "xlsx,overview,arrays,s3"}
 # Layers that need a newer Python than the rest (zarr-python 3 needs 3.11).
 NEEDS_PYTHON_311 = ("microscopes", "zmq")
 # What the test extras bring, for the release session, which installs wheels without extras.
@@ -66,6 +66,8 @@ RELEASE_TEST_REQUIREMENTS = [
     "openpyxl>=3.1",
     "dask[array]>=2024.1",
     "xarray>=2024.1",
+    "moto[server]>=5",
+    "s3fs>=2023.6",
 ]
 
 

@@ -1,0 +1,262 @@
+"""The ``fsspec`` backend: read-only access to anything fsspec reaches (s3://, file://, ...).
+
+Paths are URLs (``s3://bucket/plate/Index.xml``) or paths of the backend's
+own protocol. One backend speaks one protocol with one set of storage
+options (credentials, endpoint); a backend made without arguments reads
+local files. It refuses every write. It pickles as its protocol and
+options, so a task sent to another process opens its own connection.
+
+Needs fsspec (``platekit-storage[fsspec]``); S3 needs s3fs as well
+(``platekit-storage[s3]``). Either missing is an ``ImportError`` saying
+what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+from typing import Any
+
+from platekit.storage._base import ReadOnlyBackend, not_found
+from platekit.storage._errors import StorageIsADirectoryError, StorageNotADirectoryError
+from platekit.storage._listing import name_filter
+from platekit.storage._natural import natural_sorted
+from platekit.storage._stat import FileStat
+from platekit.storage._verified import check_request, verified
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import IO
+
+    PathLike = str | os.PathLike[str]
+
+# Where each protocol's implementation comes from, for the install hint.
+_EXTRA_FOR = {"s3": "s3", "s3a": "s3"}
+
+
+def _import_fsspec() -> Any:
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise ImportError(
+            "reading from URLs needs fsspec; install it with pip install 'platekit-storage[fsspec]'"
+        ) from exc
+    return fsspec
+
+
+def protocol_of(url: str) -> str:
+    """The protocol of ``url`` (``"s3"`` for ``s3://bucket/key``), ``"file"`` for a plain path."""
+    head, sep, _ = url.partition("://")
+    return head.lower() if sep and head.isalnum() else "file"
+
+
+def filesystem(protocol: str, storage_options: dict[str, Any] | None = None) -> Any:
+    """The fsspec filesystem for ``protocol`` with ``storage_options``.
+
+    Raises ``ImportError`` naming what to install when fsspec, or the
+    protocol's implementation (s3fs for ``s3``), is missing, and
+    ``ValueError`` naming the protocol when fsspec knows no such protocol.
+    """
+    fsspec = _import_fsspec()
+    try:
+        return fsspec.filesystem(protocol, **(storage_options or {}))
+    except ImportError as exc:
+        extra = _EXTRA_FOR.get(protocol)
+        hint = (
+            f"pip install 'platekit-storage[{extra}]'"
+            if extra
+            else "install the fsspec implementation that fsspec's error names"
+        )
+        raise ImportError(
+            f"reading {protocol}:// URLs needs a package that is not installed ({exc}); {hint}"
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(
+            f"no fsspec filesystem for the protocol {protocol!r}; give a URL such as "
+            "s3://bucket/path or a local path"
+        ) from exc
+
+
+class FsspecBackend(ReadOnlyBackend):
+    """Reads, lists and describes files through one fsspec filesystem; refuses writes."""
+
+    _backend_type = "fsspec"
+
+    def __init__(self, protocol: str = "file", storage_options: dict[str, Any] | None = None):
+        self.protocol = protocol
+        self._options = dict(storage_options or {})
+        self._fs: Any = None
+
+    @classmethod
+    def for_url(cls, url: str, storage_options: dict[str, Any] | None = None) -> FsspecBackend:
+        """A backend for the protocol of ``url``, with ``storage_options``."""
+        return cls(protocol_of(url), storage_options)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem, made on first use (``ImportError`` as :func:`filesystem`)."""
+        if self._fs is None:
+            self._fs = filesystem(self.protocol, self._options)
+        return self._fs
+
+    @property
+    def _local(self) -> bool:
+        return self.protocol in ("file", "local")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The filesystem (sessions, sockets) is remade where the backend lands.
+        return {"protocol": self.protocol, "_options": self._options, "_fs": None}
+
+    def __repr__(self) -> str:
+        # Storage options may hold credentials: only their names are shown.
+        return f"<FsspecBackend {self.protocol!r} options={sorted(self._options)}>"
+
+    def _path(self, path: PathLike) -> str:
+        text = os.fspath(path)
+        if self._local:
+            return text[len("file://") :] if text.startswith("file://") else text
+        return str(self.fs._strip_protocol(text)).rstrip("/")
+
+    def _info(self, path: PathLike) -> dict[str, Any] | None:
+        try:
+            return self.fs.info(self._path(path))  # type: ignore[no-any-return]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    # -- listing -------------------------------------------------------------------
+
+    def entries(self, path: PathLike) -> tuple[list[str], list[str]]:
+        """The names of the files and of the folders directly in ``path``, from one listing.
+
+        One request for a remote folder (pages of a long listing aside), one
+        ``os.scandir`` for a local one; in listing order. Raises
+        ``FileNotFoundError`` when ``path`` is no folder.
+        """
+        where = self._path(path)
+        files: list[str] = []
+        folders: list[str] = []
+        if self._local:
+            try:
+                with os.scandir(where) as found:
+                    for entry in found:
+                        try:
+                            (folders if entry.is_dir() else files).append(entry.name)
+                        except OSError:
+                            continue
+            except (FileNotFoundError, NotADirectoryError):
+                raise not_found(self, path) from None
+            return files, folders
+        try:
+            listed = self.fs.ls(where, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+        prefix = where + "/"
+        for item in listed:
+            name = str(item["name"]).rstrip("/")
+            if not name.startswith(prefix):
+                continue  # a file listed as itself: ``where`` is no folder
+            name = name[len(prefix) :]
+            if name:
+                (folders if item.get("type") == "directory" else files).append(name)
+        if not files and not folders and not self.fs.isdir(where):
+            raise not_found(self, path)
+        return files, folders
+
+    def list_dir(self, path: PathLike) -> list[str]:
+        files, folders = self._checked_entries(path)
+        return natural_sorted(files + folders)
+
+    def list_files(
+        self,
+        directory: PathLike,
+        *,
+        pattern: str | None = None,
+        extensions: Iterable[str] | str | None = None,
+        recursive: bool = False,
+    ) -> list[str]:
+        keep = name_filter(pattern, extensions)
+        root = os.fspath(directory).rstrip("/")
+        files, folders = self._checked_entries(directory)
+        found = [f"{root}/{name}" for name in files if keep(name)]
+        if recursive:
+            for folder in folders:
+                found.extend(
+                    self.list_files(
+                        f"{root}/{folder}", pattern=pattern, extensions=extensions, recursive=True
+                    )
+                )
+        return natural_sorted(found)
+
+    def _checked_entries(self, path: PathLike) -> tuple[list[str], list[str]]:
+        if self.is_file(path):
+            raise StorageNotADirectoryError(
+                20, "a file, not a folder, in the fsspec backend", os.fspath(path)
+            )
+        return self.entries(path)
+
+    def exists(self, path: PathLike) -> bool:
+        if self._local:
+            return os.path.exists(self._path(path))
+        return self._info(path) is not None
+
+    def is_file(self, path: PathLike) -> bool:
+        if self._local:
+            return os.path.isfile(self._path(path))
+        info = self._info(path)
+        return info is not None and info.get("type") == "file"
+
+    def is_dir(self, path: PathLike) -> bool:
+        if self._local:
+            return os.path.isdir(self._path(path))
+        info = self._info(path)
+        return info is not None and info.get("type") == "directory"
+
+    def is_symlink(self, path: PathLike) -> bool:
+        return self._local and os.path.islink(self._path(path))
+
+    def stat(self, path: PathLike, *, follow_symlinks: bool = True) -> FileStat:
+        if self._local:
+            try:
+                info = os.stat(self._path(path))
+            except (FileNotFoundError, NotADirectoryError):
+                raise not_found(self, path) from None
+            if stat_module.S_ISDIR(info.st_mode):
+                return FileStat("folder", None, info.st_mtime)
+            return FileStat("file", info.st_size, info.st_mtime)
+        found = self._info(path)
+        if found is None:
+            raise not_found(self, path)
+        if found.get("type") == "directory":
+            return FileStat("folder", None, None)
+        modified = found.get("LastModified") or found.get("mtime")
+        mtime = modified.timestamp() if hasattr(modified, "timestamp") else modified
+        return FileStat("file", found.get("size"), mtime)
+
+    # -- reading -------------------------------------------------------------------
+
+    def open(self, path: PathLike) -> IO[bytes]:
+        """A binary file object reading ``path``, seekable; the caller closes it.
+
+        Raises ``FileNotFoundError`` naming the path and the backend, and
+        ``IsADirectoryError`` for a folder.
+        """
+        if self.is_dir(path):
+            raise StorageIsADirectoryError(21, "a folder, not a file, in the fsspec backend", path)
+        try:
+            if self._local:
+                return open(self._path(path), "rb")
+            return self.fs.open(self._path(path), "rb")  # type: ignore[no-any-return]
+        except (FileNotFoundError, NotADirectoryError):
+            raise not_found(self, path) from None
+
+    def load(self, path: PathLike, **kwargs: Any) -> bytes:
+        """The bytes of the file at ``path`` (errors as :meth:`open`)."""
+        return self.read_bytes(path)
+
+    def read_bytes(
+        self, path: PathLike, *, sha256: str | None = None, max_bytes: int | None = None
+    ) -> bytes:
+        check_request(sha256, max_bytes)
+        with self.open(path) as file:
+            return verified(os.fspath(path), file.read, sha256, max_bytes)

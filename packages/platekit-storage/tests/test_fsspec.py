@@ -1,0 +1,118 @@
+"""The fsspec backend: read-only listing, reading and stat, locally and against a real S3 server."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fsspec")
+
+from platekit.storage import StorageError
+from platekit.storage.backends.fsspec import FsspecBackend
+from platekit.storage.testing import ReadOnlyContract
+
+FILES = {"a/A2.tif": b"two", "a/A10.tif": b"ten", "a/sub/deep.txt": b"deep", "top.json": b"{}"}
+
+
+def fill_local(root: Path) -> str:
+    for name, data in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root.as_uri()
+
+
+def fill_s3(options: dict[str, str]) -> str:
+    import fsspec
+
+    fs = fsspec.filesystem("s3", **options)
+    bucket = f"b-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(bucket)
+    for name, data in FILES.items():
+        fs.pipe(f"{bucket}/data/{name}", data)
+    return f"s3://{bucket}/data"
+
+
+def check_reads(backend: FsspecBackend, root: str) -> None:
+    assert backend.list_dir(f"{root}/a") == ["A2.tif", "A10.tif", "sub"]
+    assert backend.list_files(f"{root}/a") == [f"{root}/a/A2.tif", f"{root}/a/A10.tif"]
+    assert backend.list_files(root, extensions="txt", recursive=True) == [f"{root}/a/sub/deep.txt"]
+    assert backend.entries(f"{root}/a") in [
+        (["A2.tif", "A10.tif"], ["sub"]),
+        (["A10.tif", "A2.tif"], ["sub"]),
+    ]
+    assert backend.load(f"{root}/a/A10.tif") == b"ten"
+    with backend.open(f"{root}/a/A2.tif") as file:
+        file.seek(1)
+        assert file.read() == b"wo"
+    assert backend.is_file(f"{root}/top.json") and not backend.is_dir(f"{root}/top.json")
+    assert backend.is_dir(f"{root}/a") and not backend.is_file(f"{root}/a")
+    assert backend.exists(f"{root}/a/sub") and not backend.exists(f"{root}/nothing")
+    found = backend.stat(f"{root}/a/A10.tif")
+    assert (found.kind, found.size) == ("file", 3)
+    assert backend.stat(f"{root}/a").kind == "folder"
+    with pytest.raises(FileNotFoundError, match="fsspec"):
+        backend.load(f"{root}/a/missing.tif")
+    with pytest.raises(FileNotFoundError):
+        backend.list_dir(f"{root}/nothing")
+    with pytest.raises(NotADirectoryError):
+        backend.list_files(f"{root}/top.json")
+    with pytest.raises(StorageError):
+        backend.stat(f"{root}/nothing")
+    # Dask and process pools send backends to other processes.
+    copy = pickle.loads(pickle.dumps(backend))
+    assert copy.load(f"{root}/top.json") == b"{}"
+
+
+def test_local_files_through_file_urls(tmp_path: Path) -> None:
+    root = fill_local(tmp_path)
+    check_reads(FsspecBackend("file"), root)
+
+
+def test_a_default_backend_reads_plain_local_paths(tmp_path: Path) -> None:
+    fill_local(tmp_path)
+    check_reads(FsspecBackend(), str(tmp_path))
+
+
+@pytest.mark.slow
+def test_s3(s3: dict[str, str]) -> None:
+    backend = FsspecBackend("s3", s3)
+    check_reads(backend, fill_s3(s3))
+    assert "testing" not in repr(FsspecBackend("s3", {**s3, "secret": "testing-secret"}))
+
+
+@pytest.mark.slow
+def test_a_bucket_that_does_not_exist(s3: dict[str, str]) -> None:
+    backend = FsspecBackend("s3", s3)
+    with pytest.raises(FileNotFoundError):
+        backend.list_dir("s3://no-such-bucket-here/plate")
+    assert not backend.exists("s3://no-such-bucket-here/plate")
+
+
+def test_a_missing_protocol_says_what_to_install() -> None:
+    with pytest.raises(ValueError, match="no fsspec filesystem for the protocol 'nope'"):
+        FsspecBackend("nope").list_dir("nope://x")
+
+
+class TestLocalReadOnly(ReadOnlyContract):
+    @pytest.fixture
+    def backend(self) -> FsspecBackend:
+        return FsspecBackend("file")
+
+    @pytest.fixture
+    def existing(self, tmp_path: Path) -> str:
+        fill_local(tmp_path)
+        return f"{tmp_path.as_uri()}/top.json"
+
+
+@pytest.mark.slow
+class TestS3ReadOnly(ReadOnlyContract):
+    @pytest.fixture
+    def backend(self, s3: dict[str, str]) -> FsspecBackend:
+        return FsspecBackend("s3", s3)
+
+    @pytest.fixture
+    def existing(self, s3: dict[str, str]) -> str:
+        return fill_s3(s3) + "/top.json"
