@@ -166,6 +166,8 @@ def test_options_the_plate_cannot_satisfy_are_one_sentence(tmp_path: Path) -> No
         plate.overview(field=4)
     with pytest.raises(ValueError, match=r"channel 3 is not among the plate's channels \(1, 2\)"):
         plate.overview(channels=[3])
+    with pytest.raises(ValueError, match="no channel chosen; choose one or more of 1, 2"):
+        plate.overview(channels=[])
     with pytest.raises(ValueError, match=r"percentiles 99\.0, 1\.0"):
         plate.overview(percentiles=(99.0, 1.0))
 

@@ -67,8 +67,8 @@ def pillow() -> ModuleType:
 
 
 def default_cell(rows: int, columns: int) -> int:
-    """A well's side in pixels that makes the picture about 1200 pixels wide."""
-    return max(16, min(96, 1200 // (columns + 1)))
+    """A well's side in pixels that makes the picture about 1200 pixels wide (or high)."""
+    return max(16, min(96, 1200 // (columns + 1), 1200 // (rows + 1)))
 
 
 def overview(
@@ -105,12 +105,8 @@ def overview(
         raise ValueError(f"a well of {cell} pixels is too small to show; give 8 or more")
 
     present = {key for key, _ in plate.planes()}
-    wanted = [
-        PlaneKey(well, field, channel, z, timepoint)
-        for well in meta.wells
-        for channel in shown
-        if PlaneKey(well, field, channel, z, timepoint) in present
-    ]
+    shown_planes = (PlaneKey(w, field, c, z, timepoint) for w in meta.wells for c in shown)
+    wanted = [key for key in shown_planes if key in present]
     inner = cell - 2  # one pixel of grid on each side
     with ThreadPoolExecutor(max_workers=threads) as pool:
         try:
@@ -196,10 +192,12 @@ def _check_channels(plate: Plate, channels: Sequence[int] | None) -> list[int]:
     known = list(plate.metadata.channels)
     if channels is None:
         return known
+    if not channels:
+        raise ValueError(f"no channel chosen; choose one or more of {_listed(known)}")
     unknown = [channel for channel in channels if channel not in known]
-    if unknown or not channels:
+    if unknown:
         raise ValueError(
-            f"channel {_listed(unknown) or 'list (empty)'} is not among the plate's channels "
+            f"channel {_listed(unknown)} is not among the plate's channels "
             f"({_listed(known)}); choose from them"
         )
     return list(dict.fromkeys(channels))
