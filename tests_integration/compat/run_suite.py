@@ -1,16 +1,22 @@
-"""Run metaclass-registry's own test suite against platekit.registry.compat; count the results.
+"""Run a peer project's own test suite against platekit's compat layer; count the results.
 
-    python run_suite.py SDIST WORK_FOLDER [pytest arguments]
+    python run_suite.py SDIST WORK_FOLDER [--shims FOLDER] [--differences FILE] [pytest arguments]
 
-Unpacks the sdist's ``tests/`` into WORK_FOLDER, puts the ``metaclass_registry``
-shim beside this file on the path, runs pytest in this process, and sorts every
+Unpacks the sdist's ``tests/`` into WORK_FOLDER, puts the shim packages in
+FOLDER on the path (by default this file's folder, which holds the
+``metaclass_registry`` shim), runs pytest in this process, and sorts every
 test into passed, failed, intended difference or out of scope, the last two as
-listed in ``differences.txt`` beside this file. Exits with 1 when a test
-outside those lists fails, or when a listed test passes (take it off the list).
+listed in FILE (by default ``differences.txt`` beside this file). Exits with 1
+when a test outside those lists fails, or when a listed test passes (take it
+off the list). For polystore::
+
+    python run_suite.py polystore-0.6.3.tar.gz WORK --shims polystore_shim \\
+        --differences polystore_differences.txt
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -18,12 +24,14 @@ import tarfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LISTS = HERE / "differences.txt"
 KINDS = ("intended", "out of scope")
 
 
 def read_lists(path: Path) -> dict[str, tuple[str, str]]:
-    """``{test id: (kind, reason)}`` from lines ``kind | test id | reason``."""
+    """``{test id: (kind, reason)}`` from lines ``kind | test id | reason``.
+
+    A test id ending in ``.py`` names a whole file, which is not run.
+    """
     listed: dict[str, tuple[str, str]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -76,11 +84,28 @@ class Outcomes:
             self.results[report.nodeid] = "failed"  # type: ignore[attr-defined]
 
 
+def parse(argv: list[str]) -> tuple[Path, Path, Path, Path, list[str]]:
+    """``(sdist, work, shims, differences, pytest arguments)``; relative paths from here."""
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("sdist", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--shims", type=Path, default=HERE)
+    parser.add_argument("--differences", type=Path, default=HERE / "differences.txt")
+    known, rest = parser.parse_known_args(argv)
+    shims, differences = (
+        path if path.is_absolute() else HERE / path for path in (known.shims, known.differences)
+    )
+    for path in (shims, differences):
+        if not path.exists():
+            sys.exit(f"{path} does not exist: pass a shim folder and a differences list that do")
+    return known.sdist.resolve(), known.work.resolve(), shims, differences, rest
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         sys.exit(__doc__)
-    sdist, work = Path(argv[0]).resolve(), Path(argv[1]).resolve()
-    listed = read_lists(LISTS)
+    sdist, work, shims, differences, pytest_args = parse(argv)
+    listed = read_lists(differences)
     tests = unpack_tests(sdist, work)
 
     # The suite reads the default cache folder (~/.cache): give it a home of its own.
@@ -90,23 +115,36 @@ def main(argv: list[str]) -> int:
     os.environ["HOME"] = str(home)
     for name in ("PLATEKIT_CACHE_DIR", "XDG_CACHE_HOME", "PLATEKIT_DISABLE_REGISTRY_CACHE"):
         os.environ.pop(name, None)
-    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(shims))
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(HERE), os.environ.get("PYTHONPATH")])
+        filter(None, [str(shims), os.environ.get("PYTHONPATH")])
     )
 
     import pytest
 
     outcomes = Outcomes()
     os.chdir(work)
+    skipped_files = [f"--ignore={work / nodeid}" for nodeid in listed if nodeid.endswith(".py")]
     pytest.main(
-        [str(tests), "-c", str(work / "pytest.ini"), "-p", "no:cacheprovider", "-q", *argv[2:]],
+        [
+            str(tests),
+            "-c",
+            str(work / "pytest.ini"),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--continue-on-collection-errors",  # a file that cannot import fails alone
+            *skipped_files,
+            *pytest_args,
+        ],
         plugins=[outcomes],
     )
-    return report(outcomes.results, listed)
+    return report(outcomes.results, listed, differences.name, sdist.name)
 
 
-def report(results: dict[str, str], listed: dict[str, tuple[str, str]]) -> int:
+def report(
+    results: dict[str, str], listed: dict[str, tuple[str, str]], lists: str, suite: str
+) -> int:
     counts = {"passed": 0, "failed": 0, "intended": 0, "out of scope": 0, "skipped": 0}
     unexpected, stale = [], []
     for nodeid, outcome in sorted(results.items()):
@@ -122,19 +160,21 @@ def report(results: dict[str, str], listed: dict[str, tuple[str, str]]) -> int:
             counts[outcome] += 1
         else:
             counts[outcome] += 1
-    missing = sorted(set(listed) - set(results))
+    files = [nodeid for nodeid in listed if nodeid.endswith(".py")]
+    missing = sorted(set(listed) - set(results) - set(files))
     print()
-    print(f"metaclass-registry's suite against platekit.registry.compat: {len(results)} tests")
+    print(f"{suite}'s tests against platekit's compat layer: {len(results)} tests")
     for nodeid in unexpected:
         print(f"  FAILED, and not listed: {nodeid}")
     for line in stale:
-        print(f"  listed in {LISTS.name} but {line}: take it off the list")
+        print(f"  listed in {lists} but {line}: take it off the list")
     for nodeid in missing:
-        print(f"  listed in {LISTS.name} but not in the suite: {nodeid}")
+        print(f"  listed in {lists} but not in the suite: {nodeid}")
     print(
         f"compat: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['intended']} intended differences, {counts['out of scope']} out of scope"
         + (f", {counts['skipped']} skipped" if counts["skipped"] else "")
+        + (f"; {len(files)} test files out of scope, not run" if files else "")
     )
     return 1 if unexpected or stale or missing else 0
 

@@ -255,7 +255,8 @@ class StorageBackend(metaclass=AutoRegisterMeta):
         """
         if len(items) != len(paths):
             raise StorageValueError(
-                f"save_batch got {len(items)} items for {len(paths)} paths; pass one path per item"
+                f"save_batch got {len(items)} items for {len(paths)} paths (the lengths differ); "
+                "pass one path per item"
             )
         for item, path in zip(items, paths, strict=True):
             self.save(item, path, overwrite=overwrite, **kwargs)

@@ -277,9 +277,7 @@ def _declared_axes(axes: object, shape: tuple[int, ...], photometric: object) ->
     elif "S" not in axes and photometric == "rgb":
         problem = "photometric='rgb' needs a sample axis S in the axes"
     if problem:
-        raise ValueError(
-            f"the TIFF axes {axes!r} do not match the array's shape {shape}: {problem}"
-        )
+        raise ValueError(f"the TIFF axes {axes!r} do not match pixel shape {shape}: {problem}")
     options: dict[str, Any] = {"metadata": {"axes": axes}}
     if "S" in axes:
         options["photometric"] = "rgb"

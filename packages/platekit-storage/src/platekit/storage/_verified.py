@@ -53,7 +53,8 @@ def verified(
         found = hashlib.sha256(data).hexdigest()
         if found != sha256.lower():
             raise StorageValueError(
-                f"the SHA-256 of {os.fspath(path)!r} does not match: expected {sha256.lower()}, "
-                f"read {found}. The source changed, or the expected digest is of another file"
+                f"{os.fspath(path)!r} was read, but its SHA256 does not match the digest expected: "
+                f"expected {sha256.lower()}, read {found}. The source changed, or the expected "
+                "digest is of another file"
             )
     return data

@@ -1,0 +1,44 @@
+"""polystore's exception classes, each also a :class:`~platekit.storage.StorageError`."""
+
+from __future__ import annotations
+
+from platekit.storage._errors import StorageError
+
+
+class StorageResolutionError(StorageError, ValueError):
+    """A path or backend could not be resolved (polystore's name; a ``ValueError``)."""
+
+
+class ImageLoadError(StorageError, RuntimeError):
+    """An image could not be read."""
+
+
+class ImageSaveError(StorageError, RuntimeError):
+    """An image could not be written."""
+
+
+class StorageWriteError(StorageError, RuntimeError):
+    """A write failed."""
+
+
+class MetadataNotFoundError(StorageError, ValueError):
+    """Expected metadata is not there."""
+
+
+class PathMismatchError(StorageError, ValueError):
+    """A path does not fit the backend it was given to."""
+
+
+class VFSTypeError(StorageError, TypeError):
+    """A path of the wrong type."""
+
+
+__all__ = [
+    "ImageLoadError",
+    "ImageSaveError",
+    "MetadataNotFoundError",
+    "PathMismatchError",
+    "StorageResolutionError",
+    "StorageWriteError",
+    "VFSTypeError",
+]
