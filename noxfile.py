@@ -5,7 +5,8 @@
     nox -s lint typecheck docs release
     nox -s matrix           the test suite on every Python from 3.10 to 3.13 found here
     nox -s bench            the benchmarks, written into docs/benchmarks.rst
-    nox -s compat           metaclass-registry 0.4.1's test suite against platekit.registry.compat
+    nox -s compat           metaclass-registry 0.4.1's and polystore 0.6.3's test suites against
+                            platekit's compat layers
 
 Sessions use uv to make their environments when it is installed (``nox[uv]``)
 and virtualenv otherwise. No session downloads a Python: only interpreters
@@ -54,7 +55,7 @@ def with_layers_below(layer: str) -> list[str]:
 
 
 # Optional extras the full test runs install; a layer's own session leaves them out.
-OPTIONAL_EXTRAS = {"storage": "zarr,png,s3", "microscopes": "xlsx,overview,arrays,s3"}
+OPTIONAL_EXTRAS = {"storage": "zarr,png,s3", "microscopes": "xlsx,overview,arrays,s3,dask"}
 # Layers that need a newer Python than the rest (zarr-python 3 needs 3.11).
 NEEDS_PYTHON_311 = ("microscopes", "zmq")
 # What the test extras bring, for the release session, which installs wheels without extras.
@@ -284,27 +285,47 @@ def check_sdist(session: nox.Session, dist: Path, layer: str) -> None:
 
 @nox.session
 def compat(session: nox.Session) -> None:
-    """metaclass-registry 0.4.1's own test suite against platekit.registry.compat.
+    """Peers' own test suites against platekit's compat layers.
 
-    Downloads the sdist, runs its tests with a ``metaclass_registry`` that is
-    platekit's compat layer, and prints passed / failed / intended differences /
-    out of scope; fails when a test outside tests_integration/compat/differences.txt
-    fails. Extra arguments go to pytest: ``nox -s compat -- -x``.
+    metaclass-registry 0.4.1's against platekit.registry.compat, then
+    polystore 0.6.3's against platekit.storage.compat: each sdist is
+    downloaded, its tests run with a shim package that is platekit's compat
+    layer, and passed / failed / intended differences / out of scope are
+    printed. Fails when a test outside its list in tests_integration/compat/
+    (differences.txt, polystore_differences.txt) fails, or a listed one
+    passes. Extra arguments go to pytest: ``nox -s compat -- -x``.
     """
-    version = "metaclass-registry==0.4.1"
-    install_from_source(session, ["cache", "registry"], "pip")
-    work = Path(session.create_tmp()).resolve() / "metaclass-registry"
+    session.install(
+        *(f"{package_dir(layer)}[test]" for layer in ("cache", "registry")),
+        f"{package_dir('storage')}[test,zarr]",
+        "pip",
+    )
+    run_peer_suite(session, "metaclass-registry==0.4.1", "metaclass_registry-*.tar.gz")
+    run_peer_suite(
+        session,
+        "polystore==0.6.3",
+        "polystore-*.tar.gz",
+        "--shims",
+        "polystore_shim",
+        "--differences",
+        "polystore_differences.txt",
+    )
+
+
+def run_peer_suite(session: nox.Session, version: str, pattern: str, *options: str) -> None:
+    """Download the sdist of ``version`` and run its suite with compat/run_suite.py."""
+    work = Path(session.create_tmp()).resolve() / version.partition("==")[0]
     shutil.rmtree(work, ignore_errors=True)
     sdists = work / "sdist"
     session.run(
         "python", "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
         "--dest", str(sdists), version,
     )  # fmt: skip
-    sdist = next(sdists.glob("metaclass_registry-*.tar.gz"), None)
+    sdist = next(sdists.glob(pattern), None)
     if sdist is None:
         session.error(f"pip downloaded no sdist of {version} into {sdists}")
     runner = ROOT / "tests_integration" / "compat" / "run_suite.py"
-    session.run("python", str(runner), str(sdist), str(work / "suite"), *session.posargs)
+    session.run("python", str(runner), str(sdist), str(work / "suite"), *options, *session.posargs)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
         ConversionCancelled,
         ConversionResult,
         Progress,
+        ScreenResult,
         convert,
+        convert_screen,
     )
     from platekit.microscopes._errors import (
         AmbiguousPlateError,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         PlateFormatError,
         UnknownPlateError,
     )
+    from platekit.microscopes._executor import EXECUTORS, Executor
     from platekit.microscopes._handler import (
         METADATA_HANDLERS,
         MICROSCOPE_HANDLERS,
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPONENTS",
+    "EXECUTORS",
     "FUNCTION_LIBRARIES",
     "METADATA_HANDLERS",
     "MICROSCOPE_HANDLERS",
@@ -66,6 +70,7 @@ __all__ = [
     "Channel",
     "ConversionCancelled",
     "ConversionResult",
+    "Executor",
     "FilenameParser",
     "FunctionInfo",
     "FunctionLibrary",
@@ -82,10 +87,12 @@ __all__ = [
     "PlateScan",
     "Progress",
     "ResultFormat",
+    "ScreenResult",
     "UnknownPlateError",
     "VariableComponents",
     "__version__",
     "convert",
+    "convert_screen",
     "detect_microscope",
     "function_library",
     "normal_well",
@@ -107,6 +114,10 @@ _HOMES = {
     "ConversionResult": "_convert",
     "Progress": "_convert",
     "convert": "_convert",
+    "convert_screen": "_convert",
+    "ScreenResult": "_plan",
+    "EXECUTORS": "_executor",
+    "Executor": "_executor",
     "AmbiguousPlateError": "_errors",
     "BadPlaneError": "_errors",
     "PlateError": "_errors",

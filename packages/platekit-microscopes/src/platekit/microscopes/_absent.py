@@ -11,8 +11,8 @@ few entries long where a list of planes would grow with the plate.
 
 from __future__ import annotations
 
-from platekit.microscopes._convert import AbsentPlane
 from platekit.microscopes._model import PlaneKey
+from platekit.microscopes._plan import AbsentPlane
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

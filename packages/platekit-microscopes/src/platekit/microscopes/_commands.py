@@ -32,12 +32,14 @@ class ConvertCommand(Command):
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.usage = (
             "platekit convert [options] PLATE OUT.zarr\n"
+            "       platekit convert [options] PLATE PLATE... OUT_FOLDER\n"
             "       platekit convert [options] --example KIND OUT.zarr"
         )
         parser.description = (
             "Convert the plate in folder PLATE to the OME-Zarr HCS plate OUT.zarr (NGFF 0.5 on "
-            "Zarr v3 by default). An interrupted conversion resumes when run again with the same "
-            "arguments; the source plate is only read."
+            "Zarr v3 by default); given several plates, convert each into OUT_FOLDER/NAME.zarr, "
+            "NAME being its folder's name, in one run. An interrupted conversion resumes when run "
+            "again with the same arguments; the source plates are only read."
         )
         parser.add_argument("paths", nargs="+", metavar="PLATE OUT.zarr", help=argparse.SUPPRESS)
         parser.add_argument(
@@ -62,9 +64,29 @@ class ConvertCommand(Command):
         parser.add_argument(
             "--workers",
             type=int,
-            default=1,
+            default=None,
             metavar="N",
-            help="processes converting wells in parallel (default 1)",
+            help=(
+                "processes converting wells in parallel (default 1); with --executor dask, the "
+                "workers of the LocalCluster it starts"
+            ),
+        )
+        parser.add_argument(
+            "--executor",
+            default="processes",
+            metavar="NAME",
+            help=(
+                "what converts the wells: processes (default) or dask (Dask distributed, the "
+                "dask extra); see 'platekit registries'"
+            ),
+        )
+        parser.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help=(
+                "with --executor dask: the scheduler of an existing cluster, tcp://HOST:8786 "
+                "(default: a LocalCluster started and stopped for the run)"
+            ),
         )
         parser.add_argument(
             "--overwrite",
@@ -92,10 +114,13 @@ class ConvertCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        expected = 1 if args.example else 2
-        if len(args.paths) != expected:
+        if len(args.paths) != 1 if args.example else len(args.paths) < 2:
             shown = "OUT.zarr" if args.example else "PLATE and OUT.zarr"
             return _fail(f"convert takes {shown}, got {' '.join(args.paths)}")
+        if not args.example and len(args.paths) > 2:
+            from platekit.microscopes._screen_report import convert_screen_and_report
+
+            return convert_screen_and_report(args.paths[:-1], args.paths[-1], args)
         if not args.example:
             return _open_and_convert(args.paths[0], args)
         from platekit.microscopes.testing import writers
@@ -141,6 +166,8 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
         ngff=args.ngff,
         levels=args.levels,
         workers=args.workers,
+        executor=args.executor,
+        scheduler=args.scheduler,
         overwrite=args.overwrite,
         skip_bad_planes=args.skip_bad_planes,
         quiet=args.quiet,
@@ -192,8 +219,8 @@ def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options:
     """Run a conversion with a progress display and print what it did; the exit code."""
     from platekit.microscopes._convert import ConversionCancelled, OutputNotWritableError, convert
     from platekit.microscopes._errors import PlateError
+    from platekit.microscopes._plan import WorkerLostError
     from platekit.microscopes._progress import ProgressPrinter, duration
-    from platekit.microscopes._workers import WorkerLostError
 
     printer = None if quiet else ProgressPrinter(sys.stderr)
     try:
@@ -205,6 +232,8 @@ def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options:
         NotADirectoryError,
         ValueError,
         KeyError,
+        ImportError,
+        ConnectionError,
         ConversionCancelled,
         OutputNotWritableError,
         WorkerLostError,

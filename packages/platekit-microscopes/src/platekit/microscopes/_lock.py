@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import errno
 import os
+from contextlib import contextmanager
 from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 try:
     import fcntl
@@ -102,3 +107,28 @@ def hold_shared(out: str) -> None:
         if exc.errno not in _NO_LOCKS:
             raise
     _held.append(fd)
+
+
+@contextmanager
+def held_shared(folders: Iterable[str]) -> Iterator[None]:
+    """Hold the locks of ``folders`` shared while the block runs, and let go of them after.
+
+    For a process that runs tasks of runs it did not start (a Dask worker):
+    a run cannot begin on an output while such a task may still write into it.
+    """
+    fds: list[int] = []
+    try:
+        for folder in folders:
+            if fcntl is None:
+                break
+            fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            except OSError as exc:
+                if exc.errno not in _NO_LOCKS:
+                    raise
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)

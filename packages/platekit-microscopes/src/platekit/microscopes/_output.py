@@ -17,20 +17,14 @@ from pathlib import Path
 from platekit.microscopes import __version__
 from platekit.microscopes._absent import decode
 from platekit.microscopes._lock import LOCK_NAME, OutputLock
-from platekit.microscopes._ngff import ZARR_FORMAT, plate_attributes, unwrap, well_path
+from platekit.microscopes._ngff import plate_attributes, unwrap
+from platekit.microscopes._well_writer import well_group
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from platekit.microscopes._convert import AbsentPlane, _Plan
-
-
-def backend_for(ngff: str) -> Any:
-    """The zarr backend writing the Zarr format of NGFF ``ngff``."""
-    from platekit.storage.backends.zarr import ZarrBackend
-
-    return ZarrBackend(zarr_format=ZARR_FORMAT[ngff])
+    from platekit.microscopes._plan import AbsentPlane, _Plan
 
 
 def read_root(backend: Any, out: Path) -> dict[str, Any] | None:
@@ -181,10 +175,6 @@ def differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
             "shape and type, or the planes present)"
         )
     return ", ".join(parts)
-
-
-def well_group(out: Path, well: str) -> str:
-    return str(out / well_path(well))
 
 
 def well_complete(backend: Any, out: Path, well: str, ngff: str) -> bool:

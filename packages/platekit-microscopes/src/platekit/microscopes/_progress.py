@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from platekit.microscopes._convert import Progress
+    from platekit.microscopes._plan import Progress
 
 
 def duration(seconds: float) -> str:

@@ -1,19 +1,20 @@
 """Writing one well of a conversion: its fields' arrays plane by plane, then its metadata.
 
 Runs in the calling process or in a worker process alike; everything it
-needs travels in the conversion's plan.
+needs travels in the conversion's plan, and a :class:`WellTask` is that
+work as an executor runs it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from platekit.microscopes._absent import encode
-from platekit.microscopes._convert import AbsentPlane, ConversionCancelled, _WellResult
 from platekit.microscopes._errors import BadPlaneError
 from platekit.microscopes._model import PlaneKey
-from platekit.microscopes._ngff import image_attributes, well_attributes
-from platekit.microscopes._output import backend_for, well_group
+from platekit.microscopes._ngff import ZARR_FORMAT, image_attributes, well_attributes, well_path
+from platekit.microscopes._plan import AbsentPlane, ConversionCancelled, _WellResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,7 +23,37 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from platekit.microscopes._convert import Flag, _Plan
+    from platekit.microscopes._plan import Flag, _Plan
+
+
+def backend_for(ngff: str) -> Any:
+    """The zarr backend writing the Zarr format of NGFF ``ngff``."""
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    return ZarrBackend(zarr_format=ZARR_FORMAT[ngff])
+
+
+def well_group(out: Path, well: str) -> str:
+    return str(out / well_path(well))
+
+
+@dataclass(frozen=True)
+class WellTask:
+    """One well of one plate to write: the unit of work an executor runs, picklable."""
+
+    plan: _Plan
+    well: str
+    #: The well's planes present in the source, and where each is.
+    planes: dict[PlaneKey, str]
+
+    @property
+    def holds(self) -> tuple[str, ...]:
+        """The output folders whose lock a process holds while it may run this task."""
+        return (self.plan.out,)
+
+    def __call__(self, report: Callable[[int], None], cancel: Flag | None) -> _WellResult:
+        """Write the well, calling ``report(n)`` as planes are written; see :func:`convert_well`."""
+        return convert_well(self.plan, self.well, self.planes, report, cancel)
 
 
 def convert_well(

@@ -1,6 +1,7 @@
-"""Converting wells in several processes at once, with progress and cancel across them.
+"""The ``processes`` executor: tasks in a pool of local processes, with progress and cancel.
 
-Workers are started with ``spawn``: zarr-python runs an event loop in a
+With one worker, or one task, the tasks run in the calling process. Workers
+are started with ``spawn``: zarr-python runs an event loop in a
 thread, and a process forked while that thread holds a lock can hang. Each
 worker converts whole wells and reports every plane on a queue, so the
 parent keeps one progress count; a cancel in the parent reaches the workers
@@ -21,14 +22,16 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
+from platekit.microscopes._executor import Executor
+from platekit.microscopes._plan import WorkerLostError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from concurrent.futures import Future
     from typing import Any
 
-    from platekit.microscopes._convert import Flag, _Plan, _Tracker, _WellResult
-    from platekit.microscopes._model import PlaneKey
+    from platekit.microscopes._executor import Flag, Task
 
 # Set in each worker by _start_worker.
 _reports: Any = None
@@ -38,10 +41,6 @@ _UNGUARDED = (
     "convert(..., workers=N) ran again as a worker process started, because the script "
     'calls it at module level: put the call under if __name__ == "__main__": in that script'
 )
-
-
-class WorkerLostError(RuntimeError):
-    """A worker process of the conversion ended without finishing its wells."""
 
 
 def end_if_starting_worker() -> None:
@@ -56,7 +55,7 @@ def end_if_starting_worker() -> None:
         raise SystemExit(f"platekit: {_UNGUARDED}")
 
 
-def _start_worker(reports: Any, cancel: Any, out: str) -> None:
+def _start_worker(reports: Any, cancel: Any, holds: list[str]) -> None:
     global _reports, _cancel
     from platekit.microscopes._lock import hold_shared
     from platekit.microscopes._parent import die_with_parent
@@ -67,7 +66,8 @@ def _start_worker(reports: Any, cancel: Any, out: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    hold_shared(out)
+    for folder in holds:
+        hold_shared(folder)
     _reports, _cancel = reports, cancel
 
 
@@ -75,57 +75,90 @@ def _report(count: int) -> None:
     _reports.put(count)
 
 
-def _convert_in_worker(plan: _Plan, well: str, planes: dict[PlaneKey, str]) -> _WellResult:
-    from platekit.microscopes._well_writer import convert_well
-
-    return convert_well(plan, well, planes, _report, _cancel)
+def _run_in_worker(task: Task) -> Any:
+    return task(_report, _cancel)
 
 
-def run_in_processes(
-    plan: _Plan,
-    wells: list[str],
-    by_well: dict[str, dict[PlaneKey, str]],
-    workers: int,
-    tracker: _Tracker,
-    cancel: Flag | None,
-) -> list[_WellResult]:
-    """Convert ``wells`` in ``workers`` processes; the first error stops the rest and is raised.
+class ProcessesExecutor(Executor):
+    """Tasks in ``workers`` local processes (the default executor); one worker: in this process.
 
     An interrupt (Ctrl-C) lets the workers stop between planes; a second one
-    while they do kills them. Raises :class:`WorkerLostError` when a worker
-    process ends abruptly.
+    while they do kills them. Raises :class:`~platekit.microscopes._plan.WorkerLostError`
+    when a worker process ends abruptly.
     """
+
+    _executor_type = "processes"
+    display_name = "processes on this machine (the default)"
+
+    def __init__(self, *, workers: int = 1, scheduler: str | None = None) -> None:
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+        if scheduler is not None:
+            raise ValueError(
+                f"a scheduler ({scheduler!r}) is for the dask executor; pass executor='dask' "
+                "(--executor dask) with it, or leave it out"
+            )
+        self.workers = workers
+
+    def run(
+        self,
+        tasks: Sequence[Task],
+        done: Callable[[int, Any, BaseException | None], None],
+        report: Callable[[int], None],
+        cancel: Flag | None,
+    ) -> None:
+        if not tasks:
+            return
+        if self.workers == 1 or len(tasks) == 1:
+            for index, task in enumerate(tasks):
+                try:
+                    result = task(report, cancel)
+                except Exception as exc:
+                    done(index, None, exc)
+                else:
+                    done(index, result, None)
+            return
+        _run_in_pool(tasks, min(self.workers, len(tasks)), done, report, cancel)
+
+
+def _run_in_pool(
+    tasks: Sequence[Task],
+    workers: int,
+    done: Callable[[int, Any, BaseException | None], None],
+    report: Callable[[int], None],
+    cancel: Flag | None,
+) -> None:
     context = multiprocessing.get_context("spawn")
     reports = context.Queue()
     stop = context.Event()
-    results: list[_WellResult] = []
+    holds = sorted({folder for task in tasks for folder in task.holds})
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(wells)),
+        max_workers=workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(reports, stop, plan.out),
+        initargs=(reports, stop, holds),
     )
     try:
         with _interrupts_held():
-            pending: set[Future[_WellResult]] = {
-                pool.submit(_convert_in_worker, plan, well, by_well[well]) for well in wells
+            index_of: dict[Future[Any], int] = {
+                pool.submit(_run_in_worker, task): index for index, task in enumerate(tasks)
             }
+        pending = set(index_of)
         while pending:
             finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            _drain(reports, tracker)
+            _drain(reports, report)
             for future in finished:
-                results.append(_result(future))
-                tracker.well()
+                error = _error(future)
+                done(index_of[future], None if error else future.result(), error)
             if cancel is not None and cancel.is_set():
                 stop.set()
     except BaseException:
         stop.set()
-        _wind_down(pool, reports, tracker)
+        _wind_down(pool, reports, report)
         raise
     finally:
-        _drain(reports, tracker)
+        _drain(reports, report)
     pool.shutdown()
-    return results
 
 
 @contextmanager
@@ -145,18 +178,19 @@ def _interrupts_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _result(future: Future[_WellResult]) -> _WellResult:
-    try:
-        return future.result()
-    except BrokenProcessPool:
+def _error(future: Future[Any]) -> BaseException | None:
+    """What the task raised, or ``None``; a lost worker ends the whole run instead."""
+    error = future.exception()
+    if isinstance(error, BrokenProcessPool):
         raise WorkerLostError(
             "a worker process of the conversion ended abruptly (killed, or out of memory); "
             "run the conversion again to finish it. If a script calls convert(..., workers=N), "
             'the call must be under if __name__ == "__main__":'
         ) from None
+    return error
 
 
-def _wind_down(pool: ProcessPoolExecutor, reports: Any, tracker: _Tracker) -> None:
+def _wind_down(pool: ProcessPoolExecutor, reports: Any, report: Callable[[int], None]) -> None:
     """Wait for the workers to stop between planes; a second interrupt kills them instead."""
     # The pool keeps its processes private, and killing them is the only way to end at once.
     processes = list((getattr(pool, "_processes", None) or {}).values())
@@ -165,7 +199,7 @@ def _wind_down(pool: ProcessPoolExecutor, reports: Any, tracker: _Tracker) -> No
         for process in processes:
             while process.is_alive():
                 # A worker cannot end while its reports fill the pipe: keep reading them.
-                _drain(reports, tracker)
+                _drain(reports, report)
                 process.join(0.05)
     except BaseException:
         for process in processes:
@@ -173,10 +207,10 @@ def _wind_down(pool: ProcessPoolExecutor, reports: Any, tracker: _Tracker) -> No
         raise
 
 
-def _drain(reports: Any, tracker: _Tracker) -> None:
+def _drain(reports: Any, report: Callable[[int], None]) -> None:
     while True:
         try:
             count = reports.get_nowait()
         except queue.Empty:
             return
-        tracker.planes(count)
+        report(count)

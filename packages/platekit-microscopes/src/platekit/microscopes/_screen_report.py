@@ -1,0 +1,92 @@
+"""``platekit convert PLATE PLATE... OUT_FOLDER``: many plates in one run, and its summary."""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from platekit.microscopes._plan import ScreenResult
+
+
+def convert_screen_and_report(plates: list[str], out: str, args: argparse.Namespace) -> int:
+    """Convert ``plates`` into the folder ``out`` with a progress display; the exit code.
+
+    Exits 1 when a plate failed (each is named with why, the others were
+    converted), 130 on Ctrl-C, and 1 with one line for what stops the whole run.
+    """
+    from platekit.microscopes._commands import _fail
+    from platekit.microscopes._convert import convert_screen
+    from platekit.microscopes._plan import ConversionCancelled, WorkerLostError
+    from platekit.microscopes._progress import ProgressPrinter
+
+    printer = None if args.quiet else ProgressPrinter(sys.stderr)
+    try:
+        result = convert_screen(
+            plates,
+            out,
+            microscope=args.microscope,
+            ngff=args.ngff,
+            levels=args.levels,
+            workers=args.workers,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            overwrite=args.overwrite,
+            skip_bad_planes=args.skip_bad_planes,
+            projections=args.projections,
+            progress=printer,
+        )
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        ImportError,
+        ConversionCancelled,
+        WorkerLostError,
+    ) as exc:
+        if printer is not None:
+            printer.close()
+        return _fail(exc)
+    except KeyboardInterrupt:
+        if printer is not None:
+            printer.close()
+        print(
+            "platekit: interrupted; run the same command again to finish the conversions",
+            file=sys.stderr,
+        )
+        return 130
+    if printer is not None:
+        printer.close()
+    if not args.quiet:
+        print(summary(result))
+    for plate, why in result.failed.items():
+        print(f"platekit: {plate} failed: {why}", file=sys.stderr)
+    if result.failed:
+        print(
+            f"platekit: {len(result.failed)} of {len(result.failed) + len(result.converted)} "
+            "plates failed; the others are converted. Run the same command again to retry the "
+            "failed ones (nothing done is redone)",
+            file=sys.stderr,
+        )
+    return 1 if result.failed else 0
+
+
+def summary(result: ScreenResult) -> str:
+    """``"converted 3 plates (24 wells, 96 planes, 0.8 MB) into out/ in 0:04; ..."``."""
+    from platekit.microscopes._progress import duration
+
+    done = [r for r in result.converted if not r.already_complete]
+    complete = len(result.converted) - len(done)
+    wells = sum(r.wells_converted for r in done)
+    text = (
+        f"converted {len(done)} plates ({wells} wells, {result.planes_written} planes, "
+        f"{result.bytes_written / 1e6:.1f} MB) into {result.out} in {duration(result.seconds)}"
+    )
+    if complete:
+        text += f"; {complete} were complete already"
+    absent = sum(len(r.absent) for r in result.converted)
+    if absent:
+        text += f"; {absent} planes written as absent (see each plate's platekit attributes)"
+    return text

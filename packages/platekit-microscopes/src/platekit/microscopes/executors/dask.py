@@ -1,0 +1,293 @@
+"""The ``dask`` executor: tasks on Dask distributed, an existing cluster or a LocalCluster.
+
+With ``scheduler="tcp://host:8786"`` the tasks go to that cluster, whose
+workers must reach the plates and outputs at the same paths. Without it, a
+``distributed.LocalCluster`` of ``workers`` processes (one thread each) is
+started for the run and stopped after it; its workers end with this
+process and ignore Ctrl-C, which is this process's to handle.
+
+Progress travels as worker events (one per task at most every 0.2 s);
+a cancel or Ctrl-C sets a Dask ``Event`` the tasks look at between planes
+and cancels the futures, so the output stays resumable. A task holds its
+outputs' locks shared while it runs (:func:`.._lock.held_shared`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from platekit.microscopes._executor import Executor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from platekit.microscopes._executor import Flag, Task
+
+#: How long a scheduler may take to answer, in seconds.
+CONNECT_TIMEOUT = 10.0
+#: How long a LocalCluster may take to start, in seconds.
+START_TIMEOUT = 60.0
+#: The shortest time between two progress events of one task, in seconds.
+_REPORT_EVERY = 0.2
+#: The longest a task goes without looking at the cancel event, in seconds.
+_CANCEL_EVERY = 0.5
+
+# Set in a LocalCluster's worker once it has asked to end with its parent.
+_watched = False
+
+
+def _install_hint() -> str:
+    from platekit.registry._install import install_command
+
+    return install_command("platekit-microscopes", "dask")
+
+
+class DaskExecutor(Executor):
+    """Tasks on Dask distributed: the cluster at ``scheduler``, or a LocalCluster of ``workers``.
+
+    Raises ``ImportError`` with the install line when Dask distributed is
+    missing, and ``ConnectionError`` naming the address when no scheduler
+    answers there within :data:`CONNECT_TIMEOUT` seconds; both when
+    entered, before anything is written.
+    """
+
+    _executor_type = "dask"
+    display_name = "Dask distributed: an existing cluster, or a LocalCluster for the run"
+    install = "platekit-microscopes[dask]"
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None) -> None:
+        if scheduler is not None and workers is not None:
+            raise ValueError(
+                f"workers ({workers!r}) are for the LocalCluster platekit starts; the cluster at "
+                f"{scheduler!r} has its own: leave workers (--workers) out"
+            )
+        if workers is not None and (
+            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+        ):
+            raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+        if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+            raise ValueError(
+                f"the scheduler {scheduler!r} is no Dask scheduler address; give it as "
+                "tcp://HOST:PORT (the address 'dask scheduler' prints)"
+            )
+        self.workers = workers or 1
+        self.scheduler = scheduler
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> DaskExecutor:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                f"the dask executor needs Dask distributed, which is not installed; install it "
+                f"with: {_install_hint()}"
+            ) from None
+        if self.scheduler is not None:
+            self._client = _connect(self.scheduler)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for closing in (self._client, self._cluster):
+            if closing is not None:
+                closing.close()
+        self._client = self._cluster = None
+
+    def run(
+        self,
+        tasks: Sequence[Task],
+        done: Callable[[int, Any, BaseException | None], None],
+        report: Callable[[int], None],
+        cancel: Flag | None,
+    ) -> None:
+        if not tasks:
+            return
+        if self._client is None:
+            self._start_local_cluster(min(self.workers, len(tasks)))
+        _Run(self._client, self._cluster is not None).run(tasks, done, report, cancel)
+
+    def _start_local_cluster(self, workers: int) -> None:
+        from distributed import Client, LocalCluster
+
+        from platekit.microscopes.executors.processes import _interrupts_held
+
+        # Started with Ctrl-C held back, the workers keep it held: it is this process's.
+        with _interrupts_held():
+            self._cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=50,
+                timeout=START_TIMEOUT,
+            )
+            self._client = Client(self._cluster, timeout=START_TIMEOUT)
+
+
+def _connect(address: str) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionError(
+            f"no Dask scheduler answers at {address!r} (waited {CONNECT_TIMEOUT:g} s): start one "
+            "there ('dask scheduler'), give the address it prints, or leave the scheduler out to "
+            "run a LocalCluster on this machine"
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(
+            f"the scheduler {address!r} is no Dask scheduler address ({exc}); give it as "
+            "tcp://HOST:PORT"
+        ) from None
+
+
+class _Run:
+    """One set of tasks on a client: submitted, watched, reported and, if need be, cancelled."""
+
+    def __init__(self, client: Any, local: bool) -> None:
+        self._client = client
+        self._local = local
+        self._name = f"platekit-{uuid.uuid4().hex}"
+        self._reported = 0
+        self._guard = threading.Lock()
+
+    def _on_event(self, event: Any) -> None:
+        # Called on the client's event-loop thread: only count here.
+        _, count = event
+        with self._guard:
+            self._reported += int(count)
+
+    def _take_reported(self) -> int:
+        with self._guard:
+            count, self._reported = self._reported, 0
+        return count
+
+    def run(
+        self,
+        tasks: Sequence[Task],
+        done: Callable[[int, Any, BaseException | None], None],
+        report: Callable[[int], None],
+        cancel: Flag | None,
+    ) -> None:
+        from distributed import Event
+        from distributed import wait as wait_for
+
+        client = self._client
+        stop = Event(self._name, client=client)
+        client.subscribe_topic(self._name, self._on_event)
+        index_of = {
+            client.submit(
+                _run_task,
+                task,
+                self._name,
+                self._local,
+                key=f"{self._name}-{index}",
+                pure=False,
+            ): index
+            for index, task in enumerate(tasks)
+        }
+        pending = set(index_of)
+        try:
+            while pending:
+                try:
+                    finished = wait_for(pending, timeout=0.1, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    finished = set()
+                report_count = self._take_reported()
+                if report_count:
+                    report(report_count)
+                for future in finished:
+                    pending.discard(future)
+                    if future.status == "finished":
+                        done(index_of[future], future.result(), None)
+                    else:
+                        done(index_of[future], None, _error(future))
+                if cancel is not None and cancel.is_set():
+                    stop.set()
+        except BaseException:
+            stop.set()
+            client.cancel(list(pending))
+            raise
+        finally:
+            # Events still on their way are of no use once the run is over.
+            client.unsubscribe_topic(self._name)
+            report_count = self._take_reported()
+            if report_count:
+                report(report_count)
+
+
+def _error(future: Any) -> BaseException:
+    from platekit.microscopes._plan import WorkerLostError
+
+    error = future.exception()
+    if type(error).__name__ == "KilledWorker":
+        return WorkerLostError(
+            f"Dask workers running a task of the conversion ended abruptly, again and again "
+            f"({error}); run the conversion again to finish it"
+        )
+    return error  # type: ignore[no-any-return]
+
+
+class _Reporter:
+    """In a worker: sends a task's plane counts as events, at most one every 0.2 s."""
+
+    def __init__(self, topic: str) -> None:
+        from distributed import get_worker
+
+        self._worker = get_worker()
+        self._topic = topic
+        self._count = 0
+        self._last = time.monotonic()
+
+    def __call__(self, count: int) -> None:
+        self._count += count
+        if time.monotonic() - self._last >= _REPORT_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._count:
+            self._worker.log_event(self._topic, self._count)
+            self._count = 0
+        self._last = time.monotonic()
+
+
+class _RemoteFlag:
+    """In a worker: the run's cancel event, asked of the scheduler at most every 0.5 s."""
+
+    def __init__(self, name: str) -> None:
+        from distributed import Event
+
+        self._event = Event(name)
+        self._set = False
+        self._asked = time.monotonic()
+
+    def is_set(self) -> bool:
+        if not self._set and time.monotonic() - self._asked >= _CANCEL_EVERY:
+            self._asked = time.monotonic()
+            self._set = bool(self._event.is_set())
+        return self._set
+
+
+def _run_task(task: Task, name: str, local: bool) -> Any:
+    """Run ``task`` on a Dask worker, holding its outputs' locks, reporting and cancellable."""
+    global _watched
+    from platekit.microscopes._lock import held_shared
+
+    if local and not _watched:
+        from platekit.microscopes._parent import die_with_parent
+
+        # The LocalCluster's workers are this run's children: they end with it.
+        die_with_parent()
+        _watched = True
+    reporter = _Reporter(name)
+    try:
+        with held_shared(task.holds):
+            return task(reporter, _RemoteFlag(name))
+    finally:
+        reporter.flush()
