@@ -15,6 +15,11 @@ order, and the median of the rounds is compared.
 Opening: ``detect_microscope`` + ``open_plate`` on a 384-well ImageXpress
 folder against a bare ``os.scandir`` of the same folder, in one process,
 warm, median of many calls.
+
+Arrays: ``Plate.to_dask`` of a 96-well plate computed in full (every plane
+read, each reduced to its maximum) against reading every plane with
+``Plate.read`` in a loop, in the same run, taking turns; and the time to
+build the array of a 384-well plate, which reads no pixels.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ONE_WORKER_TARGET = 0.7
 TWO_WORKER_TARGET = 1.6
+ARRAYS_TARGET = 0.9
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         files = sum(1 for _ in os.scandir(wide))
         open_s, scan_s = time_opening(wide, 30)
+        arrays = bench_arrays(work, args.quick, max(args.rounds, 5))
 
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     raw = medians["raw"]
@@ -197,10 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{'PASS' if two_ratio >= TWO_WORKER_TARGET else 'FAIL'}  2 workers at least "
         f"{TWO_WORKER_TARGET}x one worker: {two_ratio:.2f}x",
     ]
-    print("\n".join([*lines, "", *verdicts]))
+    print("\n".join([*lines, "", *verdicts, "", *arrays.lines, "", arrays.verdict]))
     if args.rst is not None:
         write_rst(args.rst, facts, rows, raw, (open_s, scan_s, files), verdicts)
-    missed = one_ratio < ONE_WORKER_TARGET or two_ratio < TWO_WORKER_TARGET
+        with args.rst.open("a", encoding="utf-8") as rst:
+            rst.write(arrays.rst())
+    missed = one_ratio < ONE_WORKER_TARGET or two_ratio < TWO_WORKER_TARGET or arrays.missed
     return 1 if args.fail_on_miss and missed else 0
 
 
@@ -256,6 +266,160 @@ def write_rst(
         "",
     ]
     path.write_text("\n".join(text))
+
+
+# -- plates as arrays -------------------------------------------------------------------
+
+
+@dataclass
+class ArraysResult:
+    """Plate.to_dask computed in full against a Plate.read loop, and building a 384-well array."""
+
+    facts: str
+    seconds: dict[str, float]
+    megabytes: float
+    build_ms: dict[str, float]
+    build_planes: int
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds["Plate.read loop"] / self.seconds["to_dask, threads"]
+
+    @property
+    def missed(self) -> bool:
+        return self.ratio < ARRAYS_TARGET
+
+    @property
+    def lines(self) -> list[str]:
+        rows = [f"{'run':<22} {'seconds':>8} {'MB/s':>8}"]
+        rows += [
+            f"{name:<22} {s:>8.2f} {self.megabytes / s:>8.0f}" for name, s in self.seconds.items()
+        ]
+        built = ", ".join(f"{name} {ms:.0f} ms" for name, ms in self.build_ms.items())
+        return [
+            self.facts,
+            *rows,
+            f"building the array of a 384-well plate ({self.build_planes} planes): {built}",
+        ]
+
+    @property
+    def verdict(self) -> str:
+        return (
+            f"{'FAIL' if self.missed else 'PASS'}  to_dask computed at least {ARRAYS_TARGET}x "
+            f"the throughput of a Plate.read loop: {self.ratio:.2f}x"
+        )
+
+    def rst(self) -> str:
+        loop = self.seconds["Plate.read loop"]
+        table = [".. list-table::", "   :header-rows: 1", ""]
+        table += ["   * - run", "     - seconds", "     - MB/s", "     - throughput / loop"]
+        for name, seconds in self.seconds.items():
+            table += [
+                f"   * - {name}",
+                f"     - {seconds:.2f}",
+                f"     - {self.megabytes / seconds:.0f}",
+                f"     - {loop / seconds:.2f}",
+            ]
+        built = " and ".join(f"``{name}`` {ms:.0f} ms" for name, ms in self.build_ms.items())
+        text = [
+            "",
+            "Plates as arrays",
+            "----------------",
+            "",
+            "``Plate.to_dask()`` of a synthetic ImageXpress plate computed in full (every plane "
+            "read and reduced to its maximum, on dask's default threads and on one thread), "
+            "against every plane read with ``Plate.read`` in a loop and reduced the same way, in "
+            "the same run, taking turns; the table gives the medians.",
+            "",
+            self.facts + ".",
+            "",
+            *table,
+            "",
+            f"Building the array of a 384-well plate ({self.build_planes} planes), which reads no "
+            f"pixels: {built}, warm, median of 10 calls.",
+            "",
+            "Target:",
+            "",
+            f"- {self.verdict}",
+            "",
+        ]
+        return "\n".join(text)
+
+
+def bench_arrays(work: Path, quick: bool, rounds: int) -> ArraysResult:
+    """Time reading a plate as an array against a Plate.read loop, and building a big array."""
+    from platekit.microscopes import open_plate
+    from platekit.microscopes.testing import write_plate
+
+    wells, sites, channels, size = (24, 1, 2, 512) if quick else (96, 1, 2, 1024)
+    print(f"writing a {wells}-well plate for the arrays benchmark...", flush=True)
+    folder = write_plate(
+        "imagexpress",
+        work / "arrays",
+        wells=well_names(wells),
+        sites=sites,
+        channels=channels,
+        shape=(size, size),
+    )
+    plate = open_plate(folder)
+    planes = [key for key, _ in plate.planes()]
+
+    def loop() -> None:
+        for key in planes:
+            plate.read(key.well, key.site, key.channel, key.z_index, key.timepoint).max()
+
+    def threads() -> None:
+        plate.to_dask().max(axis=(-2, -1)).compute()
+
+    def one_thread() -> None:
+        plate.to_dask().max(axis=(-2, -1)).compute(scheduler="sync")
+
+    runs = {"Plate.read loop": loop, "to_dask, threads": threads, "to_dask, one thread": one_thread}
+    names = list(runs)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    threads()  # imports dask and warms the files, for every run alike
+    for round_number in range(rounds):
+        for name in names[round_number % 3 :] + names[: round_number % 3]:
+            started = time.perf_counter()
+            runs[name]()
+            samples[name].append(time.perf_counter() - started)
+            print(f"  round {round_number + 1}: {name}: {samples[name][-1]:.2f} s", flush=True)
+    shutil.rmtree(folder)
+
+    print("writing a 384-well plate of small images for building its array...", flush=True)
+    wide = open_plate(
+        write_plate(
+            "imagexpress",
+            work / "arrays384",
+            wells=well_names(384, 24),
+            sites=9,
+            channels=4,
+            shape=(8, 8),
+            plate_format=(16, 24),
+        )
+    )
+    build_ms = {}
+    for name, build in (("to_dask()", wide.to_dask), ("to_xarray()", wide.to_xarray)):
+        build()
+        times = []
+        for _ in range(10):
+            started = time.perf_counter()
+            build()
+            times.append((time.perf_counter() - started) * 1e3)
+        build_ms[name] = statistics.median(times)
+    build_planes = sum(1 for _ in wide.planes())
+    shutil.rmtree(wide.path)
+    facts = (
+        f"{wells} wells x {sites} sites x {channels} channels of {size}x{size} uint16 "
+        f"({len(planes)} planes), median of {rounds} rounds; {os.cpu_count()} CPUs"
+    )
+    return ArraysResult(
+        facts=facts,
+        seconds={name: statistics.median(values) for name, values in samples.items()},
+        megabytes=len(planes) * size * size * 2 / 1e6,
+        build_ms=build_ms,
+        build_planes=build_planes,
+    )
 
 
 if __name__ == "__main__":

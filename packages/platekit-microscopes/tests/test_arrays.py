@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platekit.microscopes import PlaneKey, convert, open_plate
+from platekit.microscopes import BadPlaneError, PlaneKey, convert, open_plate
 from platekit.microscopes.testing import write_plate, writers
 
 da = pytest.importorskip("dask.array")
@@ -191,6 +191,21 @@ def test_an_ome_zarr_graph_reads_metadata_only_and_one_plane_one_chunk(
     plane = array[0, 1, 1, 0, 1].compute(scheduler="sync")
     assert len(reads) == 1 and reads[0].rsplit("/", 1)[-1] not in METADATA_FILES
     np.testing.assert_array_equal(plane, plate.read("A01", 2, 1, 2, 2))
+
+
+def test_a_plane_unlike_the_others_is_named_when_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plate = _plate("opera_phenix", tmp_path)
+    array = plate.to_dask(well="A01", site=1, t=1)
+    monkeypatch.setattr(
+        type(plate.handler), "read_plane", lambda handler, path, address: np.zeros((4, 4), "u2")
+    )
+    with pytest.raises(
+        BadPlaneError,
+        match=r"plane A01 site 1 channel \d z \d t 1 is 4 x 4 pixels where the plate.s are 16 x 24",
+    ):
+        array.compute(scheduler="sync")
 
 
 def test_the_array_pickles_and_computes_elsewhere(tmp_path: Path) -> None:

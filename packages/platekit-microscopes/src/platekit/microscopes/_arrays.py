@@ -247,11 +247,18 @@ class _PlaneSource:
             np.atleast_1d(np.arange(size)[part])
             for part, size in zip(leading, self.shape[:-2], strict=True)
         ]
-        out = np.full((*(len(pick) for pick in picks), *self.shape[-2:]), self.fill_value)
-        for at in itertools.product(*(range(len(pick)) for pick in picks)):
-            key = self.selection.key(tuple(int(pick[n]) for pick, n in zip(picks, at, strict=True)))
-            if key in self.present:
-                out[at] = self._read(key)
+        counts = tuple(len(pick) for pick in picks)
+        first = self.selection.key(tuple(int(pick[0]) for pick in picks))
+        if all(count == 1 for count in counts) and first in self.present:
+            # One plane, as dask asks for: its pixels as read, without a copy.
+            out = self._read(first).reshape(*counts, *self.shape[-2:])
+        else:
+            out = np.full((*counts, *self.shape[-2:]), self.fill_value)
+            for at in itertools.product(*(range(count) for count in counts)):
+                indices = tuple(int(pick[n]) for pick, n in zip(picks, at, strict=True))
+                key = self.selection.key(indices)
+                if key in self.present:
+                    out[at] = self._read(key)
         # A number drops its dimension, as numpy's indexing does.
         numbers = tuple(
             axis
@@ -270,4 +277,14 @@ class _PlaneSource:
                 f"plane {key} is {pixels.shape[0]} x {pixels.shape[1]} pixels where the plate's "
                 f"are {self.shape[-2]} x {self.shape[-1]}; read it alone with Plate.read",
             )
+        if pixels.dtype != self.dtype:
+            if not np.can_cast(pixels.dtype, self.dtype):
+                from platekit.microscopes._errors import BadPlaneError
+
+                raise BadPlaneError(
+                    self.plate.path,
+                    f"plane {key} holds {pixels.dtype} pixels where the plate's are "
+                    f"{self.dtype}; read it alone with Plate.read",
+                )
+            pixels = pixels.astype(self.dtype)
         return pixels
