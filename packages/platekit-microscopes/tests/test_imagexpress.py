@@ -582,7 +582,7 @@ def test_stage_positions_are_read_on_first_use(
     read = _metaseries.tiff_header
 
     def counting(path: Path) -> _metaseries.TiffHeader | None:
-        opened.append(Path(path).name)
+        opened.append(path.name)
         return read(path)
 
     monkeypatch.setattr(imagexpress, "tiff_header", counting)

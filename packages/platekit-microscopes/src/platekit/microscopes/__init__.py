@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     )
     from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
     from platekit.microscopes._plate import Plate, detect_microscope, open_plate
+    from platekit.microscopes._source import PlateSource
     from platekit.microscopes._wells import normal_well, parse_well, well_name
     from platekit.microscopes.functions import (
         FUNCTION_LIBRARIES,
@@ -85,6 +86,7 @@ __all__ = [
     "PlateFormatError",
     "PlateMetadata",
     "PlateScan",
+    "PlateSource",
     "Progress",
     "ResultFormat",
     "ScreenResult",
@@ -134,6 +136,7 @@ _HOMES = {
     "PlateMetadata": "_model",
     "PlateScan": "_model",
     "Plate": "_plate",
+    "PlateSource": "_source",
     "detect_microscope": "_plate",
     "open_plate": "_plate",
     "normal_well": "_wells",

@@ -4,7 +4,10 @@ A handler knows one vendor's plate folder: which file marks it
 (:meth:`MicroscopeHandler.detect`), how its image files are named (its
 :class:`FilenameParser`), what its metadata says (its
 :class:`MetadataHandler`), and where every plane is
-(:meth:`MicroscopeHandler.scan`). Handlers register under
+(:meth:`MicroscopeHandler.scan`). A handler that sets ``reads_source`` reads
+through a :class:`~platekit.microscopes.PlateSource` (local, S3, any fsspec
+URL) and shares the plate's one listing; one that does not is given the
+plate's local ``Path`` and reads local plates only. Handlers register under
 ``_microscope_type``; the built-in ones live in
 ``platekit.microscopes.handlers`` and third-party ones join through the
 ``platekit.microscopes`` entry-point group.
@@ -26,6 +29,8 @@ from platekit.registry import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import numpy as np
 
     from platekit.microscopes._model import PlaneKey, PlaneName, PlateMetadata, PlateScan
@@ -120,6 +125,9 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
     parser: FilenameParser
     #: Reads the format's metadata.
     metadata_handler: type[MetadataHandler]
+    #: True when the handler's methods take a :class:`~platekit.microscopes.PlateSource`
+    #: (reading any location through storage); False gives them the plate's local ``Path``.
+    reads_source: bool = False
 
     @property
     def name(self) -> str:
@@ -139,9 +147,10 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
         for a folder of another format.
         """
         try:
-            return self.metadata().find_metadata_file(Path(plate))
+            found = self.metadata().find_metadata_file(plate if self.reads_source else Path(plate))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return None
+        return local_path(found)
 
     @abstractmethod
     def scan(self, plate: Path) -> PlateScan:
@@ -159,10 +168,22 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
         Raises ``FileNotFoundError`` or :class:`~platekit.microscopes.BadPlaneError`
         naming the file.
         """
+        from platekit.microscopes._source import as_source
         from platekit.microscopes._tiff import read_tiff_plane
 
+        if self.reads_source:
+            return read_tiff_plane(as_source(plate) / address)
         return read_tiff_plane(Path(plate) / address)
 
     def plane_key(self, name: PlaneName) -> PlaneKey:
         """The plane a parsed file name stands for."""
         return name.key()
+
+
+def local_path(found: Any) -> Any:
+    """A plate's file as a ``Path`` when it is local (what callers of ``detect`` compare)."""
+    from platekit.microscopes._source import PlateSource
+
+    if isinstance(found, PlateSource) and found.local is not None:
+        return found.local
+    return found

@@ -4,31 +4,50 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from platekit.microscopes._errors import AmbiguousPlateError, UnknownPlateError
+from platekit.microscopes._errors import AmbiguousPlateError, PlateError, UnknownPlateError
 from platekit.microscopes._handler import MICROSCOPE_HANDLERS, MicroscopeHandler
+from platekit.microscopes._source import PlateSource
 from platekit.microscopes._wells import normal_well
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
 
     import numpy as np
 
     from platekit.microscopes._model import PlaneKey, PlateMetadata, PlateScan
 
 
-def _plate_folder(path: str | os.PathLike[str]) -> Path:
-    folder = Path(path)
-    if not folder.exists():
-        raise FileNotFoundError(f"no plate at {str(folder)!r}: the folder does not exist")
-    if not folder.is_dir():
-        raise NotADirectoryError(
-            f"{str(folder)!r} is a file; give the plate's folder (the one holding its images "
-            "and metadata)"
+def _plate_folder(path: str | os.PathLike[str] | PlateSource) -> PlateSource:
+    """The plate's source, checked to be a folder (one listing, shared by all that follows)."""
+    source = path if isinstance(path, PlateSource) else PlateSource(path)
+    try:
+        source.entries()
+    except (FileNotFoundError, NotADirectoryError):
+        if source.is_local and Path(source.location).is_file():
+            raise NotADirectoryError(
+                f"{source.location!r} is a file; give the plate's folder (the one holding its "
+                "images and metadata)"
+            ) from None
+        what = "folder" if source.is_local else "location (or its bucket)"
+        raise FileNotFoundError(
+            f"no plate at {source.location!r}: the {what} does not exist"
+        ) from None
+    return source
+
+
+def _given(handler: MicroscopeHandler, source: PlateSource) -> PlateSource | Path:
+    """What ``handler``'s methods take: the source, or the local folder for a Path-based handler."""
+    if handler.reads_source:
+        return source
+    if source.local is None:
+        raise PlateError(
+            f"the {handler.name!r} microscope handler reads only local folders, not "
+            f"{source.location!r}; copy the plate to a local folder first"
         )
-    return folder
+    return source.local
 
 
 def handler_for(name: str) -> MicroscopeHandler:
@@ -39,9 +58,14 @@ def handler_for(name: str) -> MicroscopeHandler:
     return MICROSCOPE_HANDLERS[name]()  # type: ignore[no-any-return]
 
 
-def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
+def detect_microscope(
+    path: str | os.PathLike[str] | PlateSource, storage_options: dict[str, Any] | None = None
+) -> MicroscopeHandler:
     """The one registered handler whose own files are in the plate folder ``path``.
 
+    ``path`` is a local folder, a URL fsspec reaches (``s3://bucket/plate``,
+    read with ``storage_options``) or a :class:`PlateSource`; the folder is
+    listed once, and every handler looks at that one listing.
     Raises :class:`UnknownPlateError` when none fits: naming the plates in
     the folders up to two levels below, or, for a conversion that did not
     finish, the command that finishes it, or else saying, per handler, what
@@ -49,8 +73,8 @@ def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
     and their evidence, and how to choose, when several do;
     ``FileNotFoundError``/``NotADirectoryError`` when ``path`` is no folder.
     """
-    folder = _plate_folder(path)
-    fits: list[tuple[MicroscopeHandler, Path]] = []
+    source = _plate_folder(_source(path, storage_options))
+    fits: list[tuple[MicroscopeHandler, Path | PlateSource]] = []
     usable: list[MicroscopeHandler] = []
     looked: list[str] = []
     for key in sorted(MICROSCOPE_HANDLERS):
@@ -59,8 +83,11 @@ def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
         except ImportError as exc:
             looked.append(f"  {key}: cannot be used ({exc})")
             continue
+        if not handler.reads_source and source.local is None:
+            looked.append(f"  {key}: reads only local folders")
+            continue
         usable.append(handler)
-        evidence = handler.detect(folder)
+        evidence = handler.detect(_given(handler, source))  # type: ignore[arg-type]
         if evidence is not None:
             fits.append((handler, evidence))
         else:
@@ -70,71 +97,108 @@ def detect_microscope(path: str | os.PathLike[str]) -> MicroscopeHandler:
     if not fits:
         from platekit.microscopes._folder_hints import unknown_folder_hint
 
-        hint = unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
+        folder = source.local
+        hint = (
+            unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
+            if folder is not None
+            else None
+        )
         listing = "\n".join(looked)
         raise UnknownPlateError(
             hint
-            or f"{str(folder)!r} is not a plate platekit can read; each microscope handler "
+            or f"{source.location!r} is not a plate platekit can read; each microscope handler "
             f"looked for its own files:\n{listing}"
         )
-    found = ", ".join(f"{handler.name} ({_shown(evidence, folder)})" for handler, evidence in fits)
+    found = ", ".join(f"{handler.name} ({_shown(evidence, source)})" for handler, evidence in fits)
     raise AmbiguousPlateError(
-        f"{str(folder)!r} looks like more than one kind of plate: {found}. Choose one with "
+        f"{source.location!r} looks like more than one kind of plate: {found}. Choose one with "
         f"open_plate(path, microscope={fits[0][0].name!r}) or --microscope {fits[0][0].name}"
     )
 
 
+def _source(
+    path: str | os.PathLike[str] | PlateSource, storage_options: dict[str, Any] | None
+) -> PlateSource:
+    if isinstance(path, PlateSource):
+        return path
+    return PlateSource(path, storage_options)
+
+
 def _recognised(folder: Path, handlers: list[MicroscopeHandler]) -> bool:
     try:
-        return any(handler.detect(folder) is not None for handler in handlers)
+        sub = PlateSource(folder)
+        return any(handler.detect(_given(handler, sub)) is not None for handler in handlers)  # type: ignore[arg-type]
     except OSError:
         return False
 
 
-def _shown(evidence: Path, folder: Path) -> str:
+def _shown(evidence: Path | PlateSource, folder: PlateSource) -> str:
     try:
-        return str(evidence.relative_to(folder))
+        return str(evidence.relative_to(folder.location))
     except ValueError:
         return str(evidence)
 
 
 def open_plate(
-    path: str | os.PathLike[str], microscope: str = "auto", *, projections: bool = False
+    path: str | os.PathLike[str] | PlateSource,
+    microscope: str = "auto",
+    *,
+    projections: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> Plate:
     """The plate in the folder ``path``, read by the handler ``microscope``.
 
-    ``"auto"`` picks the handler with :func:`detect_microscope`. With
+    ``path`` is a local folder or a URL fsspec reaches (``s3://bucket/plate``),
+    read in place (nothing is copied) with fsspec's ``storage_options``
+    (``{"anon": True}``, ``{"endpoint_url": ...}``; credentials otherwise come
+    from where the filesystem looks: for S3 the ``AWS_*`` environment and
+    ``~/.aws``). ``"auto"`` picks the handler with :func:`detect_microscope`,
+    from the same listing the handler's scan then uses. With
     ``projections``, the plate is made of the projections the instrument
     wrote of its Z series (MetaXpress's ``ZStep_0``), one plane per site and
     channel at z 1, instead of the Z stack. Raises as :func:`detect_microscope`
     does, ``KeyError`` for an unknown ``microscope``,
     :class:`~platekit.microscopes.PlateFormatError` for malformed metadata,
-    and :class:`~platekit.microscopes.PlateError` for ``projections`` on a
-    plate without them or of a format whose projections platekit does not read.
+    :class:`~platekit.microscopes.PlateError` for ``projections`` on a
+    plate without them or of a format whose projections platekit does not read,
+    and ``ImportError`` saying what to install for a URL whose filesystem is missing.
     """
-    folder = _plate_folder(path)
-    handler = detect_microscope(folder) if microscope == "auto" else handler_for(microscope)
+    source = _plate_folder(_source(path, storage_options))
+    handler = detect_microscope(source) if microscope == "auto" else handler_for(microscope)
+    given = _given(handler, source)
     if not projections:
-        return Plate(folder, handler, handler.scan(folder))
+        return Plate(given, handler, handler.scan(given), source=source)  # type: ignore[arg-type]
     # Only formats that store projections beside the stack offer this; it is not a handler duty.
     scan_projections = getattr(handler, "scan_projections", None)
     if scan_projections is None:
-        from platekit.microscopes._errors import PlateError
-
         raise PlateError(
-            f"{str(folder)!r} is a {handler.display_name or handler.name} plate, whose "
+            f"{source.location!r} is a {handler.display_name or handler.name} plate, whose "
             "projections platekit does not read; open it without projections=True / --projections"
         )
-    return Plate(folder, handler, scan_projections(folder))
+    return Plate(given, handler, scan_projections(given), source=source)  # type: ignore[arg-type]
 
 
 class Plate:
     """One plate, read by one handler: its metadata, its planes, and their pixels."""
 
-    def __init__(self, path: Path, handler: MicroscopeHandler, scan: PlateScan) -> None:
-        self.path = path
+    def __init__(
+        self,
+        path: Path | PlateSource,
+        handler: MicroscopeHandler,
+        scan: PlateScan,
+        *,
+        source: PlateSource | None = None,
+    ) -> None:
+        #: The local folder (a ``Path``) or, for a plate elsewhere, its :class:`PlateSource`.
+        self.path = source.local or source if source is not None else path
+        #: Where the plate is and the backend that reads it.
+        self.source = source or (path if isinstance(path, PlateSource) else PlateSource(path))
         self.handler = handler
         self._scan = scan
+
+    @property
+    def _given(self) -> Path | PlateSource:
+        return self.source if self.handler.reads_source else Path(self.path)  # type: ignore[arg-type]
 
     @property
     def microscope(self) -> str:
@@ -179,11 +243,11 @@ class Plate:
         from platekit.microscopes._model import PlaneKey
 
         key = PlaneKey(normal_well(well), site, channel, z, t)
-        return self.handler.read_plane(self.path, self.address(key))
+        return self.handler.read_plane(self._given, self.address(key))  # type: ignore[arg-type]
 
     def read_plane(self, key: PlaneKey) -> np.ndarray:
         """The pixels of the plane ``key``."""
-        return self.handler.read_plane(self.path, self.address(key))
+        return self.handler.read_plane(self._given, self.address(key))  # type: ignore[arg-type]
 
     def overview(self, **options: Any) -> np.ndarray:
         """A picture of the whole plate, RGB uint8: a thumbnail per well, rows and columns labelled.

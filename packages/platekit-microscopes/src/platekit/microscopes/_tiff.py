@@ -11,12 +11,14 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from platekit.microscopes._source import PlateSource
+
 # Worded for the Python API and the CLI alike.
 _SKIP_HINT = "write such planes as absent with skip_bad_planes=True / --skip-bad-planes"
 
 
-def read_tiff_plane(path: Path) -> np.ndarray:
-    """The first image of the TIFF at ``path`` as a 2-D array.
+def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
+    """The first image of the TIFF at ``path`` (a local path or a plate's file) as a 2-D array.
 
     Raises ``FileNotFoundError`` when the file is gone and
     :class:`BadPlaneError` naming it when it is not a readable TIFF
@@ -27,7 +29,8 @@ def read_tiff_plane(path: Path) -> np.ndarray:
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tiff:
+        # A plate's file is read through its storage backend; tifffile reads the open file.
+        with path.open("rb") as file, tifffile.TiffFile(file) as tiff:
             if not tiff.pages:
                 raise BadPlaneError(path, f"the TIFF holds no image; {_SKIP_HINT}")
             page = tiff.pages.first
@@ -64,12 +67,12 @@ def read_tiff_plane(path: Path) -> np.ndarray:
     return array  # type: ignore[no-any-return]
 
 
-def tiff_description(path: Path) -> str | None:
+def tiff_description(path: Path | PlateSource) -> str | None:
     """The first page's ImageDescription (MetaSeries XML, OME-XML), or ``None``."""
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with path.open("rb") as file, tifffile.TiffFile(file) as tiff:
             tag = tiff.pages.first.tags.get("ImageDescription")
     except Exception:
         return None

@@ -14,6 +14,10 @@ from xml.parsers import expat
 
 from platekit.microscopes._errors import PlateFormatError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.microscopes._source import PlateSource
+
 
 class _Refused(Exception):
     def __init__(self, message: str, line: int) -> None:
@@ -21,14 +25,15 @@ class _Refused(Exception):
         self.line = line
 
 
-def parse_xml(path: Path | str) -> ET.Element:
-    """The root element of the XML file at ``path``, parsed without DTDs or entities.
+def parse_xml(path: Path | str | PlateSource) -> ET.Element:
+    """The root element of the XML file at ``path`` (a path or a plate's file), parsed without
+    DTDs or entities.
 
     A UTF-8 byte-order mark is accepted. Raises :class:`PlateFormatError`
     naming the file and the line for malformed XML, a document type
     declaration or an entity declaration; ``OSError`` when it cannot be read.
     """
-    data = Path(path).read_bytes()
+    data = Path(path).read_bytes() if isinstance(path, str) else path.read_bytes()
     builder = ET.TreeBuilder()
     parser = expat.ParserCreate(namespace_separator="}")
 

@@ -10,7 +10,6 @@ naming the file, the record and its line.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from xml.etree.ElementTree import Element
+
+    from platekit.microscopes._source import PlateSource
 
 MEASUREMENT_DATA = "MeasurementData.mlf"
 MEASUREMENT_DETAIL = "MeasurementDetail.mrf"
@@ -69,18 +70,11 @@ class Record:
     projection: str | None
 
 
-def find_file(folder: Path, name: str) -> Path:
+def find_file(folder: PlateSource, name: str) -> PlateSource:
     """``folder / name``, matched without regard to case (exports pass through Windows)."""
-    path = folder / name
-    if path.is_file():
-        return path
-    try:
-        entries = sorted(os.listdir(folder))
-    except OSError:
-        entries = []
-    for entry in entries:
-        if entry.lower() == name.lower() and (folder / entry).is_file():
-            return folder / entry
+    found = folder.find(name)
+    if found is not None:
+        return found
     raise FileNotFoundError(
         f"no {name} in {str(folder)!r}; a CellVoyager plate folder holds {MEASUREMENT_DATA} "
         f"and {MEASUREMENT_DETAIL}"
@@ -119,7 +113,9 @@ def _decimal(value: str, what: str, fail: _Fail) -> float:
 class _Fail:
     """Makes the PlateFormatError for one place in a file (the line is found only when needed)."""
 
-    def __init__(self, path: Path, where: str = "", record: int | None = None) -> None:
+    def __init__(
+        self, path: Path | PlateSource, where: str = "", record: int | None = None
+    ) -> None:
         self.path, self.where, self.record = path, where, record
 
     def __call__(self, message: str) -> PlateFormatError:
@@ -128,7 +124,7 @@ class _Fail:
         return PlateFormatError(self.path, f"{where}{message}", line)
 
 
-def read_detail(path: Path) -> Detail:
+def read_detail(path: Path | PlateSource) -> Detail:
     from platekit.microscopes._xml import parse_xml
 
     root = parse_xml(path)
@@ -180,7 +176,9 @@ def read_detail(path: Path) -> Detail:
     )
 
 
-def read_records(path: Path, parse: Callable[[str], PlaneName | None]) -> list[Record]:
+def read_records(
+    path: Path | PlateSource, parse: Callable[[str], PlaneName | None]
+) -> list[Record]:
     """The MLF's image records, in file order; ``parse`` reads a plane's file name."""
     from platekit.microscopes._xml import parse_xml
 
@@ -246,7 +244,7 @@ def _record(attrs: dict[str, str], file: str, name: PlaneName | None, fail: _Fai
     )
 
 
-def _record_line(path: Path, number: int) -> int | None:
+def _record_line(path: Path | PlateSource, number: int) -> int | None:
     """The line where the ``number``-th MeasurementRecord starts, for error messages."""
     try:
         text = path.read_bytes()
@@ -285,7 +283,7 @@ class Setting:
     channels: dict[int, SettingChannel]
 
 
-def setting_file(folder: Path, detail: Detail) -> Path | None:
+def setting_file(folder: PlateSource, detail: Detail) -> PlateSource | None:
     """The measurement setting the MRF names, else the folder's only ``.mes``."""
     if detail.setting:
         try:
@@ -293,13 +291,13 @@ def setting_file(folder: Path, detail: Detail) -> Path | None:
         except FileNotFoundError:
             return None
     try:
-        found = [entry for entry in os.listdir(folder) if entry.lower().endswith(".mes")]
+        found = [entry for entry in folder.entries()[0] if entry.lower().endswith(".mes")]
     except OSError:
         return None
     return folder / found[0] if len(found) == 1 else None
 
 
-def read_setting(path: Path) -> Setting:
+def read_setting(path: Path | PlateSource) -> Setting:
     """Which channels each timeline's actions acquire, and how each channel is set up."""
     from platekit.microscopes._xml import parse_xml
 

@@ -11,7 +11,6 @@ business (the time point bases differ between versions).
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
     from collections.abc import Iterator
+
+    from platekit.microscopes._source import PlateSource
 
 #: Index file names, in the order they are preferred when one folder holds several.
 INDEX_NAMES = ("Index.idx.xml", "Index.xml", "Index.ref.xml", "ImageIndex.ColumbusIDX.xml")
@@ -108,7 +109,7 @@ class IndexImage:
 class HarmonyIndex:
     """What one index file says about its plate."""
 
-    path: Path
+    path: Path | PlateSource
     #: The XML namespace of the root element.
     schema: str
     #: The Harmony schema version in the namespace (5, 7), or ``None`` (Columbus, unknown).
@@ -132,7 +133,7 @@ class HarmonyIndex:
         return self.schema == COLUMBUS_NAMESPACE
 
 
-def find_index(folder: Path) -> Path | None:
+def find_index(folder: PlateSource) -> PlateSource | None:
     """The index file in ``folder`` or its ``Images/`` folder, or ``None``.
 
     The folder itself is searched first; within a folder, names are matched
@@ -148,27 +149,26 @@ def find_index(folder: Path) -> Path | None:
     return None
 
 
-def _images_folder(folder: Path) -> Path | None:
+def _images_folder(folder: PlateSource) -> PlateSource | None:
     try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.lower() == IMAGES_FOLDER.lower() and entry.is_dir():
-                    return folder / entry.name
+        folders = folder.entries()[1]
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return None
+    for name in folders:
+        if name.lower() == IMAGES_FOLDER.lower():
+            return folder / name
     return None
 
 
-def _file_names(folder: Path) -> dict[str, str]:
+def _file_names(folder: PlateSource) -> dict[str, str]:
     """Lower-cased name → name of every file in ``folder``."""
     try:
-        with os.scandir(folder) as entries:
-            return {entry.name.lower(): entry.name for entry in entries if entry.is_file()}
+        return {name.lower(): name for name in folder.entries()[0]}
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return {}
 
 
-def read_index(path: Path) -> HarmonyIndex:
+def read_index(path: Path | PlateSource) -> HarmonyIndex:
     """What the index file at ``path`` says.
 
     Raises :class:`PlateFormatError` naming the file (and the line, for
@@ -234,7 +234,7 @@ def read_index(path: Path) -> HarmonyIndex:
 class _Reader:
     """Turns element text into numbers, with errors naming the index file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | PlateSource) -> None:
         self.path = path
 
     def integer(self, text: str | None, what: str) -> int | None:

@@ -15,6 +15,10 @@ from pathlib import Path
 from platekit.microscopes._errors import PlateFormatError
 from platekit.microscopes._wells import well_name
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.microscopes._source import PlateSource
+
 # One value after the key: a quoted string ("" stands for a quote) or bare text
 # without quotes or commas, then a comma or the end of the line.
 _VALUE = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^",]*?))\s*(,|$)')
@@ -35,7 +39,7 @@ class HtdLine:
 class Htd:
     """The lines of one HTD file, looked up by key (case-insensitively)."""
 
-    def __init__(self, path: Path, lines: list[HtdLine]) -> None:
+    def __init__(self, path: Path | PlateSource, lines: list[HtdLine]) -> None:
         self.path = path
         self._lines = {line.key.lower(): line for line in lines}
 
@@ -123,7 +127,7 @@ def decode_htd(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def parse_htd(path: Path, text: str) -> Htd:
+def parse_htd(path: Path | PlateSource, text: str) -> Htd:
     """The lines of the HTD ``text`` (read from ``path``).
 
     Raises :class:`PlateFormatError` naming ``path`` and the line when the
@@ -153,7 +157,7 @@ def parse_htd(path: Path, text: str) -> Htd:
     return Htd(path, lines)
 
 
-def _parse_line(path: Path, row: str, number: int) -> HtdLine:
+def _parse_line(path: Path | PlateSource, row: str, number: int) -> HtdLine:
     match = _KEY.match(row)
     if match is None:
         raise PlateFormatError(
@@ -203,7 +207,7 @@ class HtdLayout:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def read_htd(path: Path) -> HtdLayout:
+def read_htd(path: Path | PlateSource) -> HtdLayout:
     """The plate layout the HTD at ``path`` describes.
 
     Raises :class:`PlateFormatError` naming the file (and line) for a

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import BinaryIO
 
+    from platekit.microscopes._source import PlateSource
+
 # MetaSeries writes id, type and value in this order.
 _PROP = re.compile(r'<(?:custom-)?prop\s+id="([^"]*)"(?:\s+type="[^"]*")?\s+value="([^"]*)"')
 _MICROMETRES = {
@@ -73,14 +75,14 @@ class TiffHeader:
     description: str
 
 
-def tiff_header(path: Path) -> TiffHeader | None:
+def tiff_header(path: Path | PlateSource) -> TiffHeader | None:
     """The first directory of the TIFF at ``path``, or ``None`` when it cannot be read.
 
     Reads the tags only, a few hundred bytes, so that it costs a small part
     of opening the file with tifffile; it never raises.
     """
     try:
-        with open(path, "rb") as file:
+        with path.open("rb") as file:
             return _read_header(file)
     except (OSError, ValueError, KeyError, IndexError, struct.error):
         return None
@@ -194,7 +196,7 @@ class StagePositions(dict[PlaneKey, Position]):
         items: Iterable[tuple[PlaneKey, Position]] = (),
         /,
         *,
-        source: tuple[Path, dict[PlaneKey, str]] | None = None,
+        source: tuple[Path | PlateSource, dict[PlaneKey, str]] | None = None,
     ) -> None:
         super().__init__(items)
         #: The plate folder and each plane's address, until the positions are read.

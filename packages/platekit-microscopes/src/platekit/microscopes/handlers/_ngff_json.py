@@ -14,6 +14,10 @@ from pathlib import Path
 from platekit.microscopes._errors import PlateFormatError
 from platekit.microscopes._model import PlaneKey
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from platekit.microscopes._source import PlateSource
+
 # The NGFF version each Zarr format carries.
 VERSIONS = {2: "0.4", 3: "0.5"}
 _SUPPORTED = "platekit reads OME-NGFF 0.4 (on Zarr v2) and 0.5 (on Zarr v3)"
@@ -42,7 +46,7 @@ Json = dict[str, object]
 # -- JSON files ------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Json | None:
+def _read_json(path: Path | PlateSource) -> Json | None:
     """The JSON object in ``path``; ``None`` when there is no such file."""
     try:
         data = path.read_bytes()
@@ -65,7 +69,7 @@ def _read_json(path: Path) -> Json | None:
     return document
 
 
-def ngff_attrs(folder: Path, zarr_format: int) -> tuple[Path, Json] | None:
+def ngff_attrs(folder: PlateSource, zarr_format: int) -> tuple[PlateSource, Json] | None:
     """A group's metadata file and NGFF keys (``attributes.ome`` or ``.zattrs``), or ``None``."""
     if zarr_format == 2:
         file = folder / ".zattrs"
@@ -82,9 +86,9 @@ def ngff_attrs(folder: Path, zarr_format: int) -> tuple[Path, Json] | None:
     return file, ome
 
 
-def root(folder: Path) -> tuple[Path, int, Json] | None:
+def root(folder: PlateSource) -> tuple[PlateSource, int, Json] | None:
     """The plate group's metadata file, Zarr format and NGFF keys, preferring one with a plate."""
-    first: tuple[Path, int, Json] | None = None
+    first: tuple[PlateSource, int, Json] | None = None
     for zarr_format in (3, 2):
         found = ngff_attrs(folder, zarr_format)
         if found is None:
@@ -95,7 +99,7 @@ def root(folder: Path) -> tuple[Path, int, Json] | None:
     return first
 
 
-def not_a_plate(folder: Path, found: tuple[Path, int, Json] | None) -> str:
+def not_a_plate(folder: PlateSource, found: tuple[PlateSource, int, Json] | None) -> str:
     if found is None:
         return (
             f"no OME-Zarr plate in {str(folder)!r}: it has neither a zarr.json (NGFF 0.5) nor "
@@ -119,7 +123,7 @@ def not_a_plate(folder: Path, found: tuple[Path, int, Json] | None) -> str:
     )
 
 
-def check_version(version: object, zarr_format: int, file: Path) -> None:
+def check_version(version: object, zarr_format: int, file: Path | PlateSource) -> None:
     if version is None or version == VERSIONS[zarr_format]:
         return
     raise PlateFormatError(
@@ -129,13 +133,13 @@ def check_version(version: object, zarr_format: int, file: Path) -> None:
     )
 
 
-def list_of_objects(value: object, what: str, file: Path) -> list[Json]:
+def list_of_objects(value: object, what: str, file: Path | PlateSource) -> list[Json]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise PlateFormatError(file, f"'{what}' must be a list of objects, not {value!r:.80}")
     return value
 
 
-def segments(path: object, what: str, file: Path) -> list[str]:
+def segments(path: object, what: str, file: Path | PlateSource) -> list[str]:
     """The parts of a path inside the plate; refuses anything that could leave it."""
     parts = path.split("/") if isinstance(path, str) else []
     if not parts or any(not _SEGMENT.fullmatch(part) or part in (".", "..") for part in parts):
@@ -192,7 +196,7 @@ class Field:
                     planes[PlaneKey(well, site, c + 1, z + 1, t + 1)] = f"{self.array}#{at}"
 
 
-def read_field(folder: Path, parts: list[str], zarr_format: int) -> Field | None:
+def read_field(folder: PlateSource, parts: list[str], zarr_format: int) -> Field | None:
     """The field at ``folder/parts``, or ``None`` when its group, image or array is absent."""
     found = ngff_attrs(folder.joinpath(*parts), zarr_format)
     if found is None or "multiscales" not in found[1]:
@@ -235,7 +239,7 @@ def read_field(folder: Path, parts: list[str], zarr_format: int) -> Field | None
     )
 
 
-def _axes(value: object, file: Path) -> tuple[list[str], list[str], list[str | None]]:
+def _axes(value: object, file: Path | PlateSource) -> tuple[list[str], list[str], list[str | None]]:
     """Axis names, roles (``t c z y x``, ``""`` for another axis) and units."""
     if not isinstance(value, list) or not value:
         raise PlateFormatError(file, f"'multiscales[0].axes' must be a list, not {value!r:.80}")
@@ -272,7 +276,7 @@ def _axes(value: object, file: Path) -> tuple[list[str], list[str], list[str | N
 
 
 def _array_shape(
-    path: Path, zarr_format: int, axes: list[str]
+    path: Path | PlateSource, zarr_format: int, axes: list[str]
 ) -> tuple[list[int] | None, str | None]:
     """The shape and dtype of the array at ``path`` (one size per axis); ``None``s when absent."""
     file = path / (".zarray" if zarr_format == 2 else "zarr.json")

@@ -38,14 +38,19 @@ channel it acquires, at every z plane.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
-from platekit.microscopes._handler import FilenameParser, MetadataHandler, MicroscopeHandler
+from platekit.microscopes._handler import (
+    FilenameParser,
+    MetadataHandler,
+    MicroscopeHandler,
+    local_path,
+)
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
+from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes._wells import normal_well, parse_well
 from platekit.microscopes.handlers._cellvoyager_files import (
     MEASUREMENT_DATA,
@@ -150,13 +155,13 @@ class CellVoyagerMetadata(MetadataHandler):
     projections.
     """
 
-    def find_metadata_file(self, plate: Path) -> Path:
-        return find_file(Path(plate), MEASUREMENT_DATA)
+    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
+        return local_path(find_file(as_source(plate), MEASUREMENT_DATA))  # type: ignore[no-any-return]
 
-    def read(self, plate: Path) -> PlateMetadata:
-        return _scan(Path(plate)).metadata
+    def read(self, plate: PlateSource) -> PlateMetadata:
+        return _scan(as_source(plate)).metadata
 
-    def grid(self, plate: Path) -> tuple[int, int] | None:
+    def grid(self, plate: PlateSource) -> tuple[int, int] | None:
         # The setting lists field positions, but not as rows and columns of a grid.
         return None
 
@@ -169,15 +174,16 @@ class CellVoyagerHandler(MicroscopeHandler):
     looks_for = "MeasurementData.mlf (with MeasurementDetail.mrf) in the plate folder"
     parser = CellVoyagerParser()
     metadata_handler = CellVoyagerMetadata
+    reads_source = True
 
-    def scan(self, plate: Path) -> PlateScan:
-        return _scan(Path(plate))
+    def scan(self, plate: PlateSource) -> PlateScan:
+        return _scan(as_source(plate))
 
 
 # -- from records to planes ---------------------------------------------------------
 
 
-def _scan(folder: Path) -> PlateScan:
+def _scan(folder: PlateSource) -> PlateScan:
     mlf = find_file(folder, MEASUREMENT_DATA)
     try:
         mrf = find_file(folder, MEASUREMENT_DETAIL)
@@ -202,7 +208,7 @@ def _scan(folder: Path) -> PlateScan:
 
     layout = _channels(records, detail, setting)
     try:
-        entries = set(os.listdir(folder))
+        entries = {*folder.entries()[0]}
     except OSError:
         entries = set()
 

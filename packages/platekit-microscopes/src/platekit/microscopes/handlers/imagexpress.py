@@ -23,13 +23,17 @@ are read the first time ``PlateMetadata.positions`` is used, not by
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from platekit.microscopes._errors import PlateError
-from platekit.microscopes._handler import FilenameParser, MetadataHandler, MicroscopeHandler
+from platekit.microscopes._handler import (
+    FilenameParser,
+    MetadataHandler,
+    MicroscopeHandler,
+    local_path,
+)
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
+from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes.handlers._htd import HtdLayout, read_htd
 from platekit.microscopes.handlers._metaseries import (
     StagePositions,
@@ -42,6 +46,7 @@ from platekit.microscopes.handlers._metaseries import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from pathlib import Path
 
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 # What follows the plate prefix: well, site, wave, thumbnail mark, GUID, extension.
@@ -101,20 +106,12 @@ class ImageXpressParser(FilenameParser):
         return "".join(parts)
 
 
-def _listing(folder: Path) -> tuple[list[str], list[str]]:
-    """The names of the files and of the folders in ``folder``, from one ``os.scandir``."""
-    files: list[str] = []
-    folders: list[str] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                (folders if entry.is_dir() else files).append(entry.name)
-            except OSError:
-                continue
-    return files, folders
+def _listing(folder: PlateSource) -> tuple[list[str], list[str]]:
+    """The names of the files and of the folders in ``folder``, from the plate's shared listing."""
+    return folder.entries()
 
 
-def _pick_htd(names: Iterable[str], plate: Path) -> str | None:
+def _pick_htd(names: Iterable[str], plate: PlateSource) -> str | None:
     """The HTD among ``names``: the one named after the plate folder, else the first by name."""
     found = sorted(name for name in names if name.lower().endswith(".htd"))
     for name in found:
@@ -124,11 +121,11 @@ def _pick_htd(names: Iterable[str], plate: Path) -> str | None:
 
 
 def _find_htd(
-    plate: Path,
+    plate: PlateSource,
     files: list[str],
     folders: list[str],
     listings: dict[str, tuple[list[str], list[str]]],
-) -> Path:
+) -> PlateSource:
     """The plate's HTD, from the plate folder's listing or else ``TimePoint_1/``'s.
 
     Lists ``TimePoint_1/`` into ``listings`` when it looks there. Raises
@@ -152,22 +149,22 @@ def _find_htd(
 class ImageXpressMetadata(MetadataHandler):
     """Reads a MetaXpress plate's HTD, and the MetaSeries XML of its first plane."""
 
-    def find_metadata_file(self, plate: Path) -> Path:
-        plate = Path(plate)
+    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
+        plate = as_source(plate)
         files, folders = _listing(plate)
-        return _find_htd(plate, files, folders, {})
+        return local_path(_find_htd(plate, files, folders, {}))  # type: ignore[no-any-return]
 
-    def read(self, plate: Path) -> PlateMetadata:
-        return scan_plate(Path(plate)).metadata
+    def read(self, plate: PlateSource) -> PlateMetadata:
+        return scan_plate(as_source(plate)).metadata
 
-    def grid(self, plate: Path) -> tuple[int, int] | None:
+    def grid(self, plate: PlateSource) -> tuple[int, int] | None:
         return read_htd(self.find_metadata_file(plate)).grid
 
-    def channels(self, plate: Path) -> dict[int, str]:
+    def channels(self, plate: PlateSource) -> dict[int, str]:
         return read_htd(self.find_metadata_file(plate)).channels
 
 
-def scan_plate(plate: Path, projections: bool = False) -> PlateScan:
+def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     """Every plane of the ImageXpress plate in ``plate``, and its metadata.
 
     With ``projections``, the planes are the Z series' projections, at z 1
@@ -251,7 +248,7 @@ def _projection_notice(count: int, z_count: int, projections: bool) -> str:
 
 
 def _plane_folders(
-    plate: Path,
+    plate: PlateSource,
     files: list[str],
     folders: list[str],
     listings: dict[str, tuple[list[str], list[str]]],
@@ -289,7 +286,11 @@ def _missing(metadata: PlateMetadata, planes: dict[PlaneKey, str]) -> list[Plane
 
 
 def _metadata(
-    plate: Path, htd_path: Path, layout: HtdLayout, planes: dict[PlaneKey, str], z_count: int
+    plate: PlateSource,
+    htd_path: PlateSource,
+    layout: HtdLayout,
+    planes: dict[PlaneKey, str],
+    z_count: int,
 ) -> PlateMetadata:
     """The plate's metadata: the HTD's layout (with ``z_count`` planes), completed from the
     first plane's TIFF."""
@@ -331,7 +332,7 @@ def _metadata(
 
 
 def _z_step(
-    plate: Path, planes: dict[PlaneKey, str], first: PlaneKey, props: dict[str, str]
+    plate: PlateSource, planes: dict[PlaneKey, str], first: PlaneKey, props: dict[str, str]
 ) -> float | None:
     """The distance between the first plane and the same plane one Z further, in µm."""
     above = PlaneKey(first.well, first.site, first.channel, first.z_index + 1, first.timepoint)
@@ -353,14 +354,15 @@ class ImageXpressHandler(MicroscopeHandler):
     looks_for = "a *.HTD file (any case) in the plate folder or TimePoint_1/"
     parser = ImageXpressParser()
     metadata_handler = ImageXpressMetadata
+    reads_source = True
 
-    def scan(self, plate: Path) -> PlateScan:
-        return scan_plate(Path(plate))
+    def scan(self, plate: PlateSource) -> PlateScan:
+        return scan_plate(as_source(plate))
 
-    def scan_projections(self, plate: Path) -> PlateScan:
+    def scan_projections(self, plate: PlateSource) -> PlateScan:
         """The plate made of its Z series' projections (``ZStep_0``), at z 1.
 
         Raises :class:`~platekit.microscopes.PlateError` when it holds none,
         and what :meth:`scan` raises.
         """
-        return scan_plate(Path(plate), projections=True)
+        return scan_plate(as_source(plate), projections=True)

@@ -24,8 +24,14 @@ import os
 from pathlib import Path
 
 from platekit.microscopes._errors import BadPlaneError, PlateFormatError, UnknownPlateError
-from platekit.microscopes._handler import FilenameParser, MetadataHandler, MicroscopeHandler
+from platekit.microscopes._handler import (
+    FilenameParser,
+    MetadataHandler,
+    MicroscopeHandler,
+    local_path,
+)
 from platekit.microscopes._model import Channel, PlaneKey, PlateMetadata, PlateScan
+from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes._wells import row_number, well_name
 from platekit.microscopes.handlers._ngff_json import (
     VERSIONS,
@@ -65,22 +71,22 @@ class OmeZarrParser(FilenameParser):
 class OmeZarrMetadata(MetadataHandler):
     """Reads an OME-Zarr plate's JSON metadata, without zarr-python."""
 
-    def find_metadata_file(self, plate: Path) -> Path:
+    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
         """The plate group's ``zarr.json`` (NGFF 0.5) or ``.zattrs`` (NGFF 0.4).
 
         Raises ``FileNotFoundError`` when the folder has neither, or when
         they hold no ``plate`` metadata (saying what they hold instead), and
         :class:`~platekit.microscopes.PlateFormatError` when one is not JSON.
         """
-        folder = Path(plate)
+        folder = as_source(plate)
         found = root(folder)
         if found is None or "plate" not in found[2]:
             raise FileNotFoundError(not_a_plate(folder, found))
-        return found[0]
+        return local_path(found[0])  # type: ignore[no-any-return]
 
-    def read(self, plate: Path) -> PlateMetadata:
+    def read(self, plate: PlateSource) -> PlateMetadata:
         """The plate's metadata; raises as :meth:`OmeZarrHandler.scan` does."""
-        return _read_plate(Path(plate)).metadata
+        return _read_plate(as_source(plate)).metadata
 
 
 class OmeZarrHandler(MicroscopeHandler):
@@ -94,8 +100,9 @@ class OmeZarrHandler(MicroscopeHandler):
     )
     parser = OmeZarrParser()
     metadata_handler = OmeZarrMetadata
+    reads_source = True
 
-    def detect(self, plate: Path) -> Path | None:
+    def detect(self, plate: PlateSource) -> Path | PlateSource | None:
         """The plate group's metadata file, or ``None``.
 
         A ``zarr.json``/``.zattrs`` that is not JSON counts as this format's,
@@ -103,13 +110,13 @@ class OmeZarrHandler(MicroscopeHandler):
         an unknown plate.
         """
         try:
-            return self.metadata().find_metadata_file(Path(plate))
+            return self.metadata().find_metadata_file(as_source(plate))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return None
         except PlateFormatError as exc:
-            return Path(exc.path)
+            return Path(exc.path) if as_source(plate).is_local else as_source(exc.path)
 
-    def scan(self, plate: Path) -> PlateScan:
+    def scan(self, plate: PlateSource) -> PlateScan:
         """The plate's metadata and each plane's address, from its JSON files alone.
 
         Raises ``FileNotFoundError`` when the folder holds no Zarr group,
@@ -119,21 +126,25 @@ class OmeZarrHandler(MicroscopeHandler):
         line) for malformed JSON, metadata of another NGFF version, or
         metadata that breaks the specification in a way that hides planes.
         """
-        return _read_plate(Path(plate))
+        return _read_plate(as_source(plate))
 
-    def read_plane(self, plate: Path, address: str) -> np.ndarray:
+    def read_plane(self, plate: PlateSource, address: str) -> np.ndarray:
         """The 2-D plane at ``address`` (``"<array path>#<indices>"``), in the array's dtype.
 
         Raises ``FileNotFoundError`` when the array is gone and
         :class:`~platekit.microscopes.BadPlaneError` naming the array when
         it cannot be read or the address does not fit it.
         """
-        path, _, indices = _parse_address(Path(plate), address)
+        path, _, indices = _parse_address(as_source(plate), address)
         import numpy as np
         import zarr
 
         try:
-            array = zarr.open_array(str(path), mode="r")
+            if path.is_local:
+                array = zarr.open_array(path.location, mode="r")
+            else:
+                options = path.backend.storage_options
+                array = zarr.open_array(path.location, mode="r", storage_options=options)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"the array {str(path)!r} is gone; was the plate changed after it was opened?"
@@ -163,7 +174,7 @@ class OmeZarrHandler(MicroscopeHandler):
 # -- the plate -------------------------------------------------------------------------
 
 
-def _read_plate(folder: Path) -> PlateScan:
+def _read_plate(folder: PlateSource) -> PlateScan:
     found = root(folder)
     if found is None:
         raise FileNotFoundError(not_a_plate(folder, found))
@@ -223,9 +234,9 @@ def _read_plate(folder: Path) -> PlateScan:
     return PlateScan(metadata, planes, missing)
 
 
-def _folder_name(folder: Path) -> str:
+def _folder_name(folder: PlateSource) -> str:
     # abspath settles "." and ".." without following a symlink to another name.
-    name = Path(os.path.abspath(folder)).name
+    name = Path(os.path.abspath(folder.location)).name if folder.is_local else folder.name
     for suffix in (".ome.zarr", ".zarr"):
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
@@ -282,7 +293,7 @@ def _plate_wells(plate: Json, file: Path) -> tuple[int, int, list[tuple[str, str
     return rows, columns, [(well_name(*place), wells[place]) for place in sorted(wells)]
 
 
-def _well_fields(folder: Path, path: str, zarr_format: int) -> list[Field | None] | None:
+def _well_fields(folder: PlateSource, path: str, zarr_format: int) -> list[Field | None] | None:
     """Each field the well lists (``None`` where absent), or ``None`` for an absent well."""
     found = ngff_attrs(folder.joinpath(*path.split("/")), zarr_format)
     if found is None or "well" not in found[1]:
@@ -301,7 +312,7 @@ def _well_fields(folder: Path, path: str, zarr_format: int) -> list[Field | None
     return fields
 
 
-def _parse_address(plate: Path, address: str) -> tuple[Path, str, tuple[int, ...]]:
+def _parse_address(plate: PlateSource, address: str) -> tuple[PlateSource, str, tuple[int, ...]]:
     """The array's path, its path within the plate, and the indices of an address."""
     inside, mark, text = address.rpartition("#")
     try:

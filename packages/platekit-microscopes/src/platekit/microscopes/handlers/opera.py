@@ -14,13 +14,18 @@ point is taken from the file name (``sk<T>``) or the image id
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path, PurePosixPath
 
 from platekit.microscopes._errors import PlateFormatError
-from platekit.microscopes._handler import FilenameParser, MetadataHandler, MicroscopeHandler
+from platekit.microscopes._handler import (
+    FilenameParser,
+    MetadataHandler,
+    MicroscopeHandler,
+    local_path,
+)
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
+from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes._wells import parse_well, well_name
 from platekit.microscopes.handlers._harmony_index import (
     IMAGES_FOLDER,
@@ -81,19 +86,23 @@ _PARSER = OperaFilenameParser()
 class OperaMetadataHandler(MetadataHandler):
     """Reads a Harmony export's index (V5 ``Index.idx.xml``, V7 ``Index.xml``, ...)."""
 
-    def find_metadata_file(self, plate: Path) -> Path:
+    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
         """The index in ``plate`` or ``plate/Images``; ``FileNotFoundError`` if neither has one."""
-        found = find_index(Path(plate))
-        if found is None:
-            raise FileNotFoundError(
-                f"no Harmony index in {str(plate)!r}: looked for {', '.join(INDEX_NAMES)} in "
-                f"the folder and in its {IMAGES_FOLDER}/ folder; open the measurement folder "
-                "Harmony exported"
-            )
-        return found
+        return local_path(_index_file(as_source(plate)))  # type: ignore[no-any-return]
 
-    def read(self, plate: Path) -> PlateMetadata:
-        return scan_plate(Path(plate)).metadata
+    def read(self, plate: PlateSource) -> PlateMetadata:
+        return scan_plate(as_source(plate)).metadata
+
+
+def _index_file(plate: PlateSource) -> PlateSource:
+    found = find_index(plate)
+    if found is None:
+        raise FileNotFoundError(
+            f"no Harmony index in {str(plate)!r}: looked for {', '.join(INDEX_NAMES)} in "
+            f"the folder and in its {IMAGES_FOLDER}/ folder; open the measurement folder "
+            "Harmony exported"
+        )
+    return found
 
 
 class OperaPhenixHandler(MicroscopeHandler):
@@ -107,13 +116,14 @@ class OperaPhenixHandler(MicroscopeHandler):
     )
     parser = _PARSER
     metadata_handler = OperaMetadataHandler
+    reads_source = True
 
-    def detect(self, plate: Path) -> Path | None:
+    def detect(self, plate: PlateSource) -> Path | PlateSource | None:
         found = super().detect(plate)
         # "Index.xml" is a common name; only a Harmony root element makes it one of ours.
         if found is not None and found.name.lower() == "index.xml":
             try:
-                with open(found, "rb") as file:
+                with found.open("rb") as file:
                     head = file.read(4096)
             except OSError:
                 return None
@@ -121,11 +131,11 @@ class OperaPhenixHandler(MicroscopeHandler):
                 return None
         return found
 
-    def scan(self, plate: Path) -> PlateScan:
-        return scan_plate(Path(plate))
+    def scan(self, plate: PlateSource) -> PlateScan:
+        return scan_plate(as_source(plate))
 
 
-def scan_plate(plate: Path) -> PlateScan:
+def scan_plate(plate: PlateSource) -> PlateScan:
     """The Harmony export in ``plate``: its metadata and the address of every plane.
 
     Addresses are paths relative to ``plate`` (``Images/r01c01f01p01-ch1sk1fk1fl1.tiff``
@@ -134,12 +144,13 @@ def scan_plate(plate: Path) -> PlateScan:
     ``FileNotFoundError`` when there is no index and
     :class:`PlateFormatError` when it is malformed.
     """
-    index_path = OperaMetadataHandler().find_metadata_file(plate)
+    index_path = _index_file(plate)
     index = read_index(index_path)
     folder = index_path.parent
     prefix = folder.relative_to(plate).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
-    names = set(os.listdir(folder))
+    files, folders = folder.entries()
+    names = {*files, *folders}
     base = _timepoint_base(index)
 
     planes: dict[PlaneKey, str] = {}
@@ -266,7 +277,7 @@ def _plane_key(image: IndexImage, base: int, index: HarmonyIndex) -> tuple[int, 
     return row, column, PlaneKey(well_name(row, column), site, channel, plane, timepoint)
 
 
-def _file_in(folder: Path, url: str, names: set[str]) -> str | None:
+def _file_in(folder: PlateSource, url: str, names: set[str]) -> str | None:
     """``url`` as a path below ``folder`` when that file exists there, else ``None``.
 
     A URL that leaves the folder (absolute, ``..``, a drive or a scheme) names
@@ -317,7 +328,7 @@ def _plate_format(index: HarmonyIndex, wells: set[tuple[int, int]]) -> tuple[int
     return (max((r for r, _ in wells), default=1), max((c for _, c in wells), default=1))
 
 
-def _plate_name(plate: Path) -> str:
+def _plate_name(plate: PlateSource) -> str:
     """The measurement folder's name, also when the plate opened is its Images/ folder."""
     folder = plate.resolve()
     return folder.parent.name if folder.name.lower() == IMAGES_FOLDER.lower() else folder.name
@@ -358,14 +369,14 @@ def _z_step(positions: dict[PlaneKey, tuple[float, float, float | None]]) -> flo
     return None
 
 
-def _dtype(plate: Path, planes: dict[PlaneKey, str]) -> str | None:
+def _dtype(plate: PlateSource, planes: dict[PlaneKey, str]) -> str | None:
     """The pixel type of the first plane's TIFF (the index does not say), or ``None``."""
     if not planes:
         return None
     import tifffile
 
     try:
-        with tifffile.TiffFile(plate / planes[min(planes)]) as tiff:
+        with (plate / planes[min(planes)]).open("rb") as file, tifffile.TiffFile(file) as tiff:
             return str(tiff.pages.first.dtype)
     except Exception:
         # A damaged first file is reported when it is read, not here.

@@ -94,6 +94,11 @@ class FsspecBackend(ReadOnlyBackend):
         return cls(protocol_of(url), storage_options)
 
     @property
+    def storage_options(self) -> dict[str, Any]:
+        """The options the filesystem is made with (may hold credentials: never log them)."""
+        return dict(self._options)
+
+    @property
     def fs(self) -> Any:
         """The fsspec filesystem, made on first use (``ImportError`` as :func:`filesystem`)."""
         if self._fs is None:
@@ -241,13 +246,16 @@ class FsspecBackend(ReadOnlyBackend):
         Raises ``FileNotFoundError`` naming the path and the backend, and
         ``IsADirectoryError`` for a folder.
         """
-        if self.is_dir(path):
-            raise StorageIsADirectoryError(21, "a folder, not a file, in the fsspec backend", path)
         try:
             if self._local:
                 return open(self._path(path), "rb")
             return self.fs.open(self._path(path), "rb")  # type: ignore[no-any-return]
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            # Asked only on failure, so a read costs no request to describe the path first.
+            if self.is_dir(path):
+                raise StorageIsADirectoryError(
+                    21, "a folder, not a file, in the fsspec backend", os.fspath(path)
+                ) from None
             raise not_found(self, path) from None
 
     def load(self, path: PathLike, **kwargs: Any) -> bytes:

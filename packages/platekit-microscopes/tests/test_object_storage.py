@@ -1,0 +1,134 @@
+"""Plates in object storage: read in place from a real S3-protocol server (moto_server).
+
+The server runs as a process on 127.0.0.1; nothing of boto or s3fs is mocked.
+Requests are counted where s3fs sends them, to show that opening a plate
+lists each folder once, whatever the number of its files.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+
+from platekit.microscopes import detect_microscope, open_plate
+from platekit.microscopes.testing import write_plate
+
+pytestmark = pytest.mark.slow
+
+KINDS = ["imagexpress", "opera_phenix", "cellvoyager", "omezarr"]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Any:
+    from platekit.storage.testing_s3 import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Storage options for the server; fake credentials in this test's environment only."""
+    from platekit.storage.testing_s3 import FAKE_CREDENTIALS
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    return {"endpoint_url": s3_endpoint}
+
+
+def filesystem(options: dict[str, str]) -> Any:
+    import fsspec
+
+    return fsspec.filesystem("s3", **options)
+
+
+def upload(folder: Path, options: dict[str, str]) -> str:
+    """The plate folder copied to a new bucket; its URL."""
+    fs = filesystem(options)
+    bucket = f"plates-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(bucket)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        fs.pipe(
+            f"{bucket}/screen/{folder.name}/{file.relative_to(folder).as_posix()}",
+            file.read_bytes(),
+        )
+    fs.invalidate_cache()
+    return f"s3://{bucket}/screen/{folder.name}"
+
+
+class Requests:
+    """Counts the requests s3fs sends, by S3 operation."""
+
+    def __init__(self, fs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: Counter[str] = Counter()
+        call = fs._call_s3
+
+        async def counting(method: str, *args: Any, **kwargs: Any) -> Any:
+            self.sent[method] += 1
+            return await call(method, *args, **kwargs)
+
+        monkeypatch.setattr(fs, "_call_s3", counting)
+        self.fs = fs
+
+    def reset(self) -> None:
+        self.sent.clear()
+        self.fs.invalidate_cache()
+
+    @property
+    def listings(self) -> int:
+        return self.sent["list_objects_v2"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_plate_in_s3_reads_as_the_same_plate_on_disk(
+    kind: str, tmp_path: Path, s3: dict[str, str]
+) -> None:
+    folder = write_plate(kind, tmp_path / "Plate1", wells=["A01", "B02"], sites=2, channels=2)
+    url = upload(folder, s3)
+    assert detect_microscope(url, storage_options=s3).name == kind
+    remote = open_plate(url, storage_options=s3)
+    local = open_plate(folder)
+    assert remote.metadata.wells == local.metadata.wells
+    assert remote.metadata.channels == local.metadata.channels
+    assert list(remote.planes()) == list(local.planes())
+    assert remote.missing() == local.missing()
+    for key, _ in list(local.planes())[:3]:
+        np.testing.assert_array_equal(remote.read_plane(key), local.read_plane(key))
+
+
+@pytest.mark.parametrize("kind", ["imagexpress", "opera_phenix", "cellvoyager"])
+def test_opening_a_plate_lists_each_folder_once_whatever_its_size(
+    kind: str, tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = Requests(filesystem(s3), monkeypatch)
+    sent = {}
+    for wells in (["A01"], [f"{row}{col:02d}" for row in "ABCD" for col in range(1, 7)]):
+        folder = write_plate(kind, tmp_path / f"P{len(wells)}", wells=wells, sites=2, channels=2)
+        url = upload(folder, s3)
+        counted.reset()
+        plate = open_plate(url, storage_options=s3)
+        assert len(list(plate.planes())) == len(wells) * 4
+        sent[len(wells)] = dict(counted.sent)
+    # One listing per folder of the plate, shared by detection and the scan; and no request
+    # per file: a plate of 24 wells (96 files) costs what one of 1 well (4 files) does.
+    assert sent[1] == sent[24], sent
+    assert 1 <= sent[24]["list_objects_v2"] <= 3, sent
+
+
+def test_no_plate_at_the_url_is_one_sentence(tmp_path: Path, s3: dict[str, str]) -> None:
+    folder = tmp_path / "notaplate"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("nothing here")
+    url = upload(folder, s3)
+    with pytest.raises(ValueError, match=f"{url!r} is not a plate platekit can read"):
+        open_plate(url, storage_options=s3)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        open_plate("s3://no-such-bucket-anywhere/plate", storage_options=s3)
