@@ -387,17 +387,16 @@ def bench_arrays(work: Path, quick: bool, rounds: int) -> ArraysResult:
     shutil.rmtree(folder)
 
     print("writing a 384-well plate of small images for building its array...", flush=True)
-    wide = open_plate(
-        write_plate(
-            "imagexpress",
-            work / "arrays384",
-            wells=well_names(384, 24),
-            sites=9,
-            channels=4,
-            shape=(8, 8),
-            plate_format=(16, 24),
-        )
+    wide_folder = write_plate(
+        "imagexpress",
+        work / "arrays384",
+        wells=well_names(384, 24),
+        sites=9,
+        channels=4,
+        shape=(8, 8),
+        plate_format=(16, 24),
     )
+    wide = open_plate(wide_folder)
     build_ms = {}
     for name, build in (("to_dask()", wide.to_dask), ("to_xarray()", wide.to_xarray)):
         build()
@@ -408,7 +407,7 @@ def bench_arrays(work: Path, quick: bool, rounds: int) -> ArraysResult:
             times.append((time.perf_counter() - started) * 1e3)
         build_ms[name] = statistics.median(times)
     build_planes = sum(1 for _ in wide.planes())
-    shutil.rmtree(wide.path)
+    shutil.rmtree(wide_folder)
     facts = (
         f"{wells} wells x {sites} sites x {channels} channels of {size}x{size} uint16 "
         f"({len(planes)} planes), median of {rounds} rounds; {os.cpu_count()} CPUs"

@@ -125,8 +125,8 @@ def _number(name: str) -> Callable[[Any], int]:
 
 def _channel(plate: Plate) -> Callable[[Any], int]:
     by_name = {}
-    for number, channel in sorted(plate.metadata.channels.items(), reverse=True):
-        by_name[channel.name] = number  # the first channel of a name wins
+    for number, found in sorted(plate.metadata.channels.items(), reverse=True):
+        by_name[found.name] = number  # the first channel of a name wins
 
     def channel(value: Any) -> int:
         if isinstance(value, str):

@@ -172,7 +172,8 @@ def _plane_shape(plate: Plate, present: set[PlaneKey]) -> tuple[int, int]:
     meta = plate.metadata
     if meta.image_shape is not None:
         return meta.image_shape
-    return _first_plane(plate, present).shape  # type: ignore[no-any-return]
+    height, width = _first_plane(plate, present).shape
+    return height, width
 
 
 def _dtype(plate: Plate) -> np.dtype[Any]:
@@ -180,7 +181,7 @@ def _dtype(plate: Plate) -> np.dtype[Any]:
     if meta.dtype is not None:
         return np.dtype(meta.dtype)
     present = {key for key, _ in plate.planes()}
-    return _first_plane(plate, present).dtype  # type: ignore[no-any-return]
+    return _first_plane(plate, present).dtype
 
 
 def _first_plane(plate: Plate, present: set[PlaneKey]) -> np.ndarray:
@@ -209,7 +210,8 @@ def _fill(plate: Plate, fill_value: Any) -> np.generic:
             f"fill_value {fill_value!r} does not fit this plate's {dtype} pixels; give a "
             f"value {dtype} holds (0 is the default)"
         )
-    return value[()]  # type: ignore[no-any-return]
+    scalar: np.generic = value.dtype.type(value)
+    return scalar
 
 
 @dataclass
@@ -238,9 +240,9 @@ class _PlaneSource:
         """The planes at ``index``: slices or numbers (dask passes both), one per dimension."""
         parts = index if isinstance(index, tuple) else (index,)
         if any(part is Ellipsis for part in parts):
-            at = next(n for n, part in enumerate(parts) if part is Ellipsis)
+            where = next(n for n, part in enumerate(parts) if part is Ellipsis)
             fill = (slice(None),) * (self.ndim - len(parts) + 1)
-            parts = (*parts[:at], *fill, *parts[at + 1 :])
+            parts = (*parts[:where], *fill, *parts[where + 1 :])
         parts = (*parts, *(slice(None),) * (self.ndim - len(parts)))
         leading, plane = parts[:-2], parts[-2:]
         picks = [
@@ -265,7 +267,9 @@ class _PlaneSource:
             for axis, part in enumerate(leading)
             if not isinstance(part, slice) and np.ndim(part) == 0
         )
-        return out.squeeze(axis=numbers)[(..., *plane)]
+        inside: tuple[Any, ...] = (Ellipsis, *plane)
+        chunk: np.ndarray = out.squeeze(axis=numbers)[inside]
+        return chunk
 
     def _read(self, key: PlaneKey) -> np.ndarray:
         pixels = self.plate.read_plane(key)

@@ -10,7 +10,6 @@ read as the fill value.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from platekit.microscopes._arrays import _fill, _import
 
@@ -71,7 +70,8 @@ def recorded_absent(plate: Plate, wells: tuple[str, ...]) -> set[PlaneKey]:
     return found
 
 
-def _platekit_attributes(group: Path) -> dict[str, Any]:
+def _platekit_attributes(group: Any) -> dict[str, Any]:
+    """The ``platekit`` attributes of the well group ``group`` (a path, or what reads like one)."""
     for name, inside in (("zarr.json", ("attributes", "platekit")), (".zattrs", ("platekit",))):
         try:
             found: Any = json.loads((group / name).read_text(encoding="utf-8"))
@@ -167,4 +167,5 @@ def _one_shape(plate: Plate, built: dict[tuple[str, int], Any]) -> tuple[int, in
             f"{first.shape[-2:]} and {other[0]} is {other[1].shape[-2:]}; choose fields of "
             "one size with well= and site="
         )
-    return shapes.pop()  # type: ignore[return-value]
+    height, width = shapes.pop()
+    return height, width
