@@ -132,3 +132,54 @@ def test_no_plate_at_the_url_is_one_sentence(tmp_path: Path, s3: dict[str, str])
         open_plate(url, storage_options=s3)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         open_plate("s3://no-such-bucket-anywhere/plate", storage_options=s3)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "platekit.registry", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_inspect_reads_a_plate_at_an_s3_url(tmp_path: Path, s3: dict[str, str]) -> None:
+    url = upload(write_plate("opera_phenix", tmp_path / "Plate1", wells=["A01", "B02"]), s3)
+    done = run_cli("inspect", url, "--storage-option", f"endpoint_url={s3['endpoint_url']}")
+    assert done.returncode == 0, done.stderr
+    assert f"{url}: Revvity Opera Phenix" in done.stdout
+    assert "(decodable)" in done.stdout
+
+
+def test_inspect_errors_at_urls_are_one_line(tmp_path: Path, s3: dict[str, str]) -> None:
+    endpoint = f"endpoint_url={s3['endpoint_url']}"
+    url = upload(write_plate("imagexpress", tmp_path / "Plate1"), s3)
+    no_credentials = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    cases = [
+        (["s3://no-such-bucket-anywhere/plate", "--storage-option", endpoint], "does not exist"),
+        ([url + "-nothing", "--storage-option", endpoint], "does not exist"),
+        ([url, "--storage-option", endpoint], None),
+        ([url, "--storage-option", "endpoint_url"], "is not KEY=VALUE"),
+    ]
+    for args, expected in cases:
+        done = run_cli("inspect", *args)
+        if expected is None:
+            assert done.returncode == 0, done.stderr
+            continue
+        # One line saying what is wrong (after argparse's usage, for a malformed option).
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert expected in done.stderr.strip().splitlines()[-1], done.stderr
+    done = run_cli("inspect", url, "--storage-option", endpoint, env=no_credentials)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"platekit: no credentials to read {url!r}"), done.stderr

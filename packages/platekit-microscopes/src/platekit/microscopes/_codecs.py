@@ -129,7 +129,7 @@ def check_compressions(plate: Plate) -> list[CompressionCheck]:
     by_compression: dict[str, tuple[PlaneKey, str]] = {}
     for key, address in first_per_channel.values():
         try:
-            with tifffile.TiffFile(plate.path / address) as tiff:
+            with (plate.source / address).open() as file, tifffile.TiffFile(file) as tiff:
                 name = compression_name(tiff.pages.first)
         except Exception:
             # A damaged file is a bad plane, which reading or converting it reports.
@@ -137,7 +137,7 @@ def check_compressions(plate: Plate) -> list[CompressionCheck]:
         by_compression.setdefault(name, (key, address))
     checks = []
     for name, (key, address) in by_compression.items():
-        path = plate.path / address
+        path = plate.source / address
         try:
             plate.read_plane(key)
         except (MissingCodecError, BadPlaneError, FileNotFoundError) as exc:

@@ -25,6 +25,32 @@ def _fail(error: BaseException | str) -> int:
     return 1
 
 
+def _option_pair(text: str) -> tuple[str, object]:
+    """``key=value`` of ``--storage-option``; ``true``/``false`` become booleans."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text.split('=')[0]!r} is not KEY=VALUE; give a storage option such as "
+            "endpoint_url=http://host:9000 or anon=true"
+        )
+    lowered = value.strip().lower()
+    return key.strip(), {"true": True, "false": False}.get(lowered, value)
+
+
+def _add_storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        type=_option_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an fsspec option for a plate at a URL (s3://...), e.g. endpoint_url=..., "
+        "anon=true, profile=...; repeatable. Credentials otherwise come from the environment "
+        "and ~/.aws",
+    )
+
+
 class ConvertCommand(Command):
     name = "convert"
     help = "convert a plate (ImageXpress, Opera Phenix, CellVoyager, OME-Zarr) to OME-Zarr"
@@ -298,7 +324,10 @@ class InspectCommand(Command):
             "channels, z planes, time points, pixel size, planes missing from the folder, and "
             "whether the compression of its image files can be decoded (exit 1 when not)."
         )
-        parser.add_argument("plate", metavar="PLATE", help="the plate's folder")
+        parser.add_argument(
+            "plate", metavar="PLATE", help="the plate's folder, or its URL (s3://bucket/plate)"
+        )
+        _add_storage_option(parser)
         parser.add_argument(
             "--microscope",
             default="auto",
@@ -340,8 +369,13 @@ class InspectCommand(Command):
         if not args.overview and (args.field is not None or args.channel or args.contrast):
             return _fail("--field, --channel and --contrast shape the overview; add --overview PNG")
         try:
-            plate = open_plate(args.plate, args.microscope, projections=args.projections)
-        except (PlateError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
+            plate = open_plate(
+                args.plate,
+                args.microscope,
+                projections=args.projections,
+                storage_options=dict(args.storage_options),
+            )
+        except (PlateError, OSError, KeyError, ImportError) as exc:
             return _fail(exc)
         checks = check_compressions(plate)
         if args.json:

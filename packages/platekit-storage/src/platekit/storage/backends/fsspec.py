@@ -13,12 +13,18 @@ what to install.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat as stat_module
 from typing import Any
 
 from platekit.storage._base import ReadOnlyBackend, not_found
-from platekit.storage._errors import StorageIsADirectoryError, StorageNotADirectoryError
+from platekit.storage._errors import (
+    StorageIsADirectoryError,
+    StorageNotADirectoryError,
+    StorageOSError,
+    StoragePermissionError,
+)
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 from platekit.storage._stat import FileStat
@@ -26,7 +32,7 @@ from platekit.storage._verified import check_request, verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
     from typing import IO
 
     PathLike = str | os.PathLike[str]
@@ -78,6 +84,35 @@ def filesystem(protocol: str, storage_options: dict[str, Any] | None = None) -> 
         ) from exc
 
 
+# botocore's errors, known by name so that this module needs no botocore.
+_NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
+_UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError")
+
+
+@contextlib.contextmanager
+def _remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
+    """Missing credentials and an unreachable endpoint as one sentence each, naming the path."""
+    try:
+        yield
+    except Exception as exc:
+        kind = type(exc).__name__
+        where = os.fspath(path)
+        if kind in _NO_CREDENTIALS:
+            raise StoragePermissionError(
+                f"no credentials to read {where!r}: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials, or pass the storage "
+                "options key and secret (anon=true for a public bucket)"
+                if protocol.startswith("s3")
+                else f"no credentials to read {where!r}; give them as the filesystem expects"
+            ) from None
+        if kind in _UNREACHABLE:
+            raise StorageOSError(
+                f"cannot reach the {protocol} server for {where!r} ({exc}); check the "
+                "endpoint_url storage option and the network"
+            ) from None
+        raise
+
+
 class FsspecBackend(ReadOnlyBackend):
     """Reads, lists and describes files through one fsspec filesystem; refuses writes."""
 
@@ -125,7 +160,8 @@ class FsspecBackend(ReadOnlyBackend):
 
     def _info(self, path: PathLike) -> dict[str, Any] | None:
         try:
-            return self.fs.info(self._path(path))  # type: ignore[no-any-return]
+            with _remote_errors(self.protocol, path):
+                return self.fs.info(self._path(path))  # type: ignore[no-any-return]
         except (FileNotFoundError, NotADirectoryError):
             return None
 
@@ -153,7 +189,8 @@ class FsspecBackend(ReadOnlyBackend):
                 raise not_found(self, path) from None
             return files, folders
         try:
-            listed = self.fs.ls(where, detail=True)
+            with _remote_errors(self.protocol, path):
+                listed = self.fs.ls(where, detail=True)
         except (FileNotFoundError, NotADirectoryError):
             raise not_found(self, path) from None
         prefix = where + "/"
@@ -249,7 +286,8 @@ class FsspecBackend(ReadOnlyBackend):
         try:
             if self._local:
                 return open(self._path(path), "rb")
-            return self.fs.open(self._path(path), "rb")  # type: ignore[no-any-return]
+            with _remote_errors(self.protocol, path):
+                return self.fs.open(self._path(path), "rb")  # type: ignore[no-any-return]
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             # Asked only on failure, so a read costs no request to describe the path first.
             if self.is_dir(path):
