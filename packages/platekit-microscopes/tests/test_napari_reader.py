@@ -95,5 +95,5 @@ def test_a_folder_that_is_no_plate_is_left_to_other_readers(
     (tmp_path / "notes.txt").write_text("not a plate")
     assert get_reader(str(tmp_path)) is None
     assert get_reader(str(tmp_path / "notes.txt")) is None
-    with pytest.raises(ValueError, match="No compatible readers"):
+    with pytest.raises(ValueError, match="platekit-microscopes"):
         npe2.read([str(tmp_path)], stack=False, plugin_name="platekit-microscopes")
