@@ -257,10 +257,11 @@ class TiffFormat(FileFormat):
 _AXIS_LETTERS = frozenset("TZCQIRHEPLVMYXS")
 
 
-def _declared_axes(axes: object, shape: tuple[int, ...], photometric: object) -> dict[str, Any]:
-    """tifffile's options for writing an array of ``shape`` declared as ``axes``, checked."""
+def _declared_axes(given: object, shape: tuple[int, ...], photometric: object) -> dict[str, Any]:
+    """tifffile's options for writing an array of ``shape`` declared as ``given`` axes, checked."""
     problem = None
-    if not isinstance(axes, str) or not axes:
+    axes = given if isinstance(given, str) else ""
+    if not axes:
         problem = "axes must be a string of axis letters such as 'ZYX'"
     elif len(axes) != len(shape):
         problem = f"one letter per dimension is needed, {len(axes)} for {len(shape)}"
@@ -277,7 +278,7 @@ def _declared_axes(axes: object, shape: tuple[int, ...], photometric: object) ->
     elif "S" not in axes and photometric == "rgb":
         problem = "photometric='rgb' needs a sample axis S in the axes"
     if problem:
-        raise ValueError(f"the TIFF axes {axes!r} do not match pixel shape {shape}: {problem}")
+        raise ValueError(f"the TIFF axes {given!r} do not match pixel shape {shape}: {problem}")
     options: dict[str, Any] = {"metadata": {"axes": axes}}
     if "S" in axes:
         options["photometric"] = "rgb"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Literal
 
     Codec = Literal["zstd", "zlib", "gzip", "blosc", "lz4", "none"]
@@ -133,7 +134,7 @@ class ZarrConfig:
         if zarr_format == 2:
             import numcodecs  # type: ignore[import-untyped]
 
-            v2 = {
+            v2: dict[str, Callable[[], Any]] = {
                 "zstd": lambda: numcodecs.Zstd(level=level),
                 "zlib": lambda: numcodecs.Zlib(level=level),
                 "gzip": lambda: numcodecs.GZip(level=level),
@@ -152,7 +153,7 @@ class ZarrConfig:
         if self.codec == "gzip":
             return [codecs.GzipCodec(level=level)]
         if self.codec == "blosc":
-            shuffle = "shuffle" if self.shuffle else "noshuffle"
+            shuffle: Literal["shuffle", "noshuffle"] = "shuffle" if self.shuffle else "noshuffle"
             return [codecs.BloscCodec(cname=self.blosc_compressor, clevel=level, shuffle=shuffle)]
         return [_numcodecs_v3(self.codec, level)]
 

@@ -27,7 +27,7 @@ VERIFIED_RESOURCE_MAX_BYTES = 64 * 1024 * 1024
 class PolystoreCalls:
     """polystore's backend methods over a platekit backend's."""
 
-    def list_files(  # type: ignore[override]
+    def list_files(
         self,
         directory: PathLike,
         pattern: str | None = None,
@@ -35,15 +35,16 @@ class PolystoreCalls:
         recursive: bool = False,
     ) -> list[str]:
         """As platekit's, with polystore's positional ``pattern, extensions, recursive``."""
-        return super().list_files(  # type: ignore[misc]
+        found: list[str] = super().list_files(  # type: ignore[misc]
             directory, pattern=pattern, extensions=extensions, recursive=recursive
         )
+        return found
 
     def delete_all(self, path: PathLike) -> None:
         """Remove the file, or the folder and everything in it, at ``path``."""
         self.delete(path, recursive=True)  # type: ignore[attr-defined]
 
-    def stat(self, path: PathLike) -> dict[str, Any]:  # type: ignore[override]
+    def stat(self, path: PathLike) -> dict[str, Any]:
         """polystore's record: ``type`` (file, directory, symlink or missing), ``path``,
         ``exists``, and ``target`` for a link."""
         backend: StorageBackend = self  # type: ignore[assignment]

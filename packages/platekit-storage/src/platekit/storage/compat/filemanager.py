@@ -33,7 +33,7 @@ class FileManager(_PlatekitFileManager):
     def _get_backend(self, backend: str) -> Any:
         return self.backend(backend)
 
-    def list_files(  # type: ignore[override]
+    def list_files(
         self,
         directory: PathLike,
         backend: str,

@@ -12,14 +12,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class MemoryStorageBackend(PolystoreCalls, _PlatekitMemory):
+class MemoryStorageBackend(PolystoreCalls, _PlatekitMemory):  # type: ignore[misc]
     """platekit's memory backend, called as polystore calls its own.
 
     ``MemoryStorageBackend(shared_dict)`` keeps the files in ``shared_dict``
     (platekit's ``MemoryBackend(store)``), seen as ``_memory_store``.
     """
 
-    _backend_type = None  # platekit's "memory" is already registered
+    _backend_type = None  # type: ignore[assignment]  # platekit's "memory" is registered
 
     def __init__(self, shared_dict: dict[str, Any] | None = None) -> None:
         super().__init__(shared_dict)
@@ -32,7 +32,7 @@ class MemoryStorageBackend(PolystoreCalls, _PlatekitMemory):
     def _memory_store(self) -> Any:
         return self._files
 
-    def list_files(  # type: ignore[override]
+    def list_files(
         self,
         directory: Any,
         pattern: str | None = None,

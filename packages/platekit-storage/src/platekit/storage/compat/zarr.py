@@ -6,23 +6,23 @@ store rooted at its first component ending in ``.zarr``.
 
 from __future__ import annotations
 
+from platekit.storage._zarr_config import ZarrConfig as PlatekitZarrConfig
 from platekit.storage.backends.zarr import ZarrBackend as _PlatekitZarr
 from platekit.storage.compat.base import PolystoreCalls
 from platekit.storage.compat.config import ZarrConfig
 
 
-class ZarrStorageBackend(PolystoreCalls, _PlatekitZarr):
+class ZarrStorageBackend(PolystoreCalls, _PlatekitZarr):  # type: ignore[misc]
     """platekit's zarr backend, made from polystore's ``ZarrConfig`` (or platekit's)."""
 
-    _backend_type = None  # platekit's "zarr" is already registered
+    _backend_type = None  # type: ignore[assignment]  # platekit's "zarr" is registered
 
-    def __init__(self, zarr_config: object = None) -> None:
-        if isinstance(zarr_config, ZarrConfig):
-            zarr_config = zarr_config.platekit()
-        super().__init__(
-            zarr_config=zarr_config if zarr_config is not None else ZarrConfig().platekit()
-        )  # type: ignore[arg-type]
-        self.config = zarr_config
+    def __init__(self, zarr_config: ZarrConfig | PlatekitZarrConfig | None = None) -> None:
+        settings = ZarrConfig() if zarr_config is None else zarr_config
+        if isinstance(settings, ZarrConfig):
+            settings = settings.platekit()
+        super().__init__(zarr_config=settings)
+        self.config = zarr_config if zarr_config is not None else ZarrConfig()
 
     @property
     def name(self) -> str:

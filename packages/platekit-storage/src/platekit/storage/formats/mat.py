@@ -16,7 +16,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 
 def _scipy_io() -> Any:
     try:
-        import scipy.io
+        import scipy.io  # type: ignore[import-untyped]
     except ImportError:
         from platekit.registry._install import install_command
 
