@@ -306,3 +306,27 @@ def test_without_dask_the_methods_say_what_to_install(tmp_path: Path) -> None:
     for line in lines:
         assert "need dask and xarray" in line
         assert "pip install" in line and "[arrays]" in line
+
+
+@pytest.mark.slow
+def test_the_array_computes_on_dask_distributed_worker_processes(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    plates = [_plate(kind, tmp_path) for kind in ("cellvoyager", "omezarr")]
+    arrays = [plate.to_dask(well="A01", fill_value=5) for plate in plates]
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            timeout=60,
+        ) as cluster,
+        distributed.Client(cluster, timeout=60) as client,
+    ):
+        # The arrays cross to a worker process, pickled, and their planes are read there.
+        futures = client.compute(arrays)
+        distributed.wait(futures, timeout=60)
+        computed = client.gather(futures)
+    for array, result in zip(arrays, computed, strict=True):
+        np.testing.assert_array_equal(result, array.compute(scheduler="sync"))
