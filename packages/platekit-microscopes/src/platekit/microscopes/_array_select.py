@@ -64,8 +64,9 @@ class Selection:
 
     def planes(self) -> Iterator[PlaneKey]:
         """Every chosen plane, in the array's order (the last dimension fastest)."""
-        for position in itertools.product(*(range(size) for size in self.shape)):
-            yield self.key(position)
+        # A dropped dimension has its one value: the product runs in the array's order.
+        for well, site, time, channel, z in itertools.product(*self.axes):
+            yield PlaneKey(well, site, channel, z, time)
 
 
 def select(plate: Plate, well: Any, site: Any, channel: Any, z: Any, t: Any) -> Selection:

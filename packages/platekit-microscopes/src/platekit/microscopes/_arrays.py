@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 _OME_ZARR = "omezarr"
 
 
-def _import(module: str) -> Any:
+def need(module: str) -> Any:
     """``module`` imported, or an ImportError naming the extra that installs it."""
     import importlib
 
@@ -56,7 +56,7 @@ def plate_dask(
     mask: bool = False,
 ) -> Any:
     """The selected planes of ``plate`` as a dask array (see :meth:`Plate.to_dask`)."""
-    da = _import("dask.array")
+    da = need("dask.array")
     selection = select(plate, well, site, channel, z, t)
     present = {key for key, _ in plate.planes()}
     recorded: set[PlaneKey] = set()
@@ -66,29 +66,34 @@ def plate_dask(
         # A converted plate holds its source's absent planes, written as zeros.
         recorded = recorded_absent(plate, selection.wells)
         present -= recorded
-    shape, chunks = _pixel_layout(plate, selection, present, fill_value)
-    if mask or recorded:
-        absent = ~_presence(selection, present)
-        lazy = da.broadcast_to(
-            da.from_array(absent[..., None, None], chunks=1), shape, chunks=chunks
+    shape = (*selection.shape, *_plane_shape(plate, present))
+    # One chunk per plane; from_zarr gives an OME-Zarr plate its arrays' own chunks.
+    chunks = (*(1,) * len(selection.shape), *shape[-2:])
+    if mask:
+        return _lazy_mask(~_presence(selection, present), shape, chunks)
+    fill = fill_for(plate, fill_value)
+    if plate.microscope != _OME_ZARR:
+        source = _PlaneSource(plate, selection, present, shape, fill)
+        return da.from_array(
+            source,
+            chunks=chunks,
+            name=f"plate-{uuid.uuid4().hex}",
+            meta=np.empty((0,) * len(shape), dtype=source.dtype),
+            asarray=False,
         )
-        if mask:
-            return lazy
-    if plate.microscope == _OME_ZARR:
-        from platekit.microscopes._arrays_zarr import zarr_dask
+    from platekit.microscopes._arrays_zarr import zarr_dask
 
-        pixels = zarr_dask(plate, selection, fill_value)
-        if recorded and absent.any():
-            return da.where(lazy, _fill(plate, fill_value), pixels)
-        return pixels
-    source = _PlaneSource(plate, selection, present, shape, _fill(plate, fill_value))
-    return da.from_array(
-        source,
-        chunks=chunks,
-        name=f"plate-{uuid.uuid4().hex}",
-        meta=np.empty((0,) * len(shape), dtype=source.dtype),
-        asarray=False,
-    )
+    pixels = zarr_dask(plate, selection, fill)
+    absent = ~_presence(selection, present) if recorded else None
+    if absent is not None and absent.any():
+        return da.where(_lazy_mask(absent, shape, chunks), fill, pixels)
+    return pixels
+
+
+def _lazy_mask(absent: np.ndarray, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
+    """The per-plane ``absent`` array broadcast over each plane's pixels, chunked as they are."""
+    da = need("dask.array")
+    return da.broadcast_to(da.from_array(absent[..., None, None], chunks=1), shape, chunks=chunks)
 
 
 def plate_xarray(
@@ -103,7 +108,7 @@ def plate_xarray(
     mask: bool = False,
 ) -> Any:
     """The selected planes of ``plate`` as an xarray DataArray (see :meth:`Plate.to_xarray`)."""
-    xr = _import("xarray")
+    xr = need("xarray")
     data = plate_dask(plate, well, site, channel, z, t, fill_value=fill_value, mask=mask)
     selection = select(plate, well, site, channel, z, t)
     meta = plate.metadata
@@ -132,7 +137,7 @@ def plate_xarray(
         "z_step_um": meta.z_step_um,
     }
     if not mask:
-        attrs["fill_value"] = _fill(plate, fill_value).item()
+        attrs["fill_value"] = fill_for(plate, fill_value).item()
     return xr.DataArray(
         data,
         dims=selection.dims,
@@ -155,16 +160,6 @@ def _presence(selection: Selection, present: set[PlaneKey]) -> np.ndarray:
     """Whether each selected plane is present, shaped as the selection's leading dimensions."""
     found = np.array([key in present for key in selection.planes()], dtype=bool)
     return found.reshape(selection.shape)
-
-
-def _pixel_layout(
-    plate: Plate, selection: Selection, present: set[PlaneKey], fill_value: Any
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The array's shape and its chunks, one plane each (per zarr chunk is from_zarr's)."""
-    height, width = _plane_shape(plate, present)
-    _fill(plate, fill_value)
-    shape = (*selection.shape, height, width)
-    return shape, (*(1,) * len(selection.shape), height, width)
 
 
 def _plane_shape(plate: Plate, present: set[PlaneKey]) -> tuple[int, int]:
@@ -196,7 +191,7 @@ def _first_plane(plate: Plate, present: set[PlaneKey]) -> np.ndarray:
     return plate.read_plane(min(present))
 
 
-def _fill(plate: Plate, fill_value: Any) -> np.generic:
+def fill_for(plate: Plate, fill_value: Any) -> np.generic:
     """``fill_value`` in the plate's pixel type; ``ValueError`` when that type cannot hold it."""
     dtype = _dtype(plate)
     try:

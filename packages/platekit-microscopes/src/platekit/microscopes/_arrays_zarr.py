@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 
-from platekit.microscopes._arrays import _fill, _import
+from platekit.microscopes._arrays import need
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    import numpy as np
 
     from platekit.microscopes._array_select import Selection
     from platekit.microscopes._model import PlaneKey
@@ -24,10 +26,9 @@ if TYPE_CHECKING:
 _ROLES = ("t", "c", "z")
 
 
-def zarr_dask(plate: Plate, selection: Selection, fill_value: Any) -> Any:
+def zarr_dask(plate: Plate, selection: Selection, fill: np.generic) -> Any:
     """The selected planes of the OME-Zarr ``plate``, one dask chunk per zarr chunk."""
-    da = _import("dask.array")
-    fill = _fill(plate, fill_value)
+    da = need("dask.array")
     meta = plate.metadata
     fields = _fields(plate, selection)
     sizes = (meta.t_count, len(meta.channels), meta.z_count)
@@ -119,7 +120,7 @@ def _field_array(
     plate: Plate, path: str, planes: list[tuple[PlaneKey, tuple[int, ...]]], sizes: Any, fill: Any
 ) -> Any:
     """One field as ``(t, c, z, y, x)`` in the plate's sizes, whatever its array's axis order."""
-    da = _import("dask.array")
+    da = need("dask.array")
     import zarr
 
     # Opened here, read-only, on zarr's local store; from_zarr given a path goes through fsspec.
