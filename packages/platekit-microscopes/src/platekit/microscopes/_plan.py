@@ -172,6 +172,9 @@ class _Plan:
     handler: tuple[str, str]
     #: Planes the source's metadata lists but its folder lacks.
     missing: frozenset[PlaneKey]
+    #: Where the plate is and the read-only storage that reads it (a PlateSource), for
+    #: workers to read planes through; its repr and pickle never show credentials' values.
+    source: Any = None
 
     def index(self, key: PlaneKey, channel_index: int) -> tuple[int, ...]:
         """Where the plane ``key`` goes in a field array."""
@@ -197,7 +200,8 @@ def check_out(out: Path, source: Path) -> Path:
             f"the output {str(out)!r} must be a folder whose name ends in .zarr, "
             f"e.g. {str(out) + '.zarr'!r}"
         )
-    refuse_overlap(source, out)
+    if isinstance(source, Path):  # a plate in object storage holds no local folder
+        refuse_overlap(source, out)
     return out
 
 
@@ -243,6 +247,7 @@ def make_plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes:
         skip_bad_planes=skip_bad_planes,
         handler=(type(source.handler).__module__, type(source.handler).__qualname__),
         missing=frozenset(source.missing()),
+        source=source.source,
     )
 
 

@@ -132,9 +132,12 @@ def _read(
         else:
             absent.append(AbsentPlane(key, "not acquired", kind="not_acquired"))
         return None
-    path = str(Path(plan.plate) / address)
+    # A handler that reads through storage gets the plate's source: local or in object storage.
+    reads_source = plan.source is not None and handler.reads_source
+    plate = plan.source if reads_source else Path(plan.plate)
+    path = str(plate / address)
     try:
-        pixels = handler.read_plane(Path(plan.plate), address)
+        pixels = handler.read_plane(plate, address)
         expected = plan.level_shapes[0][-2:]
         if pixels.shape != expected or str(pixels.dtype) != plan.dtype:
             raise BadPlaneError(
