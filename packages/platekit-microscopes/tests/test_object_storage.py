@@ -183,3 +183,74 @@ def test_inspect_errors_at_urls_are_one_line(tmp_path: Path, s3: dict[str, str])
     done = run_cli("inspect", url, "--storage-option", endpoint, env=no_credentials)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"platekit: no credentials to read {url!r}"), done.stderr
+
+
+def stored_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+@pytest.mark.parametrize("kind", ["imagexpress", "opera_phenix"])
+def test_convert_from_s3_with_credentials_as_options_never_shows_them(
+    kind: str, tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zarr
+
+    folder = write_plate(kind, tmp_path / "Plate1", wells=["A01", "B02"], sites=2)
+    url = upload(folder, s3)
+    secret = f"secret-{uuid.uuid4().hex}"
+    key = f"keyid-{uuid.uuid4().hex}"
+    # No credentials in the environment: only the options carry them.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    out = tmp_path / "out.zarr"
+    options = [f"endpoint_url={s3['endpoint_url']}", f"key={key}", f"secret={secret}"]
+    args = [arg for option in options for arg in ("--storage-option", option)]
+    done = run_cli("convert", url, str(out), "--workers", "2", *args)
+    assert done.returncode == 0, done.stderr
+    for text in (done.stdout, done.stderr):
+        assert secret not in text and key not in text
+    assert secret.encode() not in stored_bytes(out) and key.encode() not in stored_bytes(out)
+    # The same arrays as the conversion of the plate on disk.
+    assert run_cli("convert", str(folder), str(tmp_path / "local.zarr")).returncode == 0
+    assert_same_arrays(zarr.open_group(str(out), mode="r"), tmp_path / "local.zarr")
+
+
+def assert_same_arrays(converted: Any, local_out: Path) -> None:
+    """Every array of the local conversion, equal in ``converted``."""
+    import json
+
+    import zarr
+
+    local = zarr.open_group(str(local_out), mode="r")
+    paths = [
+        meta.parent.relative_to(local_out).as_posix()
+        for meta in sorted(local_out.rglob("zarr.json"))
+        if json.loads(meta.read_text()).get("node_type") == "array"
+    ]
+    assert paths
+    for path in paths:
+        np.testing.assert_array_equal(converted[path][...], local[path][...])
+
+
+def test_credentials_stay_out_of_log_records_and_reprs(
+    tmp_path: Path, s3: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import pickle
+
+    from platekit.microscopes import convert
+
+    url = upload(write_plate("cellvoyager", tmp_path / "Plate1", wells=["A01"]), s3)
+    secret = f"secret-{uuid.uuid4().hex}"
+    options = {**s3, "key": "testing-key-id", "secret": secret}
+    caplog.set_level(logging.DEBUG)
+    plate = open_plate(url, storage_options=options)
+    convert(plate, tmp_path / "out.zarr", workers=1)
+    shown = [repr(plate), repr(plate.source), repr(plate.source.backend), str(plate.path)]
+    assert not any(secret in text for text in shown)
+    assert not any(secret in record.getMessage() for record in caplog.records)
+    assert secret.encode() not in stored_bytes(tmp_path / "out.zarr")
+    # A plate crosses to workers by pickle, with what it needs to read there.
+    copy = pickle.loads(pickle.dumps(plate))
+    key = next(copy.planes())[0]
+    np.testing.assert_array_equal(copy.read_plane(key), plate.read_plane(key))

@@ -133,6 +133,7 @@ class ConvertCommand(Command):
             help="convert the Z series' projections (MetaXpress ZStep_0) instead of the Z stack",
         )
         parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+        _add_storage_option(parser)
         parser.add_argument(
             "--example",
             metavar="KIND",
@@ -180,8 +181,13 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
     from platekit.microscopes._plate import open_plate
 
     try:
-        plate = open_plate(source, args.microscope, projections=args.projections)
-    except (PlateError, FileNotFoundError, NotADirectoryError, KeyError, ValueError) as exc:
+        plate = open_plate(
+            source,
+            args.microscope,
+            projections=args.projections,
+            storage_options=dict(getattr(args, "storage_options", None) or []),
+        )
+    except (PlateError, OSError, KeyError, ValueError, ImportError) as exc:
         return _fail(exc)
     if not args.quiet:
         for notice in plate.metadata.notices:
