@@ -33,6 +33,25 @@ class ServeCommand(Command):
         return serve(args.kind, args.options)
 
 
+class ViewCommand(Command):
+    name = "view"
+    help = "open a napari viewer that shows the images streamed to it (napari_stream)"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = (
+            "Open a napari viewer that is also a stream server: arrays sent to its data address "
+            "(the napari_stream storage backend, PLATEKIT_NAPARI_STREAM) become layers named by "
+            "their paths. It takes the options of 'platekit serve viewer' (--bind, --port, --keys, "
+            "--title, ...) and runs until its window is closed or it is interrupted."
+        )
+        parser.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from platekit.zmq._serve import serve
+
+        return serve("viewer", args.options)
+
+
 class ZmqCommand(Command):
     name = "zmq"
     help = "platekit-zmq tools: make CURVE keys for servers bound beyond loopback"

@@ -1,0 +1,192 @@
+"""The viewer server and the napari_stream backend, with a real napari under Xvfb.
+
+The display tests start their own X server (Xvfb, with Mesa's software
+OpenGL) and skip, saying why, where napari, Qt or Xvfb is not installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from platekit.storage import BackendRegistry
+from platekit.zmq import InsecureBindError
+
+# How long Xvfb may take to say which display it took (s).
+XVFB_START_SECONDS = 20
+
+
+def _display_stack_missing() -> str | None:
+    for module in ("napari", "qtpy", "PyQt5"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install 'platekit-microscopes[napari]')"
+    if shutil.which("Xvfb") is None:
+        return "Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri libegl1)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """An X display of a private Xvfb, stopped after the module's tests."""
+    missing = _display_stack_missing()
+    if missing:
+        pytest.skip(f"no display stack for napari: {missing}")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        number = b""
+        deadline = time.monotonic() + XVFB_START_SECONDS
+        os.set_blocking(read, False)
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            try:
+                number += os.read(read, 16)
+            except BlockingIOError:
+                time.sleep(0.05)
+            if server.poll() is not None:
+                break
+        if not number.strip():
+            pytest.skip("Xvfb did not start, so napari has no display")
+        yield f":{number.decode().strip()}"
+    finally:
+        os.close(read)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def viewer(display: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from platekit.zmq import launch_server
+
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path_factory.mktemp("viewer-cache")),
+    )
+    env.pop("QT_QPA_PLATFORM", None)
+    handle = launch_server("viewer", timeout=90, env=env)
+    try:
+        yield handle
+    finally:
+        handle.stop(timeout=10)
+
+
+def _backend(viewer: Any) -> Any:
+    from platekit.zmq.napari_stream_backend import NapariStreamBackend
+
+    return NapariStreamBackend(viewer.data_address, timeout=30)
+
+
+def _layers(viewer: Any) -> dict[str, dict[str, Any]]:
+    return {layer["name"]: layer for layer in viewer.request("layers")["layers"]}
+
+
+def _sha(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_a_streamed_image_is_a_layer_the_screenshot_shows(viewer: Any) -> None:
+    image = np.zeros((256, 256), np.uint16)
+    image[32:96, 64:192] = 50_000  # a bright band twice as wide as high, in the upper half
+    _backend(viewer).save(image, "B03/field1/DAPI")
+    held = _layers(viewer)["B03/field1/DAPI"]
+    assert held["shape"] == [256, 256] and held["dtype"] == "uint16"
+    assert held["sha256"] == _sha(image)
+
+    assert viewer.request("screenshot", path="shots/one")["path"] == "shots/one"
+    shot = _backend(viewer).load("shots/one")
+    assert shot.dtype == np.uint8 and shot.ndim == 3
+    bright = shot[..., :3].max(axis=2) > 200
+    rows, columns = np.nonzero(bright)
+    assert rows.size > 100, "the screenshot shows no image"
+    height = rows.max() - rows.min() + 1
+    width = columns.max() - columns.min() + 1
+    assert 1.6 < width / height < 2.4
+    assert rows.mean() < shot.shape[0] / 2  # where the band is: above the middle
+    assert not bright[-5:].any() and not bright[:, :5].any()  # the background stays dark
+
+
+@pytest.mark.slow
+def test_z_planes_of_one_image_go_into_one_layer_and_updates_replace(viewer: Any) -> None:
+    backend = _backend(viewer)
+    rng = np.random.default_rng(0)
+    planes = rng.integers(0, 4000, (3, 64, 80), dtype=np.uint16)
+    backend.save_batch(
+        list(planes),
+        ["C05/field2/GFP"] * 3,
+        metadata=[{"z": z} for z in range(3)],
+    )
+    held = _layers(viewer)["C05/field2/GFP"]
+    assert held["shape"] == [3, 64, 80]
+    assert held["sha256"] == _sha(planes)
+
+    again = planes[1] + 1
+    backend.save(again, "C05/field2/GFP", metadata={"z": 1})
+    updated = planes.copy()
+    updated[1] = again
+    assert _layers(viewer)["C05/field2/GFP"]["sha256"] == _sha(updated)
+    np.testing.assert_array_equal(backend.load("C05/field2/GFP"), updated)
+
+    with pytest.raises(ValueError, match="z=-1"):
+        backend.save(planes[0], "C05/field2/GFP", metadata={"z": -1})
+    with pytest.raises(ValueError, match="climbs out"):
+        backend.save(planes[0], "../outside")
+
+
+def test_the_backend_is_left_out_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "napari_stream" in BackendRegistry()
+    monkeypatch.setenv("PLATEKIT_SUBPROCESS_NO_GPU", "1")
+    registry = BackendRegistry()
+    assert "napari_stream" not in registry and "zmq_stream" in registry
+    with pytest.raises(KeyError, match="PLATEKIT_SUBPROCESS_NO_GPU"):
+        registry["napari_stream"]
+
+
+def test_the_backend_says_where_its_address_comes_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLATEKIT_NAPARI_STREAM", raising=False)
+    with pytest.raises(RuntimeError, match="PLATEKIT_NAPARI_STREAM"):
+        BackendRegistry()["napari_stream"].save(np.zeros((2, 2)), "A01/DAPI")
+
+
+def test_the_viewer_binds_beyond_loopback_only_with_keys() -> None:
+    from platekit.zmq.servers.viewer import ViewerServer
+
+    with pytest.raises(InsecureBindError):
+        ViewerServer(bind="0.0.0.0")
+
+
+def test_view_without_a_display_is_one_line(tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "platekit.registry", "view"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "display" in lines[0] or "napari" in lines[0]
