@@ -20,6 +20,7 @@ LAYERS = [
     ["_executor"],
     ["executors", "executors.processes", "executors.dask"],
     ["_run"],
+    ["_stream_wells"],
     ["_convert"],
 ]
 CONVERSION = [name for layer in LAYERS for name in layer]

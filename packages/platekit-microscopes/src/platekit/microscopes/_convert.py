@@ -68,6 +68,7 @@ def convert(
     skip_bad_planes: bool = False,
     progress: Callable[[Progress], None] | None = None,
     cancel: Flag | None = None,
+    stream_to: str | None = None,
 ) -> ConversionResult:
     """Convert the plate in folder ``plate`` to the OME-Zarr HCS plate ``out`` (a ``.zarr`` path).
 
@@ -81,7 +82,9 @@ def convert(
     is called with a :class:`Progress` as planes are written; ``cancel``
     (anything with ``is_set()``, e.g. a ``threading.Event``) stops the
     conversion between planes, raising :class:`ConversionCancelled` and
-    leaving the output resumable.
+    leaving the output resumable. ``stream_to`` is the data address of a
+    viewer (``platekit view``) to show each well in as it is written, on a
+    thread that drops wells rather than hold the conversion back.
 
     Running again with the same arguments after an interruption converts
     only the wells not yet complete; running it on a complete output does
@@ -105,6 +108,7 @@ def convert(
     from platekit.microscopes._plan import check_out, identity, make_plan
     from platekit.microscopes._plate import Plate, open_plate
     from platekit.microscopes._run import _Job, run_jobs
+    from platekit.microscopes._stream_wells import WellStream
     from platekit.microscopes.executors.processes import end_if_starting_worker
 
     end_if_starting_worker()
@@ -115,6 +119,7 @@ def convert(
     out_path = check_out(Path(out), source.path)
     plan = make_plan(source, out_path, ngff, levels, skip_bad_planes)
     job = _Job(source, plan, identity(source, plan))
+    stream = WellStream(stream_to) if stream_to else None
     with runner:
         try:
             job.prepare(overwrite)
@@ -122,6 +127,9 @@ def convert(
                 if job.state == "complete":
                     job.finish(started)
                 else:
+                    if stream is not None:
+                        stream.start(job)
+                        progress = stream.watch(progress)
                     run_jobs(
                         [job],
                         runner,
@@ -131,6 +139,8 @@ def convert(
                         started=started,
                     )
             finally:
+                if stream is not None:
+                    stream.close()
                 job.release()
         except PermissionError as exc:
             raise _not_writable(out_path, exc) from exc

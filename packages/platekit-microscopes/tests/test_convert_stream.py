@@ -1,0 +1,102 @@
+"""convert(..., stream_to=...): wells shown as they are written, never holding the conversion."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from platekit.microscopes import _stream_wells, convert, open_plate
+from platekit.microscopes.testing import write_plate
+
+WELLS = ["A01", "A02", "A03", "B01", "B02", "B03", "C01", "C02", "C03", "D01"]
+# How long the test lets a held-back sender wait before it fails the test instead of hanging.
+HOLD_SECONDS = 30
+
+
+class _Sender:
+    """Records what would be sent; its first send waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.sent: dict[str, np.ndarray] = {}
+        self.closed = False
+
+    def save_batch(self, items: list[Any], paths: list[str], *, overwrite: bool) -> None:
+        assert overwrite
+        if not self.sent and not self.release.wait(HOLD_SECONDS):
+            raise TimeoutError("the test never released the sender")
+        self.sent.update(zip(paths, items, strict=True))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def sender(monkeypatch: pytest.MonkeyPatch) -> _Sender:
+    fake = _Sender()
+    monkeypatch.setattr(_stream_wells, "_sender", lambda address: fake)
+    return fake
+
+
+def test_each_well_is_sent_as_its_fields_and_channels(sender: _Sender, tmp_path: Path) -> None:
+    sender.release.set()
+    source = write_plate(
+        "imagexpress", tmp_path / "p", wells=["A01", "B03"], sites=2, channels=2, z=3, shape=(8, 6)
+    )
+    convert(source, tmp_path / "out.zarr", stream_to="tcp://127.0.0.1:1")
+    plate = open_plate(source)
+    names = [channel.name for channel in plate.metadata.channels.values()]
+    assert sorted(sender.sent) == sorted(
+        f"{well}/field{site}/{name}" for well in ("A01", "B03") for site in (1, 2) for name in names
+    )
+    stack = sender.sent[f"B03/field2/{names[1]}"]
+    assert stack.shape == (3, 8, 6)
+    for z in range(3):
+        np.testing.assert_array_equal(stack[z], plate.read("B03", 2, 2, z + 1))
+    assert sender.closed
+
+
+def test_a_viewer_that_falls_behind_drops_wells_and_says_so_once(
+    sender: _Sender, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = write_plate("imagexpress", tmp_path / "p", wells=WELLS, shape=(8, 8))
+    released_after: list[int] = []
+
+    def progress(state: Any) -> None:
+        # The first well's send is held until every well is written: the conversion ran on.
+        if state.wells_done == state.wells_total and not released_after:
+            released_after.append(state.wells_done)
+            sender.release.set()
+
+    with caplog.at_level(logging.WARNING, logger="platekit.microscopes"):
+        result = convert(source, tmp_path / "out.zarr", progress=progress, stream_to="tcp://x:1")
+    assert result.wells_converted == len(WELLS)
+    assert released_after == [len(WELLS)]
+    shown = {path.split("/")[0] for path in sender.sent}
+    # The first well (its send was held), then only the newest BACKLOG of those that waited.
+    assert {WELLS[0], *WELLS[-_stream_wells.BACKLOG :]} <= shown
+    assert len(shown) < len(WELLS)
+    warnings = [r for r in caplog.records if "more slowly" in r.getMessage()]
+    assert len(warnings) == 1
+    assert any(well in warnings[0].getMessage() for well in set(WELLS) - shown)
+
+
+def test_without_a_streaming_backend_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.storage import BackendRegistry
+
+    class _Without:
+        def __getitem__(self, name: str) -> Any:
+            raise KeyError(name)
+
+    monkeypatch.setattr(BackendRegistry, "classes", property(lambda self: _Without()))
+    source = write_plate("imagexpress", tmp_path / "p", wells=["A01"], shape=(8, 8))
+    with pytest.raises(KeyError, match="platekit-zmq"):
+        convert(source, tmp_path / "out.zarr", stream_to="tcp://127.0.0.1:1")
+    assert not (tmp_path / "out.zarr").exists()
