@@ -30,7 +30,7 @@ from platekit.storage._registry import OPTIONAL_BACKENDS
 from platekit.storage.testing import BackendContract, ReadOnlyContract
 
 HAS_ZARR = importlib.util.find_spec("zarr") is not None and sys.version_info >= (3, 11)
-BUILTIN = ["memory", "disk", *(["zarr"] if HAS_ZARR else []), "fsspec"]
+BUILTIN = ["memory", "disk", *(["zarr"] if HAS_ZARR else []), "fsspec", "zarr_fsspec"]
 
 
 def own(names: list[str]) -> list[str]:
