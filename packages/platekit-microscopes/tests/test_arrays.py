@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,20 @@ def test_a_plane_unlike_the_others_is_named_when_computed(
         match=r"plane A01 site 1 channel \d z \d t 1 is 4 x 4 pixels where the plate.s are 16 x 24",
     ):
         array.compute(scheduler="sync")
+
+
+def test_ome_zarr_fields_of_two_sizes_are_named_as_the_array_is_built(tmp_path: Path) -> None:
+    plate = _plate("omezarr", tmp_path, missing=[])
+    smaller = _plate("omezarr", tmp_path / "small", missing=[], shape=(8, 8))
+    shutil.rmtree(plate.path / "B" / "2")
+    shutil.copytree(smaller.path / "B" / "2", plate.path / "B" / "2")
+    plate = open_plate(plate.path)
+    with pytest.raises(
+        ValueError, match=r"\('A01', 1\) is \(16, 24\) and \('B02', 1\) is \(8, 8\)"
+    ):
+        plate.to_dask()
+    assert plate.to_dask(well="B02").shape == plate.to_dask(well="B02", mask=True).shape
+    assert plate.to_dask(well="B02").shape == (2, 2, 2, 2, 8, 8)
 
 
 def test_the_array_pickles_and_computes_elsewhere(tmp_path: Path) -> None:

@@ -59,20 +59,25 @@ def plate_dask(
     da = need("dask.array")
     selection = select(plate, well, site, channel, z, t)
     present = {key for key, _ in plate.planes()}
+    fill = fill_for(plate, fill_value)
     recorded: set[PlaneKey] = set()
+    pixels = None
+    shape: tuple[int, ...]
     if plate.microscope == _OME_ZARR:
-        from platekit.microscopes._arrays_zarr import recorded_absent
+        from platekit.microscopes._arrays_zarr import recorded_absent, zarr_dask
 
         # A converted plate holds its source's absent planes, written as zeros.
         recorded = recorded_absent(plate, selection.wells)
         present -= recorded
-    shape = (*selection.shape, *_plane_shape(plate, present))
-    # One chunk per plane; from_zarr gives an OME-Zarr plate its arrays' own chunks.
+        pixels = zarr_dask(plate, selection, fill)
+        shape = pixels.shape
+    else:
+        shape = (*selection.shape, *_plane_shape(plate, present))
+    # One chunk per plane for the mask and a vendor plate (from_zarr chunks OME-Zarr pixels).
     chunks = (*(1,) * len(selection.shape), *shape[-2:])
     if mask:
         return _lazy_mask(~_presence(selection, present), shape, chunks)
-    fill = fill_for(plate, fill_value)
-    if plate.microscope != _OME_ZARR:
+    if pixels is None:
         source = _PlaneSource(plate, selection, present, shape, fill)
         return da.from_array(
             source,
@@ -81,9 +86,6 @@ def plate_dask(
             meta=np.empty((0,) * len(shape), dtype=source.dtype),
             asarray=False,
         )
-    from platekit.microscopes._arrays_zarr import zarr_dask
-
-    pixels = zarr_dask(plate, selection, fill)
     absent = ~_presence(selection, present) if recorded else None
     if absent is not None and absent.any():
         return da.where(_lazy_mask(absent, shape, chunks), fill, pixels)
