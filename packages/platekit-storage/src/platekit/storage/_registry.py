@@ -54,6 +54,10 @@ class BackendRegistry(Mapping[str, StorageBackend]):
     :meth:`~StorageBackend.close`, then the callbacks given to
     :meth:`on_close`); the next access makes fresh ones. ``with
     BackendRegistry() as registry:`` closes it at the end of the block.
+
+    Pickled (to cross a process boundary) it is a registry of the same
+    classes whose backends are made anew, on first access, in the process
+    that unpickles it; its :meth:`on_close` callbacks stay behind.
     """
 
     def __init__(self, classes: LazyDiscoveryDict | None = None) -> None:
@@ -96,6 +100,11 @@ class BackendRegistry(Mapping[str, StorageBackend]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Backends belong to their process: another process makes its own on first access.
+        default = self._classes is STORAGE_BACKENDS
+        return (BackendRegistry, () if default else (self._classes,))
 
     @property
     def classes(self) -> Mapping[str, type[StorageBackend]]:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 10.0
 #: How long a LocalCluster may take to start, in seconds.
 START_TIMEOUT = 60.0
+#: How long stopped tasks may take to end, in seconds, before they are left to end alone.
+WIND_DOWN_TIMEOUT = 30.0
 #: The shortest time between two progress events of one task, in seconds.
 _REPORT_EVERY = 0.2
 #: The longest a task goes without looking at the cancel event, in seconds.
@@ -204,15 +206,16 @@ class _Run:
                     report(report_count)
                 for future in finished:
                     pending.discard(future)
-                    if future.status == "finished":
-                        done(index_of[future], future.result(), None)
-                    else:
-                        done(index_of[future], None, _error(future))
+                    index = index_of.pop(future)
+                    result, error = _outcome(future)
+                    # Let go at once: a key still held is computed again when its worker
+                    # dies, which would write the well again after the plate is done.
+                    future.release()
+                    done(index, result, error)
                 if cancel is not None and cancel.is_set():
                     stop.set()
         except BaseException:
-            stop.set()
-            client.cancel(list(pending))
+            _wind_down(client, stop, pending)
             raise
         finally:
             # Events still on their way are of no use once the run is over.
@@ -222,16 +225,39 @@ class _Run:
                 report(report_count)
 
 
-def _error(future: Any) -> BaseException:
+def _wind_down(client: Any, stop: Any, pending: set[Any]) -> None:
+    """Stop the tasks: those not started are cancelled, the running ones end between planes.
+
+    Waits for the running ones (at most :data:`WIND_DOWN_TIMEOUT` seconds; a
+    second Ctrl-C stops waiting), so that no task of this run still holds an
+    output's lock, or writes into it, once the run has ended.
+    """
+    from distributed import wait as wait_for
+
+    stop.set()
+    try:
+        busy = {key for keys in client.processing().values() for key in keys}
+        client.cancel([future for future in pending if future.key not in busy])
+        wait_for([f for f in pending if f.key in busy], timeout=WIND_DOWN_TIMEOUT)
+    except (TimeoutError, OSError):
+        pass
+    finally:
+        client.cancel(list(pending))
+
+
+def _outcome(future: Any) -> tuple[Any, BaseException | None]:
+    """The task's result and ``None``, or ``None`` and what it raised."""
     from platekit.microscopes._plan import WorkerLostError
 
+    if future.status == "finished":
+        return future.result(), None
     error = future.exception()
     if type(error).__name__ == "KilledWorker":
-        return WorkerLostError(
+        return None, WorkerLostError(
             f"Dask workers running a task of the conversion ended abruptly, again and again "
             f"({error}); run the conversion again to finish it"
         )
-    return error  # type: ignore[no-any-return]
+    return None, error
 
 
 class _Reporter:
@@ -265,7 +291,8 @@ class _RemoteFlag:
 
         self._event = Event(name)
         self._set = False
-        self._asked = time.monotonic()
+        # The first question is asked at once: a task that starts after a cancel ends at once.
+        self._asked = float("-inf")
 
     def is_set(self) -> bool:
         if not self._set and time.monotonic() - self._asked >= _CANCEL_EVERY:
