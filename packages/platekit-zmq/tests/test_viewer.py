@@ -190,3 +190,63 @@ def test_view_without_a_display_is_one_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "display" in lines[0] or "napari" in lines[0]
+
+
+@pytest.mark.slow
+def test_a_conversion_shows_each_well_in_the_viewer(viewer: Any, tmp_path: Path) -> None:
+    from platekit.microscopes import convert, open_plate
+    from platekit.microscopes.testing import write_plate
+
+    source = write_plate(
+        "imagexpress",
+        tmp_path / "p",
+        wells=["A01", "B03"],
+        sites=2,
+        channels=2,
+        z=2,
+        shape=(24, 32),
+    )
+    convert(source, tmp_path / "out.zarr", stream_to=viewer.data_address)
+    plate = open_plate(source)
+    held = _layers(viewer)
+    for well in ("A01", "B03"):
+        for site in (1, 2):
+            for number, channel in plate.metadata.channels.items():
+                stack = np.stack([plate.read(well, site, number, z) for z in (1, 2)])
+                layer = held[f"{well}/field{site}/{channel.name}"]
+                assert layer["shape"] == [2, 24, 32]
+                assert layer["sha256"] == _sha(stack)
+
+
+@pytest.mark.slow
+def test_a_conversion_streams_to_a_plain_stream_server_too(tmp_path: Path) -> None:
+    from platekit.microscopes import convert
+    from platekit.microscopes.testing import write_plate
+    from platekit.zmq import ZmqStreamBackend, launch_server
+
+    source = write_plate("opera_phenix", tmp_path / "p", wells=["C02"], channels=2, shape=(16, 16))
+    with launch_server("stream") as server:
+        convert(source, tmp_path / "out.zarr", stream_to=server.data_address)
+        stored = ZmqStreamBackend(server.data_address).list_files("C02", recursive=True)
+    assert len(stored) == 2 and all(path.startswith("C02/field1/") for path in stored)
+
+
+@pytest.mark.slow
+def test_a_viewer_that_is_gone_does_not_stop_the_conversion(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+
+    from platekit.microscopes import convert
+    from platekit.microscopes.testing import write_plate
+
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = write_plate("imagexpress", tmp_path / "p", wells=["A01", "A02", "A03"], shape=(8, 8))
+    with caplog.at_level(logging.WARNING, logger="platekit.microscopes"):
+        result = convert(source, tmp_path / "out.zarr", stream_to=f"tcp://127.0.0.1:{port}")
+    assert result.wells_converted == 3
+    told = [r for r in caplog.records if f"tcp://127.0.0.1:{port}" in r.getMessage()]
+    assert len(told) == 1, [r.getMessage() for r in told]

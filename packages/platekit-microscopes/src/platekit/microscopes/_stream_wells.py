@@ -28,7 +28,7 @@ BACKLOG = 4
 #: Seconds one send may wait for the viewer before it counts as gone.
 SEND_TIMEOUT = 5.0
 #: Seconds the end of a conversion waits for the last wells to be shown.
-CLOSE_GRACE = 5.0
+CLOSE_GRACE = 2.0
 
 _log = logging.getLogger("platekit.microscopes")
 
@@ -76,6 +76,14 @@ class WellStream:
         self._thread.join(CLOSE_GRACE)
         if not self._thread.is_alive():
             self._backend.close()
+        elif not self.gone:
+            self.gone = True
+            _log.warning(
+                "the viewer at %s has not taken the last wells within %g s; the conversion "
+                "ends without showing them",
+                self.address,
+                CLOSE_GRACE,
+            )
 
     def _run(self) -> None:
         while True:
@@ -100,8 +108,10 @@ class WellStream:
                     self._send(well)
                     self.sent_wells.append(well)
                 except Exception as exc:  # the conversion goes on whatever the viewer does
-                    self.gone = True
                     self.dropped_wells.append(well)
+                    if self.gone:  # already said, when the conversion ended without it
+                        continue
+                    self.gone = True
                     _log.warning(
                         "the viewer at %s cannot be sent well %s (%s); the conversion goes on "
                         "without showing its wells",
