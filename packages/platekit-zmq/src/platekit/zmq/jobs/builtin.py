@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 
@@ -28,6 +29,11 @@ class ConvertJob(Job):
     by the server's processes, whose working directory is not the client's.
     A cancelled conversion leaves ``out`` resumable: submitting the same
     parameters again converts only the wells not yet complete.
+
+    ``executor`` is ``"processes"`` (the default) or ``"dask"`` (a Dask
+    LocalCluster on the server's machine), with ``workers`` processes, at
+    most the machine's CPUs. No scheduler can be named: a job's wells are
+    written on the server's machine only, where its roots are checked.
     """
 
     _job_name = "convert"
@@ -40,6 +46,8 @@ class ConvertJob(Job):
         "levels": Field("int", required=False),
         "overwrite": Field("bool", required=False),
         "skip_bad_planes": Field("bool", required=False),
+        "executor": Field("str", required=False),
+        "workers": Field("int", required=False),
     }
     reads: ClassVar[tuple[str, ...]] = ("plate",)
     writes: ClassVar[tuple[str, ...]] = ("out",)
@@ -50,6 +58,8 @@ class ConvertJob(Job):
         "levels": 1,
         "overwrite": False,
         "skip_bad_planes": False,
+        "executor": "processes",
+        "workers": 1,
     }
 
     def check(self, params: object) -> dict[str, Any]:
@@ -73,6 +83,7 @@ class ConvertJob(Job):
                 f"parameter 'levels' of the 'convert' job must be at least 1, "
                 f"got {checked['levels']}",
             )
+        _check_executor(checked["executor"], checked["workers"])
         return checked
 
     def run(
@@ -90,6 +101,8 @@ class ConvertJob(Job):
                 levels=params["levels"],
                 overwrite=params["overwrite"],
                 skip_bad_planes=params["skip_bad_planes"],
+                executor=params["executor"],
+                workers=params["workers"],
                 progress=lambda state: progress(state.done, state.total),
                 cancel=cancel,
             )
@@ -109,6 +122,33 @@ class ConvertJob(Job):
             "seconds": round(result.seconds, 3),
             "already_complete": result.already_complete,
         }
+
+
+def _check_executor(executor: str, workers: int) -> None:
+    """``ProtocolError`` ("invalid") for an executor this server lacks, or workers out of range."""
+    from platekit.microscopes import EXECUTORS
+
+    # Executors that need no address of their own, so that every write stays on this machine.
+    local = sorted(name for name in EXECUTORS if name in ("processes", "dask"))
+    if executor not in local:
+        raise ProtocolError(
+            "invalid",
+            f"parameter 'executor' of the 'convert' job must be one of {', '.join(local)}, "
+            f"got {executor!r}",
+        )
+    if executor == "dask" and importlib.util.find_spec("distributed") is None:
+        raise ProtocolError(
+            "invalid",
+            "parameter 'executor' of the 'convert' job is 'dask', but this server has no Dask "
+            "distributed: install platekit-microscopes[dask] where the server runs",
+        )
+    most = os.cpu_count() or 1
+    if not 1 <= workers <= most:
+        raise ProtocolError(
+            "invalid",
+            f"parameter 'workers' of the 'convert' job must be between 1 and {most} (the "
+            f"server's CPUs), got {workers}",
+        )
 
 
 class SleepJob(Job):
