@@ -254,3 +254,88 @@ def test_credentials_stay_out_of_log_records_and_reprs(
     copy = pickle.loads(pickle.dumps(plate))
     key = next(copy.planes())[0]
     np.testing.assert_array_equal(copy.read_plane(key), plate.read_plane(key))
+
+
+def new_bucket(options: dict[str, str]) -> str:
+    bucket = f"out-{uuid.uuid4().hex[:12]}"
+    filesystem(options).mkdir(bucket)
+    return bucket
+
+
+def test_convert_into_s3_opens_in_zarr_python_and_ome_zarr_py(
+    tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zarr
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01", "B02"], sites=2)
+    source = upload(folder, s3)
+    out = f"s3://{new_bucket(s3)}/screen/plate.zarr"
+    endpoint = f"endpoint_url={s3['endpoint_url']}"
+    done = run_cli("convert", source, out, "--storage-option", endpoint)
+    assert done.returncode == 0, done.stderr
+    assert run_cli("convert", str(folder), str(tmp_path / "local.zarr")).returncode == 0
+    converted = zarr.open_group(out, mode="r", storage_options=s3)
+    assert converted.attrs["ome"]["plate"]["wells"]
+    assert converted.attrs["platekit"]["conversion"]["state"] == "complete"
+    assert_same_arrays(converted, tmp_path / "local.zarr")
+    # ome-zarr-py reads it from the URL (through the same fsspec settings, from the environment).
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3["endpoint_url"])
+    location = parse_url(out)
+    assert location is not None
+    nodes = list(Reader(location)())
+    assert nodes and "plate" in nodes[0].zarr.root_attrs.get("ome", nodes[0].zarr.root_attrs)
+    # The run's lock object is gone; running again finds the output complete.
+    assert not filesystem(s3).exists(f"{out}/.platekit-lock")
+    again = run_cli("convert", source, out, "--storage-option", endpoint)
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_killed_conversion_into_s3_leaves_only_complete_arrays_and_resumes(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    import zarr
+
+    from platekit.microscopes import convert
+
+    folder = write_plate(
+        "opera_phenix", tmp_path / "Plate1", wells=["A01", "A02", "B01"], channels=2
+    )
+    out = f"s3://{new_bucket(s3)}/plate.zarr"
+
+    class StopAfterOneWell:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            return self.calls > 1  # stops within the first field's array
+
+    with pytest.raises(Exception, match="cancelled"):
+        convert(open_plate(folder), out, storage_options=s3, cancel=StopAfterOneWell())
+    fs = filesystem(s3)
+    fs.invalidate_cache()
+    # The array cut short has no metadata (so no reader sees it), nor does the plate yet.
+    root = zarr.open_group(out, mode="r", storage_options=s3)
+    assert "plate" not in root.attrs.get("ome", {})
+    assert root.attrs["platekit"]["conversion"]["state"] == "running"
+    written = fs.find(out)
+    assert written and not [key for key in written if key.endswith("A/1/0/0/zarr.json")]
+    result = convert(open_plate(folder), out, storage_options=s3)
+    assert result.wells_converted == 3
+    assert run_cli("convert", str(folder), str(tmp_path / "local.zarr")).returncode == 0
+    assert_same_arrays(zarr.open_group(out, mode="r", storage_options=s3), tmp_path / "local.zarr")
+
+
+def test_an_output_bucket_that_does_not_exist_is_one_line_and_writes_nothing(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    endpoint = f"endpoint_url={s3['endpoint_url']}"
+    done = run_cli(
+        "convert", str(folder), "s3://no-such-bucket-out/p.zarr", "--storage-option", endpoint
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "the bucket 'no-such-bucket-out'" in done.stderr.strip().splitlines()[-1]
+    assert not filesystem(s3).exists("no-such-bucket-out")

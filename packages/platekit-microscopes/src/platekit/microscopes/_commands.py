@@ -203,6 +203,7 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         skip_bad_planes=args.skip_bad_planes,
         quiet=args.quiet,
+        storage_options=dict(args.storage_options) or None,
     )
 
 

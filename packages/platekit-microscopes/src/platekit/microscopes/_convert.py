@@ -69,8 +69,12 @@ def convert(
     progress: Callable[[Progress], None] | None = None,
     cancel: Flag | None = None,
     stream_to: str | None = None,
+    storage_options: dict[str, object] | None = None,
 ) -> ConversionResult:
     """Convert the plate in folder ``plate`` to the OME-Zarr HCS plate ``out`` (a ``.zarr`` path).
+
+    ``out`` may be a URL (``s3://bucket/out.zarr``), written with fsspec's
+    ``storage_options`` (credentials otherwise from the environment and ``~/.aws``).
 
     ``ngff`` is ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2); ``levels`` the
     number of resolution levels, each 2x smaller in y and x. ``executor``
@@ -105,6 +109,7 @@ def convert(
     :class:`~platekit.microscopes.PlateError` for a plate without planes;
     and what :func:`~platekit.microscopes.open_plate` raises for the source.
     """
+    from platekit.microscopes._object_output import out_location
     from platekit.microscopes._plan import check_out, identity, make_plan
     from platekit.microscopes._plate import Plate, open_plate
     from platekit.microscopes._run import _Job, run_jobs
@@ -116,8 +121,9 @@ def convert(
     _check_options(ngff, levels)
     runner = _executor(executor, workers, scheduler)
     source = plate if isinstance(plate, Plate) else open_plate(plate, microscope)
-    out_path = check_out(Path(out), source.path)
+    out_path = check_out(out_location(out), source.path)  # type: ignore[arg-type]
     plan = make_plan(source, out_path, ngff, levels, skip_bad_planes)
+    plan.out_options = storage_options
     job = _Job(source, plan, identity(source, plan))
     stream = WellStream(stream_to) if stream_to else None
     with runner:

@@ -82,7 +82,13 @@ def prepare_output(
     Refuses, before touching anything, a file, a folder that is no Zarr store,
     and another conversion or Zarr store unless ``overwrite``; refuses an
     output another conversion is writing into. The caller releases the lock.
+    An output in object storage (a URL) is prepared by
+    :func:`~platekit.microscopes._object_output.prepare_object_output`.
     """
+    from platekit.microscopes._object_output import StoreURL, prepare_object_output
+
+    if isinstance(out, StoreURL):
+        return prepare_object_output(backend, out, identity, overwrite)  # type: ignore[return-value]
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{str(out)!r} is a file; give a folder name ending in .zarr")
     if out.is_dir() and _contents(out) and not _is_store(out):

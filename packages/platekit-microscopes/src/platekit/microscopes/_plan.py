@@ -175,6 +175,8 @@ class _Plan:
     #: Where the plate is and the read-only storage that reads it (a PlateSource), for
     #: workers to read planes through; its repr and pickle never show credentials' values.
     source: Any = None
+    #: fsspec storage options of an output in object storage (credentials: never shown).
+    out_options: Any = None
 
     def index(self, key: PlaneKey, channel_index: int) -> tuple[int, ...]:
         """Where the plane ``key`` goes in a field array."""
@@ -200,7 +202,8 @@ def check_out(out: Path, source: Path) -> Path:
             f"the output {str(out)!r} must be a folder whose name ends in .zarr, "
             f"e.g. {str(out) + '.zarr'!r}"
         )
-    if isinstance(source, Path):  # a plate in object storage holds no local folder
+    # A plate or an output in object storage holds no local folder the other could be in.
+    if isinstance(source, Path) and isinstance(out, Path):
         refuse_overlap(source, out)
     return out
 

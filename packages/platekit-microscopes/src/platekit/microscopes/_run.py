@@ -53,7 +53,9 @@ class _Job:
 
     @property
     def out(self) -> Path:
-        return Path(self.plan.out)
+        from platekit.microscopes._object_output import out_location
+
+        return out_location(self.plan.out)  # type: ignore[return-value]
 
     @property
     def plane_bytes(self) -> int:
@@ -64,7 +66,7 @@ class _Job:
 
     def prepare(self, overwrite: bool) -> None:
         """Lock the output and find the wells left to convert."""
-        self.backend = backend_for(self.plan.ngff)
+        self.backend = backend_for(self.plan.ngff, self.plan.out, self.plan.out_options)
         self.state, self.lock = prepare_output(self.backend, self.out, self.identity, overwrite)
         wells = self.plan.meta.wells
         if self.state == "complete":
@@ -96,6 +98,10 @@ class _Job:
         absent += recorded_absent(self.backend, self.out, self.done_wells)
         absent.sort(key=lambda a: a.plane)
         if not complete:
+            # An object store's lock is advisory: the run checks it still holds it.
+            verify = getattr(self.lock, "verify", None)
+            if verify is not None:
+                verify()
             finish(self.backend, self.out, self.plan, self.identity, absent)
         self.result = ConversionResult(
             out=self.out,

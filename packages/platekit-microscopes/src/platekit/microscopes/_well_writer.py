@@ -26,8 +26,14 @@ if TYPE_CHECKING:
     from platekit.microscopes._plan import Flag, _Plan
 
 
-def backend_for(ngff: str) -> Any:
-    """The zarr backend writing the Zarr format of NGFF ``ngff``."""
+def backend_for(ngff: str, out: str = "", storage_options: Any = None) -> Any:
+    """The zarr backend writing the Zarr format of NGFF ``ngff`` (into object storage for a URL)."""
+    from platekit.microscopes._object_output import is_url
+
+    if is_url(out):
+        from platekit.storage.backends.zarr_fsspec import FsspecZarrBackend
+
+        return FsspecZarrBackend(ZARR_FORMAT[ngff], storage_options=storage_options)
     from platekit.storage.backends.zarr import ZarrBackend
 
     return ZarrBackend(zarr_format=ZARR_FORMAT[ngff])
@@ -64,9 +70,11 @@ def convert_well(
     cancel: Flag | None,
 ) -> _WellResult:
     """Write one well: every field's arrays, then the field and well metadata (last)."""
-    backend = backend_for(plan.ngff)
+    from platekit.microscopes._object_output import out_location
+
+    backend = backend_for(plan.ngff, plan.out, plan.out_options)
     handler = _handler(plan)
-    out = Path(plan.out)
+    out = out_location(plan.out)
     group = well_group(out, well)
     if backend.exists(group):
         # Left half-written by an interrupted run: its fields are redone from scratch.

@@ -1,0 +1,215 @@
+"""A conversion's output in object storage (``s3://bucket/out.zarr``): its name, lock and start.
+
+Object stores have no rename and no locks. What keeps the promises there:
+
+- Arrays are complete or invisible: the ``zarr_fsspec`` backend writes an
+  array's chunks first and its metadata last, so a killed run leaves chunks
+  no Zarr reader sees; a resumed run deletes an unfinished well and writes it
+  again. A well's metadata follows its arrays, the plate's follows every well.
+- One run per output, as far as an object store allows: a lock object
+  (``.platekit-lock``) names the run (a random id, host, process, start). A
+  run refuses an output whose lock names another run, unless that run was on
+  this host and its process is gone; it checks the lock still names it
+  before it marks the output complete, and deletes it at the end. The lock
+  is advisory: two runs starting at the same instant on two hosts can both
+  take it, since plain object writes cannot refuse to replace (only the
+  check before completing catches that). Workers of a run do not hold it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import uuid
+from pathlib import PurePosixPath
+
+from platekit.microscopes._lock import LOCK_NAME, OutputInUseError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """Whether ``text`` is a URL of an fsspec filesystem (``s3://...``), not a local path."""
+    head, sep, _ = os.fspath(text).partition("://")
+    return bool(sep) and head.isalnum() and head.lower() not in ("file", "local")
+
+
+class StoreURL:
+    """An output's URL, joined with ``/`` as a path is: ``StoreURL("s3://b/o.zarr") / "A/1"``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def __truediv__(self, name: str) -> StoreURL:
+        return StoreURL(f"{self.url}/{str(name).strip('/')}")
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"StoreURL({self.url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoreURL) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.url.partition("://")[2]).name
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return PurePosixPath(self.url.partition("://")[2]).parts
+
+    def resolve(self) -> StoreURL:
+        return self
+
+
+def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
+    """``out`` as a ``Path``, or as a :class:`StoreURL` when it is a URL."""
+    from pathlib import Path
+
+    text = os.fspath(out)
+    return StoreURL(text) if is_url(text) else Path(text)
+
+
+class ObjectLock:
+    """The lock object of an output in object storage (see the module), held until released."""
+
+    def __init__(self, backend: Any, out: StoreURL) -> None:
+        self.backend, self.out = backend, out
+        self.run = uuid.uuid4().hex
+        self._key = f"{out}/{LOCK_NAME}"
+        self._held = False
+
+    def _read(self) -> dict[str, Any] | None:
+        fs = self.backend.fs(self._key)
+        try:
+            found = json.loads(fs.cat_file(self._key))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def acquire(self) -> None:
+        """Take the lock; ``OutputInUseError`` naming the run that holds it."""
+        held = self._read()
+        if held is not None and not _gone(held):
+            raise OutputInUseError(
+                f"another conversion (run {held.get('run')} on {held.get('host')}, process "
+                f"{held.get('pid')}, since {held.get('started')}) is writing into "
+                f"{str(self.out)!r}; wait for it to end, or, if it is no longer running, delete "
+                f"{self._key!r} and run this command again"
+            )
+        mine = {
+            "run": self.run,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        self.backend.fs(self._key).pipe_file(self._key, json.dumps(mine).encode())
+        self._held = True
+        self.verify()
+
+    def verify(self) -> None:
+        """``OutputInUseError`` unless the lock object still names this run."""
+        if not self._held:
+            return
+        held = self._read() or {}
+        if held.get("run") != self.run:
+            self._held = False
+            raise OutputInUseError(
+                f"another conversion (run {held.get('run')} on {held.get('host')}) took over "
+                f"{str(self.out)!r} while this one ran; this run stops without marking it "
+                "complete: run the command again once the other has ended"
+            )
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        held = self._read() or {}
+        if held.get("run") == self.run:
+            self.backend.fs(self._key).rm(self._key)
+
+
+def _gone(held: dict[str, Any]) -> bool:
+    """Whether the run that wrote ``held`` was on this host and its process has ended."""
+    if held.get("host") != socket.gethostname() or not isinstance(held.get("pid"), int):
+        return False
+    try:
+        os.kill(held["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def prepare_object_output(
+    backend: Any, out: StoreURL, identity: dict[str, Any], overwrite: bool
+) -> tuple[str, ObjectLock]:
+    """Make the output at ``out`` ready and lock it: ``"new"``, ``"resume"`` or ``"complete"``.
+
+    Refuses, before writing anything, a bucket that does not exist, another
+    run's output, and another conversion or Zarr store unless ``overwrite``.
+    """
+    from platekit.microscopes import __version__
+    from platekit.microscopes._output import differences
+
+    bucket = str(out).partition("://")[2].split("/", 1)[0]
+    fs = backend.fs(str(out))
+    if not fs.exists(bucket):
+        raise FileNotFoundError(
+            f"the bucket {bucket!r} of the output {str(out)!r} does not exist; create it "
+            "first, or check the URL and the endpoint_url storage option"
+        )
+    lock = ObjectLock(backend, out)
+    lock.acquire()
+    try:
+        recorded = None
+        if backend.exists(str(out)):
+            recorded = backend.attributes(str(out)).get("platekit", {}).get("conversion")
+            if isinstance(recorded, dict) and not overwrite:
+                mine = {k: recorded.get(k) for k in identity}
+                if mine == identity:
+                    return ("complete" if recorded.get("state") == "complete" else "resume"), lock
+                raise FileExistsError(
+                    f"{str(out)!r} holds a conversion of {recorded.get('source')!r} that differs "
+                    f"from this one in {differences(recorded, identity)}; choose another "
+                    "output, or pass overwrite=True (--overwrite) to replace it"
+                )
+            if not isinstance(recorded, dict) and not overwrite:
+                raise FileExistsError(
+                    f"{str(out)!r} holds a Zarr store that is not a platekit conversion; choose "
+                    "another output, or pass overwrite=True (--overwrite) to replace it"
+                )
+            for name in _children(fs, str(out)):
+                backend.delete(f"{out}/{name}", recursive=True)
+        backend.set_attributes(
+            str(out),
+            {"platekit": {"conversion": {**identity, "state": "running", "version": __version__}}},
+        )
+        return "new", lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _children(fs: Any, url: str) -> list[str]:
+    """The nodes directly in the store at ``url`` (the lock and metadata left out)."""
+    key = str(fs._strip_protocol(url)).rstrip("/")
+    names = []
+    for item in fs.ls(key, detail=True, refresh=True):
+        name = str(item["name"]).rstrip("/").rsplit("/", 1)[-1]
+        if item.get("type") == "directory":
+            names.append(name)
+    return names
