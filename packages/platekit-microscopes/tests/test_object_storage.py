@@ -339,3 +339,45 @@ def test_an_output_bucket_that_does_not_exist_is_one_line_and_writes_nothing(
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "the bucket 'no-such-bucket-out'" in done.stderr.strip().splitlines()[-1]
     assert not filesystem(s3).exists("no-such-bucket-out")
+
+
+def s3_requests(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every request any s3fs filesystem of this process sends: ``"put_object zarr.json"``."""
+    import s3fs
+
+    sent: Counter[str] = Counter()
+    call = s3fs.S3FileSystem._call_s3
+
+    async def count(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        name = str(kwargs.get("Key", "")).rsplit("/", 1)[-1]
+        document = name in ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".platekit-lock")
+        sent[f"{method} {'metadata' if document else 'data'}"] += 1
+        return await call(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", count)
+    return sent
+
+
+def test_requests_per_well_written_grow_with_arrays_not_with_chunks(
+    tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.microscopes import convert
+
+    wells = ["A01", "A02", "B01", "B02"]
+    per_well = {}
+    sent = s3_requests(monkeypatch)
+    for channels in (1, 4):
+        folder = write_plate(
+            "imagexpress", tmp_path / f"C{channels}", wells=wells, channels=channels
+        )
+        plate = open_plate(folder)
+        out = f"s3://{new_bucket(s3)}/plate.zarr"
+        sent.clear()
+        convert(plate, out, storage_options=s3, workers=1)
+        per_well[channels] = {kind: count / len(wells) for kind, count in sent.items()}
+    # One chunk per plane: four times the planes, four times the data written...
+    assert per_well[4]["put_object data"] == 4 * per_well[1]["put_object data"], per_well
+    # ...and the same metadata requests: a few per array and group, none per chunk.
+    for kind in per_well[1]:
+        if "metadata" in kind:
+            assert per_well[4][kind] == per_well[1][kind], per_well

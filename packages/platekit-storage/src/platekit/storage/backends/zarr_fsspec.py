@@ -97,9 +97,12 @@ class FsspecZarrBackend(StorageBackend):
         self._config = zarr_config or ZarrConfig()
         self._options = dict(storage_options or {})
         self._filesystems: dict[str, Any] = {}
+        # Groups this backend made or found, so that making the groups above each new
+        # node costs no request per level after the first; forgotten when deleted.
+        self._groups: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_filesystems": {}}
+        return {**self.__dict__, "_filesystems": {}, "_groups": set()}
 
     def __repr__(self) -> str:
         # Storage options may hold credentials: only their names are shown.
@@ -127,9 +130,12 @@ class FsspecZarrBackend(StorageBackend):
 
     def _read_json(self, path: PathLike, name: str) -> dict[str, Any] | None:
         fs = self.fs(path)
+        protocol = protocol_of(os.fspath(path))
+        # s3fs asks an object's size before reading it unless told to read in one request.
+        one_request = {"max_concurrency": 1} if protocol.startswith("s3") else {}
         try:
-            with _remote_errors(protocol_of(os.fspath(path)), path):
-                data = fs.cat_file(f"{self._key(path)}/{name}")
+            with _remote_errors(protocol, path):
+                data = fs.cat_file(f"{self._key(path)}/{name}", **one_request)
         except FileNotFoundError:
             return None
         document = json.loads(data)
@@ -218,11 +224,14 @@ class FsspecZarrBackend(StorageBackend):
             f"{root}/{'/'.join(inner.split('/')[: n + 1])}" for n in range(len(inner.split("/")))
         ]
         for group in chain if inner else [root]:
+            if group in self._groups:
+                continue
             node = self._node(group)
             if node is None:
                 self._write_json(group, *self._group_document())
             elif node[0] == "array":
                 raise StorageValueError(f"{group!r} is an array, not a group")
+            self._groups.add(group)
         return text
 
     def set_attributes(
@@ -315,7 +324,9 @@ class FsspecZarrBackend(StorageBackend):
         if node[0] == "group" and not recursive:
             raise IsADirectoryError(21, "a group; delete it with recursive=True", os.fspath(path))
         fs = self.fs(path)
-        with _remote_errors(protocol_of(os.fspath(path)), path):
+        text = os.fspath(path).rstrip("/")
+        self._groups = {g for g in self._groups if g != text and not g.startswith(text + "/")}
+        with _remote_errors(protocol_of(text), path):
             keys = fs.find(self._key(path))
             # Deepest first and each node's metadata after its contents: cut short, what is
             # left is still a node, which the same deletion removes.
