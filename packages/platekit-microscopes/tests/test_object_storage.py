@@ -381,3 +381,34 @@ def test_requests_per_well_written_grow_with_arrays_not_with_chunks(
     for kind in per_well[1]:
         if "metadata" in kind:
             assert per_well[4][kind] == per_well[1][kind], per_well
+
+
+def test_the_lock_object_keeps_a_second_run_out_unless_its_run_is_gone(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from platekit.microscopes import convert
+
+    plate = open_plate(write_plate("imagexpress", tmp_path / "Plate1"))
+    out = f"s3://{new_bucket(s3)}/plate.zarr"
+    fs = filesystem(s3)
+    other = {"run": "elsewhere-run", "host": "another-host", "pid": 1, "started": "earlier"}
+    fs.pipe_file(f"{out}/.platekit-lock", json.dumps(other).encode())
+    with pytest.raises(FileExistsError, match="another conversion \\(run elsewhere-run"):
+        convert(plate, out, storage_options=s3)
+    assert fs.find(out) == [f"{out}/.platekit-lock".partition("://")[2]]
+    # A run of this host whose process has ended left it: the next run takes over.
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gone = {**other, "host": socket.gethostname(), "pid": int(ended.stdout)}
+    fs.pipe_file(f"{out}/.platekit-lock", json.dumps(gone).encode())
+    assert convert(plate, out, storage_options=s3).wells_converted == len(plate.metadata.wells)
+    assert not fs.exists(f"{out}/.platekit-lock")
