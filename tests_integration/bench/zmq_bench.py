@@ -23,6 +23,11 @@ share the machine's state; throughput is the median over the rounds.
 pyzmq REQ socket sending the same bytes to a REP echo in a child process;
 the median and 99th percentile of every request's round trip.
 
+``viewer``: the same frames through the ``napari_stream`` backend into the
+viewer of ``platekit view`` (napari, under a private Xvfb when there is no
+display), against a stream server to memory, in turns; and ``convert``: a
+conversion with ``stream_to`` that viewer against the same one without.
+
 ``launch``: wall time of ``launch_server("execution")``, which returns at
 the server's first ``pong``, against ``python -c pass``, both with a warm
 registry cache of their own, taking turns.
@@ -31,13 +36,16 @@ registry cache of their own, taking turns.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--quick", action="store_true", help="40 frames of 1024x1024, 500 pings, 3 launches"
+    )
+    parser.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="run only these measurements, comma-separated: stream, control, launch, viewer, "
+        "convert_stream",
     )
     parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
     parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
@@ -455,13 +469,219 @@ def measure_launch(args: argparse.Namespace) -> Result:
     )
 
 
+# -- viewer: frames into a napari viewer, and a conversion that shows its wells --------------
+
+#: A conversion showing its wells in a viewer takes at most this much longer than without.
+CONVERT_STREAM_SLOWDOWN = 1.10
+# Layers the viewer benchmark cycles through, so the viewer updates several, as in a screen.
+VIEWER_LAYERS = 4
+
+
+@contextlib.contextmanager
+def _display() -> Iterator[str | None]:
+    """An X display for napari: the session's, else a private Xvfb, else ``None``."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if shutil.which("Xvfb") is None:
+        yield None
+        return
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as announced:
+            number = announced.readline().strip().decode()
+        yield f":{number}" if number else None
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def _viewer_env(display: str) -> dict[str, str]:
+    return dict(os.environ, DISPLAY=display, LIBGL_ALWAYS_SOFTWARE="1")
+
+
+def _no_viewer(title: str, why: str, target: str) -> Result:
+    return Result(
+        title=title,
+        introduction=f"Not measured: {why}.",
+        headers=("what", "measured"),
+        rows=[["-", "not measured"]],
+        targets=[Target(target, None, why)],
+    )
+
+
+def measure_viewer(args: argparse.Namespace) -> Result:
+    """Frames per second into a napari viewer (napari_stream) against a stream server to memory."""
+    import importlib.util
+
+    from platekit.zmq import launch_server
+    from platekit.zmq.napari_stream_backend import NapariStreamBackend
+    from platekit.zmq.stream_backend import ZmqStreamBackend
+
+    title = "Streaming frames into the napari viewer"
+    if importlib.util.find_spec("napari") is None:
+        return _no_viewer(title, "napari is not installed", "viewer frames per second")
+    rng = np.random.default_rng(11)
+    data = [
+        rng.integers(0, 4096, (args.size, args.size), dtype=np.uint16)
+        for _ in range(DISTINCT_FRAMES)
+    ]
+    count = args.frames
+    items = [data[n % len(data)] for n in range(count)]
+    paths = [f"B03/field1/C{n % VIEWER_LAYERS}" for n in range(count)]
+    seconds: dict[str, list[float]] = {"viewer": [], "stream": []}
+    with _display() as display:
+        if display is None:
+            return _no_viewer(title, "no display and no Xvfb", "viewer frames per second")
+        with (
+            launch_server("viewer", env=_viewer_env(display), timeout=120) as viewer,
+            launch_server("stream", store="memory") as plain,
+        ):
+            backends = {
+                "viewer": NapariStreamBackend(viewer.data_address, window=args.window, timeout=60),
+                "stream": ZmqStreamBackend(plain.data_address, window=args.window, timeout=60),
+            }
+
+            def send(name: str) -> float:
+                started = time.perf_counter()
+                backends[name].save_batch(items, paths, overwrite=True)
+                return time.perf_counter() - started
+
+            for name in backends:
+                send(name)
+            for round_ in range(args.rounds):
+                for name in sorted(backends, reverse=bool(round_ % 2)):
+                    seconds[name].append(send(name))
+            held = {layer["name"] for layer in viewer.request("layers")["layers"]}
+            if held != set(paths):
+                raise SystemExit(f"viewer: holds layers {sorted(held)}, not {sorted(set(paths))}")
+            for backend in backends.values():
+                backend.close()
+    rates = {name: count / statistics.median(values) for name, values in seconds.items()}
+    rows = [
+        [
+            "napari_stream to the viewer" if name == "viewer" else "zmq_stream to memory",
+            f"{rates[name]:.1f}",
+            f"{min(count / s for s in values):.1f}",
+            f"{max(count / s for s in values):.1f}",
+            f"{rates[name] / rates['stream']:.2f}",
+        ]
+        for name, values in seconds.items()
+    ]
+    return Result(
+        title=title,
+        introduction=(
+            f"{count} frames of {args.size}x{args.size} uint16 a round, through ``save_batch`` "
+            f"(window {args.window}), to the viewer of ``platekit view`` (napari under "
+            f"{'Xvfb' if not os.environ.get('DISPLAY') else 'the display'}, {VIEWER_LAYERS} layers "
+            "updated in turn) and to a stream server keeping them in memory, taking turns over "
+            f"{args.rounds} rounds; frames per second is the median round. The viewer "
+            "acknowledges a frame once it is in its layer; the window shows the newest data "
+            "of each layer whenever it is ready."
+        ),
+        headers=("sender", "frames/s", "min", "max", "of memory"),
+        rows=rows,
+        targets=[
+            Target(
+                "viewer frames per second (no target yet)",
+                None,
+                f"{rates['viewer']:.1f} frames/s against {rates['stream']:.1f} to memory",
+            )
+        ],
+    )
+
+
+def measure_convert_stream(args: argparse.Namespace) -> Result:
+    """A conversion's time with stream_to a viewer, against the same conversion without."""
+    import importlib.util
+    import shutil as shell
+    import tempfile
+
+    from platekit.microscopes import convert
+    from platekit.microscopes.testing import write_plate
+    from platekit.zmq import launch_server
+
+    title = "A conversion showing its wells in the viewer"
+    goal = f"convert(stream_to=viewer) at most {CONVERT_STREAM_SLOWDOWN:.2f}x the time without"
+    if importlib.util.find_spec("napari") is None:
+        return _no_viewer(title, "napari is not installed", goal)
+    wells = [f"{row}{column:02d}" for row in "AB" for column in range(1, 5)]
+    shape = (args.size, args.size)
+    seconds: dict[str, list[float]] = {"without": [], "stream_to": []}
+    with tempfile.TemporaryDirectory(prefix="platekit-bench-") as folder, _display() as display:
+        if display is None:
+            return _no_viewer(title, "no display and no Xvfb", goal)
+        source = write_plate(
+            "imagexpress", Path(folder) / "plate", wells=wells, channels=2, shape=shape
+        )
+        with launch_server("viewer", env=_viewer_env(display), timeout=120) as viewer:
+            address = {"without": None, "stream_to": viewer.data_address}
+
+            def run(name: str) -> float:
+                out = Path(folder) / f"{name}.zarr"
+                shell.rmtree(out, ignore_errors=True)
+                started = time.perf_counter()
+                convert(source, out, stream_to=address[name])
+                return time.perf_counter() - started
+
+            for name in address:
+                run(name)
+            for round_ in range(args.rounds):
+                for name in sorted(address, reverse=bool(round_ % 2)):
+                    seconds[name].append(run(name))
+            shown = len(viewer.request("layers")["layers"])
+    medians = {name: statistics.median(values) for name, values in seconds.items()}
+    ratio = medians["stream_to"] / medians["without"]
+    rows = [
+        [name, f"{medians[name]:.2f}", f"{min(values):.2f}", f"{max(values):.2f}"]
+        for name, values in seconds.items()
+    ]
+    return Result(
+        title=title,
+        introduction=(
+            f"One worker converting a {len(wells)}-well ImageXpress plate of 2 channels of "
+            f"{args.size}x{args.size} uint16 planes, with ``stream_to`` the viewer of "
+            "``platekit view`` (napari under Xvfb) and without, taking turns over "
+            f"{args.rounds} rounds; seconds are the median round. The viewer held {shown} "
+            "layers at the end."
+        ),
+        headers=("conversion", "seconds", "min", "max"),
+        rows=rows,
+        targets=[
+            Target(
+                goal,
+                ratio <= CONVERT_STREAM_SLOWDOWN,
+                f"{ratio:.2f}x ({medians['stream_to']:.2f} s against {medians['without']:.2f} s)",
+            )
+        ],
+    )
+
+
 #: Every measurement, in the order they run.
-MEASUREMENTS = (measure_stream, measure_control, measure_launch)
+MEASUREMENTS = (
+    measure_stream,
+    measure_control,
+    measure_launch,
+    measure_viewer,
+    measure_convert_stream,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    results = [measure(args) for measure in MEASUREMENTS]
+    chosen = set(args.only.split(",")) if args.only else None
+    results = [
+        measure(args)
+        for measure in MEASUREMENTS
+        if chosen is None or measure.__name__.removeprefix("measure_") in chosen
+    ]
     facts = (
         f"Python {platform.python_version()}, pyzmq {_pyzmq_versions()}, {os.cpu_count()} CPUs, "
         f"{datetime.date.today().isoformat()}"

@@ -3,7 +3,8 @@
 ``convert(..., stream_to=ADDRESS)`` sends each well, once complete, to the
 viewer (``platekit view``) at that data address: every field and channel as
 one layer named ``B03/field1/DAPI`` holding its ``t`` and ``z`` planes, read
-back from the output's smallest resolution level. The sending is done on a
+back from the output's smallest resolution level and shown at most
+:data:`PREVIEW_SIDE` pixels a side (every n-th pixel of a larger field). The sending is done on a
 thread of its own: the conversion only tells it that a well is done. When
 the viewer falls behind, the wells it has not yet shown beyond the newest
 :data:`BACKLOG` are dropped; when it does not answer, nothing more is sent.
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Completed wells waiting to be shown beyond which the oldest are dropped.
 BACKLOG = 4
+#: The longest side of a field as shown: larger fields are shown as every n-th pixel.
+PREVIEW_SIDE = 512
+#: How much lower the sending thread's CPU priority is than the conversion's (Linux).
+NICENESS = 10
 #: Seconds one send may wait for the viewer before it counts as gone.
 SEND_TIMEOUT = 5.0
 #: Seconds the end of a conversion waits for the last wells to be shown.
@@ -86,6 +91,7 @@ class WellStream:
             )
 
     def _run(self) -> None:
+        _lower_priority()
         while True:
             self._wake.wait()
             self._wake.clear()
@@ -128,6 +134,7 @@ class WellStream:
         return [result.well for result in new]
 
     def _send(self, well: str) -> None:
+        import numpy as np
         import zarr
 
         from platekit.microscopes._well_writer import well_group
@@ -141,6 +148,10 @@ class WellStream:
         for field_index, site in enumerate(meta.sites):
             pixels = zarr.open_array(f"{group}/{field_index}/{level}", mode="r")[...]
             pixels = _tczyx(pixels, plan.axes)
+            step = -(-max(pixels.shape[-2:]) // PREVIEW_SIDE)
+            if step > 1:
+                # A preview: every step-th pixel, so the viewer draws (and we send) far less.
+                pixels = np.ascontiguousarray(pixels[..., ::step, ::step])
             for channel_index, name in enumerate(names):
                 stack = pixels[:, channel_index]
                 # Only the axes the plate has: a single plane is a 2-D layer.
@@ -149,6 +160,18 @@ class WellStream:
                 paths.append(f"{well}/field{site}/{name}")
         # Replaced, not refused: a well converted again shows anew.
         self._backend.save_batch(layers, paths, overwrite=True)
+
+
+def _lower_priority() -> None:
+    """Give this thread a lower CPU priority where the system allows it (Linux threads)."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        except OSError:
+            pass
 
 
 def _tczyx(pixels: Any, axes: list[str]) -> Any:

@@ -1,8 +1,8 @@
 """The viewer server's window: napari on the main thread, the sockets on another.
 
-The window polls, every :data:`TICK_MS`, for the layers that changed and
-shows the newest data of each, so a fast sender is never held back by the
-display (planes that arrive between two looks are shown together). Work
+The window shows, at most every :data:`REDRAW_SECONDS`, the newest data of
+each layer that changed, so a fast sender is never held back by the display
+(planes that arrive between two redraws are shown together). Work
 the sockets' thread needs done on the window (listing layers, a
 screenshot) is queued to it and waited for. The window closes when the
 server stops (``shutdown``, a signal, the launcher gone), and closing the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import signal
 import threading
+import time
 from concurrent.futures import Future
 
 from platekit.zmq._layers import describe
@@ -25,8 +26,11 @@ if TYPE_CHECKING:
 
     from platekit.zmq.servers.viewer import ViewerServer
 
-#: How often the window looks for new data and queued work (ms).
+#: How often the window looks for queued work (ms).
 TICK_MS = 40
+#: The least time between two redraws of streamed data (s): a redraw of large images in
+#: software OpenGL costs a core, which the programs sending them need more.
+REDRAW_SECONDS = 0.25
 
 
 class ViewerWindow:
@@ -38,6 +42,7 @@ class ViewerWindow:
         self._work: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
         self.viewer: Any = None
         self._closing = False
+        self._drawn = 0.0
 
     def call(self, work: Callable[[], Any], timeout: float) -> Any:
         """Run ``work()`` on the window's thread and return its result (from another thread).
@@ -77,7 +82,10 @@ class ViewerWindow:
                 self._closing = True
                 self.viewer.close()
             return
-        self._show(self.server.layers.take_changed())
+        now = time.monotonic()
+        if now - self._drawn >= REDRAW_SECONDS:
+            self._drawn = now
+            self._show(self.server.layers.take_changed())
         for _ in range(self._work.qsize()):
             work, done = self._work.get_nowait()
             if done.set_running_or_notify_cancel():
