@@ -1,7 +1,8 @@
 """The viewer server and the napari_stream backend, with a real napari under Xvfb.
 
 The display tests start their own X server (Xvfb, with Mesa's software
-OpenGL) and skip, saying why, where napari, Qt or Xvfb is not installed.
+OpenGL) and skip, saying why, where napari, Qt or Xvfb is not installed
+(in CI, where ``.ci/run`` installs them, they fail instead).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def _display_stack_missing() -> str | None:
 def display() -> Iterator[str]:
     """An X display of a private Xvfb, stopped after the module's tests."""
     missing = _display_stack_missing()
+    if missing and os.environ.get("CI"):
+        # .ci/run installs the display stack: there, its absence is a failure, not a skip.
+        pytest.fail(f"no display stack for napari in CI: {missing}")
     if missing:
         pytest.skip(f"no display stack for napari: {missing}")
     read, write = os.pipe()
