@@ -219,6 +219,36 @@ def test_a_local_cluster_is_started_for_the_run_and_stopped_after_it(tmp_path: P
     assert workers() == []
 
 
+def test_ctrl_c_on_a_local_cluster_is_one_line_and_the_same_command_finishes(
+    tmp_path: Path,
+) -> None:
+    psutil = pytest.importorskip("psutil")
+    [source] = plates(tmp_path / "in", 1, sites=4, shape=(512, 512))
+    command = [sys.executable, "-m", "platekit.registry", "convert", "--executor", "dask"]
+    command += ["--workers", "2", str(source), str(tmp_path / "out.zarr")]
+    running = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    said = []
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        said.append(running.stderr.readline())  # type: ignore[union-attr]
+        if "planes" in said[-1] and not said[-1].startswith("converting: 0/"):
+            break
+    # As a terminal does: to the whole process group, the cluster's workers too.
+    os.killpg(running.pid, signal.SIGINT)
+    _, rest = running.communicate(timeout=WAIT)
+    assert running.returncode == 130
+    assert "Traceback" not in rest
+    assert [line for line in rest.splitlines() if not line.startswith("converting:")] == [
+        "platekit: interrupted; run the same command again to finish the conversion"
+    ]
+    assert not psutil.pid_exists(running.pid) or psutil.Process(running.pid).status() == "zombie"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=WAIT * 2)
+    assert finished.returncode == 0, finished.stderr
+    assert tree(tmp_path / "out.zarr") == tree(convert(source, tmp_path / "alone.zarr").out)
+
+
 # -- what crosses to a worker --------------------------------------------------------------
 
 

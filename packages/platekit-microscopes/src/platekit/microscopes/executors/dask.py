@@ -4,7 +4,8 @@ With ``scheduler="tcp://host:8786"`` the tasks go to that cluster, whose
 workers must reach the plates and outputs at the same paths. Without it, a
 ``distributed.LocalCluster`` of ``workers`` processes (one thread each) is
 started for the run and stopped after it; its workers end with this
-process and ignore Ctrl-C, which is this process's to handle.
+process and ignore Ctrl-C, which is this process's to handle
+(:mod:`._dask_worker`).
 
 Progress travels as worker events (one per task at most every 0.2 s);
 a cancel or Ctrl-C sets a Dask ``Event`` the tasks look at between planes
@@ -37,9 +38,6 @@ WIND_DOWN_TIMEOUT = 30.0
 _REPORT_EVERY = 0.2
 #: The longest a task goes without looking at the cancel event, in seconds.
 _CANCEL_EVERY = 0.5
-
-# Set in a LocalCluster's worker once it has asked to end with its parent.
-_watched = False
 
 
 def _install_hint() -> str:
@@ -110,14 +108,14 @@ class DaskExecutor(Executor):
             return
         if self._client is None:
             self._start_local_cluster(min(self.workers, len(tasks)))
-        _Run(self._client, self._cluster is not None).run(tasks, done, report, cancel)
+        _Run(self._client).run(tasks, done, report, cancel)
 
     def _start_local_cluster(self, workers: int) -> None:
         from distributed import Client, LocalCluster
 
         from platekit.microscopes.executors.processes import _interrupts_held
 
-        # Started with Ctrl-C held back, the workers keep it held: it is this process's.
+        # Ctrl-C is held back until each worker has set itself to ignore it (_dask_worker).
         with _interrupts_held():
             self._cluster = LocalCluster(
                 n_workers=workers,
@@ -126,6 +124,7 @@ class DaskExecutor(Executor):
                 host="127.0.0.1",
                 dashboard_address=None,
                 silence_logs=50,
+                preload=["platekit.microscopes.executors._dask_worker"],
                 timeout=START_TIMEOUT,
             )
             self._client = Client(self._cluster, timeout=START_TIMEOUT)
@@ -152,9 +151,8 @@ def _connect(address: str) -> Any:
 class _Run:
     """One set of tasks on a client: submitted, watched, reported and, if need be, cancelled."""
 
-    def __init__(self, client: Any, local: bool) -> None:
+    def __init__(self, client: Any) -> None:
         self._client = client
-        self._local = local
         self._name = f"platekit-{uuid.uuid4().hex}"
         self._reported = 0
         self._guard = threading.Lock()
@@ -188,7 +186,6 @@ class _Run:
                 _run_task,
                 task,
                 self._name,
-                self._local,
                 key=f"{self._name}-{index}",
                 pure=False,
             ): index
@@ -301,17 +298,10 @@ class _RemoteFlag:
         return self._set
 
 
-def _run_task(task: Task, name: str, local: bool) -> Any:
+def _run_task(task: Task, name: str) -> Any:
     """Run ``task`` on a Dask worker, holding its outputs' locks, reporting and cancellable."""
-    global _watched
     from platekit.microscopes._lock import held_shared
 
-    if local and not _watched:
-        from platekit.microscopes._parent import die_with_parent
-
-        # The LocalCluster's workers are this run's children: they end with it.
-        die_with_parent()
-        _watched = True
     reporter = _Reporter(name)
     try:
         with held_shared(task.holds):
