@@ -43,7 +43,8 @@ DOCS_REQUIREMENTS = ["sphinx>=7"]
 # tests_integration/ installs plugin distributions into the session's environment with uv.
 INTEGRATION_REQUIREMENTS = ["uv>=0.4"]
 # The peer the registry benchmark measures platekit-registry against.
-BENCH_REQUIREMENTS = ["metaclass-registry==0.4.1"]
+# moto runs the local S3 server the object-storage benchmark writes into.
+BENCH_REQUIREMENTS = ["metaclass-registry==0.4.1", "moto[server]>=5"]
 
 
 def package_dir(layer: str) -> Path:
