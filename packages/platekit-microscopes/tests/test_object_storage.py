@@ -412,3 +412,18 @@ def test_the_lock_object_keeps_a_second_run_out_unless_its_run_is_gone(
     fs.pipe_file(f"{out}/.platekit-lock", json.dumps(gone).encode())
     assert convert(plate, out, storage_options=s3).wells_converted == len(plate.metadata.wells)
     assert not fs.exists(f"{out}/.platekit-lock")
+
+
+def test_without_s3fs_a_url_is_one_line_saying_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['s3fs'] = None\n"
+        "from platekit.registry._cli import main\n"
+        "sys.exit(main(['inspect', 's3://bucket/plate']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and "pip install 'platekit-storage[s3]'" in line, line
