@@ -30,6 +30,7 @@ class _Listings:
 
     def __init__(self) -> None:
         self.found: dict[str, Listing | BaseException] = {}
+        self.lowered: dict[str, dict[str, str]] = {}
         self.lock = threading.Lock()
         #: How many folders were listed, for tests and benchmarks.
         self.count = 0
@@ -188,17 +189,28 @@ class PlateSource:
     def exists(self) -> bool:
         return self.is_file() or self.is_dir()
 
+    def files_by_lower_name(self) -> dict[str, str]:
+        """Lower-cased name → name of each file in this folder (the first by name on a tie),
+        made once per plate. Raises as :meth:`entries`."""
+        files = self.entries()[0]
+        found = self._listings.lowered.get(self.location)
+        if found is None:
+            found = {}
+            for file in sorted(files, reverse=True):
+                found[file.lower()] = file
+            self._listings.lowered[self.location] = found
+        return found
+
     def find(self, name: str) -> PlateSource | None:
         """The file called ``name`` in this folder, matched without case when not exact."""
         try:
             files = self.entries()[0]
+            if name in files:
+                return self / name
+            found = self.files_by_lower_name().get(name.lower())
         except OSError:
             return None
-        if name in files:
-            return self / name
-        lower = name.lower()
-        found = sorted(file for file in files if file.lower() == lower)
-        return self / found[0] if found else None
+        return self / found if found else None
 
     # -- reading --------------------------------------------------------------------
 

@@ -163,7 +163,7 @@ def _images_folder(folder: PlateSource) -> PlateSource | None:
 def _file_names(folder: PlateSource) -> dict[str, str]:
     """Lower-cased name → name of every file in ``folder``."""
     try:
-        return {name.lower(): name for name in folder.entries()[0]}
+        return folder.files_by_lower_name()
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return {}
 
