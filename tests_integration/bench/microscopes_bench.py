@@ -16,6 +16,10 @@ Opening: ``detect_microscope`` + ``open_plate`` on a 384-well ImageXpress
 folder against a bare ``os.scandir`` of the same folder, in one process,
 warm, median of many calls.
 
+Executors (see ``_executors.py``): the ``dask`` executor on a LocalCluster of
+2 workers against the ``processes`` executor with 2, one plate; 4 plates on
+1 and 2 Dask workers; and the scheduler's cost per task.
+
 Arrays: ``Plate.to_dask`` of a 96-well plate computed in full (every plane
 read, each reduced to its maximum) against reading every plane with
 ``Plate.read`` in a loop, in the same run, taking turns; and the time to
@@ -39,6 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _executors import ExecutorsResult, bench_executors
+
 ONE_WORKER_TARGET = 0.7
 TWO_WORKER_TARGET = 1.6
 ARRAYS_TARGET = 0.9
@@ -56,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rst", type=Path, help="write the results as reST to this file")
     parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
+    parser.add_argument(
+        "--executors-only", action="store_true", help="run only the executors' measurements"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.wells, args.sites, args.channels, args.size, args.rounds = 24, 2, 2, 512, 2
@@ -144,9 +153,45 @@ def time_opening(plate: Path, calls: int) -> tuple[float, float]:
     return statistics.median(ours), statistics.median(bare)
 
 
+def run_executors(args: argparse.Namespace, work: Path) -> ExecutorsResult:
+    """Write 4 plates and time the executors on them (the first plate alone, then all 4)."""
+    from platekit.microscopes.testing import write_plate
+
+    wells, sites, channels, size = (8, 2, 2, 512) if args.quick else (24, 4, 3, 1024)
+    print(f"writing 4 {wells}-well plates for the executors benchmark...", flush=True)
+    (work / "screen-in").mkdir()
+    plates = [
+        write_plate(
+            "imagexpress",
+            work / f"screen-in/Plate{index}",
+            wells=well_names(wells),
+            sites=sites,
+            channels=channels,
+            shape=(size, size),
+            seed=index,
+        )
+        for index in range(4)
+    ]
+    planes = wells * sites * channels
+    facts = (
+        f"4 plates of {wells} wells x {sites} sites x {channels} channels of {size}x{size} "
+        f"uint16 ({planes} planes, {planes * size * size * 2 / 1e6:.0f} MB each), median of "
+        f"{args.rounds} rounds; {os.cpu_count()} CPUs"
+    )
+    result = bench_executors(plates, work, args.rounds, 500 if args.quick else 5000, facts)
+    shutil.rmtree(work / "screen-in")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from platekit.microscopes.testing import write_plate
+
+    if args.executors_only:
+        with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
+            executors = run_executors(args, Path(tmp))
+        print("\n".join([*executors.lines, "", *executors.verdicts]))
+        return 1 if args.fail_on_miss and executors.missed else 0
 
     with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
         work = Path(tmp)
@@ -182,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         files = sum(1 for _ in os.scandir(wide))
         open_s, scan_s = time_opening(wide, 30)
         arrays = bench_arrays(work, args.quick, max(args.rounds, 5))
+        executors = run_executors(args, work)
         object_storage = bench_object_storage(work, args.quick, max(args.rounds, 3))
 
     medians = {name: statistics.median(values) for name, values in seconds.items()}

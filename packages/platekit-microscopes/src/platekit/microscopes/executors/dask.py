@@ -34,6 +34,8 @@ CONNECT_TIMEOUT = 10.0
 START_TIMEOUT = 60.0
 #: How long stopped tasks may take to end, in seconds, before they are left to end alone.
 WIND_DOWN_TIMEOUT = 30.0
+#: How often the run looks for ended tasks, progress and a cancel while none ends, in seconds.
+_POLL = 0.02
 #: The shortest time between two progress events of one task, in seconds.
 _REPORT_EVERY = 0.2
 #: The longest a task goes without looking at the cancel event, in seconds.
@@ -117,17 +119,24 @@ class DaskExecutor(Executor):
 
         # Ctrl-C is held back until each worker has set itself to ignore it (_dask_worker).
         with _interrupts_held():
-            self._cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=50,
-                preload=["platekit.microscopes.executors._dask_worker"],
-                timeout=START_TIMEOUT,
-            )
-            self._client = Client(self._cluster, timeout=START_TIMEOUT)
+            try:
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=50,
+                    preload=["platekit.microscopes.executors._dask_worker"],
+                    timeout=START_TIMEOUT,
+                )
+                self._client = Client(self._cluster, timeout=START_TIMEOUT)
+            except (RuntimeError, OSError, TimeoutError) as exc:
+                raise ConnectionError(
+                    f"could not start a Dask LocalCluster of {workers} workers on this machine "
+                    f"({exc}); run the same command again, or give the scheduler of a running "
+                    "cluster"
+                ) from exc
 
 
 def _connect(address: str) -> Any:
@@ -175,35 +184,33 @@ class _Run:
         report: Callable[[int], None],
         cancel: Flag | None,
     ) -> None:
-        from distributed import Event
-        from distributed import wait as wait_for
+        from distributed import Event, as_completed
 
         client = self._client
         stop = Event(self._name, client=client)
         client.subscribe_topic(self._name, self._on_event)
-        index_of = {
-            client.submit(
-                _run_task,
-                task,
-                self._name,
-                key=f"{self._name}-{index}",
-                pure=False,
-            ): index
-            for index, task in enumerate(tasks)
-        }
-        pending = set(index_of)
+        futures = client.map(
+            _run_task,
+            tasks,
+            name=self._name,
+            key=[f"{self._name}-{index}" for index in range(len(tasks))],
+            pure=False,
+        )
+        index_of = {future.key: index for index, future in enumerate(futures)}
+        pending = set(futures)
+        # Hands over each future as it ends, at a constant cost however many are pending.
+        ended = as_completed(futures, with_results=False)
         try:
             while pending:
-                try:
-                    finished = wait_for(pending, timeout=0.1, return_when="FIRST_COMPLETED").done
-                except TimeoutError:
-                    finished = set()
+                finished = ended.next_batch(block=False)
+                if not finished:
+                    time.sleep(_POLL)
                 report_count = self._take_reported()
                 if report_count:
                     report(report_count)
                 for future in finished:
                     pending.discard(future)
-                    index = index_of.pop(future)
+                    index = index_of.pop(future.key)
                     result, error = _outcome(future)
                     # Let go at once: a key still held is computed again when its worker
                     # dies, which would write the well again after the plate is done.
@@ -298,7 +305,7 @@ class _RemoteFlag:
         return self._set
 
 
-def _run_task(task: Task, name: str) -> Any:
+def _run_task(task: Task, *, name: str) -> Any:
     """Run ``task`` on a Dask worker, holding its outputs' locks, reporting and cancellable."""
     from platekit.microscopes._lock import held_shared
 
