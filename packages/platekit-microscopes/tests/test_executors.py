@@ -77,3 +77,26 @@ def test_platekit_registries_lists_the_executors() -> None:
     assert listed.returncode == 0, listed.stderr
     assert "executor" in listed.stdout
     assert "processes" in listed.stdout and "dask" in listed.stdout
+
+
+def test_a_well_s_task_carries_the_plate_s_per_plane_data_of_its_well_only(
+    tmp_path: Path,
+) -> None:
+    import pickle
+
+    from platekit.microscopes import open_plate
+    from platekit.microscopes._plan import make_plan
+    from platekit.microscopes._run import _well_plan
+
+    wells = [f"{chr(65 + n // 24)}{n % 24 + 1:02d}" for n in range(96)]
+    source = write_plate(
+        "imagexpress", tmp_path / "P", wells=wells, sites=9, channels=2, shape=(8, 8)
+    )
+    plan = make_plan(open_plate(source), tmp_path / "o.zarr", "0.5", 1, False)
+    task_plan = _well_plan(plan, "B02")
+    assert task_plan.meta.positions == {
+        key: at for key, at in plan.meta.positions.items() if key.well == "B02"
+    }
+    assert task_plan.meta.positions and task_plan.meta.wells == plan.meta.wells
+    # A task crosses to its worker whole: one well's share, not the plate's.
+    assert len(pickle.dumps(task_plan)) * 10 < len(pickle.dumps(plan))

@@ -10,7 +10,7 @@ others go on, unless the run stops at the first error (one plate).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from platekit.microscopes._output import finish, prepare_output, recorded_absent, well_complete
@@ -88,7 +88,7 @@ class _Job:
             if key.well in by_well:
                 by_well[key.well][key] = address
         self.left = len(self.todo)
-        return [WellTask(self.plan, well, by_well[well]) for well in self.todo]
+        return [WellTask(_well_plan(self.plan, well), well, by_well[well]) for well in self.todo]
 
     def finish(self, started: float) -> None:
         """Write the plate's metadata (unless it was complete) and make its result."""
@@ -121,6 +121,18 @@ class _Job:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+
+def _well_plan(plan: _Plan, well: str) -> _Plan:
+    """The plan as the task of ``well`` needs it: the plate's per-plane data of that well only.
+
+    A task crosses to its worker whole; with every plane's stage position a
+    384-well plate's plan is megabytes, and one well's is kilobytes.
+    """
+    meta = plan.meta
+    positions = {key: at for key, at in meta.positions.items() if key.well == well}
+    missing = frozenset(key for key in plan.missing if key.well == well)
+    return replace(plan, meta=replace(meta, positions=positions), missing=missing)
 
 
 def run_jobs(
