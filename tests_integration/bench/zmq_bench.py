@@ -503,6 +503,16 @@ def _display() -> Iterator[str | None]:
         xvfb.wait(10)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) the process ``pid`` has used, where /proc tells it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _viewer_env(display: str) -> dict[str, str]:
     return dict(os.environ, DISPLAY=display, LIBGL_ALWAYS_SOFTWARE="1")
 
@@ -633,9 +643,13 @@ def measure_convert_stream(args: argparse.Namespace) -> Result:
 
             for name in address:
                 run(name)
+            viewer_pid = viewer.ping()["pid"]
+            viewer_cpu = _cpu_seconds(viewer_pid)
             for round_ in range(args.rounds):
                 for name in sorted(address, reverse=bool(round_ % 2)):
                     seconds[name].append(run(name))
+            if viewer_cpu is not None:
+                viewer_cpu = (_cpu_seconds(viewer_pid) or 0.0) - viewer_cpu
             shown = len(viewer.request("layers")["layers"])
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     ratio = medians["stream_to"] / medians["without"]
@@ -650,7 +664,15 @@ def measure_convert_stream(args: argparse.Namespace) -> Result:
             f"{args.size}x{args.size} uint16 planes, with ``stream_to`` the viewer of "
             "``platekit view`` (napari under Xvfb) and without, taking turns over "
             f"{args.rounds} rounds; seconds are the median round. The viewer held {shown} "
-            "layers at the end."
+            "layers at the end"
+            + (
+                f" and used {viewer_cpu / args.rounds:.2f} s of CPU per conversion it showed, "
+                f"on a machine of {os.cpu_count()} CPUs whose load average was "
+                f"{os.getloadavg()[0]:.1f}"
+                if viewer_cpu is not None
+                else ""
+            )
+            + "."
         ),
         headers=("conversion", "seconds", "min", "max"),
         rows=rows,

@@ -100,3 +100,16 @@ def test_without_a_streaming_backend_nothing_is_written(
     with pytest.raises(KeyError, match="platekit-zmq"):
         convert(source, tmp_path / "out.zarr", stream_to="tcp://127.0.0.1:1")
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_a_field_larger_than_the_preview_is_sent_as_every_nth_pixel(
+    sender: _Sender, tmp_path: Path
+) -> None:
+    sender.release.set()
+    side = _stream_wells.PREVIEW_SIDE * 2 + 6  # three times too large once rounded up
+    source = write_plate("imagexpress", tmp_path / "p", wells=["A01"], shape=(side, 40))
+    convert(source, tmp_path / "out.zarr", stream_to="tcp://127.0.0.1:1")
+    (sent,) = sender.sent.values()
+    expected = open_plate(source).read("A01")[::3, ::3]
+    assert sent.shape == expected.shape
+    np.testing.assert_array_equal(sent, expected)
