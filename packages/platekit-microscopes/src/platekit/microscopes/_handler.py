@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from platekit.microscopes._source import PlateSource
+
+    #: What handler methods are given: a local folder, or a PlateSource (``reads_source``).
+    PlateLocation = Path | PlateSource
+
     from platekit.microscopes._model import PlaneKey, PlaneName, PlateMetadata, PlateScan
 
 #: Every microscope handler class, by ``_microscope_type``.
@@ -65,29 +70,29 @@ class MetadataHandler:
     """
 
     @abstractmethod
-    def find_metadata_file(self, plate: Path) -> Path:
+    def find_metadata_file(self, plate: PlateLocation) -> PlateLocation:
         """The plate's main metadata file.
 
         Raises ``FileNotFoundError`` saying which file it looked for and where.
         """
 
     @abstractmethod
-    def read(self, plate: Path) -> PlateMetadata:
+    def read(self, plate: PlateLocation) -> PlateMetadata:
         """Everything the plate's metadata says.
 
         Raises :class:`~platekit.microscopes.PlateFormatError` naming the file
         (and line) when a metadata file is malformed.
         """
 
-    def grid(self, plate: Path) -> tuple[int, int] | None:
+    def grid(self, plate: PlateLocation) -> tuple[int, int] | None:
         """The sites of a well as ``(rows, columns)``, or ``None`` when not on a grid."""
         return self.read(plate).grid
 
-    def pixel_size(self, plate: Path) -> float | None:
+    def pixel_size(self, plate: PlateLocation) -> float | None:
         """The pixel size in µm, or ``None`` when the plate does not record it."""
         return self.read(plate).pixel_size_um
 
-    def channels(self, plate: Path) -> dict[int, str]:
+    def channels(self, plate: PlateLocation) -> dict[int, str]:
         """Channel number → channel name."""
         return {number: channel.name for number, channel in self.read(plate).channels.items()}
 
@@ -140,20 +145,21 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
         """A metadata handler for this format."""
         return self.metadata_handler()
 
-    def detect(self, plate: Path) -> Path | None:
+    def detect(self, plate: PlateLocation) -> PlateLocation | None:
         """The file in ``plate`` that marks it as this format, or ``None``.
 
         By default the metadata handler's main metadata file. Never raises
         for a folder of another format.
         """
         try:
-            found = self.metadata().find_metadata_file(plate if self.reads_source else Path(plate))
+            given = plate if self.reads_source else Path(str(plate))
+            found = self.metadata().find_metadata_file(given)
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return None
-        return local_path(found)
+        return local_path(found)  # type: ignore[no-any-return]
 
     @abstractmethod
-    def scan(self, plate: Path) -> PlateScan:
+    def scan(self, plate: PlateLocation) -> PlateScan:
         """The plate's metadata and where each of its planes is.
 
         Raises :class:`~platekit.microscopes.PlateFormatError` for malformed
@@ -161,7 +167,7 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
         ``PlateScan.missing``, never invented.
         """
 
-    def read_plane(self, plate: Path, address: str) -> np.ndarray:
+    def read_plane(self, plate: PlateLocation, address: str) -> np.ndarray:
         """The 2-D plane at ``address`` (from :meth:`scan`).
 
         By default ``address`` is a TIFF file's path relative to ``plate``.
@@ -173,7 +179,7 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
 
         if self.reads_source:
             return read_tiff_plane(as_source(plate) / address)
-        return read_tiff_plane(Path(plate) / address)
+        return read_tiff_plane(Path(str(plate)) / address)
 
     def plane_key(self, name: PlaneName) -> PlaneKey:
         """The plane a parsed file name stands for."""

@@ -162,7 +162,8 @@ def write_overview(plate: Plate, path: str | os.PathLike[str], **options: object
         )
     if not target.parent.is_dir():
         raise ValueError(f"cannot write the overview to {str(target)!r}: its folder does not exist")
-    if target.resolve().is_relative_to(Path(plate.path).resolve()):
+    folder = plate.source.local  # a plate in object storage has no folder to write into
+    if folder is not None and target.resolve().is_relative_to(folder.resolve()):
         raise ValueError(
             f"{str(target)!r} is inside the plate folder {str(plate.path)!r}, which platekit "
             "never changes; write the overview elsewhere"

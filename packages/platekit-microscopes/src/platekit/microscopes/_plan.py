@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from platekit.microscopes._model import PlateMetadata
     from platekit.microscopes._plate import Plate
+    from platekit.microscopes._source import PlateSource
 
     class Flag(Protocol):
         def is_set(self) -> bool: ...
@@ -194,7 +195,7 @@ class _WellResult:
 # -- planning ------------------------------------------------------------------------------
 
 
-def check_out(out: Path, source: Path) -> Path:
+def check_out(out: Path, source: Path | PlateSource) -> Path:
     from platekit.microscopes._overlap import refuse_overlap
 
     if not any(part.lower().endswith(".zarr") for part in out.parts[-1:]):

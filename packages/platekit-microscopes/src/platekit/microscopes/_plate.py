@@ -87,7 +87,7 @@ def detect_microscope(
             looked.append(f"  {key}: reads only local folders")
             continue
         usable.append(handler)
-        evidence = handler.detect(_given(handler, source))  # type: ignore[arg-type]
+        evidence = handler.detect(_given(handler, source))
         if evidence is not None:
             fits.append((handler, evidence))
         else:
@@ -127,7 +127,7 @@ def _source(
 def _recognised(folder: Path, handlers: list[MicroscopeHandler]) -> bool:
     try:
         sub = PlateSource(folder)
-        return any(handler.detect(_given(handler, sub)) is not None for handler in handlers)  # type: ignore[arg-type]
+        return any(handler.detect(_given(handler, sub)) is not None for handler in handlers)
     except OSError:
         return False
 
@@ -167,7 +167,7 @@ def open_plate(
     handler = detect_microscope(source) if microscope == "auto" else handler_for(microscope)
     given = _given(handler, source)
     if not projections:
-        return Plate(given, handler, handler.scan(given), source=source)  # type: ignore[arg-type]
+        return Plate(given, handler, handler.scan(given), source=source)
     # Only formats that store projections beside the stack offer this; it is not a handler duty.
     scan_projections = getattr(handler, "scan_projections", None)
     if scan_projections is None:
@@ -175,7 +175,7 @@ def open_plate(
             f"{source.location!r} is a {handler.display_name or handler.name} plate, whose "
             "projections platekit does not read; open it without projections=True / --projections"
         )
-    return Plate(given, handler, scan_projections(given), source=source)  # type: ignore[arg-type]
+    return Plate(given, handler, scan_projections(given), source=source)
 
 
 class Plate:
@@ -198,7 +198,7 @@ class Plate:
 
     @property
     def _given(self) -> Path | PlateSource:
-        return self.source if self.handler.reads_source else Path(self.path)  # type: ignore[arg-type]
+        return self.source if self.handler.reads_source else Path(str(self.path))
 
     @property
     def microscope(self) -> str:
@@ -243,11 +243,11 @@ class Plate:
         from platekit.microscopes._model import PlaneKey
 
         key = PlaneKey(normal_well(well), site, channel, z, t)
-        return self.handler.read_plane(self._given, self.address(key))  # type: ignore[arg-type]
+        return self.handler.read_plane(self._given, self.address(key))
 
     def read_plane(self, key: PlaneKey) -> np.ndarray:
         """The pixels of the plane ``key``."""
-        return self.handler.read_plane(self._given, self.address(key))  # type: ignore[arg-type]
+        return self.handler.read_plane(self._given, self.address(key))
 
     def overview(self, **options: Any) -> np.ndarray:
         """A picture of the whole plate, RGB uint8: a thumbnail per well, rows and columns labelled.

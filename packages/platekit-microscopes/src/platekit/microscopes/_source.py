@@ -222,7 +222,7 @@ class PlateSource:
 
     def read_bytes(self) -> bytes:
         with self.open() as file:
-            return file.read()  # type: ignore[no-any-return]
+            return file.read()
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from platekit.microscopes._object_output import StoreURL
     from platekit.microscopes._plan import Flag, _Plan
 
 
@@ -39,7 +40,7 @@ def backend_for(ngff: str, out: str = "", storage_options: Any = None) -> Any:
     return ZarrBackend(zarr_format=ZARR_FORMAT[ngff])
 
 
-def well_group(out: Path, well: str) -> str:
+def well_group(out: Path | StoreURL, well: str) -> str:
     return str(out / well_path(well))
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
     from collections.abc import Iterable, Iterator
     from pathlib import Path
-    from typing import BinaryIO
+    from typing import IO
 
     from platekit.microscopes._source import PlateSource
 
@@ -88,7 +88,7 @@ def tiff_header(path: Path | PlateSource) -> TiffHeader | None:
         return None
 
 
-def _read_header(file: BinaryIO) -> TiffHeader | None:
+def _read_header(file: IO[bytes]) -> TiffHeader | None:
     head = file.read(16)
     order = {b"II": "<", b"MM": ">"}[head[:2]]
     (magic,) = struct.unpack(order + "H", head[2:4])

@@ -155,13 +155,13 @@ class CellVoyagerMetadata(MetadataHandler):
     projections.
     """
 
-    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
+    def find_metadata_file(self, plate: Path | PlateSource) -> Path | PlateSource:
         return local_path(find_file(as_source(plate), MEASUREMENT_DATA))  # type: ignore[no-any-return]
 
-    def read(self, plate: PlateSource) -> PlateMetadata:
+    def read(self, plate: Path | PlateSource) -> PlateMetadata:
         return _scan(as_source(plate)).metadata
 
-    def grid(self, plate: PlateSource) -> tuple[int, int] | None:
+    def grid(self, plate: Path | PlateSource) -> tuple[int, int] | None:
         # The setting lists field positions, but not as rows and columns of a grid.
         return None
 
@@ -176,7 +176,7 @@ class CellVoyagerHandler(MicroscopeHandler):
     metadata_handler = CellVoyagerMetadata
     reads_source = True
 
-    def scan(self, plate: PlateSource) -> PlateScan:
+    def scan(self, plate: Path | PlateSource) -> PlateScan:
         return _scan(as_source(plate))
 
 

@@ -149,18 +149,18 @@ def _find_htd(
 class ImageXpressMetadata(MetadataHandler):
     """Reads a MetaXpress plate's HTD, and the MetaSeries XML of its first plane."""
 
-    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
+    def find_metadata_file(self, plate: Path | PlateSource) -> Path | PlateSource:
         plate = as_source(plate)
         files, folders = _listing(plate)
         return local_path(_find_htd(plate, files, folders, {}))  # type: ignore[no-any-return]
 
-    def read(self, plate: PlateSource) -> PlateMetadata:
+    def read(self, plate: Path | PlateSource) -> PlateMetadata:
         return scan_plate(as_source(plate)).metadata
 
-    def grid(self, plate: PlateSource) -> tuple[int, int] | None:
+    def grid(self, plate: Path | PlateSource) -> tuple[int, int] | None:
         return read_htd(self.find_metadata_file(plate)).grid
 
-    def channels(self, plate: PlateSource) -> dict[int, str]:
+    def channels(self, plate: Path | PlateSource) -> dict[int, str]:
         return read_htd(self.find_metadata_file(plate)).channels
 
 
@@ -356,10 +356,10 @@ class ImageXpressHandler(MicroscopeHandler):
     metadata_handler = ImageXpressMetadata
     reads_source = True
 
-    def scan(self, plate: PlateSource) -> PlateScan:
+    def scan(self, plate: Path | PlateSource) -> PlateScan:
         return scan_plate(as_source(plate))
 
-    def scan_projections(self, plate: PlateSource) -> PlateScan:
+    def scan_projections(self, plate: Path | PlateSource) -> PlateScan:
         """The plate made of its Z series' projections (``ZStep_0``), at z 1.
 
         Raises :class:`~platekit.microscopes.PlateError` when it holds none,

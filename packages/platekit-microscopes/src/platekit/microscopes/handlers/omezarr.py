@@ -71,7 +71,7 @@ class OmeZarrParser(FilenameParser):
 class OmeZarrMetadata(MetadataHandler):
     """Reads an OME-Zarr plate's JSON metadata, without zarr-python."""
 
-    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
+    def find_metadata_file(self, plate: Path | PlateSource) -> Path | PlateSource:
         """The plate group's ``zarr.json`` (NGFF 0.5) or ``.zattrs`` (NGFF 0.4).
 
         Raises ``FileNotFoundError`` when the folder has neither, or when
@@ -84,7 +84,7 @@ class OmeZarrMetadata(MetadataHandler):
             raise FileNotFoundError(not_a_plate(folder, found))
         return local_path(found[0])  # type: ignore[no-any-return]
 
-    def read(self, plate: PlateSource) -> PlateMetadata:
+    def read(self, plate: Path | PlateSource) -> PlateMetadata:
         """The plate's metadata; raises as :meth:`OmeZarrHandler.scan` does."""
         return _read_plate(as_source(plate)).metadata
 
@@ -102,7 +102,7 @@ class OmeZarrHandler(MicroscopeHandler):
     metadata_handler = OmeZarrMetadata
     reads_source = True
 
-    def detect(self, plate: PlateSource) -> Path | PlateSource | None:
+    def detect(self, plate: Path | PlateSource) -> Path | PlateSource | None:
         """The plate group's metadata file, or ``None``.
 
         A ``zarr.json``/``.zattrs`` that is not JSON counts as this format's,
@@ -116,7 +116,7 @@ class OmeZarrHandler(MicroscopeHandler):
         except PlateFormatError as exc:
             return Path(exc.path) if as_source(plate).is_local else as_source(exc.path)
 
-    def scan(self, plate: PlateSource) -> PlateScan:
+    def scan(self, plate: Path | PlateSource) -> PlateScan:
         """The plate's metadata and each plane's address, from its JSON files alone.
 
         Raises ``FileNotFoundError`` when the folder holds no Zarr group,
@@ -128,7 +128,7 @@ class OmeZarrHandler(MicroscopeHandler):
         """
         return _read_plate(as_source(plate))
 
-    def read_plane(self, plate: PlateSource, address: str) -> np.ndarray:
+    def read_plane(self, plate: Path | PlateSource, address: str) -> np.ndarray:
         """The 2-D plane at ``address`` (``"<array path>#<indices>"``), in the array's dtype.
 
         Raises ``FileNotFoundError`` when the array is gone and
@@ -243,7 +243,7 @@ def _folder_name(folder: PlateSource) -> str:
     return name
 
 
-def _names(plate: Json, key: str, file: Path) -> list[str]:
+def _names(plate: Json, key: str, file: Path | PlateSource) -> list[str]:
     entries = list_of_objects(plate.get(key), f"plate.{key}", file)
     names = [entry.get("name") for entry in entries]
     if not all(isinstance(name, str) for name in names):
@@ -251,7 +251,7 @@ def _names(plate: Json, key: str, file: Path) -> list[str]:
     return names  # type: ignore[return-value]
 
 
-def _index(entry: Json, key: str, names: list[str], name: str, file: Path) -> int:
+def _index(entry: Json, key: str, names: list[str], name: str, file: Path | PlateSource) -> int:
     """A well's 0-based row or column index: its own, else where its path's name is listed."""
     index = entry.get(key)
     if index is None and name in names:
@@ -265,7 +265,7 @@ def _index(entry: Json, key: str, names: list[str], name: str, file: Path) -> in
     return index
 
 
-def _plate_wells(plate: Json, file: Path) -> tuple[int, int, list[tuple[str, str]]]:
+def _plate_wells(plate: Json, file: Path | PlateSource) -> tuple[int, int, list[tuple[str, str]]]:
     """The plate format (rows, columns) and its wells as ``(name, path)``, in row-major order."""
     row_names = _names(plate, "rows", file)
     column_names = _names(plate, "columns", file)

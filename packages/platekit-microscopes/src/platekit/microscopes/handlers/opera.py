@@ -86,11 +86,11 @@ _PARSER = OperaFilenameParser()
 class OperaMetadataHandler(MetadataHandler):
     """Reads a Harmony export's index (V5 ``Index.idx.xml``, V7 ``Index.xml``, ...)."""
 
-    def find_metadata_file(self, plate: PlateSource) -> Path | PlateSource:
+    def find_metadata_file(self, plate: Path | PlateSource) -> Path | PlateSource:
         """The index in ``plate`` or ``plate/Images``; ``FileNotFoundError`` if neither has one."""
         return local_path(_index_file(as_source(plate)))  # type: ignore[no-any-return]
 
-    def read(self, plate: PlateSource) -> PlateMetadata:
+    def read(self, plate: Path | PlateSource) -> PlateMetadata:
         return scan_plate(as_source(plate)).metadata
 
 
@@ -118,7 +118,7 @@ class OperaPhenixHandler(MicroscopeHandler):
     metadata_handler = OperaMetadataHandler
     reads_source = True
 
-    def detect(self, plate: PlateSource) -> Path | PlateSource | None:
+    def detect(self, plate: Path | PlateSource) -> Path | PlateSource | None:
         found = super().detect(plate)
         # "Index.xml" is a common name; only a Harmony root element makes it one of ours.
         if found is not None and found.name.lower() == "index.xml":
@@ -131,7 +131,7 @@ class OperaPhenixHandler(MicroscopeHandler):
                 return None
         return found
 
-    def scan(self, plate: PlateSource) -> PlateScan:
+    def scan(self, plate: Path | PlateSource) -> PlateScan:
         return scan_plate(as_source(plate))
 
 
@@ -291,7 +291,7 @@ def _file_in(folder: PlateSource, url: str, names: set[str]) -> str | None:
         return None
     if len(path.parts) == 1:
         return url if url in names else None
-    return path.as_posix() if (folder / path).is_file() else None
+    return path.as_posix() if (folder / path.as_posix()).is_file() else None
 
 
 def _channel(number: int, index: HarmonyIndex) -> Channel:

@@ -271,8 +271,8 @@ class FsspecBackend(ReadOnlyBackend):
             raise not_found(self, path)
         if found.get("type") == "directory":
             return FileStat("folder", None, None)
-        modified = found.get("LastModified") or found.get("mtime")
-        mtime = modified.timestamp() if hasattr(modified, "timestamp") else modified
+        modified: Any = found.get("LastModified") or found.get("mtime")
+        mtime = float(modified.timestamp()) if hasattr(modified, "timestamp") else None
         return FileStat("file", found.get("size"), mtime)
 
     # -- reading -------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _deferring_store(store: Any) -> Any:
     """``store`` with its metadata writes held back until ``flush()``; chunks go through."""
     from zarr.storage import WrapperStore
 
-    class DeferredMetadata(WrapperStore):  # type: ignore[misc,type-arg]
+    class DeferredMetadata(WrapperStore):  # type: ignore[type-arg]
         held: dict[str, Any]
 
         async def set(self, key: str, value: Any) -> None:
@@ -93,7 +93,7 @@ class FsspecZarrBackend(StorageBackend):
     ) -> None:
         if zarr_format not in (2, 3):
             raise StorageValueError(f"zarr_format must be 3 or 2, not {zarr_format!r}")
-        self._format = zarr_format
+        self._format: Literal[2, 3] = zarr_format
         self._config = zarr_config or ZarrConfig()
         self._options = dict(storage_options or {})
         self._filesystems: dict[str, Any] = {}
@@ -110,7 +110,7 @@ class FsspecZarrBackend(StorageBackend):
 
     @property
     def zarr_format(self) -> Literal[2, 3]:
-        return self._format  # type: ignore[return-value]
+        return self._format
 
     def fs(self, path: PathLike) -> Any:
         """The fsspec filesystem of ``path``'s protocol (``ImportError`` naming what to install)."""
@@ -193,7 +193,10 @@ class FsspecZarrBackend(StorageBackend):
             raise not_found(self, path)
         with storage_errors():
             array = zarr.open_array(
-                os.fspath(path), mode="r", zarr_format=node[1], storage_options=self._options
+                os.fspath(path),
+                mode="r",
+                zarr_format=2 if node[1] == 2 else 3,
+                storage_options=self._options,
             )
             return np.asarray(array[...])
 
