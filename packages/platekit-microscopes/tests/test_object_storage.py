@@ -427,3 +427,20 @@ def test_without_s3fs_a_url_is_one_line_saying_what_to_install() -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     line = done.stderr.strip()
     assert "\n" not in line and "pip install 'platekit-storage[s3]'" in line, line
+
+
+def test_dask_workers_read_a_plate_in_s3_and_write_into_s3(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    pytest.importorskip("distributed")
+    import zarr
+
+    from platekit.microscopes import convert
+
+    folder = write_plate("cellvoyager", tmp_path / "Plate1", wells=["A01", "A02", "B01"], sites=2)
+    plate = open_plate(upload(folder, s3), storage_options=s3)
+    out = f"s3://{new_bucket(s3)}/plate.zarr"
+    # The plate and its source cross to the Dask workers by pickle, and read there.
+    convert(plate, out, storage_options=s3, executor="dask", workers=2)
+    assert run_cli("convert", str(folder), str(tmp_path / "local.zarr")).returncode == 0
+    assert_same_arrays(zarr.open_group(out, mode="r", storage_options=s3), tmp_path / "local.zarr")
