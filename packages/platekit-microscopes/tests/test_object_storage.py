@@ -444,3 +444,16 @@ def test_dask_workers_read_a_plate_in_s3_and_write_into_s3(
     convert(plate, out, storage_options=s3, executor="dask", workers=2)
     assert run_cli("convert", str(folder), str(tmp_path / "local.zarr")).returncode == 0
     assert_same_arrays(zarr.open_group(out, mode="r", storage_options=s3), tmp_path / "local.zarr")
+
+
+def test_an_output_inside_the_plate_in_s3_is_refused_before_anything_is_written(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    url = upload(write_plate("imagexpress", tmp_path / "Plate1"), s3)
+    before = sorted(filesystem(s3).find(url))
+    endpoint = f"endpoint_url={s3['endpoint_url']}"
+    done = run_cli("convert", url, f"{url}/out.zarr", "--storage-option", endpoint)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "is inside the source plate" in done.stderr
+    filesystem(s3).invalidate_cache()
+    assert sorted(filesystem(s3).find(url)) == before

@@ -80,6 +80,25 @@ def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
     return StoreURL(text) if is_url(text) else Path(text)
 
 
+def refuse_url_overlap(source: str, out: StoreURL) -> None:
+    """``ValueError`` when the output at ``out`` is the plate at ``source``, in it, or holds it."""
+
+    def inside(inner: str, outer: str) -> bool:
+        inner, outer = inner.rstrip("/"), outer.rstrip("/")
+        return inner == outer or inner.startswith(outer + "/")
+
+    if inside(str(out), source):
+        raise ValueError(
+            f"the output {str(out)!r} is inside the source plate {source!r}; platekit never "
+            "writes into a source plate: choose an output outside it"
+        )
+    if inside(source, str(out)):
+        raise ValueError(
+            f"the source plate {source!r} lies inside the output {str(out)!r}; platekit never "
+            "writes over the plate it converts: choose an output that does not hold it"
+        )
+
+
 class ObjectLock:
     """The lock object of an output in object storage (see the module), held until released."""
 

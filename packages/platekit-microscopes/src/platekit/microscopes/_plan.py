@@ -206,6 +206,10 @@ def check_out(out: Path, source: Path | PlateSource) -> Path:
     # A plate or an output in object storage holds no local folder the other could be in.
     if isinstance(source, Path) and isinstance(out, Path):
         refuse_overlap(source, out)
+    elif not isinstance(source, Path) and not isinstance(out, Path):
+        from platekit.microscopes._object_output import refuse_url_overlap
+
+        refuse_url_overlap(str(source), out)
     return out
 
 
