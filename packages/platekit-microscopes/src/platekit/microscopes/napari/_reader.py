@@ -61,13 +61,11 @@ def plate_layers(plate: Plate) -> list[LayerData]:
     Each array is ``plate.to_dask(channel=number)``, axes :data:`AXES`;
     nothing is read to build it. Options: ``name`` (the channel's name),
     ``colormap`` (its colour), ``scale`` (µm for z, y and x where the plate
-    records them, 1 otherwise), ``contrast_limits`` (the pixel type's range,
-    so napari reads nothing to choose them), ``blending``, ``axis_labels``,
-    and ``metadata`` (plate name, microscope, wells and fields in slider
-    order). Raises ``ImportError`` naming the extra without dask.
+    records them, 1 otherwise), ``blending``, ``axis_labels``, and
+    ``metadata`` (plate name, microscope, wells and fields in slider order).
+    No contrast limits: napari fits them to the plane it shows. Raises
+    ``ImportError`` naming the extra without dask.
     """
-    import numpy as np
-
     meta = plate.metadata
     step = meta.z_step_um or 1.0
     pixel = meta.pixel_size_um or 1.0
@@ -75,8 +73,6 @@ def plate_layers(plate: Plate) -> list[LayerData]:
     layers: list[LayerData] = []
     for index, (number, channel) in enumerate(meta.channels.items()):
         data = plate.to_dask(channel=number)
-        dtype = np.dtype(data.dtype)
-        limits = _limits(dtype)
         options: dict[str, Any] = {
             "name": channel.name,
             "colormap": _colour(channel.color, index, len(meta.channels)),
@@ -91,8 +87,6 @@ def plate_layers(plate: Plate) -> list[LayerData]:
                 "fields": list(meta.sites),
             },
         }
-        if limits is not None:
-            options["contrast_limits"] = limits
         layers.append((data, options, "image"))
     return layers
 
@@ -102,13 +96,3 @@ def _colour(code: str | None, index: int, count: int) -> str:
     if code and code.lower() != "000000":
         return "#" + code.lower()
     return "gray" if count == 1 else _DEFAULT_COLOURS[index % len(_DEFAULT_COLOURS)]
-
-
-def _limits(dtype: Any) -> list[float] | None:
-    import numpy as np
-
-    if dtype.kind in "ui":
-        info = np.iinfo(dtype)
-        return [float(info.min), float(info.max)]
-    # Floating point pixels have no natural range; napari then measures the plane shown.
-    return None
