@@ -182,7 +182,7 @@ def test_inspect_errors_at_urls_are_one_line(tmp_path: Path, s3: dict[str, str])
         assert expected in done.stderr.strip().splitlines()[-1], done.stderr
     done = run_cli("inspect", url, "--storage-option", endpoint, env=no_credentials)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"platekit: no credentials to read {url!r}"), done.stderr
+    assert done.stderr.startswith(f"platekit: no credentials for {url!r}"), done.stderr
 
 
 def stored_bytes(folder: Path) -> bytes:
@@ -457,3 +457,27 @@ def test_an_output_inside_the_plate_in_s3_is_refused_before_anything_is_written(
     assert "is inside the source plate" in done.stderr
     filesystem(s3).invalidate_cache()
     assert sorted(filesystem(s3).find(url)) == before
+
+
+def test_output_credentials_and_endpoint_errors_are_one_line_and_write_nothing(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    bucket = new_bucket(s3)
+    no_credentials = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    out = f"s3://{bucket}/plate.zarr"
+    cases = [
+        (f"endpoint_url={s3['endpoint_url']}", no_credentials, f"no credentials for {out!r}"),
+        ("endpoint_url=http://127.0.0.1:1", {}, "cannot reach the s3 server"),
+    ]
+    for option, env, expected in cases:
+        done = run_cli("convert", str(folder), out, "--storage-option", option, env=env)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert filesystem(s3).find(bucket) == []

@@ -270,6 +270,7 @@ def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options:
         ConversionCancelled,
         OutputNotWritableError,
         WorkerLostError,
+        OSError,  # an object store that does not answer, and other I/O the message names
     ) as exc:
         if printer is not None:
             printer.close()

@@ -26,6 +26,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from platekit.microscopes._lock import LOCK_NAME, OutputInUseError
+from platekit.storage.backends.fsspec import remote_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -186,11 +187,15 @@ def prepare_object_output(
 
     bucket = str(out).partition("://")[2].split("/", 1)[0]
     fs = backend.fs(str(out))
-    if not fs.exists(bucket):
+    try:
+        # One request; it also says, before anything is written, whether credentials work.
+        with remote_errors(str(out).partition("://")[0], str(out)):
+            fs.info(bucket)
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"the bucket {bucket!r} of the output {str(out)!r} does not exist; create it "
             "first, or check the URL and the endpoint_url storage option"
-        )
+        ) from None
     lock = ObjectLock(backend, out)
     lock.acquire()
     try:

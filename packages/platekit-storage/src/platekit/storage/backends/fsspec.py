@@ -90,8 +90,12 @@ _UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnect
 
 
 @contextlib.contextmanager
-def _remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
-    """Missing credentials and an unreachable endpoint as one sentence each, naming the path."""
+def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
+    """Missing credentials and an unreachable endpoint as one sentence each, naming the path.
+
+    Turns botocore's errors into ``PermissionError`` (no credentials) and
+    ``OSError`` (no answer), each saying what to do; others pass unchanged.
+    """
     try:
         yield
     except Exception as exc:
@@ -99,11 +103,11 @@ def _remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
         where = os.fspath(path)
         if kind in _NO_CREDENTIALS:
             raise StoragePermissionError(
-                f"no credentials to read {where!r}: set AWS_ACCESS_KEY_ID and "
+                f"no credentials for {where!r}: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials, or pass the storage "
                 "options key and secret (anon=true for a public bucket)"
                 if protocol.startswith("s3")
-                else f"no credentials to read {where!r}; give them as the filesystem expects"
+                else f"no credentials for {where!r}; give them as the filesystem expects"
             ) from None
         if kind in _UNREACHABLE:
             raise StorageOSError(
@@ -160,7 +164,7 @@ class FsspecBackend(ReadOnlyBackend):
 
     def _info(self, path: PathLike) -> dict[str, Any] | None:
         try:
-            with _remote_errors(self.protocol, path):
+            with remote_errors(self.protocol, path):
                 return self.fs.info(self._path(path))  # type: ignore[no-any-return]
         except (FileNotFoundError, NotADirectoryError):
             return None
@@ -189,7 +193,7 @@ class FsspecBackend(ReadOnlyBackend):
                 raise not_found(self, path) from None
             return files, folders
         try:
-            with _remote_errors(self.protocol, path):
+            with remote_errors(self.protocol, path):
                 listed = self.fs.ls(where, detail=True)
         except (FileNotFoundError, NotADirectoryError):
             raise not_found(self, path) from None
@@ -286,7 +290,7 @@ class FsspecBackend(ReadOnlyBackend):
         try:
             if self._local:
                 return open(self._path(path), "rb")
-            with _remote_errors(self.protocol, path):
+            with remote_errors(self.protocol, path):
                 return self.fs.open(self._path(path), "rb")  # type: ignore[no-any-return]
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             # Asked only on failure, so a read costs no request to describe the path first.

@@ -32,7 +32,7 @@ from platekit.storage._base import StorageBackend, not_found
 from platekit.storage._errors import StorageValueError, storage_errors
 from platekit.storage._zarr_attributes import json_attributes
 from platekit.storage._zarr_config import ZarrConfig
-from platekit.storage.backends.fsspec import _remote_errors, filesystem, protocol_of
+from platekit.storage.backends.fsspec import filesystem, protocol_of, remote_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class FsspecZarrBackend(StorageBackend):
         # s3fs asks an object's size before reading it unless told to read in one request.
         one_request = {"max_concurrency": 1} if protocol.startswith("s3") else {}
         try:
-            with _remote_errors(protocol, path):
+            with remote_errors(protocol, path):
                 data = fs.cat_file(f"{self._key(path)}/{name}", **one_request)
         except FileNotFoundError:
             return None
@@ -142,7 +142,7 @@ class FsspecZarrBackend(StorageBackend):
         return document if isinstance(document, dict) else None
 
     def _write_json(self, path: PathLike, name: str, document: dict[str, Any]) -> None:
-        with _remote_errors(protocol_of(os.fspath(path)), path):
+        with remote_errors(protocol_of(os.fspath(path)), path):
             self.fs(path).pipe_file(
                 f"{self._key(path)}/{name}", json.dumps(document, indent=2).encode()
             )
@@ -316,7 +316,7 @@ class FsspecZarrBackend(StorageBackend):
                 pass
             raise
         writer.close()
-        with storage_errors(), _remote_errors(protocol_of(text), text):
+        with storage_errors(), remote_errors(protocol_of(text), text):
             sync(store.flush())
 
     def delete(self, path: PathLike, *, recursive: bool = False) -> None:
@@ -329,7 +329,7 @@ class FsspecZarrBackend(StorageBackend):
         fs = self.fs(path)
         text = os.fspath(path).rstrip("/")
         self._groups = {g for g in self._groups if g != text and not g.startswith(text + "/")}
-        with _remote_errors(protocol_of(text), path):
+        with remote_errors(protocol_of(text), path):
             keys = fs.find(self._key(path))
             # Deepest first and each node's metadata after its contents: cut short, what is
             # left is still a node, which the same deletion removes.
