@@ -16,7 +16,9 @@ from platekit.registry import AutoRegisterMeta, LazyDiscoveryDict, RegistryConfi
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any, Protocol, Self
+    from typing import Any, Protocol, TypeVar
+
+    _E = TypeVar("_E", bound="Executor")
 
     class Flag(Protocol):
         def is_set(self) -> bool: ...
@@ -63,7 +65,7 @@ class Executor(metaclass=AutoRegisterMeta):
     #: What to install to use it, e.g. ``"platekit-microscopes[dask]"``; empty when nothing.
     install: str = ""
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _E) -> _E:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

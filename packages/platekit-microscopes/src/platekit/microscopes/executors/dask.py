@@ -83,7 +83,7 @@ class DaskExecutor(Executor):
 
     def __enter__(self) -> DaskExecutor:
         try:
-            import distributed  # noqa: F401
+            _distributed()
         except ImportError:
             raise ImportError(
                 f"the dask executor needs Dask distributed, which is not installed; install it "
@@ -113,14 +113,14 @@ class DaskExecutor(Executor):
         _Run(self._client).run(tasks, done, report, cancel)
 
     def _start_local_cluster(self, workers: int) -> None:
-        from distributed import Client, LocalCluster
-
         from platekit.microscopes.executors.processes import _interrupts_held
+
+        dask = _distributed()
 
         # Ctrl-C is held back until each worker has set itself to ignore it (_dask_worker).
         with _interrupts_held():
             try:
-                self._cluster = LocalCluster(
+                self._cluster = dask.LocalCluster(
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
@@ -130,7 +130,7 @@ class DaskExecutor(Executor):
                     preload=["platekit.microscopes.executors._dask_worker"],
                     timeout=START_TIMEOUT,
                 )
-                self._client = Client(self._cluster, timeout=START_TIMEOUT)
+                self._client = dask.Client(self._cluster, timeout=START_TIMEOUT)
             except (RuntimeError, OSError, TimeoutError) as exc:
                 raise ConnectionError(
                     f"could not start a Dask LocalCluster of {workers} workers on this machine "
@@ -139,11 +139,16 @@ class DaskExecutor(Executor):
                 ) from exc
 
 
-def _connect(address: str) -> Any:
-    from distributed import Client
+def _distributed() -> Any:
+    """The ``distributed`` package, imported when a run needs it (``ImportError`` without it)."""
+    import distributed
 
+    return distributed
+
+
+def _connect(address: str) -> Any:
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
+        return _distributed().Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise ConnectionError(
             f"no Dask scheduler answers at {address!r} (waited {CONNECT_TIMEOUT:g} s): start one "
@@ -184,10 +189,9 @@ class _Run:
         report: Callable[[int], None],
         cancel: Flag | None,
     ) -> None:
-        from distributed import Event, as_completed
-
+        dask = _distributed()
         client = self._client
-        stop = Event(self._name, client=client)
+        stop = dask.Event(self._name, client=client)
         client.subscribe_topic(self._name, self._on_event)
         futures = client.map(
             _run_task,
@@ -199,7 +203,7 @@ class _Run:
         index_of = {future.key: index for index, future in enumerate(futures)}
         pending = set(futures)
         # Hands over each future as it ends, at a constant cost however many are pending.
-        ended = as_completed(futures, with_results=False)
+        ended = dask.as_completed(futures, with_results=False)
         try:
             while pending:
                 finished = ended.next_batch(block=False)
@@ -236,13 +240,11 @@ def _wind_down(client: Any, stop: Any, pending: set[Any]) -> None:
     second Ctrl-C stops waiting), so that no task of this run still holds an
     output's lock, or writes into it, once the run has ended.
     """
-    from distributed import wait as wait_for
-
     stop.set()
     try:
         busy = {key for keys in client.processing().values() for key in keys}
         client.cancel([future for future in pending if future.key not in busy])
-        wait_for([f for f in pending if f.key in busy], timeout=WIND_DOWN_TIMEOUT)
+        _distributed().wait([f for f in pending if f.key in busy], timeout=WIND_DOWN_TIMEOUT)
     except (TimeoutError, OSError):
         pass
     finally:
@@ -268,9 +270,7 @@ class _Reporter:
     """In a worker: sends a task's plane counts as events, at most one every 0.2 s."""
 
     def __init__(self, topic: str) -> None:
-        from distributed import get_worker
-
-        self._worker = get_worker()
+        self._worker = _distributed().get_worker()
         self._topic = topic
         self._count = 0
         self._last = time.monotonic()
@@ -291,9 +291,7 @@ class _RemoteFlag:
     """In a worker: the run's cancel event, asked of the scheduler at most every 0.5 s."""
 
     def __init__(self, name: str) -> None:
-        from distributed import Event
-
-        self._event = Event(name)
+        self._event = _distributed().Event(name)
         self._set = False
         # The first question is asked at once: a task that starts after a cancel ends at once.
         self._asked = float("-inf")
