@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 import uuid
 from collections import Counter
@@ -71,6 +72,9 @@ def test_an_array_is_written_chunks_first_and_read_by_zarr(
     assert group.attrs["hello"] == "world"
     np.testing.assert_array_equal(group["A/1/0"][...], planes)
     np.testing.assert_array_equal(backend.load(f"{store}/A/1/0"), planes)
+    # Workers get the backend by pickle, and reconnect where they land.
+    copy = pickle.loads(pickle.dumps(backend))
+    np.testing.assert_array_equal(copy.load(f"{store}/A/1/0"), planes)
 
 
 def test_a_failed_block_publishes_nothing_and_removes_its_chunks(
