@@ -135,7 +135,6 @@ class WellStream:
 
     def _send(self, well: str) -> None:
         import numpy as np
-        import zarr
 
         from platekit.microscopes._well_writer import well_group
 
@@ -146,7 +145,8 @@ class WellStream:
         group = well_group(self.job.out, well)
         layers, paths = [], []
         for field_index, site in enumerate(meta.sites):
-            pixels = zarr.open_array(f"{group}/{field_index}/{level}", mode="r")[...]
+            # Through the conversion's own backend: a local store or object storage alike.
+            pixels = self.job.backend.load(f"{group}/{field_index}/{level}")
             pixels = _tczyx(pixels, plan.axes)
             step = -(-max(pixels.shape[-2:]) // PREVIEW_SIDE)
             if step > 1:
