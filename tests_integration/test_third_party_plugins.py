@@ -505,3 +505,44 @@ def test_a_third_party_microscope_handler_is_detected_and_converts(
     }
     listed = fresh(*platekit_command(), "registries", "microscopes")
     assert "acme" in listed.stdout and MICROSCOPE in listed.stdout, listed.stdout
+
+
+ACME_EXECUTOR_PROBE = """
+import json, sys
+from pathlib import Path
+from pk_fixture_microscope.acme import write_acme_plate
+from platekit.microscopes import EXECUTORS, convert
+
+def files(folder):
+    found = sorted(Path(folder).rglob("*"))
+    return {str(p.relative_to(folder)): p.read_bytes().hex() for p in found
+            if p.is_file() and p.name != ".platekit-lock"}
+
+write_acme_plate(sys.argv[1])
+theirs = convert(sys.argv[1], sys.argv[2], executor="acme_reversed")
+convert(sys.argv[1], sys.argv[3])
+print(json.dumps({
+    "origin": EXECUTORS.origin("acme_reversed"),
+    "written": theirs.planes_written,
+    "same": files(sys.argv[2]) == files(sys.argv[3]),
+}))
+"""
+
+
+def test_a_third_party_executor_converts_as_the_built_in_one_does(
+    site: Site, fresh: Run, tmp_path: Path
+) -> None:
+    if importlib.util.find_spec("platekit.microscopes") is None:
+        pytest.skip("platekit-microscopes is not installed here")
+    site.use((MICROSCOPE, MICROSCOPE_DIR))
+    plate, theirs, ours = tmp_path / "acme", tmp_path / "theirs.zarr", tmp_path / "ours.zarr"
+    done = fresh(sys.executable, "-c", ACME_EXECUTOR_PROBE, str(plate), str(theirs), str(ours))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {
+        "origin": f"entry point acme_reversed ({MICROSCOPE})",
+        "written": 8,
+        "same": True,
+    }
+    listed = fresh(*platekit_command(), "registries", "executors")
+    assert "acme_reversed" in listed.stdout and "processes" in listed.stdout, listed.stdout
