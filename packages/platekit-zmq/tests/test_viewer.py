@@ -254,3 +254,79 @@ def test_a_viewer_that_is_gone_does_not_stop_the_conversion(
     assert result.wells_converted == 3
     told = [r for r in caplog.records if f"tcp://127.0.0.1:{port}" in r.getMessage()]
     assert len(told) == 1, [r.getMessage() for r in told]
+
+
+# Launches a viewer, says its pid, then waits to be killed.
+_LAUNCHER = """
+import os, sys, time
+from platekit.zmq import launch_server
+handle = launch_server("viewer", timeout=90)
+print(handle.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _gone(pid: int, seconds: float) -> bool:
+    """Whether the process ``pid`` ends (or is a zombie) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_viewer_ends_with_the_process_that_launched_it(display: str, tmp_path: Path) -> None:
+    import signal
+
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    pid = 0
+    try:
+        assert launcher.stdout is not None
+        pid = int(launcher.stdout.readline())  # bounded by launch_server's own timeout
+    finally:
+        launcher.kill()
+        launcher.wait(10)
+        if launcher.stdout is not None:
+            launcher.stdout.close()
+    try:
+        assert _gone(pid, 30), f"the viewer (pid {pid}) outlived its launcher"
+    finally:
+        if pid and not _gone(pid, 0.1):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_signal_closes_the_viewer_cleanly(display: str, tmp_path: Path) -> None:
+    import signal
+
+    from platekit.zmq import launch_server
+
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    handle = launch_server("viewer", timeout=90, env=env)
+    try:
+        handle.process.send_signal(signal.SIGTERM)
+        code = handle.process.wait(30)
+    finally:
+        handle.stop(timeout=5)
+    assert code == 0, handle.log_tail(50)
+    assert "Traceback" not in handle.log_tail(200)
