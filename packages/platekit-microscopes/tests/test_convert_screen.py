@@ -161,3 +161,12 @@ def test_the_command_names_a_failed_plate_and_exits_1(tmp_path: Path) -> None:
     assert lines[0].startswith(f"platekit: {bad} failed: ") and victim.name in lines[0]
     assert lines[1].startswith("platekit: 1 of 2 plates failed; the others are converted")
     assert (tmp_path / "screen" / "Plate0.zarr" / "zarr.json").is_file()
+
+
+def test_one_path_alone_is_one_line_naming_both_forms(tmp_path: Path) -> None:
+    [source] = plates(tmp_path / "in", 1)
+    failed = platekit("convert", source)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr == (
+        f"platekit: convert takes PLATE and OUT.zarr, or PLATE... OUT_FOLDER, got {source}\n"
+    )

@@ -142,7 +142,7 @@ class ConvertCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         if len(args.paths) != 1 if args.example else len(args.paths) < 2:
-            shown = "OUT.zarr" if args.example else "PLATE and OUT.zarr"
+            shown = "OUT.zarr" if args.example else "PLATE and OUT.zarr, or PLATE... OUT_FOLDER"
             return _fail(f"convert takes {shown}, got {' '.join(args.paths)}")
         if not args.example and len(args.paths) > 2:
             from platekit.microscopes._screen_report import convert_screen_and_report
