@@ -236,6 +236,7 @@ def bench(session: nox.Session) -> None:
     scripts = {
         "registry_bench.py": "registry.inc",
         "storage_bench.py": "storage.inc",
+        "codec_bench.py": "codecs.inc",
         "microscopes_bench.py": "microscopes.inc",
         "zmq_bench.py": "zmq.inc",
     }

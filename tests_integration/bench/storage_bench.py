@@ -12,9 +12,9 @@ first in turn, so both share the machine's state. Throughput is the frame
 size over the median time per frame. It prints throughput, the ratio
 platekit/raw, and the per-call overhead of the ``memory`` backend.
 
-It then compares the ``zarr`` backend's default codec, Zstandard at level 0,
-with zlib at level 3 (polystore's default) and gzip, Blosc (LZ4 with and without byte
-shuffle, Zstandard) and LZ4 alone, on smooth
+It then compares the ``zarr`` backend's default codec, Blosc (LZ4, byte shuffle),
+with Zstandard at level 0, zlib at level 3 (polystore's default) and gzip, Blosc
+(LZ4 without shuffle, Zstandard) and LZ4 alone, on smooth
 synthetic cell images (``platekit.microscopes.testing.expected_pixels``, when
 platekit-microscopes is installed) rather than noise: bytes stored per frame
 and the median time to save and load one. ``--codecs-only`` runs just that::
@@ -151,10 +151,10 @@ def cell_frames(count: int, size: int) -> tuple[list[np.ndarray], str]:
 
 #: The codecs compared: (label, ZarrConfig fields); the first is the backend's default.
 CODECS: list[tuple[str, dict[str, Any]]] = [
-    ("zstd-0 (default)", {}),
+    ("blosc-lz4-5 (default)", {}),
+    ("zstd-0", {"codec": "zstd"}),
     ("zlib-3 (polystore)", {"codec": "zlib", "level": 3}),
     ("gzip-3", {"codec": "gzip", "level": 3}),
-    ("blosc-lz4-5", {"codec": "blosc"}),
     ("blosc-lz4-5-noshuffle", {"codec": "blosc", "shuffle": False}),
     ("blosc-zstd-5", {"codec": "blosc", "blosc_compressor": "zstd"}),
     ("lz4-1", {"codec": "lz4"}),

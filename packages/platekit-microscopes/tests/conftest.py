@@ -1,11 +1,5 @@
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,90 +17,20 @@ def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # -- real vendor exports ------------------------------------------------------------------
 #
-# Real vendor exports, from the source distributions of public packages that ship them.
-#
-# The pe2loaddata sdist holds Harmony V1, V5 and V7 exports with real pixels;
-# the cellvoyager-types sdist holds CV7000 and CV8000 exports. Each is fetched
-# once with ``pip download --no-binary :all:`` into a folder kept between runs
-# (``PLATEKIT_TEST_DOWNLOADS``, by default ``platekit-test-downloads`` in the
-# system's temporary folder, never the home folder) and unpacked there. A test
-# that needs one is skipped, saying why, when it cannot be had.
-
-#: The sdists, pinned so the exports the tests describe do not change under them.
-SDISTS = {
-    "pe2loaddata": "0.2.0",
-    "cellvoyager-types": "0.9.1",
-}
-
-
-def downloads_folder() -> Path:
-    folder = os.environ.get("PLATEKIT_TEST_DOWNLOADS")
-    return Path(folder) if folder else Path(tempfile.gettempdir()) / "platekit-test-downloads"
+# Fetched once and kept between runs by platekit.microscopes.testing._downloads
+# (shared with the benchmarks); a test that needs one is skipped, saying why,
+# when it cannot be had.
 
 
 def unpacked_sdist(name: str) -> Path:
-    """The unpacked sdist of ``name`` (one of :data:`SDISTS`); skips the test if unavailable."""
-    version = SDISTS[name]
-    root = downloads_folder()
-    stem = f"{name.replace('-', '_')}-{version}"
-    unpacked = root / stem
-    if (unpacked / ".complete").is_file():
-        return unpacked / _top_folder(unpacked)
-    root.mkdir(parents=True, exist_ok=True)
-    archive = root / f"{stem}.tar.gz"
-    if not archive.is_file():
-        _download(name, version, root)
-        if not archive.is_file():
-            pytest.skip(f"pip downloaded no {archive.name} for {name} {version}")
-    # Unpack into a fresh folder, then mark it complete, so a killed run is redone.
-    staging = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=root))
-    with tarfile.open(archive) as tar:
-        tar.extractall(staging, filter="data")
-    (staging / ".complete").write_text("unpacked\n")
+    """The unpacked sdist of ``name``; skips the test if it cannot be downloaded."""
+    from platekit.microscopes.testing._downloads import DownloadUnavailable
+    from platekit.microscopes.testing._downloads import unpacked_sdist as fetch
+
     try:
-        staging.rename(unpacked)
-    except OSError:
-        # Another test run unpacked it first; theirs is as good.
-        shutil.rmtree(staging, ignore_errors=True)
-    return unpacked / _top_folder(unpacked)
-
-
-def _download(name: str, version: str, root: Path) -> None:
-    """``pip download`` the sdist, with this interpreter's pip or, in an environment made
-    without pip (uv, nox), the pip of the interpreter it was made from."""
-    interpreters = dict.fromkeys([sys.executable, getattr(sys, "_base_executable", sys.executable)])
-    why = "no interpreter with pip"
-    for python in interpreters:
-        command = [
-            python,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--disable-pip-version-check",
-            "--dest",
-            str(root),
-            f"{name}=={version}",
-        ]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            why = str(exc)
-            continue
-        if done.returncode == 0:
-            return
-        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-    pytest.skip(f"cannot download the {name} {version} sdist with pip: {why}")
-
-
-def _top_folder(unpacked: Path) -> str:
-    folders = [p.name for p in unpacked.iterdir() if p.is_dir()]
-    if len(folders) != 1:
-        raise RuntimeError(f"{unpacked} should hold one folder, holds {folders}")
-    return folders[0]
+        return fetch(name)
+    except DownloadUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

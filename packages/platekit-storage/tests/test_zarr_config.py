@@ -40,14 +40,16 @@ def codec_names(array: Path) -> list[str]:
 # -- the object itself ----------------------------------------------------------------------
 
 
-def test_the_default_is_zstd_level_0_per_plane_without_shards() -> None:
+def test_the_default_is_blosc_lz4_level_5_shuffled_per_plane_without_shards() -> None:
     config = ZarrConfig()
-    assert (config.codec, config.effective_level, config.chunking, config.shards) == (
-        "zstd",
-        0,
-        "plane",
-        None,
-    )
+    assert (
+        config.codec,
+        config.blosc_compressor,
+        config.effective_level,
+        config.shuffle,
+        config.chunking,
+        config.shards,
+    ) == ("blosc", "lz4", 5, True, "plane", None)
     assert config.chunk_shape((2, 3, 32, 40)) == (1, 1, 32, 40)
     assert ZarrConfig(chunking="well").chunk_shape((2, 3, 32, 40)) == (2, 3, 32, 40)
     assert ZarrConfig(shards="well").shard_shape((2, 3, 32, 40)) == (2, 3, 32, 40)
@@ -91,7 +93,10 @@ def test_the_default_config_writes_exactly_what_no_config_wrote(
     configured.save(STACK, tmp_path / "b.zarr" / "x")
     with configured.array_writer(tmp_path / "c.zarr" / "x", STACK.shape, STACK.dtype) as out:
         out[...] = STACK
-    explicit = ZarrBackend(zarr_format=zarr_format, zarr_config=ZarrConfig(level=0))
+    explicit = ZarrBackend(
+        zarr_format=zarr_format,
+        zarr_config=ZarrConfig(codec="blosc", level=5, blosc_compressor="lz4", shuffle=True),
+    )
     explicit.save(STACK, tmp_path / "d.zarr" / "x")
     files = [
         sorted(
@@ -174,7 +179,7 @@ def test_a_call_config_replaces_the_backends_and_explicit_options_win(tmp_path: 
 
     backend = ZarrBackend(zarr_config=ZarrConfig(codec="gzip"))
     backend.save(STACK, tmp_path / "a.zarr" / "backend")
-    backend.save(STACK, tmp_path / "a.zarr" / "call", zarr_config=ZarrConfig(codec="blosc"))
+    backend.save(STACK, tmp_path / "a.zarr" / "call", zarr_config=ZarrConfig(codec="zstd"))
     backend.save(STACK, tmp_path / "a.zarr" / "none", compressors=None)
     backend.save(STACK, tmp_path / "a.zarr" / "chunks", chunks=(1, 3, 16, 20))
     with backend.array_writer(
@@ -182,12 +187,12 @@ def test_a_call_config_replaces_the_backends_and_explicit_options_win(tmp_path: 
     ) as out:
         out[...] = STACK
     assert codec_names(tmp_path / "a.zarr" / "backend") == ["gzip"]
-    assert codec_names(tmp_path / "a.zarr" / "call") == ["blosc"]
+    assert codec_names(tmp_path / "a.zarr" / "call") == ["zstd"]
     assert codec_names(tmp_path / "a.zarr" / "none") == []
     assert codec_names(tmp_path / "a.zarr" / "chunks") == ["gzip"]
     grid = metadata(tmp_path / "a.zarr" / "chunks")["chunk_grid"]["configuration"]
     assert grid["chunk_shape"] == [1, 3, 16, 20]
-    assert codec_names(tmp_path / "a.zarr" / "writer") == ["zstd"]
+    assert codec_names(tmp_path / "a.zarr" / "writer") == ["blosc"]
     assert backend.zarr_config == ZarrConfig(codec="gzip")
     assert "codec='gzip'" in repr(backend) and "ZarrConfig" not in repr(ZarrBackend())
 

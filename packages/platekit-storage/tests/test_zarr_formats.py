@@ -95,8 +95,11 @@ def test_both_formats_have_the_same_chunk_and_codec_defaults(tmp_path: Path) -> 
         assert three["chunk_grid"]["configuration"]["chunk_shape"] == [1, 16, 20]
         assert two["chunks"] == [1, 16, 20]
         (codec,) = [c for c in three["codecs"] if c["name"] != "bytes"]
-        assert codec["name"] == two["compressor"]["id"] == "zstd"
-        assert codec["configuration"]["level"] == two["compressor"]["level"]
+        assert codec["name"] == two["compressor"]["id"] == "blosc"
+        assert codec["configuration"]["cname"] == two["compressor"]["cname"] == "lz4"
+        assert codec["configuration"]["clevel"] == two["compressor"]["clevel"] == 5
+        assert codec["configuration"]["shuffle"] == "shuffle"
+        assert two["compressor"]["shuffle"] == 1  # numcodecs' byte shuffle
 
 
 def test_a_v2_backend_refuses_dimension_names(store: Path) -> None:

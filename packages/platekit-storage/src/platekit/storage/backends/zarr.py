@@ -136,8 +136,8 @@ if _zarr_installed():
         :class:`~platekit.storage.ZarrConfig` given as
         ``ZarrBackend(zarr_config=...)`` applies to every write, and as
         ``zarr_config=`` to one :meth:`save` or :meth:`array_writer`. Without
-        one the backend writes what ``ZarrConfig()`` says: Zstandard at level
-        0, one chunk per 2-D plane, no shards.
+        one the backend writes what ``ZarrConfig()`` says: Blosc with LZ4
+        inside at level 5 and byte shuffle, one chunk per 2-D plane, no shards.
 
         **Saving** takes a numpy array or anything with ``__array__`` and
         creates an array, with the groups above it. Keyword arguments of
@@ -149,7 +149,7 @@ if _zarr_installed():
         - ``chunks``: chunk shape; by default the config's (one chunk per 2-D
           plane, ``(1, ..., 1, height, width)``; a 0-D or 1-D array is one chunk).
         - ``compressors``: as ``zarr.create_array`` takes them; by default
-          the config's codec (Zstandard, level 0, in both formats); ``None``
+          the config's codec (Blosc-LZ4, level 5, in both formats); ``None``
           for none. Zarr v2 takes numcodecs codecs, Zarr v3 zarr.codecs ones.
         - ``attributes``: a dict of JSON-safe user attributes stored with the
           array; read them back with :meth:`attributes`.
