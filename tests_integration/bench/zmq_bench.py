@@ -624,15 +624,23 @@ def measure_convert_stream(args: argparse.Namespace) -> Result:
         return _no_viewer(title, "napari is not installed", goal)
     wells = [f"{row}{column:02d}" for row in "AB" for column in range(1, 5)]
     shape = (args.size, args.size)
-    seconds: dict[str, list[float]] = {"without": [], "stream_to": []}
+    seconds: dict[str, list[float]] = {"without": [], "stream_to": [], "stream_to memory": []}
     with tempfile.TemporaryDirectory(prefix="platekit-bench-") as folder, _display() as display:
         if display is None:
             return _no_viewer(title, "no display and no Xvfb", goal)
         source = write_plate(
             "imagexpress", Path(folder) / "plate", wells=wells, channels=2, shape=shape
         )
-        with launch_server("viewer", env=_viewer_env(display), timeout=120) as viewer:
-            address = {"without": None, "stream_to": viewer.data_address}
+        with (
+            launch_server("viewer", env=_viewer_env(display), timeout=120) as viewer,
+            launch_server("stream", store="memory") as plain,
+        ):
+            # The plain stream server tells the sending's own cost from the viewer's.
+            address = {
+                "without": None,
+                "stream_to": viewer.data_address,
+                "stream_to memory": plain.data_address,
+            }
 
             def run(name: str) -> float:
                 out = Path(folder) / f"{name}.zarr"
@@ -646,15 +654,27 @@ def measure_convert_stream(args: argparse.Namespace) -> Result:
             viewer_pid = viewer.ping()["pid"]
             viewer_cpu = _cpu_seconds(viewer_pid)
             for round_ in range(args.rounds):
-                for name in sorted(address, reverse=bool(round_ % 2)):
+                turn = round_ % len(address)
+                for name in [*address][turn:] + [*address][:turn]:
                     seconds[name].append(run(name))
             if viewer_cpu is not None:
                 viewer_cpu = (_cpu_seconds(viewer_pid) or 0.0) - viewer_cpu
             shown = len(viewer.request("layers")["layers"])
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     ratio = medians["stream_to"] / medians["without"]
+    labels = {
+        "without": "without",
+        "stream_to": "stream_to the viewer",
+        "stream_to memory": "stream_to a stream server (memory)",
+    }
     rows = [
-        [name, f"{medians[name]:.2f}", f"{min(values):.2f}", f"{max(values):.2f}"]
+        [
+            labels[name],
+            f"{medians[name]:.2f}",
+            f"{min(values):.2f}",
+            f"{max(values):.2f}",
+            f"{medians[name] / medians['without']:.2f}",
+        ]
         for name, values in seconds.items()
     ]
     return Result(
@@ -662,7 +682,9 @@ def measure_convert_stream(args: argparse.Namespace) -> Result:
         introduction=(
             f"One worker converting a {len(wells)}-well ImageXpress plate of 2 channels of "
             f"{args.size}x{args.size} uint16 planes, with ``stream_to`` the viewer of "
-            "``platekit view`` (napari under Xvfb) and without, taking turns over "
+            "``platekit view`` (napari under Xvfb), with ``stream_to`` a stream server "
+            "keeping the wells in memory (what sending costs without a viewer) and without, "
+            "taking turns over "
             f"{args.rounds} rounds; seconds are the median round. The viewer held {shown} "
             "layers at the end"
             + (
@@ -674,7 +696,7 @@ def measure_convert_stream(args: argparse.Namespace) -> Result:
             )
             + "."
         ),
-        headers=("conversion", "seconds", "min", "max"),
+        headers=("conversion", "seconds", "min", "max", "of without"),
         rows=rows,
         targets=[
             Target(

@@ -126,6 +126,10 @@ def test_a_streamed_image_is_a_layer_the_screenshot_shows(viewer: Any) -> None:
     assert 1.6 < width / height < 2.4
     assert rows.mean() < shot.shape[0] / 2  # where the band is: above the middle
     assert not bright[-5:].any() and not bright[:, :5].any()  # the background stays dark
+    # The viewer yields the CPU to the work it shows: its niceness is 10 above ours.
+    pid = viewer.ping()["pid"]
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + 10)
 
 
 @pytest.mark.slow
@@ -175,6 +179,14 @@ def test_the_viewer_binds_beyond_loopback_only_with_keys() -> None:
 
     with pytest.raises(InsecureBindError):
         ViewerServer(bind="0.0.0.0")
+
+
+@pytest.mark.parametrize("nice", [-1, 20, True])
+def test_a_niceness_outside_0_to_19_is_refused_naming_it(nice: object) -> None:
+    from platekit.zmq.servers.viewer import ViewerServer
+
+    with pytest.raises(ValueError, match=f"--nice {nice!r}"):
+        ViewerServer(nice=nice)  # type: ignore[arg-type]
 
 
 def test_view_without_a_display_is_one_line(tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ class ViewerWindow:
         import napari
         from qtpy.QtCore import QTimer
 
+        _lower_priority(self.server.nice)
+
         self.viewer = napari.Viewer(title=self.title, show=True)
         sockets = threading.Thread(target=serve, name="platekit-viewer-sockets", daemon=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -116,3 +118,14 @@ class ViewerWindow:
         """The canvas as an RGBA uint8 array, with everything received so far shown."""
         self._show(self.server.layers.take_changed())
         return self.viewer.screenshot(canvas_only=True, flash=False)
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower this process's CPU priority by ``nice`` where the system has priorities."""
+    import os
+
+    if nice and hasattr(os, "nice"):
+        try:
+            os.nice(nice)
+        except OSError:
+            pass  # not allowed here: the viewer runs at the priority it has

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 #: How long a control request waits for the viewer's window to answer (s).
 WINDOW_TIMEOUT = 20.0
+#: How much lower the viewer's CPU priority is by default (Unix niceness): the work it
+#: shows comes first on a busy machine, and it draws whenever a core is free.
+DEFAULT_NICE = 10
 
 
 class ViewerUnavailable(OSError):
@@ -40,8 +43,10 @@ class ViewerUnavailable(OSError):
 class ViewerServer(StreamServer):
     """A napari viewer whose layers are the arrays streamed to it.
 
-    Takes the stream server's options (``store`` must stay ``memory``) and
-    ``title``, the window's title. Raises :class:`ViewerUnavailable` (an
+    Takes the stream server's options (``store`` must stay ``memory``),
+    ``title``, the window's title, and ``nice``, how much to lower the
+    viewer's CPU priority (0 to 19, :data:`DEFAULT_NICE` by default; Unix
+    only). Raises ``ValueError`` for a ``nice`` outside 0 to 19, and :class:`ViewerUnavailable` (an
     ``OSError``) when napari with a Qt binding is not installed or there is
     no display to open a window on, saying what to do.
     """
@@ -53,14 +58,19 @@ class ViewerServer(StreamServer):
         "screenshot": {"path": Field("str")},
     }
 
-    def __init__(self, *, title: str = "platekit", **options: Any) -> None:
+    def __init__(
+        self, *, title: str = "platekit", nice: int = DEFAULT_NICE, **options: Any
+    ) -> None:
         from platekit.zmq._layers import LayerStack
 
+        if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19:
+            raise ValueError(f"--nice {nice!r} is not a niceness; give a number from 0 to 19")
         if options.get("store", "memory") != "memory":
             raise ValueError("the viewer server keeps its layers in memory; leave --store out")
         super().__init__(**options)  # the stream server's rules on binding come first
         _check_display()
         self.title = title
+        self.nice = nice
         self.layers = LayerStack()
         self.window: Any = None
 
@@ -69,6 +79,14 @@ class ViewerServer(StreamServer):
         super().add_arguments(parser)
         parser.add_argument(
             "--title", default="platekit", help="the viewer window's title (default platekit)"
+        )
+        parser.add_argument(
+            "--nice",
+            type=int,
+            default=DEFAULT_NICE,
+            metavar="N",
+            help=f"lower the viewer's CPU priority by N, 0 to 19 (default {DEFAULT_NICE}), so "
+            "the work it shows comes first on a busy machine",
         )
 
     def serve_forever(self) -> None:
