@@ -4,7 +4,8 @@
 Opera Phenix/Operetta, CellVoyager, OME-Zarr, or a third-party handler
 from the ``platekit.microscopes`` entry-point group), reads its metadata
 and gives every plane's pixels; ``convert(folder, "out.zarr")`` writes it
-as an OME-Zarr HCS plate.
+as an OME-Zarr HCS plate; ``PlateWriter`` writes a pipeline's results
+(images and labels) as one.
 """
 
 from platekit.cache import lazy_exports
@@ -45,10 +46,12 @@ if TYPE_CHECKING:
         MetadataHandler,
         MicroscopeHandler,
     )
+    from platekit.microscopes._layout import PlateLayout
     from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
     from platekit.microscopes._plate import Plate, detect_microscope, open_plate
     from platekit.microscopes._source import PlateSource
     from platekit.microscopes._wells import normal_well, parse_well, well_name
+    from platekit.microscopes._writer import FieldWrittenError, PlateWriter
     from platekit.microscopes.functions import (
         FUNCTION_LIBRARIES,
         FunctionInfo,
@@ -72,6 +75,7 @@ __all__ = [
     "ConversionCancelled",
     "ConversionResult",
     "Executor",
+    "FieldWrittenError",
     "FilenameParser",
     "FunctionInfo",
     "FunctionLibrary",
@@ -84,9 +88,11 @@ __all__ = [
     "Plate",
     "PlateError",
     "PlateFormatError",
+    "PlateLayout",
     "PlateMetadata",
     "PlateScan",
     "PlateSource",
+    "PlateWriter",
     "Progress",
     "ResultFormat",
     "ScreenResult",
@@ -136,6 +142,9 @@ _HOMES = {
     "PlateMetadata": "_model",
     "PlateScan": "_model",
     "Plate": "_plate",
+    "PlateLayout": "_layout",
+    "PlateWriter": "_writer",
+    "FieldWrittenError": "_writer",
     "PlateSource": "_source",
     "detect_microscope": "_plate",
     "open_plate": "_plate",

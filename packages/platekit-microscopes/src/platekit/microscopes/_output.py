@@ -17,8 +17,9 @@ from pathlib import Path
 from platekit.microscopes import __version__
 from platekit.microscopes._absent import decode
 from platekit.microscopes._lock import LOCK_NAME, OutputLock
-from platekit.microscopes._ngff import plate_attributes, unwrap
+from platekit.microscopes._ngff import unwrap
 from platekit.microscopes._well_writer import well_group
+from platekit.microscopes._writer import write_plate_metadata
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -207,8 +208,7 @@ def recorded_absent(backend: Any, out: Path, wells: list[str] | set[str]) -> lis
 def finish(
     backend: Any, out: Path, plan: _Plan, identity: dict[str, Any], absent: list[AbsentPlane]
 ) -> None:
-    attributes = plate_attributes(plan.meta, plan.ngff, plan.meta.site_count)
-    attributes["platekit"] = {
+    extra = {
         "conversion": {**identity, "state": "complete", "version": __version__},
         # Only how many: each well records its own, compactly (see _absent).
         "absent_planes": {
@@ -216,4 +216,6 @@ def finish(
             for kind in ("missing", "not_acquired", "bad")
         },
     }
-    backend.set_attributes(str(out), attributes)
+    write_plate_metadata(
+        backend, str(out), plan.meta, plan.ngff, plan.meta.site_count, {"platekit": extra}
+    )

@@ -218,6 +218,7 @@ def planes_per_well(meta: PlateMetadata) -> int:
 
 
 def make_plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: bool) -> _Plan:
+    from platekit.microscopes._field_arrays import level_plane_shape
     from platekit.microscopes._ngff import axes
 
     meta = source.metadata
@@ -241,7 +242,7 @@ def make_plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes:
     names = [axis["name"] for axis in axes(meta)]
     sizes = {"t": meta.t_count, "c": len(meta.channels), "z": meta.z_count}
     outer = tuple(sizes[name] for name in names[:-2])
-    level_shapes = [outer + _level_plane_shape(shape, level) for level in range(levels)]
+    level_shapes = [outer + level_plane_shape(shape, level) for level in range(levels)]
     return _Plan(
         plate=str(source.path),
         microscope=source.microscope,
@@ -268,13 +269,6 @@ def _first_readable(source: Plate, skip_bad_planes: bool) -> np.ndarray:
             if not skip_bad_planes:
                 raise
     raise ValueError(f"the plate {str(source.path)!r} has no readable image to convert")
-
-
-def _level_plane_shape(shape: tuple[int, int], level: int) -> tuple[int, int]:
-    height, width = shape
-    for _ in range(level):
-        height, width = (height + 1) // 2, (width + 1) // 2
-    return height, width
 
 
 def identity(source: Plate, plan: _Plan) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """Writing one well of a conversion: its fields' arrays plane by plane, then its metadata.
 
+The arrays and the metadata are written by the steps a
+:class:`~platekit.microscopes.PlateWriter` is made of (:mod:`._writer`),
+so a converted plate and a written one are laid out alike.
+
 Runs in the calling process or in a worker process alike; everything it
 needs travels in the conversion's plan, and a :class:`WellTask` is that
 work as an executor runs it.
@@ -12,9 +16,11 @@ from pathlib import Path
 
 from platekit.microscopes._absent import encode
 from platekit.microscopes._errors import BadPlaneError
+from platekit.microscopes._field_arrays import LevelWriters
 from platekit.microscopes._model import PlaneKey
-from platekit.microscopes._ngff import ZARR_FORMAT, image_attributes, well_attributes, well_path
+from platekit.microscopes._ngff import ZARR_FORMAT, well_path
 from platekit.microscopes._plan import AbsentPlane, ConversionCancelled, _WellResult
+from platekit.microscopes._writer import write_image_metadata, write_well_metadata
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,7 +97,10 @@ def convert_well(
         field_group = f"{group}/{name}"
         backend.ensure_directory(field_group)
         windows: dict[int, tuple[float, float]] = {}
-        with _LevelWriters(backend, field_group, plan) as writers:
+        dimension_names = plan.axes if plan.ngff == "0.5" else None
+        with LevelWriters(
+            backend, field_group, plan.level_shapes, plan.dtype, dimension_names
+        ) as writers:
             for channel_index, channel in enumerate(meta.channels):
                 for z in range(1, meta.z_count + 1):
                     for t in range(1, meta.t_count + 1):
@@ -111,12 +120,11 @@ def convert_well(
                             )
                             written += 1
                         report(1)
-        backend.set_attributes(
-            field_group, image_attributes(meta, plan.ngff, f"{well}/{name}", plan.levels, windows)
+        write_image_metadata(
+            backend, field_group, meta, plan.ngff, f"{well}/{name}", plan.levels, windows
         )
-    attributes = well_attributes(fields, plan.ngff)
-    attributes["platekit"] = {"absent_planes": encode(absent, meta)}
-    backend.set_attributes(group, attributes)
+    extra = {"platekit": {"absent_planes": encode(absent, meta)}}
+    write_well_metadata(backend, group, fields, plan.ngff, extra)
     return _WellResult(well, written, absent)
 
 
@@ -162,49 +170,3 @@ def _read(
         absent.append(AbsentPlane(key, str(exc), path, kind="bad"))
         return None
     return pixels  # type: ignore[no-any-return]
-
-
-class _LevelWriters:
-    """The array writers of one field's resolution levels, fed one plane at a time."""
-
-    def __init__(self, backend: Any, field_group: str, plan: _Plan) -> None:
-        self._backend, self._group, self._plan = backend, field_group, plan
-        self._contexts: list[Any] = []
-        self._arrays: list[Any] = []
-
-    def __enter__(self) -> _LevelWriters:
-        plan = self._plan
-        options: dict[str, Any] = {}
-        if plan.ngff == "0.5":
-            options["dimension_names"] = plan.axes
-        try:
-            for level, shape in enumerate(plan.level_shapes):
-                context = self._backend.array_writer(
-                    f"{self._group}/{level}", shape=shape, dtype=plan.dtype, **options
-                )
-                self._arrays.append(context.__enter__())
-                self._contexts.append(context)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def write(self, index: tuple[int, ...], pixels: np.ndarray) -> None:
-        for level, array in enumerate(self._arrays):
-            if level:
-                from platekit.microscopes.functions.arrays import downsample_mean
-
-                pixels = downsample_mean(pixels)
-            array[index] = pixels
-
-    def __exit__(self, *exc_info: Any) -> None:
-        # Publish (or, after an error, discard) every level, the first error winning.
-        error: BaseException | None = None
-        for context in reversed(self._contexts):
-            try:
-                context.__exit__(*exc_info)
-            except BaseException as exc:
-                error = error or exc
-        self._contexts.clear()
-        if error is not None and exc_info[0] is None:
-            raise error
