@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -350,3 +351,74 @@ def test_remove_leftovers_takes_what_killed_writers_left_and_nothing_else(tmp_pa
     assert backend.remove_leftovers(str(store)) == []
     with pytest.raises(FileNotFoundError):
         backend.remove_leftovers(str(tmp_path / "none.zarr"))
+
+
+# -- writes overlap the caller ----------------------------------------------------------------
+
+
+class HeldArray:
+    """A zarr array whose writes wait until the test lets them go (bounded), or fail."""
+
+    def __init__(self, array: Any, fail: bool = False) -> None:
+        self.array = array
+        self.fail = fail
+        self.released = threading.Event()
+        self.failed = threading.Event()
+        self.waited: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.array, name)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self.fail:
+            self.failed.set()
+            raise OSError(28, "No space left on device")
+        # True when the test released the write while the assignment had already returned.
+        self.waited.append(self.released.wait(timeout=10))
+        self.array[index] = value
+
+
+def test_an_assignment_returns_while_its_chunks_are_written(
+    backend: ZarrBackend, store: Path
+) -> None:
+    path = store / "A" / "1" / "0" / "0"
+    with backend.array_writer(path, shape=(2, 16, 20), dtype="uint16") as out:
+        held = HeldArray(out._array)
+        out._array = held
+        pixels = plane(0, 0, 0)
+        out[0] = pixels  # returns before the write ends: the write waits for the release
+        pixels[...] = 7  # the caller reuses its buffer; what was assigned is a copy
+        held.released.set()
+        out[1] = plane(0, 0, 1)
+    assert held.waited == [True, True]
+    data = backend.load(path)
+    np.testing.assert_array_equal(data[0], plane(0, 0, 0))
+    np.testing.assert_array_equal(data[1], plane(0, 0, 1))
+
+
+def fail_at_the_next_assignment(backend: ZarrBackend, path: Path) -> None:
+    with backend.array_writer(path, shape=(3, 16, 20), dtype="uint16") as out:
+        held = HeldArray(out._array, fail=True)
+        out._array = held
+        out[0] = plane(0, 0, 0)
+        assert held.failed.wait(timeout=10)
+        out._pending[0].exception(timeout=10)  # the failed write has ended
+        out[1] = plane(0, 0, 1)
+        pytest.fail("the assignment after a failed write must raise")
+
+
+def fail_at_the_end(backend: ZarrBackend, path: Path) -> None:
+    with backend.array_writer(path, shape=(3, 16, 20), dtype="uint16") as out:
+        out._array = HeldArray(out._array, fail=True)
+        out[0] = plane(0, 0, 0)
+
+
+@pytest.mark.parametrize("where", [fail_at_the_next_assignment, fail_at_the_end])
+def test_a_failed_write_raises_and_publishes_nothing(
+    backend: ZarrBackend, store: Path, where: Any
+) -> None:
+    path = store / "A" / "1" / "0" / "0"
+    with pytest.raises(OSError, match="No space left"):
+        where(backend, path)
+    assert not backend.exists(path)
+    assert staging_left(store) == []

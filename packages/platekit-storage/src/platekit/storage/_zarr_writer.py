@@ -5,7 +5,9 @@ array piece by piece before it is published.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -153,21 +155,34 @@ def create_options(
     return options
 
 
+#: Assignments queued behind the one being written; bounds the planes an ArrayWriter holds.
+PENDING_WRITES = 2
+
+
 class ArrayWriter:
     """Assignment into an array that :meth:`ZarrBackend.array_writer` publishes when done.
 
     ``writer[index] = data`` takes numpy-style indices (``writer[t, c, z] =
-    plane``, ``writer[...] = whole``) and writes the chunks it touches at
-    once, so memory holds only what one assignment carries. Assignments from
-    several threads are safe when no two touch the same chunk at the same
-    time. After the ``with`` block any assignment raises ``ValueError``.
+    plane``, ``writer[...] = whole``). The data is copied and its chunks are
+    encoded and written on a thread of the writer's own, in the order
+    assigned, while the caller goes on (reading the next plane, say): the
+    assignment returns at once unless :data:`PENDING_WRITES` assignments
+    are already waiting, so memory holds at most that many copies beside
+    the one being written. A write that fails raises its error at the next
+    assignment or when the writer closes, and then the array is not
+    published. Assignments from several threads are safe when no two touch
+    the same chunk. After the ``with`` block any assignment raises
+    ``ValueError``.
     """
 
-    __slots__ = ("_array", "_open", "path")
+    __slots__ = ("_array", "_error", "_open", "_pending", "_pool", "path")
 
     def __init__(self, array: zarr.Array[Any], path: str) -> None:
         self._array = array
         self._open = True
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
+        self._error: BaseException | None = None
         #: Where the array is published when the block ends.
         self.path = path
 
@@ -199,11 +214,45 @@ class ArrayWriter:
                 f"the array writer for {self.path!r} is closed: its with block ended, so the "
                 "array is published (or was discarded). Open a new array_writer to write again."
             )
-        self._array[index] = value
+        import numpy as np
 
-    def close(self) -> None:
-        """Refuse assignments from now on (the backend calls this when the block ends)."""
+        # A copy, so the caller may reuse its buffer while this one is written.
+        data = np.array(value)
+        while self._pending and (len(self._pending) >= PENDING_WRITES or self._pending[0].done()):
+            self._settle(self._pending.popleft())
+        self._raise_failure()
+        if self._pool is None:
+            # One thread: writes keep their order and never touch a chunk at the same time.
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="platekit-array-writer")
+        self._pending.append(self._pool.submit(self._write, index, data))
+
+    def _write(self, index: Any, data: Any) -> None:
+        self._array[index] = data
+
+    def _settle(self, write: Future[None]) -> None:
+        error = write.exception()
+        if error is not None and self._error is None:
+            self._error = error
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error  # again at every assignment: the array lost a piece
+
+    def close(self, *, raise_errors: bool = True) -> None:
+        """Wait for the writes in flight and refuse assignments from now on.
+
+        The backend calls this when the block ends. Raises the first failed
+        write's error unless ``raise_errors`` is false (the block already failed).
+        """
         self._open = False
+        while self._pending:
+            self._settle(self._pending.popleft())
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if raise_errors:
+            self._raise_failure()
+        self._error = None
 
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"

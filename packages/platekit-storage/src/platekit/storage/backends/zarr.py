@@ -435,15 +435,17 @@ if _zarr_installed():
                    for c, z, plane in planes:
                        out[0, c, z] = plane
 
-            The :class:`ArrayWriter` takes numpy-style assignments; each goes
-            to the chunks it touches at once, so only one plane need be in
-            memory. When the block ends cleanly the array is published at
-            ``path`` exactly as :meth:`save` publishes one (same
+            The :class:`ArrayWriter` takes numpy-style assignments; each is
+            copied and encoded and written on the writer's own thread while
+            the caller goes on, at most two waiting, so a few planes at most
+            are in memory; a failed write raises at the next assignment or
+            when the block ends. When the block ends cleanly the array is
+            published at ``path`` exactly as :meth:`save` publishes one (same
             ``overwrite`` rules and errors); when it raises, nothing is
             published and the array built so far is removed. Regions never
             assigned read back as ``fill_value`` (0 by default). The options
             and their defaults are those of :meth:`save` (see the class):
-            ``chunks`` one per 2-D plane, zarr's default compressor, and the
+            ``chunks`` one per 2-D plane, the config's codec, and the
             other ``zarr.create_array`` options as keywords.
 
             Everything that can be checked is checked before the block starts,
@@ -489,8 +491,10 @@ if _zarr_installed():
                 writer = ArrayWriter(array, node.path)
                 try:
                     yield writer
-                finally:
-                    writer.close()
+                    writer.close()  # every write done, or its error raised, before publishing
+                except BaseException:
+                    writer.close(raise_errors=False)
+                    raise
                 with storage_errors():
                     publish(fresh, node, "array", overwrite, staging)
 

@@ -307,15 +307,15 @@ class FsspecZarrBackend(StorageBackend):
         writer = ArrayWriter(array, text)
         try:
             yield writer
+            writer.close()  # every chunk written, or its error raised, before the metadata
         except BaseException:
-            writer.close()
+            writer.close(raise_errors=False)
             # Chunks without metadata are no array; they are removed, best effort.
             try:
                 self.fs(text).rm(self._key(text), recursive=True)
             except OSError:
                 pass
             raise
-        writer.close()
         with storage_errors(), remote_errors(protocol_of(text), text):
             sync(store.flush())
 
