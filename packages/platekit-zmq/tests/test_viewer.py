@@ -29,9 +29,12 @@ XVFB_START_SECONDS = 20
 
 
 def _display_stack_missing() -> str | None:
-    for module in ("napari", "qtpy", "PyQt5"):
+    install = "pip install 'platekit-microscopes[napari]'"
+    for module in ("napari", "qtpy"):
         if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (pip install 'platekit-microscopes[napari]')"
+            return f"{module} is not installed ({install})"
+    if all(importlib.util.find_spec(qt) is None for qt in ("PySide6", "PyQt6", "PyQt5")):
+        return f"no Qt binding is installed ({install})"
     if shutil.which("Xvfb") is None:
         return "Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri libegl1)"
     return None
@@ -342,3 +345,17 @@ def test_a_signal_closes_the_viewer_cleanly(display: str, tmp_path: Path) -> Non
         handle.stop(timeout=5)
     assert code == 0, handle.log_tail(50)
     assert "Traceback" not in handle.log_tail(200)
+
+
+def test_without_a_qt_binding_the_viewer_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from platekit.zmq.servers.viewer import ViewerServer, ViewerUnavailable
+
+    real = importlib.util.find_spec
+    bindings = {"PySide6", "PyQt6", "PyQt5", "PySide2"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in bindings else real(name, *a)
+    )
+    with pytest.raises(ViewerUnavailable, match=r"Qt binding.*platekit-microscopes\[napari\]"):
+        ViewerServer()

@@ -144,6 +144,8 @@ def _check_display() -> None:
     import importlib.util
 
     missing = [name for name in ("napari", "qtpy") if importlib.util.find_spec(name) is None]
+    if all(importlib.util.find_spec(qt) is None for qt in ("PySide6", "PyQt6", "PyQt5", "PySide2")):
+        missing.append("a Qt binding (PySide6)")
     if missing:
         raise ViewerUnavailable(
             f"the viewer needs napari with a Qt binding, and {', '.join(missing)} is not "
