@@ -113,3 +113,38 @@ def test_a_field_larger_than_the_preview_is_sent_as_every_nth_pixel(
     expected = open_plate(source).read("A01")[::3, ::3]
     assert sent.shape == expected.shape
     np.testing.assert_array_equal(sent, expected)
+
+
+def test_convert_stream_to_on_the_command_line(sender: _Sender, tmp_path: Path) -> None:
+    from platekit.registry._cli import main
+
+    sender.release.set()
+    source = write_plate("imagexpress", tmp_path / "p", wells=["A01", "B03"], shape=(8, 8))
+    out = tmp_path / "out.zarr"
+    assert main(["convert", str(source), str(out), "--stream-to", "tcp://127.0.0.1:1", "-q"]) == 0
+    assert {path.split("/")[0] for path in sender.sent} == {"A01", "B03"}
+
+
+def test_an_address_that_is_no_address_is_one_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from platekit.registry._cli import main
+
+    source = write_plate("imagexpress", tmp_path / "p", wells=["A01"], shape=(8, 8))
+    out = tmp_path / "out.zarr"
+    assert main(["convert", str(source), str(out), "--stream-to", "localhost", "-q"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "'localhost'" in error[0] and "platekit view" in error[0]
+    assert not out.exists()
+
+
+def test_stream_to_with_many_plates_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from platekit.registry._cli import main
+
+    plates = [write_plate("imagexpress", tmp_path / name, wells=["A01"]) for name in ("p1", "p2")]
+    arguments = ["convert", *map(str, plates), str(tmp_path / "out"), "--stream-to", "tcp://h:1"]
+    assert main(arguments) == 1
+    assert "one PLATE" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -132,6 +132,12 @@ class ConvertCommand(Command):
             action="store_true",
             help="convert the Z series' projections (MetaXpress ZStep_0) instead of the Z stack",
         )
+        parser.add_argument(
+            "--stream-to",
+            metavar="ADDRESS",
+            help="show each well, as it is written, in the viewer at this data address (the one "
+            "'platekit view' prints; needs platekit-zmq); one plate only",
+        )
         parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
         _add_storage_option(parser)
         parser.add_argument(
@@ -145,6 +151,8 @@ class ConvertCommand(Command):
             shown = "OUT.zarr" if args.example else "PLATE and OUT.zarr, or PLATE... OUT_FOLDER"
             return _fail(f"convert takes {shown}, got {' '.join(args.paths)}")
         if not args.example and len(args.paths) > 2:
+            if args.stream_to:
+                return _fail("--stream-to shows the conversion of one plate; give one PLATE")
             from platekit.microscopes._screen_report import convert_screen_and_report
 
             return convert_screen_and_report(args.paths[:-1], args.paths[-1], args)
@@ -204,6 +212,7 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
         skip_bad_planes=args.skip_bad_planes,
         quiet=args.quiet,
         storage_options=dict(args.storage_options) or None,
+        stream_to=args.stream_to,
     )
 
 

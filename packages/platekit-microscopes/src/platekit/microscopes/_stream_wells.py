@@ -14,6 +14,7 @@ Either is said once, as a warning of the ``platekit.microscopes`` logger.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 TYPE_CHECKING = False
@@ -41,11 +42,18 @@ _log = logging.getLogger("platekit.microscopes")
 class WellStream:
     """Sends a conversion's newly completed wells to the viewer at ``address``.
 
-    Raises ``KeyError`` (naming what to install) when no streaming storage
-    backend is installed (platekit-zmq), before anything is written.
+    Raises ``ValueError`` for an ``address`` that is not a ZeroMQ address
+    (``tcp://HOST:PORT``, ``ipc://PATH``) and ``KeyError`` (naming what to
+    install) when no streaming storage backend is installed (platekit-zmq),
+    before anything is written.
     """
 
     def __init__(self, address: str) -> None:
+        if not re.fullmatch(r"tcp://\S+:\d+|ipc://\S+", address):
+            raise ValueError(
+                f"stream_to {address!r} is not a viewer's data address; give the one "
+                "'platekit view' prints, such as tcp://127.0.0.1:5556"
+            )
         self.address = address
         self.sent_wells: list[str] = []
         self.dropped_wells: list[str] = []
