@@ -148,3 +148,28 @@ def test_stream_to_with_many_plates_is_refused(
     assert main(arguments) == 1
     assert "one PLATE" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cancelled_conversion_does_not_wait_for_the_viewer(
+    sender: _Sender, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from platekit.microscopes import ConversionCancelled
+
+    source = write_plate("imagexpress", tmp_path / "p", wells=WELLS[:4], shape=(8, 8))
+    cancel = threading.Event()
+
+    def progress(state: Any) -> None:
+        if state.wells_done >= 2:
+            cancel.set()
+
+    with (
+        caplog.at_level(logging.WARNING, logger="platekit.microscopes"),
+        pytest.raises(ConversionCancelled),
+    ):
+        convert(
+            source, tmp_path / "out.zarr", progress=progress, cancel=cancel, stream_to="tcp://x:1"
+        )
+    # The first well's send is still held: had the end waited for it, it would have said so.
+    assert not sender.release.is_set() and not sender.sent
+    assert not [r for r in caplog.records if "last wells" in r.getMessage()]
+    sender.release.set()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 
 TYPE_CHECKING = False
@@ -80,13 +81,20 @@ class WellStream:
         return called
 
     def close(self) -> None:
-        """Show what is left, waiting at most :data:`CLOSE_GRACE` seconds, then stop."""
+        """Show what is left, waiting at most :data:`CLOSE_GRACE` seconds, then stop.
+
+        Called while an exception ends the conversion (a cancel, Ctrl-C, an
+        error), it does not wait: what was not shown is dropped.
+        """
         self._closing = True
         if not self._thread.is_alive():
             self._backend.close()
             return
+        ending = sys.exc_info()[0] is not None
+        if ending:
+            self.gone = True  # nothing more is sent, and nothing more said
         self._wake.set()
-        self._thread.join(CLOSE_GRACE)
+        self._thread.join(0 if ending else CLOSE_GRACE)
         if not self._thread.is_alive():
             self._backend.close()
         elif not self.gone:
