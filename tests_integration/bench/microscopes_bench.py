@@ -25,6 +25,9 @@ read, each reduced to its maximum) against reading every plane with
 ``Plate.read`` in a loop, in the same run, taking turns; and the time to
 build the array of a 384-well plate, which reads no pixels.
 
+Writing plates (see ``_writer_bench.py``): ``PlateWriter`` against
+zarr-python writing the same arrays directly, taking turns.
+
 Object storage: the same plate converted into a moto S3 server on 127.0.0.1
 and into a local folder, taking turns, and the requests per well written.
 """
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _executors import ExecutorsResult, bench_executors
+from _writer_bench import bench_writer
 
 ONE_WORKER_TARGET = 0.7
 TWO_WORKER_TARGET = 1.6
@@ -64,6 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fail-on-miss", action="store_true", help="exit 1 when a target misses")
     parser.add_argument(
         "--executors-only", action="store_true", help="run only the executors' measurements"
+    )
+    parser.add_argument(
+        "--writer-only", action="store_true", help="run only PlateWriter against zarr-python"
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -192,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             executors = run_executors(args, Path(tmp))
         print("\n".join([*executors.lines, "", *executors.verdicts]))
         return 1 if args.fail_on_miss and executors.missed else 0
+    if args.writer_only:
+        with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
+            writer = bench_writer(Path(tmp), args.quick, max(args.rounds, 3))
+        print("\n".join([*writer.lines, "", writer.verdict]))
+        return 1 if args.fail_on_miss and writer.missed else 0
 
     with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
         work = Path(tmp)
@@ -228,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         open_s, scan_s = time_opening(wide, 30)
         arrays = bench_arrays(work, args.quick, max(args.rounds, 5))
         executors = run_executors(args, work)
+        writer = bench_writer(work, args.quick, max(args.rounds, 3))
         object_storage = bench_object_storage(work, args.quick, max(args.rounds, 3))
 
     medians = {name: statistics.median(values) for name, values in seconds.items()}
@@ -256,15 +269,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{TWO_WORKER_TARGET}x one worker: {two_ratio:.2f}x",
     ]
     print("\n".join([*lines, "", *verdicts, "", *arrays.lines, "", arrays.verdict]))
+    print("\n".join(["", *writer.lines, "", writer.verdict]))
     if object_storage is not None:
         print("\n".join(["", *object_storage.lines]))
     if args.rst is not None:
         write_rst(args.rst, facts, rows, raw, (open_s, scan_s, files), verdicts)
         with args.rst.open("a", encoding="utf-8") as rst:
             rst.write(arrays.rst())
+            rst.write(writer.rst())
             if object_storage is not None:
                 rst.write(object_storage.rst())
     missed = one_ratio < ONE_WORKER_TARGET or two_ratio < TWO_WORKER_TARGET or arrays.missed
+    missed = missed or writer.missed
     return 1 if args.fail_on_miss and missed else 0
 
 

@@ -222,20 +222,16 @@ class PlateWriter:
             pixels.shape[:-2] + level_plane_shape(layout.image_shape, level)
             for level in range(layout.levels)
         ]
-        self._refuse_written(group, f"field {field} of well {normal_well(well)}", overwrite)
         dimension_names = names if self._ngff == "0.5" else None
         try:
             with LevelWriters(
                 self._store, group, shapes, layout.dtype, dimension_names, overwrite=overwrite
             ) as writers:
                 writers.write((), pixels)
+                # While the arrays are encoded on their writers' threads: the display windows.
+                windows = _windows(pixels, names.index("c"), layout)
         except FileExistsError as exc:
             raise self._lost(group, f"field {field} of well {normal_well(well)}") from exc
-        windows = {}
-        channel_axis = names.index("c")
-        for index, channel in enumerate(layout.channels):
-            plane = np.take(pixels, index, axis=channel_axis)
-            windows[channel.id] = (float(plane.min()), float(plane.max()))
         name = f"{normal_well(well)}/{field}"
         write_image_metadata(self._store, group, meta, self._ngff, name, layout.levels, windows)
 
@@ -290,7 +286,6 @@ class PlateWriter:
         labels_group = f"{group}/labels"
         image = f"{labels_group}/{name}"
         what = f"the labels {name!r} of field {field} of well {normal_well(well)}"
-        self._refuse_written(image, what, overwrite)
         dimension_names = names if self._ngff == "0.5" else None
         try:
             with LevelWriters(
@@ -424,10 +419,6 @@ class PlateWriter:
         except (FileNotFoundError, NotADirectoryError, KeyError):
             return False
 
-    def _refuse_written(self, group: str, what: str, overwrite: bool) -> None:
-        if not overwrite and (self._complete(group) or self._store.exists(f"{group}/0")):
-            raise self._lost(group, what)
-
     def _lost(self, group: str, what: str) -> FieldWrittenError:
         if self._complete(group):
             return FieldWrittenError(
@@ -469,6 +460,18 @@ def _check(what: str, array: np.ndarray, shape: tuple[int, ...], dtype: str | No
             + " (t, c, z, y, x for images; t, z, y, x for labels); give an array of that shape"
             + (" and dtype" if dtype else "")
         )
+
+
+def _windows(
+    pixels: np.ndarray, channel_axis: int, layout: PlateLayout
+) -> dict[int, tuple[float, float]]:
+    """Each channel's (min, max) over the field's pixels, by channel number."""
+    others = tuple(axis for axis in range(pixels.ndim) if axis != channel_axis)
+    lows, highs = pixels.min(axis=others), pixels.max(axis=others)
+    return {
+        channel.id: (float(low), float(high))
+        for channel, low, high in zip(layout.channels, lows, highs, strict=True)
+    }
 
 
 def _drop_single(array: np.ndarray, given: str, kept: list[str]) -> np.ndarray:
