@@ -63,7 +63,7 @@ def test_the_default_is_blosc_lz4_level_5_shuffled_per_plane_without_shards() ->
         ({"codec": "lzma"}, "codec must be one of 'zstd', 'zlib', 'gzip', 'blosc', 'lz4', 'none'"),
         ({"codec": "lz4", "level": 0}, "level for lz4 must be a whole number from 1 to 65537"),
         ({"codec": "blosc", "blosc_compressor": "lzma"}, "blosc_compressor must be one of"),
-        ({"codec": "blosc", "shuffle": "yes"}, "shuffle must be True or False"),
+        ({"codec": "blosc", "shuffle": "yes"}, "shuffle must be True, False or 'bit'"),
         ({"codec": "zlib", "level": 12}, "level for zlib must be a whole number from 0 to 9"),
         ({"codec": "zstd", "level": 2.5}, "level for zstd must be a whole number"),
         ({"codec": "none", "level": 1}, "level must be None for codec='none'"),
@@ -226,3 +226,20 @@ def test_blosc_takes_its_inner_compressor_and_shuffle(tmp_path: Path, zarr_forma
     written = json.dumps(metadata(path))
     assert '"zstd"' in written and '"lz4"' not in written
     assert ('"noshuffle"' if zarr_format == 3 else '"shuffle": 0') in written
+
+
+@needs_zarr
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_blosc_shuffles_bits_when_told(tmp_path: Path, zarr_format: Any) -> None:
+    from platekit.storage.backends.zarr import ZarrBackend
+
+    backend = ZarrBackend(zarr_format=zarr_format, zarr_config=ZarrConfig(shuffle="bit"))
+    path = tmp_path / "a.zarr" / "x"
+    backend.save(STACK, path)
+    np.testing.assert_array_equal(backend.load(path), STACK)
+    document = metadata(path)
+    if zarr_format == 3:
+        (codec,) = [c for c in document["codecs"] if c["name"] == "blosc"]
+        assert codec["configuration"]["shuffle"] == "bitshuffle"
+    else:
+        assert document["compressor"]["shuffle"] == 2  # numcodecs' BITSHUFFLE
