@@ -97,14 +97,19 @@ class WellStream:
         self._thread.join(0 if ending else CLOSE_GRACE)
         if not self._thread.is_alive():
             self._backend.close()
-        elif not self.gone:
-            self.gone = True
-            _log.warning(
+        else:
+            self._stop_sending(
                 "the viewer at %s has not taken the last wells within %g s; the conversion "
                 "ends without showing them",
                 self.address,
                 CLOSE_GRACE,
             )
+
+    def _stop_sending(self, message: str, *args: object) -> None:
+        """Send nothing more, and say why (once: the first reason is the one said)."""
+        if not self.gone:
+            self.gone = True
+            _log.warning(message, *args)
 
     def _run(self) -> None:
         _lower_priority()
@@ -131,10 +136,7 @@ class WellStream:
                     self.sent_wells.append(well)
                 except Exception as exc:  # the conversion goes on whatever the viewer does
                     self.dropped_wells.append(well)
-                    if self.gone:  # already said, when the conversion ended without it
-                        continue
-                    self.gone = True
-                    _log.warning(
+                    self._stop_sending(
                         "the viewer at %s cannot be sent well %s (%s); the conversion goes on "
                         "without showing its wells",
                         self.address,
@@ -210,7 +212,7 @@ def _sender(address: str) -> Any:
     # napari_stream is left out under PLATEKIT_SUBPROCESS_NO_GPU=1; zmq_stream speaks the same.
     for name in ("napari_stream", "zmq_stream"):
         try:
-            cls = classes[name]
+            cls: Any = classes[name]
         except KeyError:
             continue
         return cls(address, timeout=SEND_TIMEOUT, window=2)
