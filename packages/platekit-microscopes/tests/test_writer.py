@@ -339,3 +339,57 @@ def test_four_processes_write_disjoint_fields_and_two_race_for_one(
     assert back.shape == (2, 4, 1, 2, 1, *SHAPE)
     np.testing.assert_array_equal(back[1, 3], image(0))
     validate(out, ngff, labels=True)
+
+
+# -- plane by plane, and from Dask tasks ---------------------------------------------------
+
+
+def test_a_field_written_plane_by_plane_is_the_field_written_whole(tmp_path: Path) -> None:
+    whole = image(3, (2, 2, 3, *SHAPE))
+    shape = {"t_count": 2, "z_count": 3, "levels": 2}
+    by_planes = PlateWriter(tmp_path / "planes.zarr", layout(**shape))
+    with by_planes.field_planes("A01", 0) as planes:
+        for t in range(2):
+            for c in range(2):
+                for z in range(3):
+                    planes[t, c, z] = whole[t, c, z]
+        with pytest.raises(ValueError, match=r"is 24x31 uint16 where .* declares 24x32 uint16"):
+            planes[0, 0, 0] = whole[0, 0, 0, :, :31]
+        with pytest.raises(IndexError, match="z 3 is outside field 0 of well A01"):
+            planes[0, 0, 3] = whole[0, 0, 0]
+    at_once = PlateWriter(tmp_path / "whole.zarr", layout(**shape))
+    at_once.write_field("A01", 0, whole)
+    hashes = array_files(tmp_path / "whole.zarr", "A")
+    assert len(hashes) == 2 * (1 + 2 * 2 * 3)  # two levels: metadata and a chunk per plane
+    assert array_files(tmp_path / "planes.zarr", "A") == hashes
+    field = "A/1/0/zarr.json"
+    assert (tmp_path / "planes.zarr" / field).read_text() == (
+        tmp_path / "whole.zarr" / field
+    ).read_text()
+
+
+def test_a_block_that_raises_publishes_nothing_of_its_field(tmp_path: Path) -> None:
+    writer = PlateWriter(tmp_path / "out.zarr", layout())
+
+    def segment() -> None:
+        with writer.field_planes("A01", 0) as planes:
+            planes[0, 0, 0] = image(0)[0, 0, 0]
+            raise RuntimeError("segmentation failed")
+
+    with pytest.raises(RuntimeError, match="segmentation failed"):
+        segment()
+    assert writer.written() == {}
+    assert not (tmp_path / "out.zarr" / "A" / "1" / "0" / "0").exists()
+
+
+def test_dask_tasks_carry_the_writer(tmp_path: Path) -> None:
+    dask = pytest.importorskip("dask")
+    writer = PlateWriter(tmp_path / "out.zarr", layout())
+    tasks = [
+        dask.delayed(writer.write_field)(well, field, image(seed))
+        for seed, (well, field) in enumerate([("A01", 0), ("A01", 1), ("B02", 0), ("B02", 1)])
+    ]
+    dask.compute(*tasks, scheduler="processes", num_workers=2)
+    writer.finish()
+    back = open_plate(tmp_path / "out.zarr").to_dask().compute()
+    np.testing.assert_array_equal(back[1, 0], image(2))

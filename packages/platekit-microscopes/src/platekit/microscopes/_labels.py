@@ -66,4 +66,4 @@ def check_colors(colors: Any) -> dict[int, tuple[int, int, int, int]] | None:
                 "(red, green, blue, alpha), each 0 to 255"
             )
         checked[value] = parts
-    return checked  # type: ignore[return-value]
+    return checked

@@ -104,7 +104,7 @@ class PlateLayout:
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
         """The ``(t, c, z, y, x)`` shape every field image has."""
-        return (self.t_count, len(self.channels), self.z_count, *self.image_shape)  # type: ignore[return-value]
+        return (self.t_count, len(self.channels), self.z_count, *self.image_shape)
 
     def metadata(self) -> PlateMetadata:
         """The layout as plate metadata, which the NGFF metadata is made from."""

@@ -11,9 +11,11 @@ only once its metadata is there, and then complete.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from platekit.microscopes._field_arrays import LevelWriters, downsample_labels, level_plane_shape
+from platekit.microscopes._field_planes import FieldPlanes
 from platekit.microscopes._labels import (
     check_colors,
     label_attributes,
@@ -36,6 +38,7 @@ from platekit.microscopes._wells import normal_well
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
+    from collections.abc import Iterator
     from typing import Any
 
     import numpy as np
@@ -103,6 +106,8 @@ class PlateWriter:
 
        writer = PlateWriter("out.zarr", PlateLayout.from_plate(plate, z_count=1))
        writer.write_field("A01", 0, image)  # (t, c, z, y, x), as the layout declares
+       with writer.field_planes("A01", 1) as planes:  # or plane by plane
+           planes[0, 0, 0] = plane  # (y, x) at t, c, z
        writer.write_labels("A01", 0, "nuclei", masks)  # (t, z, y, x), integers
        writer.finish()
 
@@ -234,6 +239,53 @@ class PlateWriter:
             raise self._lost(group, f"field {field} of well {normal_well(well)}") from exc
         name = f"{normal_well(well)}/{field}"
         write_image_metadata(self._store, group, meta, self._ngff, name, layout.levels, windows)
+
+    @contextmanager
+    def field_planes(
+        self, well: str, field: int, *, overwrite: bool = False
+    ) -> Iterator[FieldPlanes]:
+        """Write one field plane by plane: ``planes[t, c, z] = plane`` in the ``with`` block.
+
+        .. code-block:: python
+
+           with writer.field_planes("A01", 0) as planes:
+               for c, z, plane in results:
+                   planes[0, c, z] = plane
+
+        For fields too large to hold whole: the planes go to the arrays as they
+        are assigned, and the field is published when the block ends (not at
+        all when it raises), with planes never assigned reading as 0. Raises
+        as :meth:`write_field` does; a plane of another shape or dtype raises
+        ``ValueError`` naming both, a position outside the field ``IndexError``.
+        """
+        group = self._field_group(well, field)
+        layout = self._layout
+        meta = layout.metadata()
+        names = [axis["name"] for axis in axes(meta)]
+        sizes = {"t": layout.t_count, "c": len(layout.channels), "z": layout.z_count}
+        outer = tuple(sizes[name] for name in names[:-2])
+        shapes = [outer + level_plane_shape(layout.image_shape, lv) for lv in range(layout.levels)]
+        dimension_names = names if self._ngff == "0.5" else None
+        what = f"field {field} of well {normal_well(well)}"
+        block_failed = False
+        try:
+            with LevelWriters(
+                self._store, group, shapes, layout.dtype, dimension_names, overwrite=overwrite
+            ) as writers:
+                planes = FieldPlanes(writers, names, layout, what)
+                try:
+                    yield planes
+                except BaseException:
+                    block_failed = True
+                    raise
+        except FileExistsError as exc:
+            if block_failed:
+                raise
+            raise self._lost(group, what) from exc
+        name = f"{normal_well(well)}/{field}"
+        write_image_metadata(
+            self._store, group, meta, self._ngff, name, layout.levels, planes.windows
+        )
 
     def write_labels(
         self,
