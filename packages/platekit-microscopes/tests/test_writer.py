@@ -214,6 +214,15 @@ def test_a_plate_of_another_layout_is_not_joined(tmp_path: Path) -> None:
     assert PlateWriter.open(out).layout.fields == 3
 
 
+def test_a_root_group_another_writer_just_made_is_joined(tmp_path: Path) -> None:
+    # What a writer making the same plate leaves before it records the layout.
+    zarr.open_group(str(tmp_path / "out.zarr"), mode="w", zarr_format=3)
+    PlateWriter(tmp_path / "out.zarr", layout()).write_field("A01", 0, image(0))
+    zarr.open_group(str(tmp_path / "other.zarr"), mode="w", zarr_format=3).attrs["x"] = 1
+    with pytest.raises(FileExistsError, match="holds a Zarr store that no PlateWriter started"):
+        PlateWriter(tmp_path / "other.zarr", layout())
+
+
 def test_finish_names_the_fields_not_written(tmp_path: Path) -> None:
     writer = PlateWriter(tmp_path / "out.zarr", layout())
     writer.write_field("A01", 0, image(0))
@@ -393,3 +402,28 @@ def test_dask_tasks_carry_the_writer(tmp_path: Path) -> None:
     writer.finish()
     back = open_plate(tmp_path / "out.zarr").to_dask().compute()
     np.testing.assert_array_equal(back[1, 0], image(2))
+
+
+def test_a_real_z_stack_projected_and_written_reads_back(
+    tmp_path: Path, cellvoyager_exports: Path
+) -> None:
+    """A CV8000 export's z stacks (4 planes of 2000x2000), projected, written and read back."""
+    pytest.importorskip("dask")
+    plate = open_plate(cellvoyager_exports / "CV8000-Minimal-DataSet-2C-3W-4S-FP2-stack")
+    well = plate.metadata.wells[0]
+    assert plate.metadata.z_count == 4
+    projected = plate.to_dask(well=[well]).max(axis=4, keepdims=True).compute()
+    layout_ = PlateLayout.from_plate(plate, wells=(well,), z_count=1)
+    out = tmp_path / "projected.zarr"
+    writer = PlateWriter(out, layout_)
+    for field in range(layout_.fields):
+        writer.write_field(well, field, projected[0, field])
+    writer.finish()
+
+    np.testing.assert_array_equal(open_plate(out).to_dask().compute(), projected)
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    node = next(iter(Reader(parse_url(str(out / well[0] / str(int(well[1:])) / "3")))()))
+    np.testing.assert_array_equal(np.asarray(node.data[0]), projected[0, 3, 0, :, 0])
+    validate(out, "0.5", labels=False)

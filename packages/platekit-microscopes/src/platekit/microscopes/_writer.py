@@ -432,7 +432,10 @@ class PlateWriter:
                 f"{str(out)!r} is a folder that is not a Zarr store; choose another output, "
                 "or empty that folder yourself"
             )
-        if found is None and entries and not overwrite:
+        # A root group without attributes is what another writer making this plate leaves
+        # between creating the group and recording the layout: taken as new.
+        blank = entries <= metadata and not _root_attributes(out)
+        if found is None and entries and not blank and not overwrite:
             raise FileExistsError(
                 f"{str(out)!r} holds a Zarr store that no PlateWriter started; choose another "
                 "output, or pass overwrite=True to replace it"
@@ -488,17 +491,22 @@ class PlateWriter:
         self._store.set_attributes(group, labels_group_attributes(self._ngff, names))
 
 
-def _record(out: Path) -> dict[str, Any] | None:
-    """What a writer recorded in the root of ``out``, or ``None``."""
+def _root_attributes(out: Path) -> dict[str, Any]:
+    """The attributes of the root group of ``out``, in either Zarr format; ``{}`` for none."""
     for ngff in ZARR_FORMAT:
         try:
             attributes = zarr_backend(ngff).attributes(str(out))
         except (FileNotFoundError, NotADirectoryError, ValueError, OSError):
             continue
-        record = attributes.get("platekit", {}).get("writer")
-        if isinstance(record, dict):
-            return record
-    return None
+        if attributes:
+            return dict(attributes)
+    return {}
+
+
+def _record(out: Path) -> dict[str, Any] | None:
+    """What a writer recorded in the root of ``out``, or ``None``."""
+    record = _root_attributes(out).get("platekit", {}).get("writer")
+    return record if isinstance(record, dict) else None
 
 
 def _check(what: str, array: np.ndarray, shape: tuple[int, ...], dtype: str | None) -> None:
