@@ -197,6 +197,21 @@ def test_an_image_of_another_shape_or_dtype_is_refused_naming_both(tmp_path: Pat
     assert not (tmp_path / "out.zarr" / "A" / "1" / "0" / "0").exists()
 
 
+def test_an_output_that_is_no_local_zarr_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"into local folders, not 's3://bucket/out\.zarr'"):
+        PlateWriter("s3://bucket/out.zarr", layout())
+    with pytest.raises(ValueError, match=r"must be a folder whose name ends in \.zarr"):
+        PlateWriter(tmp_path / "out", layout())
+    with pytest.raises(ValueError, match=r"OME-NGFF 0\.4 and 0\.5, not .0\.3."):
+        PlateWriter(tmp_path / "out.zarr", layout(), ngff="0.3")
+    (tmp_path / "notes.zarr").mkdir()
+    (tmp_path / "notes.zarr" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is a folder that is not a Zarr store"):
+        PlateWriter(tmp_path / "notes.zarr", layout(), overwrite=True)
+    assert (tmp_path / "notes.zarr" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "s3:").exists()
+
+
 def test_a_bad_layout_is_refused_naming_the_value() -> None:
     with pytest.raises(ValueError, match="well M01 lies outside a plate of 8 rows"):
         layout(wells=("M01",))

@@ -126,7 +126,7 @@ class PlateWriter:
     there raises the same, unless ``overwrite=True``.
 
     Local folders only. Raises ``ValueError`` for an NGFF version other than
-    0.5 and 0.4 or an output name not ending in ``.zarr``, and
+    0.5 and 0.4, a URL, or an output name not ending in ``.zarr``, and
     ``FileExistsError`` when ``out`` holds something else (another plate's
     layout, a Zarr store platekit did not write, a folder that is no Zarr
     store) unless ``overwrite=True`` replaces a Zarr store.
@@ -140,6 +140,11 @@ class PlateWriter:
         ngff: str = "0.5",
         overwrite: bool = False,
     ) -> None:
+        if "://" in str(out):
+            raise ValueError(
+                f"PlateWriter writes plates into local folders, not {str(out)!r}; write it to a "
+                "folder and copy it, or convert into object storage with platekit convert"
+            )
         self._out = Path(out)
         self._layout = layout
         self._ngff = check_version(ngff)
