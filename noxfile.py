@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -149,9 +150,56 @@ def check_provenance(session: nox.Session, layers: list[str], *origins: Path) ->
     session.run("python", str(script), names, *(str(o.resolve()) for o in origins))
 
 
+# Debian packages the napari viewer tests need: an X server (Xvfb), Mesa's software OpenGL and
+# the libraries Qt's xcb platform loads. The tests session installs those missing, with apt-get.
+DISPLAY_PACKAGES = [
+    "xvfb", "libgl1", "libgl1-mesa-dri", "libegl1", "libfontconfig1", "libdbus-1-3",
+    "libxkbcommon-x11-0", "libxcb-cursor0", "libxcb-icccm4", "libxcb-image0", "libxcb-keysyms1",
+    "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0", "libxcb-xfixes0", "libxcb-xinerama0",
+]  # fmt: skip
+
+
+def install_display_packages(session: nox.Session) -> None:
+    """Install the missing :data:`DISPLAY_PACKAGES` with apt-get (as root, or through sudo -n).
+
+    Where there is no apt-get, or the install fails, the session goes on: the viewer tests then
+    say why they cannot run (and fail under CI, which must run them).
+    """
+    if shutil.which("apt-get") is None or shutil.which("dpkg-query") is None:
+        session.log("no apt-get here; the napari viewer tests need Xvfb and Mesa's OpenGL")
+        return
+    missing = [name for name in DISPLAY_PACKAGES if not _debian_package_installed(name)]
+    if not missing:
+        return
+    as_root = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    session.log(f"installing {' '.join(missing)} with apt-get, for the napari viewer tests")
+    quiet = {"stdout": subprocess.DEVNULL, "check": True}
+    try:
+        subprocess.run([*as_root, "apt-get", "update", "-qq"], timeout=300, **quiet)
+        subprocess.run(
+            [*as_root, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+             "-qq", "--no-install-recommends", *missing],
+            timeout=600,
+            **quiet,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        session.warn(f"could not install {' '.join(missing)} ({exc}); the viewer tests will say so")
+
+
+def _debian_package_installed(name: str) -> bool:
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+    )
+    return "install ok installed" in done.stdout
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every package installed together; every package's tests and the integration tests."""
+    """Every package installed together; every package's tests and the integration tests.
+
+    Installs the Debian packages the napari viewer tests need, when they are missing.
+    """
+    install_display_packages(session)
     install_from_source(session, LAYERS, *INTEGRATION_REQUIREMENTS)
     check_provenance(session, LAYERS, PACKAGES)
     run_pytest(session, test_paths(LAYERS, integration=True))
