@@ -613,6 +613,24 @@ def test_metadata_pickles_with_its_positions(tmp_path: Path) -> None:
 # -- the writer --------------------------------------------------------------------------
 
 
+def test_the_writers_metaseries_xml_has_what_metaxpress_records(tmp_path: Path) -> None:
+    # The stage's own axes, the site's label and the exposure, as MetaXpress writes them
+    # (faim-ipa's MetaXpress converter refuses a plane without them).
+    folder = write_plate("imagexpress", tmp_path / "Plate1", sites=2, channels=2)
+    plate = open_plate(folder)
+    for key, address in plate.planes():
+        with tifffile.TiffFile(folder / address) as tiff:
+            plane = tiff.metaseries_metadata["PlaneInfo"]
+        assert (
+            plane["ImageXpress Micro X"],
+            plane["ImageXpress Micro Y"],
+            plane["ImageXpress Micro Z"],
+        ) == (plane["stage-position-x"], plane["stage-position-y"], plane["z-position"])
+        assert plane["stage-label"] == f"{key.well} : Site {key.site}"
+        value, unit = plane["Exposure Time"].split(" ")
+        assert float(value) > 0 and unit == "ms"
+
+
 @pytest.mark.parametrize(
     ("options", "says"),
     [

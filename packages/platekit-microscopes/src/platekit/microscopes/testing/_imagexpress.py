@@ -294,6 +294,12 @@ def _metaseries(
         ("stage-position-x", "float", stage_x),
         ("stage-position-y", "float", stage_y),
         ("z-position", "float", z),
+        # MetaXpress also records the stage's own axes and the site's label.
+        ("ImageXpress Micro X", "float", stage_x),
+        ("ImageXpress Micro Y", "float", stage_y),
+        ("ImageXpress Micro Z", "float", z),
+        ("stage-label", "string", f"{key.well} : Site {key.site}"),
+        ("Exposure Time", "string", f"{50 * key.channel} ms"),
         ("wavelength", "float", wavelength),
         ("_IllumSetting_", "string", name),
         ("_MagSetting_", "string", "20X Plan Apo"),
