@@ -285,6 +285,7 @@ def bench(session: nox.Session) -> None:
         "registry_bench.py": "registry.inc",
         "storage_bench.py": "storage.inc",
         "codec_bench.py": "codecs.inc",
+        "sharding_bench.py": "sharding.inc",
         "microscopes_bench.py": "microscopes.inc",
         "zmq_bench.py": "zmq.inc",
     }
