@@ -442,3 +442,22 @@ def test_a_real_z_stack_projected_and_written_reads_back(
     node = next(iter(Reader(parse_url(str(out / well[0] / str(int(well[1:])) / "3")))()))
     np.testing.assert_array_equal(np.asarray(node.data[0]), projected[0, 3, 0, :, 0])
     validate(out, "0.5", labels=False)
+
+
+def test_the_writer_imports_nothing_of_the_conversion() -> None:
+    """convert writes through the writer's steps, never the other way round."""
+    import ast
+
+    import platekit.microscopes
+
+    package = Path(platekit.microscopes.__file__).parent
+    conversion = {"_plan", "_absent", "_lock", "_well_writer", "_output", "_executor", "_run"}
+    conversion |= {"_convert", "_stream_wells", "executors", "_object_output"}
+    for module in ("_writer", "_field_arrays", "_field_planes", "_layout", "_labels", "_ngff"):
+        tree = ast.parse((package / f"{module}.py").read_text(encoding="utf-8"))
+        found = {
+            node.module.removeprefix("platekit.microscopes.")
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not found & conversion, (module, found & conversion)
