@@ -266,14 +266,14 @@ _KILLED = """
 import sys, time
 import numpy as np
 from platekit.microscopes import PlateWriter
-from platekit.microscopes import _field_arrays
+from platekit.storage.backends import zarr as backend
 
-write = _field_arrays.LevelWriters.write
-def stalled(self, index, pixels):
-    write(self, index, pixels)
+publish = backend.publish
+def stalled(*args, **kwargs):
+    # The field's chunks are written, aside; here the writer is killed.
     print("writing", flush=True)
     time.sleep(60)
-_field_arrays.LevelWriters.write = stalled
+backend.publish = stalled
 PlateWriter.open(sys.argv[1]).write_field("A01", 0, np.ones((1, 2, 1, 24, 32), "uint16"))
 """
 
@@ -294,6 +294,8 @@ def test_a_killed_writer_leaves_no_array_and_the_field_is_written_again(tmp_path
             process.wait(timeout=30)
     field = out / "A" / "1" / "0"
     # What the killed writer staged is no node: no Zarr reader sees an array there.
+    staged = [entry.name[:14] for entry in field.iterdir() if entry.name != "zarr.json"]
+    assert staged == [".platekit-tmp-"]
     assert not (field / "0").exists()
     assert writer.written() == {}
     writer.write_field("A01", 0, image(2))

@@ -33,6 +33,32 @@ def _downsample_mean(pixels: np.ndarray) -> np.ndarray:
     return downsample_mean(pixels)
 
 
+def save_levels(
+    backend: Any,
+    group: str,
+    pixels: np.ndarray,
+    levels: int,
+    dimension_names: Sequence[str] | None = None,
+    *,
+    overwrite: bool = False,
+    downsample: Callable[[np.ndarray], np.ndarray] = _downsample_mean,
+) -> None:
+    """Save a whole field's levels (``{group}/0``, ...), each published whole, level 0 first.
+
+    As :class:`LevelWriters` for an image already in memory, without a
+    writer thread per array. Of two writers racing for the field, the one
+    whose level 0 meets the other's raises ``FileExistsError`` before it
+    saves any other level.
+    """
+    options: dict[str, Any] = {"overwrite": overwrite}
+    if dimension_names is not None:
+        options["dimension_names"] = list(dimension_names)
+    for level in range(levels):
+        if level:
+            pixels = downsample(pixels)
+        backend.save(pixels, f"{group}/{level}", **options)
+
+
 class LevelWriters:
     """The array writers of one field's levels (``{group}/0``, ``{group}/1``, ...).
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from platekit.microscopes._field_arrays import LevelWriters, downsample_labels, level_plane_shape
+from platekit.microscopes._field_arrays import (
+    LevelWriters,
+    downsample_labels,
+    level_plane_shape,
+    save_levels,
+)
 from platekit.microscopes._field_planes import FieldPlanes
 from platekit.microscopes._labels import (
     check_colors,
@@ -228,20 +233,14 @@ class PlateWriter:
         meta = layout.metadata()
         names = [axis["name"] for axis in axes(meta)]
         pixels = _drop_single(pixels, "tczyx", names)
-        shapes = [
-            pixels.shape[:-2] + level_plane_shape(layout.image_shape, level)
-            for level in range(layout.levels)
-        ]
         dimension_names = names if self._ngff == "0.5" else None
         try:
-            with LevelWriters(
-                self._store, group, shapes, layout.dtype, dimension_names, overwrite=overwrite
-            ) as writers:
-                writers.write((), pixels)
-                # While the arrays are encoded on their writers' threads: the display windows.
-                windows = _windows(pixels, names.index("c"), layout)
+            save_levels(
+                self._store, group, pixels, layout.levels, dimension_names, overwrite=overwrite
+            )
         except FileExistsError as exc:
             raise self._lost(group, f"field {field} of well {normal_well(well)}") from exc
+        windows = _windows(pixels, names.index("c"), layout)
         name = f"{normal_well(well)}/{field}"
         write_image_metadata(self._store, group, meta, self._ngff, name, layout.levels, windows)
 
