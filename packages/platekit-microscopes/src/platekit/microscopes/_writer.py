@@ -1,8 +1,8 @@
 """Writing an OME-Zarr HCS plate from arrays: :class:`PlateWriter` and the steps it is made of.
 
-A plate is written in three steps, each its own function here so that
-``convert`` writes through the same ones: a field's arrays
-(:class:`~._field_arrays.LevelWriters`) and then its image metadata
+A plate is written in three steps, each its own function so that
+``convert`` writes through the same ones: a field's arrays (in
+:mod:`._field_arrays`: plane by plane, or whole) and then its image metadata
 (:func:`write_image_metadata`); a well's metadata once its fields are
 written (:func:`write_well_metadata`); the plate's metadata last
 (:func:`write_plate_metadata`). A reader sees a field, a well or a plate
