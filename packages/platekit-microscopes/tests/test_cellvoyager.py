@@ -167,6 +167,49 @@ def test_correction_images_and_error_records_are_skipped(tmp_path: Path) -> None
     assert not [a for a in addresses if a.startswith(("SC_", "DC_"))]
 
 
+def test_error_records_carry_what_the_cv8000_writes(tmp_path: Path) -> None:
+    # As in the CV8000's own MeasurementData.mlf: the field's stage X and Y, its time
+    # point and timeline, and no Z, action or channel (cellvoyager-types, which
+    # fractal-uzh-converters reads with, refuses an error record without X and Y).
+    folder = write_plate("cellvoyager", tmp_path / "P", wells=["A01"], sites=2, error_records=2)
+    namespace = "{http://www.yokogawa.co.jp/BTS/BTSSchema/1.0}"
+    root = ET.parse(folder / "MeasurementData.mlf").getroot()
+    errors = [r for r in root if r.get(f"{namespace}Type") == "ERR"]
+    assert len(errors) == 2
+    for record in errors:
+        names = {name.removeprefix(namespace) for name in record.attrib}
+        assert names == {
+            "Type",
+            "Time",
+            "Column",
+            "Row",
+            "TimePoint",
+            "FieldIndex",
+            "TimelineIndex",
+            "X",
+            "Y",
+        }
+        float(record.get(f"{namespace}X", "")), float(record.get(f"{namespace}Y", ""))
+
+
+def test_channels_carry_what_the_cv8000_writes(tmp_path: Path) -> None:
+    # cellvoyager-types, which fractal-uzh-converters reads with, requires the filter wheel
+    # and filter positions of each channel, as the CV8000's MeasurementDetail.mrf has them.
+    folder = write_plate("cellvoyager", tmp_path / "P", channels=3, shape=(32, 48))
+    namespace = "{http://www.yokogawa.co.jp/BTS/BTSSchema/1.0}"
+    root = ET.parse(folder / "MeasurementDetail.mrf").getroot()
+    channels = [c for c in root if c.tag == f"{namespace}MeasurementChannel"]
+    assert channels
+    for channel in channels:
+        values = {name.removeprefix(namespace): value for name, value in channel.attrib.items()}
+        assert int(values["FilterWheelPosition"]) >= 1 and int(values["FilterPosition"]) >= 1
+        assert values["ObjectiveMagnificationRatio"] == "1"
+        assert (values["OriginalHorizontalPixels"], values["OriginalVerticalPixels"]) == (
+            "48",
+            "32",
+        )
+
+
 def test_without_correction_images_or_error_records(tmp_path: Path) -> None:
     folder = write_plate("cellvoyager", tmp_path / "P", correction_images=False, error_records=0)
     assert not [p for p in folder.iterdir() if p.name.startswith(("SC_", "DC_"))]

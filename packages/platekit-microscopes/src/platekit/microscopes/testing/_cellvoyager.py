@@ -288,20 +288,20 @@ class _Writer:
         if spec.wells:
             row, column = parse_well(spec.wells[0])
             for failed in range(1, errors + 1):
-                # A field the instrument could not focus: an error record, no image.
+                # A field the instrument could not focus: an error record, no image. The
+                # CV8000 gives it the field's stage position, but no Z, action or channel.
                 clock += timedelta(milliseconds=2500)
+                x, y, _ = self.position(PlaneKey(spec.wells[0], spec.sites + failed, 1))
                 attrs = self.attributes(
+                    Type="ERR",
                     Time=clock.isoformat(timespec="milliseconds"),
                     Column=column,
                     Row=row,
                     TimePoint=1,
                     FieldIndex=spec.sites + failed,
-                    ZIndex=1,
                     TimelineIndex=1,
-                    ActionIndex=1,
-                    Action=self.kind,
-                    Ch=self.acquired[1][1],
-                    Type="ERR",
+                    X=x,
+                    Y=y,
                 )
                 lines.append(
                     f"<bts:MeasurementRecord{attrs}>Auto focus failed: no focal "
@@ -355,7 +355,13 @@ class _Writer:
                 InputLevel=65535,
                 HorizontalPixels=width,
                 VerticalPixels=height,
+                # The emission filter wheel and its slot, as the CV8000 records them.
+                FilterWheelPosition=(ch - 1) % self.cameras + 1,
+                FilterPosition=(ch - 1) // self.cameras + 1,
                 **correction,
+                ObjectiveMagnificationRatio=1,
+                OriginalHorizontalPixels=width,
+                OriginalVerticalPixels=height,
             )
             lines.append(f"  <bts:MeasurementChannel{attrs}/>")
         lines.append("</bts:MeasurementDetail>")
