@@ -44,8 +44,9 @@ DOCS_REQUIREMENTS = ["sphinx>=7"]
 # tests_integration/ installs plugin distributions into the session's environment with uv.
 INTEGRATION_REQUIREMENTS = ["uv>=0.4"]
 # The peer the registry benchmark measures platekit-registry against.
-# moto runs the local S3 server the object-storage benchmark writes into.
-BENCH_REQUIREMENTS = ["metaclass-registry==0.4.1", "moto[server]>=5"]
+# moto runs the local S3 server the object-storage benchmark writes into; uv makes the
+# environments of the converters the peers benchmark runs side by side with platekit.
+BENCH_REQUIREMENTS = ["metaclass-registry==0.4.1", "moto[server]>=5", "uv>=0.4"]
 
 
 def package_dir(layer: str) -> Path:
@@ -273,9 +274,11 @@ def bench(session: nox.Session) -> None:
     """The benchmarks; each writes its section of docs/benchmarks.rst (docs/benchmarks/*.inc).
 
     The registry against metaclass-registry 0.4.1 in fresh processes, the
-    storage backends against tifffile, numpy and zarr-python, plate
-    conversion against a raw tifffile-to-zarr copy, then the zmq servers
-    against bare pyzmq. Extra arguments go to every script:
+    storage backends against tifffile, numpy and zarr-python, the Zarr codecs
+    per core on real and synthetic pixels, a big plate with and without
+    shards, plate conversion against a raw tifffile-to-zarr copy, the same
+    plates converted by fractal-uzh-converters and faim-ipa (in environments
+    of their own, made with uv), then the zmq servers against bare pyzmq. Extra arguments go to every script:
     ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
     """
     install_from_source(session, LAYERS, *BENCH_REQUIREMENTS)
@@ -286,6 +289,7 @@ def bench(session: nox.Session) -> None:
         "storage_bench.py": "storage.inc",
         "codec_bench.py": "codecs.inc",
         "sharding_bench.py": "sharding.inc",
+        "peers_bench.py": "peers.inc",
         "microscopes_bench.py": "microscopes.inc",
         "zmq_bench.py": "zmq.inc",
     }
