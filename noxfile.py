@@ -278,8 +278,9 @@ def bench(session: nox.Session) -> None:
     per core on real and synthetic pixels, a big plate with and without
     shards, plate conversion against a raw tifffile-to-zarr copy, the same
     plates converted by fractal-uzh-converters and faim-ipa (in environments
-    of their own, made with uv), then the zmq servers against bare pyzmq. Extra arguments go to every script:
-    ``nox -s bench -- --quick``, ``-- --fail-on-miss``.
+    of their own, made with uv), then the zmq servers against bare pyzmq.
+    Extra arguments go to every script: ``nox -s bench -- --quick``,
+    ``-- --fail-on-miss``.
     """
     install_from_source(session, LAYERS, *BENCH_REQUIREMENTS)
     bench = ROOT / "tests_integration" / "bench"
