@@ -144,12 +144,14 @@ def test_installed_version_reads_dist_info_folders(
     assert _colormaps.installed_version("not-installed-anywhere") is None
 
 
-FAKE_MATPLOTLIB = textwrap.dedent(
+# napari comes first among the libraries, so the fake is a napari: installed or not, the
+# real one is never reached (the fake's folder comes first on the path).
+FAKE_NAPARI_COLORMAPS = textwrap.dedent(
     """
     import os
     with open(os.environ["IMPORT_LOG"], "a") as fh:
         fh.write("imported\\n")
-    colormaps = {"viridis": None, "twilight_shifted": None, "tab10": None}
+    AVAILABLE_COLORMAPS = {"viridis": None, "twilight_shifted": None, "tab10": None}
     """
 )
 
@@ -158,16 +160,18 @@ def test_a_warm_start_does_not_import_the_library(
     tmp_path: Path, run_python: RunPython, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = tmp_path / "site"
-    (site / "matplotlib").mkdir(parents=True)
-    (site / "matplotlib" / "__init__.py").write_text(FAKE_MATPLOTLIB)
-    (site / "matplotlib-9.9.0.dist-info").mkdir()
+    (site / "napari" / "utils").mkdir(parents=True)
+    (site / "napari" / "__init__.py").write_text("")
+    (site / "napari" / "utils" / "__init__.py").write_text("")
+    (site / "napari" / "utils" / "colormaps.py").write_text(FAKE_NAPARI_COLORMAPS)
+    (site / "napari-9.9.0.dist-info").mkdir()
     log = tmp_path / "import.log"
     monkeypatch.setenv("IMPORT_LOG", str(log))
     code = """
         import sys
         from platekit.cache import create_colormap_enum
         Colormap = create_colormap_enum()
-        print([m.name for m in Colormap], "matplotlib" in sys.modules)
+        print([m.name for m in Colormap], "napari" in sys.modules)
     """
     cold = run_python(code, extra_path=site)
     warm = run_python(code, extra_path=site)
