@@ -98,6 +98,10 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 "--port",
                 "0",
                 "--no-dashboard",
+                # Its HTTP server (health, metrics) takes 8787 unless told otherwise, which
+                # would push a LocalCluster started meanwhile onto another port, with a warning.
+                "--dashboard-address",
+                "127.0.0.1:0",
                 "--scheduler-file",
                 str(scheduler_file),
             ],
@@ -199,6 +203,8 @@ def test_a_cancel_stops_the_tasks_and_the_same_call_finishes_it(
 
 def test_a_local_cluster_is_started_for_the_run_and_stopped_after_it(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
+    # Servers other tests' session fixtures started (an S3 server, say) are not the run's.
+    earlier = {child.pid for child in psutil.Process().children(recursive=True)}
     sources = plates(tmp_path / "in", 2)
     result = convert_screen(sources, tmp_path / "dask", executor="dask", workers=2)
     assert result.failed == {}
@@ -210,7 +216,7 @@ def test_a_local_cluster_is_started_for_the_run_and_stopped_after_it(tmp_path: P
         return [
             child
             for child in psutil.Process().children(recursive=True)
-            if "resource_tracker" not in " ".join(child.cmdline())
+            if child.pid not in earlier and "resource_tracker" not in " ".join(child.cmdline())
         ]
 
     deadline = time.monotonic() + WAIT

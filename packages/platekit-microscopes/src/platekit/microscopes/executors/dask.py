@@ -126,6 +126,9 @@ class DaskExecutor(Executor):
                     processes=True,
                     host="127.0.0.1",
                     dashboard_address=None,
+                    # Without a dashboard the scheduler still serves HTTP (health, metrics), on
+                    # 8787 unless told otherwise: a port of its own, so two runs never collide.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=50,
                     preload=["platekit.microscopes.executors._dask_worker"],
                     timeout=START_TIMEOUT,
