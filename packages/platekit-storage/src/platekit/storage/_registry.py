@@ -30,7 +30,7 @@ def install_hint(name: str) -> str | None:
 
 
 # Built-in backends come first, in this order; others follow by name.
-_BUILTIN_ORDER = ("memory", "disk", "zarr")
+_BUILTIN_ORDER = ("memory", "disk", "zarr", "fsspec", "zarr_fsspec")
 
 
 class BackendRegistry(Mapping[str, StorageBackend]):
