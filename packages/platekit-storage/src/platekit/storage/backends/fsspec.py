@@ -45,8 +45,11 @@ def _import_fsspec() -> Any:
     try:
         import fsspec
     except ImportError as exc:
+        from platekit.registry._install import install_command
+
         raise ImportError(
-            "reading from URLs needs fsspec; install it with pip install 'platekit-storage[fsspec]'"
+            "reading from URLs needs fsspec, which is not installed: "
+            f"{install_command('platekit-storage', 'fsspec')}"
         ) from exc
     return fsspec
 
@@ -68,9 +71,11 @@ def filesystem(protocol: str, storage_options: dict[str, Any] | None = None) -> 
     try:
         return fsspec.filesystem(protocol, **(storage_options or {}))
     except ImportError as exc:
+        from platekit.registry._install import install_command
+
         extra = _EXTRA_FOR.get(protocol)
         hint = (
-            f"pip install 'platekit-storage[{extra}]'"
+            install_command("platekit-storage", extra)
             if extra
             else "install the fsspec implementation that fsspec's error names"
         )

@@ -147,9 +147,11 @@ def _check_display() -> None:
     if all(importlib.util.find_spec(qt) is None for qt in ("PySide6", "PyQt6", "PyQt5", "PySide2")):
         missing.append("a Qt binding (PySide6)")
     if missing:
+        from platekit.registry._install import install_command
+
         raise ViewerUnavailable(
             f"the viewer needs napari with a Qt binding, and {', '.join(missing)} is not "
-            "installed: pip install 'platekit-microscopes[napari]'"
+            f"installed: {install_command('platekit-microscopes', 'napari')}"
         )
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY")
