@@ -426,7 +426,9 @@ def test_without_s3fs_a_url_is_one_line_saying_what_to_install() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     line = done.stderr.strip()
-    assert "\n" not in line and "pip install 'platekit-storage[s3]'" in line, line
+    from platekit.registry._install import install_command
+
+    assert "\n" not in line and install_command("platekit-storage", "s3") in line, line
 
 
 def test_dask_workers_read_a_plate_in_s3_and_write_into_s3(

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from platekit.microscopes._executor import Executor
+    from platekit.microscopes._object_output import StoreURL
     from platekit.microscopes._plan import Flag
     from platekit.microscopes._plate import Plate
     from platekit.microscopes._run import _Job
@@ -121,7 +122,7 @@ def convert(
     _check_options(ngff, levels)
     runner = _executor(executor, workers, scheduler)
     source = plate if isinstance(plate, Plate) else open_plate(plate, microscope)
-    out_path = check_out(out_location(out), source.path)  # type: ignore[arg-type]
+    out_path = check_out(out_location(out), source.path)
     plan = make_plan(source, out_path, ngff, levels, skip_bad_planes)
     plan.out_options = storage_options
     job = _Job(source, plan, identity(source, plan))
@@ -338,7 +339,7 @@ def _executor(name: str, workers: int | None, scheduler: str | None) -> Executor
     return executor_for(name, **options)
 
 
-def _not_writable(out: Path, exc: PermissionError) -> OutputNotWritableError:
+def _not_writable(out: Path | StoreURL, exc: PermissionError) -> OutputNotWritableError:
     where = f" ({exc.filename})" if exc.filename not in (None, str(out)) else ""
     return OutputNotWritableError(
         f"cannot write into the output {str(out)!r}: {exc.strerror or exc}{where}; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,10 +22,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-try:
+# Windows has no fcntl: there no lock is taken.
+_NO_FCNTL = sys.platform == "win32"
+if not _NO_FCNTL:
     import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 #: The lock file's name, in the output's top folder; hidden, and no Zarr node.
 LOCK_NAME = ".platekit-lock"
@@ -52,7 +53,7 @@ class OutputLock:
 
         Raises ``PermissionError`` when the lock file cannot be created or opened.
         """
-        if fcntl is None:
+        if _NO_FCNTL:
             return
         path = self.out / LOCK_NAME
         try:
@@ -98,7 +99,7 @@ class OutputLock:
 
 def hold_shared(out: str) -> None:
     """In a worker process: hold the lock of ``out`` shared for as long as the process lives."""
-    if fcntl is None or "://" in out:  # an output in object storage has a lock object instead
+    if _NO_FCNTL or "://" in out:  # an output in object storage has a lock object instead
         return
     fd = os.open(Path(out) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -119,7 +120,7 @@ def held_shared(folders: Iterable[str]) -> Iterator[None]:
     fds: list[int] = []
     try:
         for folder in folders:
-            if fcntl is None:
+            if _NO_FCNTL:
                 break
             if "://" in folder:  # an output in object storage has a lock object instead
                 continue

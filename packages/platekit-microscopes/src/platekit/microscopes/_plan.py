@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from platekit.microscopes._model import PlateMetadata
+    from platekit.microscopes._object_output import StoreURL
     from platekit.microscopes._plate import Plate
     from platekit.microscopes._source import PlateSource
 
@@ -195,7 +196,7 @@ class _WellResult:
 # -- planning ------------------------------------------------------------------------------
 
 
-def check_out(out: Path, source: Path | PlateSource) -> Path:
+def check_out(out: Path | StoreURL, source: Path | PlateSource) -> Path | StoreURL:
     from platekit.microscopes._overlap import refuse_overlap
 
     if not any(part.lower().endswith(".zarr") for part in out.parts[-1:]):
@@ -217,7 +218,9 @@ def planes_per_well(meta: PlateMetadata) -> int:
     return meta.site_count * len(meta.channels) * meta.z_count * meta.t_count
 
 
-def make_plan(source: Plate, out: Path, ngff: str, levels: int, skip_bad_planes: bool) -> _Plan:
+def make_plan(
+    source: Plate, out: Path | StoreURL, ngff: str, levels: int, skip_bad_planes: bool
+) -> _Plan:
     from platekit.microscopes._field_arrays import level_plane_shape
     from platekit.microscopes._ngff import axes
 

@@ -193,7 +193,8 @@ def _projection_pixels(spec: PlateSpec, key: PlaneKey) -> np.ndarray:
         spec.pixels(PlaneKey(key.well, key.site, key.channel, z, key.timepoint))
         for z in range(1, spec.z + 1)
     ]
-    return np.max(stack, axis=0)
+    projection: np.ndarray = np.max(stack, axis=0)
+    return projection
 
 
 def _default_selection(sites: int) -> list[list[bool]]:
