@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from platekit.registry._command import Command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from platekit.microscopes._convert import ConversionResult
     from platekit.microscopes._plate import Plate
+    from platekit.microscopes._progress import ProgressPrinter
+
+T = TypeVar("T")
 
 
 def _fail(error: BaseException | str) -> int:
@@ -23,6 +29,36 @@ def _fail(error: BaseException | str) -> int:
         error = str(error.args[0])
     print(f"platekit: {error}", file=sys.stderr)
     return 1
+
+
+def run_with_progress(
+    run: Callable[[ProgressPrinter | None], T],
+    *,
+    quiet: bool,
+    errors: tuple[type[BaseException], ...],
+    interrupted: str,
+) -> tuple[T | None, int]:
+    """Call ``run(printer)`` with a progress display on stderr (none when ``quiet``).
+
+    Returns its result and 0; or None and 1 after one line for an exception in
+    ``errors``, or None and 130 after ``interrupted`` on Ctrl-C. The display is
+    closed before anything is printed. Other exceptions propagate.
+    """
+    from platekit.microscopes._progress import ProgressPrinter
+
+    printer = None if quiet else ProgressPrinter(sys.stderr)
+    try:
+        result = run(printer)
+    except (*errors, KeyboardInterrupt) as exc:
+        if printer is not None:
+            printer.close()
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"platekit: {interrupted}", file=sys.stderr)
+            return None, 130
+        return None, _fail(exc)
+    if printer is not None:
+        printer.close()
+    return result, 0
 
 
 def _option_pair(text: str) -> tuple[str, object]:
@@ -262,38 +298,29 @@ def convert_and_report(source: str | Plate, out: str, *, quiet: bool, **options:
     from platekit.microscopes._convert import ConversionCancelled, OutputNotWritableError, convert
     from platekit.microscopes._errors import PlateError
     from platekit.microscopes._plan import WorkerLostError
-    from platekit.microscopes._progress import ProgressPrinter, duration
+    from platekit.microscopes._progress import duration
 
-    printer = None if quiet else ProgressPrinter(sys.stderr)
-    try:
-        result = convert(source, out, progress=printer, **options)  # type: ignore[arg-type]
-    except (
-        PlateError,
-        FileExistsError,
-        FileNotFoundError,
-        NotADirectoryError,
-        ValueError,
-        KeyError,
-        ImportError,
-        ConnectionError,
-        ConversionCancelled,
-        OutputNotWritableError,
-        WorkerLostError,
-        OSError,  # an object store that does not answer, and other I/O the message names
-    ) as exc:
-        if printer is not None:
-            printer.close()
-        return _fail(exc)
-    except KeyboardInterrupt:
-        if printer is not None:
-            printer.close()
-        print(
-            "platekit: interrupted; run the same command again to finish the conversion",
-            file=sys.stderr,
-        )
-        return 130
-    if printer is not None:
-        printer.close()
+    result, code = run_with_progress(
+        lambda printer: convert(source, out, progress=printer, **options),  # type: ignore[arg-type]
+        quiet=quiet,
+        errors=(
+            PlateError,
+            FileExistsError,
+            FileNotFoundError,
+            NotADirectoryError,
+            ValueError,
+            KeyError,
+            ImportError,
+            ConnectionError,
+            ConversionCancelled,
+            OutputNotWritableError,
+            WorkerLostError,
+            OSError,  # an object store that does not answer, and other I/O the message names
+        ),
+        interrupted="interrupted; run the same command again to finish the conversion",
+    )
+    if result is None:
+        return code
     if not quiet:
         _print_result(result, duration)
     return 0

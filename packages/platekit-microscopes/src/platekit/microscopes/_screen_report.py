@@ -17,14 +17,12 @@ def convert_screen_and_report(plates: list[str], out: str, args: argparse.Namesp
     Exits 1 when a plate failed (each is named with why, the others were
     converted), 130 on Ctrl-C, and 1 with one line for what stops the whole run.
     """
-    from platekit.microscopes._commands import _fail
+    from platekit.microscopes._commands import run_with_progress
     from platekit.microscopes._convert import convert_screen
     from platekit.microscopes._plan import ConversionCancelled, WorkerLostError
-    from platekit.microscopes._progress import ProgressPrinter
 
-    printer = None if args.quiet else ProgressPrinter(sys.stderr)
-    try:
-        result = convert_screen(
+    result, code = run_with_progress(
+        lambda printer: convert_screen(
             plates,
             out,
             microscope=args.microscope,
@@ -37,28 +35,13 @@ def convert_screen_and_report(plates: list[str], out: str, args: argparse.Namesp
             skip_bad_planes=args.skip_bad_planes,
             projections=args.projections,
             progress=printer,
-        )
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        ImportError,
-        ConversionCancelled,
-        WorkerLostError,
-    ) as exc:
-        if printer is not None:
-            printer.close()
-        return _fail(exc)
-    except KeyboardInterrupt:
-        if printer is not None:
-            printer.close()
-        print(
-            "platekit: interrupted; run the same command again to finish the conversions",
-            file=sys.stderr,
-        )
-        return 130
-    if printer is not None:
-        printer.close()
+        ),
+        quiet=args.quiet,
+        errors=(OSError, ValueError, KeyError, ImportError, ConversionCancelled, WorkerLostError),
+        interrupted="interrupted; run the same command again to finish the conversions",
+    )
+    if result is None:
+        return code
     if not args.quiet:
         print(summary(result))
     for plate, why in result.failed.items():
