@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from platekit.storage.testing_s3 import s3, s3_endpoint  # noqa: F401 (fixtures)
+
 
 @pytest.fixture(autouse=True)
 def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -26,24 +26,6 @@ pytestmark = pytest.mark.slow
 KINDS = ["imagexpress", "opera_phenix", "cellvoyager", "omezarr"]
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Any:
-    from platekit.storage.testing_s3 import moto_server
-
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Storage options for the server; fake credentials in this test's environment only."""
-    from platekit.storage.testing_s3 import FAKE_CREDENTIALS
-
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    return {"endpoint_url": s3_endpoint}
-
-
 def filesystem(options: dict[str, str]) -> Any:
     import fsspec
 

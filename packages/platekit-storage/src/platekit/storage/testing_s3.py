@@ -1,7 +1,8 @@
 """A real S3-protocol server for tests: moto's ``moto_server``, started as a process.
 
 No boto or s3fs call is mocked: clients talk HTTP to a server on 127.0.0.1
-at a free port. Needs ``moto[server]`` (platekit-storage's ``test`` extra).
+at a free port. Needs ``moto[server]`` (platekit-storage's ``test`` extra). A test module or
+conftest imports the fixtures ``s3_endpoint`` and ``s3`` to use the server.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["FAKE_CREDENTIALS", "moto_server"]
+__all__ = ["FAKE_CREDENTIALS", "moto_server", "s3", "s3_endpoint"]
 
 #: Credentials the server accepts; set them in a test's environment only.
 FAKE_CREDENTIALS = {
@@ -73,3 +76,20 @@ def moto_server(timeout: float = 30.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-protocol server (moto_server) for the session, on 127.0.0.1; skips without it."""
+    pytest.importorskip("moto")
+    pytest.importorskip("s3fs")
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Storage options for the S3 server, with fake credentials in this test's environment."""
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    return {"endpoint_url": s3_endpoint}
