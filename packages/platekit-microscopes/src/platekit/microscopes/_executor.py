@@ -109,3 +109,9 @@ def executor_for(name: str, **options: Any) -> Executor:
         hint = f"install {install}" if install else "reinstall the package that provides it"
         raise ImportError(f"the executor {name!r} cannot be loaded ({exc}); {hint}") from exc
     return cls(**options)  # type: ignore[no-any-return]
+
+
+def check_workers(workers: object) -> None:
+    """Raise ``ValueError`` naming ``workers`` unless it is a whole number of at least 1."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-from platekit.microscopes._executor import Executor
+from platekit.microscopes._executor import Executor, check_workers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,10 +67,8 @@ class DaskExecutor(Executor):
                 f"workers ({workers!r}) are for the LocalCluster platekit starts; the cluster at "
                 f"{scheduler!r} has its own: leave workers (--workers) out"
             )
-        if workers is not None and (
-            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
-        ):
-            raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+        if workers is not None:
+            check_workers(workers)
         if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
             raise ValueError(
                 f"the scheduler {scheduler!r} is no Dask scheduler address; give it as "

@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
-from platekit.microscopes._executor import Executor
+from platekit.microscopes._executor import Executor, check_workers
 from platekit.microscopes._plan import WorkerLostError
 
 TYPE_CHECKING = False
@@ -91,8 +91,7 @@ class ProcessesExecutor(Executor):
     display_name = "processes on this machine (the default)"
 
     def __init__(self, *, workers: int = 1, scheduler: str | None = None) -> None:
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+        check_workers(workers)
         if scheduler is not None:
             raise ValueError(
                 f"a scheduler ({scheduler!r}) is for the dask executor; pass executor='dask' "
