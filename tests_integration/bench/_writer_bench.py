@@ -12,10 +12,10 @@ NGFF metadata) is what the ratio measures.
 from __future__ import annotations
 
 import shutil
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _turns import take_turns
 
 WRITER_TARGET = 0.9
 
@@ -126,17 +126,14 @@ def bench_writer(work: Path, quick: bool, rounds: int) -> WriterResult:
             )
             array[:] = images[number % 4][0, :, 0]
 
-    runs = {"PlateWriter": platewriter, "zarr-python": zarr_python}
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    order = list(runs)
-    for round_number in range(rounds):
-        for name in order[round_number % 2 :] + order[: round_number % 2]:
-            out = work / f"written-{round_number}-{name}.zarr"
-            started = time.perf_counter()
-            runs[name](out)
-            samples[name].append(time.perf_counter() - started)
-            shutil.rmtree(out)
-            print(f"  round {round_number + 1}: {name}: {samples[name][-1]:.2f} s", flush=True)
+    def written(name: str) -> Path:
+        return work / f"written-{name}.zarr"
+
+    runs = {
+        "PlateWriter": lambda: platewriter(written("PlateWriter")),
+        "zarr-python": lambda: zarr_python(written("zarr-python")),
+    }
+    seconds = take_turns(runs, rounds, tidy=lambda name: shutil.rmtree(written(name)))
     megabytes = len(jobs) * channels * size * size * 2 / 1e6
     facts = (
         f"{wells} wells x {fields} fields x {channels} channels of {size}x{size} uint16 "
@@ -144,6 +141,6 @@ def bench_writer(work: Path, quick: bool, rounds: int) -> WriterResult:
     )
     return WriterResult(
         facts=facts,
-        seconds={name: statistics.median(values) for name, values in samples.items()},
+        seconds=seconds,
         megabytes=megabytes,
     )

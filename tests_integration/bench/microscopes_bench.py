@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _executors import ExecutorsResult, bench_executors
+from _turns import take_turns
 from _writer_bench import bench_writer
 
 ONE_WORKER_TARGET = 0.7
@@ -445,15 +446,8 @@ def bench_arrays(work: Path, quick: bool, rounds: int) -> ArraysResult:
         plate.to_dask().max(axis=(-2, -1)).compute(scheduler="sync")
 
     runs = {"Plate.read loop": loop, "to_dask, threads": threads, "to_dask, one thread": one_thread}
-    names = list(runs)
-    samples: dict[str, list[float]] = {name: [] for name in names}
     threads()  # imports dask and warms the files, for every run alike
-    for round_number in range(rounds):
-        for name in names[round_number % 3 :] + names[: round_number % 3]:
-            started = time.perf_counter()
-            runs[name]()
-            samples[name].append(time.perf_counter() - started)
-            print(f"  round {round_number + 1}: {name}: {samples[name][-1]:.2f} s", flush=True)
+    seconds = take_turns(runs, rounds)
     shutil.rmtree(folder)
 
     print("writing a 384-well plate of small images for building its array...", flush=True)
@@ -484,7 +478,7 @@ def bench_arrays(work: Path, quick: bool, rounds: int) -> ArraysResult:
     )
     return ArraysResult(
         facts=facts,
-        seconds={name: statistics.median(values) for name, values in samples.items()},
+        seconds=seconds,
         megabytes=len(planes) * size * size * 2 / 1e6,
         build_ms=build_ms,
         build_planes=build_planes,
