@@ -46,10 +46,11 @@ def run_with_progress(
     """
     from platekit.microscopes._progress import ProgressPrinter
 
+    caught: tuple[type[BaseException], ...] = (*errors, KeyboardInterrupt)
     printer = None if quiet else ProgressPrinter(sys.stderr)
     try:
         result = run(printer)
-    except (*errors, KeyboardInterrupt) as exc:
+    except caught as exc:
         if printer is not None:
             printer.close()
         if isinstance(exc, KeyboardInterrupt):
