@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from platekit.registry._command import Command
 
@@ -29,6 +29,19 @@ def _fail(error: BaseException | str) -> int:
         error = str(error.args[0])
     print(f"platekit: {error}", file=sys.stderr)
     return 1
+
+
+def conversion_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options ``platekit convert`` passes to every conversion, from its parsed arguments."""
+    return {
+        "ngff": args.ngff,
+        "levels": args.levels,
+        "workers": args.workers,
+        "executor": args.executor,
+        "scheduler": args.scheduler,
+        "overwrite": args.overwrite,
+        "skip_bad_planes": args.skip_bad_planes,
+    }
 
 
 def run_with_progress(
@@ -240,13 +253,7 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
     return convert_and_report(
         plate,
         args.paths[-1],
-        ngff=args.ngff,
-        levels=args.levels,
-        workers=args.workers,
-        executor=args.executor,
-        scheduler=args.scheduler,
-        overwrite=args.overwrite,
-        skip_bad_planes=args.skip_bad_planes,
+        **conversion_options(args),
         quiet=args.quiet,
         storage_options=dict(args.storage_options) or None,
         stream_to=args.stream_to,

@@ -17,7 +17,7 @@ def convert_screen_and_report(plates: list[str], out: str, args: argparse.Namesp
     Exits 1 when a plate failed (each is named with why, the others were
     converted), 130 on Ctrl-C, and 1 with one line for what stops the whole run.
     """
-    from platekit.microscopes._commands import run_with_progress
+    from platekit.microscopes._commands import conversion_options, run_with_progress
     from platekit.microscopes._convert import convert_screen
     from platekit.microscopes._plan import ConversionCancelled, WorkerLostError
 
@@ -26,13 +26,7 @@ def convert_screen_and_report(plates: list[str], out: str, args: argparse.Namesp
             plates,
             out,
             microscope=args.microscope,
-            ngff=args.ngff,
-            levels=args.levels,
-            workers=args.workers,
-            executor=args.executor,
-            scheduler=args.scheduler,
-            overwrite=args.overwrite,
-            skip_bad_planes=args.skip_bad_planes,
+            **conversion_options(args),
             projections=args.projections,
             progress=printer,
         ),
