@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from _rst import rst_section
 from _turns import take_turns
 
 WRITER_TARGET = 0.9
@@ -56,25 +57,15 @@ class WriterResult:
             *(f"{n:<13}  {s:>8.2f}  {self.megabytes / s:>8.0f}" for n, s in self.seconds.items()),
             "=============  ========  ========",
         ]
-        text = [
-            "",
+        return rst_section(
             "Writing plates",
-            "--------------",
-            "",
             "A plate written field by field by ``PlateWriter`` (``write_field``, then "
             "``finish``) against zarr-python writing the same arrays directly (same groups, "
             "chunks and codec), in the same run, taking turns; the table gives the medians.",
-            "",
-            self.facts + ".",
-            "",
-            *table,
-            "",
-            "Target:",
-            "",
-            f"- {self.verdict}",
-            "",
-        ]
-        return "\n".join(text)
+            self.facts,
+            table,
+            [self.verdict],
+        )
 
 
 def bench_writer(work: Path, quick: bool, rounds: int) -> WriterResult:

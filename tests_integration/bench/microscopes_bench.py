@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _executors import ExecutorsResult, bench_executors
+from _rst import rst_section
 from _turns import take_turns
 from _writer_bench import bench_writer
 
@@ -392,29 +393,21 @@ class ArraysResult:
                 f"     - {loop / seconds:.2f}",
             ]
         built = " and ".join(f"``{name}`` {ms:.0f} ms" for name, ms in self.build_ms.items())
-        text = [
-            "",
+        return rst_section(
             "Plates as arrays",
-            "----------------",
-            "",
             "``Plate.to_dask()`` of a synthetic ImageXpress plate computed in full (every plane "
             "read and reduced to its maximum, on dask's default threads and on one thread), "
             "against every plane read with ``Plate.read`` in a loop and reduced the same way, in "
             "the same run, taking turns; the table gives the medians.",
-            "",
-            self.facts + ".",
-            "",
-            *table,
-            "",
-            f"Building the array of a 384-well plate ({self.build_planes} planes), which reads no "
-            f"pixels: {built}, warm, median of 10 calls.",
-            "",
-            "Target:",
-            "",
-            f"- {self.verdict}",
-            "",
-        ]
-        return "\n".join(text)
+            self.facts,
+            [
+                *table,
+                "",
+                f"Building the array of a 384-well plate ({self.build_planes} planes), which "
+                f"reads no pixels: {built}, warm, median of 10 calls.",
+            ],
+            [self.verdict],
+        )
 
 
 def bench_arrays(work: Path, quick: bool, rounds: int) -> ArraysResult:
