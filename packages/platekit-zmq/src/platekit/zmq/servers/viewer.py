@@ -150,8 +150,9 @@ def _check_display() -> None:
         from platekit.registry._install import install_command
 
         raise ViewerUnavailable(
-            f"the viewer needs napari with a Qt binding, and {', '.join(missing)} is not "
-            f"installed: {install_command('platekit-microscopes', 'napari')}"
+            f"the viewer needs napari with a Qt binding, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: "
+            f"{install_command('platekit-microscopes', 'napari')}"
         )
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY")
