@@ -12,10 +12,15 @@ already up.
 from __future__ import annotations
 
 import shutil
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _turns import take_turns
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DASK_TARGET = 0.95
 SCALING_TARGET = 1.8
@@ -109,19 +114,6 @@ class ExecutorsResult:
         return "\n".join(text)
 
 
-def _turns(runs: dict[str, object], rounds: int) -> dict[str, float]:
-    names = list(runs)
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    for round_number in range(rounds):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            started = time.perf_counter()
-            runs[name]()  # type: ignore[operator]
-            samples[name].append(time.perf_counter() - started)
-            print(f"  round {round_number + 1}: {name}: {samples[name][-1]:.2f} s", flush=True)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def bench_executors(
     plates: list[Path], work: Path, rounds: int, tasks: int, facts: str
 ) -> ExecutorsResult:
@@ -131,7 +123,7 @@ def bench_executors(
     from platekit.microscopes import convert, convert_screen
     from platekit.microscopes.executors.dask import DaskExecutor
 
-    def one(executor: str) -> object:
+    def one(executor: str) -> Callable[[], None]:
         def run() -> None:
             out = work / "one.zarr"
             shutil.rmtree(out, ignore_errors=True)
@@ -139,7 +131,7 @@ def bench_executors(
 
         return run
 
-    def screen(workers: int) -> object:
+    def screen(workers: int) -> Callable[[], None]:
         def run() -> None:
             out = work / "screen"
             shutil.rmtree(out, ignore_errors=True)
@@ -147,10 +139,10 @@ def bench_executors(
 
         return run
 
-    one_plate = _turns(
+    one_plate = take_turns(
         {"processes, 2 workers": one("processes"), "dask, 2 workers": one("dask")}, rounds
     )
-    four = _turns({"dask, 1 worker": screen(1), "dask, 2 workers": screen(2)}, rounds)
+    four = take_turns({"dask, 1 worker": screen(1), "dask, 2 workers": screen(2)}, rounds)
     shutil.rmtree(work / "one.zarr", ignore_errors=True)
     shutil.rmtree(work / "screen", ignore_errors=True)
 
