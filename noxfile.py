@@ -58,7 +58,10 @@ def with_layers_below(layer: str) -> list[str]:
 
 
 # Optional extras the full test runs install; a layer's own session leaves them out.
-OPTIONAL_EXTRAS = {"storage": "zarr,png,s3", "microscopes": "xlsx,overview,arrays,s3,dask,napari"}
+OPTIONAL_EXTRAS = {
+    "storage": "zarr,png,images,mat,s3",
+    "microscopes": "xlsx,overview,arrays,s3,dask,napari",
+}
 # Layers that need a newer Python than the rest (zarr-python 3 needs 3.11).
 NEEDS_PYTHON_311 = ("microscopes", "zmq")
 # What the test extras bring, for the release session, which installs wheels without extras.
