@@ -291,6 +291,11 @@ def test_the_plan_backends_file_manager_registry_and_plate_cross_to_a_worker(
         for thing, use, check in uses:
             got = client.submit(use, thing, pure=False).result(timeout=WAIT)
             assert check(got), type(thing).__name__
+        # Every backend type offered, so one added later that does not pickle fails here.
+        for name in registry:
+            backend = registry[name]
+            got = client.submit(attrgetter("name"), backend, pure=False).result(timeout=WAIT)
+            assert got == name
         # And the other way: what a worker made, written there, is here.
         client.submit(
             methodcaller("save", "from a worker", str(tmp_path / "back.txt"), "disk"),

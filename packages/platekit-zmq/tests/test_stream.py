@@ -189,6 +189,23 @@ def test_the_status_counts_what_was_stored(
     assert memory_server.status()["store"] == "memory"
 
 
+def test_a_connected_backend_pickles_its_settings_and_the_copy_connects_anew(
+    backend: ZmqStreamBackend,
+) -> None:
+    import pickle
+
+    backend.save(np.zeros(3, dtype=np.uint8), "before")  # its socket is open now
+    copy = pickle.loads(pickle.dumps(backend))
+    assert (copy.address, copy.timeout, copy.window) == (
+        backend.address,
+        backend.timeout,
+        backend.window,
+    )
+    copy.save(np.ones(3, dtype=np.uint8), "from the copy")
+    assert_bit_exact(backend.load("from the copy"), np.ones(3, dtype=np.uint8))
+    copy.close()
+
+
 # -- disk and zarr stores, read with the libraries themselves ------------------------------------
 
 

@@ -50,6 +50,9 @@ class ZmqStreamBackend(StorageBackend):
     by ``window`` arrays. ``curve`` holds CURVE socket options (from
     :func:`platekit.zmq.client_keys`) for a server bound beyond loopback.
     One backend may be shared by threads; their requests take turns.
+    Pickled (a Dask task sends it to a worker), it carries its settings,
+    not its socket: the copy opens its own connection on first use, to the
+    same address (or the ``PLATEKIT_ZMQ_STREAM`` of the process it lands in).
 
     Store failures come back as the exceptions the contract names
     (``FileNotFoundError``, ``FileExistsError``, ...); other error replies
@@ -104,6 +107,24 @@ class ZmqStreamBackend(StorageBackend):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} address={self._address or ADDRESS_ENV!r}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A socket cannot cross to another process: the copy connects anew on first use.
+        return {
+            "address": self._address,
+            "timeout": self.timeout,
+            "window": self.window,
+            "curve": self._curve,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ZmqStreamBackend.__init__(
+            self,
+            state["address"],
+            timeout=state["timeout"],
+            window=state["window"],
+            curve=state["curve"],
+        )
 
     # -- writing -------------------------------------------------------------------------
 

@@ -49,6 +49,12 @@ class MemoryBackend(StorageBackend):
     that folder, but saving through it is refused. :meth:`stat` gives the
     time an object was saved (or a folder created) and the size of bytes,
     text (in UTF-8) and arrays (``nbytes``).
+
+    Pickled (to cross to another process), it is a snapshot: the copy holds
+    the files, folders, links and times there were when it was pickled, in a
+    plain dictionary of its own, and from then on the two are independent;
+    nothing saved on one side is seen on the other. A backend over a
+    caller's ``store`` pickles that store's contents the same way.
     """
 
     _backend_type = "memory"
@@ -68,6 +74,23 @@ class MemoryBackend(StorageBackend):
         for name in self._files:
             for parent in self._parents(name):
                 self._dirs.setdefault(parent, now)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A snapshot taken under the lock, so no save lands half-way through it.
+        with self._lock:
+            return {
+                "files": dict(self._files),
+                "dirs": dict(self._dirs),
+                "times": dict(self._times),
+                "links": dict(self._links),
+            }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._files = state["files"]
+        self._dirs = state["dirs"]
+        self._times = state["times"]
+        self._links = state["links"]
+        self._lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------------
 
