@@ -465,3 +465,38 @@ def test_output_credentials_and_endpoint_errors_are_one_line_and_write_nothing(
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
     assert filesystem(s3).find(bucket) == []
+
+
+def test_a_screen_in_s3_converts_into_s3_with_storage_options(
+    tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zarr
+
+    from platekit.microscopes import convert_screen
+
+    folders = [
+        write_plate("imagexpress", tmp_path / name, wells=["A01", "B02"], sites=2)
+        for name in ("Plate1", "Plate2")
+    ]
+    urls = [upload(folder, s3) for folder in folders]
+    out = f"s3://{new_bucket(s3)}/screen"
+    # Only the options carry the credentials: none in the environment.
+    secret = f"secret-{uuid.uuid4().hex}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    options = [f"endpoint_url={s3['endpoint_url']}", "key=testing-key-id", f"secret={secret}"]
+    args = [arg for option in options for arg in ("--storage-option", option)]
+    done = run_cli("convert", *urls, out, *args)
+    assert done.returncode == 0, done.stderr
+    assert "converted 2 plates (4 wells" in done.stdout and secret not in done.stdout + done.stderr
+    given = {**s3, "key": "testing-key-id", "secret": secret}
+    for folder in folders:
+        local = tmp_path / f"{folder.name}-local.zarr"
+        assert run_cli("convert", str(folder), str(local)).returncode == 0
+        converted = zarr.open_group(f"{out}/{folder.name}.zarr", mode="r", storage_options=given)
+        assert converted.attrs["platekit"]["conversion"]["state"] == "complete"
+        assert_same_arrays(converted, local)
+    # Running again, in Python this time, finds both complete and redoes nothing.
+    again = convert_screen(urls, out, storage_options=given)
+    assert not again.failed and all(result.already_complete for result in again.converted)
+    assert str(again.out) == out

@@ -41,6 +41,7 @@ def conversion_options(args: argparse.Namespace) -> dict[str, Any]:
         "scheduler": args.scheduler,
         "overwrite": args.overwrite,
         "skip_bad_planes": args.skip_bad_planes,
+        "storage_options": dict(args.storage_options) or None,
     }
 
 
@@ -255,7 +256,6 @@ def _open_and_convert(source: str, args: argparse.Namespace) -> int:
         args.paths[-1],
         **conversion_options(args),
         quiet=args.quiet,
-        storage_options=dict(args.storage_options) or None,
         stream_to=args.stream_to,
     )
 

@@ -74,8 +74,9 @@ def convert(
 ) -> ConversionResult:
     """Convert the plate in folder ``plate`` to the OME-Zarr HCS plate ``out`` (a ``.zarr`` path).
 
-    ``out`` may be a URL (``s3://bucket/out.zarr``), written with fsspec's
-    ``storage_options`` (credentials otherwise from the environment and ``~/.aws``).
+    ``plate`` and ``out`` may be URLs (``s3://bucket/out.zarr``), read and
+    written with fsspec's ``storage_options`` (credentials otherwise from the
+    environment and ``~/.aws``); they never appear in errors, logs or the output.
 
     ``ngff`` is ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2); ``levels`` the
     number of resolution levels, each 2x smaller in y and x. ``executor``
@@ -121,7 +122,11 @@ def convert(
     started = time.perf_counter()
     _check_options(ngff, levels)
     runner = _executor(executor, workers, scheduler)
-    source = plate if isinstance(plate, Plate) else open_plate(plate, microscope)
+    source = (
+        plate
+        if isinstance(plate, Plate)
+        else open_plate(plate, microscope, storage_options=storage_options)
+    )
     out_path = check_out(out_location(out), source.path)
     plan = make_plan(source, out_path, ngff, levels, skip_bad_planes)
     plan.out_options = storage_options
@@ -170,6 +175,7 @@ def convert_screen(
     projections: bool = False,
     progress: Callable[[Progress], None] | None = None,
     cancel: Flag | None = None,
+    storage_options: dict[str, object] | None = None,
 ) -> ScreenResult:
     """Convert many plates in one run, into the folder ``out``: one ``NAME.zarr`` per plate.
 
@@ -181,7 +187,9 @@ def convert_screen(
     the same. Running again with the same arguments resumes every plate;
     complete plates are not touched. The options are :func:`convert`'s,
     applied to every plate; ``projections`` is
-    :func:`~platekit.microscopes.open_plate`'s.
+    :func:`~platekit.microscopes.open_plate`'s. Plates and ``out`` may be
+    URLs (``s3://bucket/screen``), read and written with fsspec's
+    ``storage_options``, as :func:`convert` does.
 
     Raises ``ValueError`` before anything is done when two plates would have
     the same output name (rename one plate folder, or convert it on its
@@ -196,11 +204,15 @@ def convert_screen(
     end_if_starting_worker()
     started = time.perf_counter()
     _check_options(ngff, levels)
+    from platekit.microscopes._object_output import out_location
+
     given = list(plates)
-    folder = Path(out)
+    folder = out_location(out)
     if not given:
         raise ValueError("convert_screen needs at least one plate")
-    if folder.name.lower().endswith(".zarr") or (folder.exists() and not folder.is_dir()):
+    if folder.name.lower().endswith(".zarr") or (
+        isinstance(folder, Path) and folder.exists() and not folder.is_dir()
+    ):
         raise ValueError(
             f"the output {str(folder)!r} of many plates must be a folder (not one ending in "
             ".zarr): it receives one NAME.zarr per plate"
@@ -210,11 +222,20 @@ def convert_screen(
     failed: dict[str, str] = {}
     ready: list[tuple[str, _Job]] = []
     jobs = _plan_jobs(
-        given, names, folder, microscope, ngff, levels, skip_bad_planes, projections, failed
+        given,
+        names,
+        folder,
+        microscope,
+        ngff,
+        levels,
+        skip_bad_planes,
+        projections,
+        storage_options,
+        failed,
     )
     with runner:
         try:
-            if jobs:
+            if jobs and isinstance(folder, Path):
                 folder.mkdir(parents=True, exist_ok=True)
             for label, job in jobs:
                 try:
@@ -288,12 +309,13 @@ def _label(plate: str | os.PathLike[str] | Plate) -> str:
 def _plan_jobs(
     plates: list[str | os.PathLike[str] | Plate],
     names: dict[str, str],
-    folder: Path,
+    folder: Path | StoreURL,
     microscope: str,
     ngff: str,
     levels: int,
     skip_bad_planes: bool,
     projections: bool,
+    storage_options: dict[str, object] | None,
     failed: dict[str, str],
 ) -> list[tuple[str, _Job]]:
     """Open and plan every plate; one that cannot be goes to ``failed`` with why."""
@@ -309,11 +331,14 @@ def _plan_jobs(
             source = (
                 plate
                 if isinstance(plate, Plate)
-                else open_plate(plate, microscope, projections=projections)
+                else open_plate(
+                    plate, microscope, projections=projections, storage_options=storage_options
+                )
             )
             out = check_out(folder / names[label], source.path)
             plan = make_plan(source, out, ngff, levels, skip_bad_planes)
-        except (PlateError, OSError, KeyError, ValueError) as exc:
+            plan.out_options = storage_options
+        except (PlateError, OSError, KeyError, ValueError, ImportError) as exc:
             failed[label] = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
             continue
         jobs.append((label, _Job(source, plan, identity(source, plan))))

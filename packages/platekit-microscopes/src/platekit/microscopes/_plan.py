@@ -140,7 +140,8 @@ class ConversionResult:
 class ScreenResult:
     """What a conversion of many plates did: each plate's result, and the plates that failed."""
 
-    out: Path
+    #: The folder (or object-storage URL) holding one ``NAME.zarr`` per plate.
+    out: Path | StoreURL
     #: The plates converted (or found complete), in the order given.
     converted: list[ConversionResult]
     #: Each plate that failed, as given, with why: the others were converted all the same.
