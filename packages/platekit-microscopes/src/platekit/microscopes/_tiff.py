@@ -1,4 +1,10 @@
-"""Reading one plane from a TIFF file, with errors that name the file."""
+"""Reading one plane from a TIFF file, with errors that name the file.
+
+tifffile reads every TIFF; a plain LZW plane (one page, one sample, strips
+or tiles), the common case in Harmony and MetaXpress exports, is decoded by
+imagecodecs' libtiff instead, whose LZW decoder runs about twice as fast as
+the one tifffile calls strip by strip.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from platekit.microscopes._errors import BadPlaneError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import IO, Any
 
     import numpy as np
 
@@ -15,6 +22,10 @@ if TYPE_CHECKING:
 
 # Worded for the Python API and the CLI alike.
 _SKIP_HINT = "write such planes as absent with skip_bad_planes=True / --skip-bad-planes"
+
+#: TIFF compressions that libtiff decodes faster than tifffile: LZW. (Deflate, through
+#: tifffile's libdeflate, is faster than libtiff's zlib, and uncompressed needs no codec.)
+_LIBTIFF_FASTER = frozenset({5})
 
 
 def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
@@ -37,8 +48,10 @@ def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
             codec = undecodable_codec(page)
             if codec is not None:
                 raise MissingCodecError(path, codec)
+            array = _libtiff_plane(file, page)
             try:
-                array = page.asarray()
+                if array is None:
+                    array = page.asarray()
             except ValueError as exc:
                 # The codec tables can pass a page whose decoding still needs imagecodecs.
                 if "imagecodecs" in str(exc):
@@ -64,6 +77,37 @@ def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
         raise BadPlaneError(
             path, f"holds an image of shape {array.shape}, not one 2-D plane; {_SKIP_HINT}"
         )
+    return array  # type: ignore[no-any-return]
+
+
+def _libtiff_plane(file: IO[bytes], page: Any) -> np.ndarray | None:
+    """The page decoded by libtiff when it is a plain plane libtiff decodes faster, else ``None``.
+
+    ``None`` also for a file cut short before the page's last strip or tile
+    (libtiff would fill the gap), and when libtiff fails or gives another shape
+    or dtype than tifffile reads: tifffile then decodes the page, and says what
+    is wrong.
+    """
+    if (
+        page.compression not in _LIBTIFF_FASTER
+        or page.samplesperpixel != 1
+        or page.imagedepth != 1
+        or len(page.shape) != 2
+    ):
+        return None
+    try:
+        import imagecodecs
+
+        file.seek(0)
+        data = file.read()
+        end = max(o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=True))
+        if end > len(data) or 0 in page.databytecounts:
+            return None
+        array = imagecodecs.tiff_decode(data)
+    except Exception:
+        return None
+    if array.shape != page.shape or array.dtype != page.dtype:
+        return None
     return array  # type: ignore[no-any-return]
 
 
