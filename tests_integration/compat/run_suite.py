@@ -8,7 +8,13 @@ FOLDER on the path (by default this file's folder, which holds the
 test into passed, failed, intended difference or out of scope, the last two as
 listed in FILE (by default ``differences.txt`` beside this file). Exits with 1
 when a test outside those lists fails, or when a listed test passes (take it
-off the list). For polystore::
+off the list).
+
+FILE may also name, as ``stand-in`` lines, modules or names of the peer that
+platekit does not offer (``polystore.roi``, ``polystore.base.ImageSamplingRequest``).
+Each is put in place for this run only, and every use of it raises
+:class:`OutOfScopeError` with the line's reason, so a test file that imports
+one at its top is still collected and its other tests run. For polystore::
 
     python run_suite.py polystore-0.6.3.tar.gz WORK --shims polystore_shim \\
         --differences polystore_differences.txt
@@ -17,36 +23,110 @@ off the list). For polystore::
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import shutil
 import sys
 import tarfile
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("intended", "out of scope")
+STAND_IN = "stand-in"
 
 
-def read_lists(path: Path) -> dict[str, tuple[str, str]]:
-    """``{test id: (kind, reason)}`` from lines ``kind | test id | reason``.
+def read_lists(path: Path) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """``({test id: (kind, reason)}, {stand-in name: reason})`` from lines ``kind | id | reason``.
 
     A test id ending in ``.py`` names a whole file, which is not run.
     """
     listed: dict[str, tuple[str, str]] = {}
+    stand_ins: dict[str, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = [part.strip() for part in line.split("|", 2)]
-        if len(parts) != 3 or parts[0] not in KINDS or not parts[2]:
+        if len(parts) != 3 or parts[0] not in (*KINDS, STAND_IN) or not parts[2]:
             sys.exit(
-                f"{path}:{number}: expected 'intended | test id | reason' or 'out of scope | ...'"
+                f"{path}:{number}: expected 'intended | test id | reason', "
+                "'out of scope | ...' or 'stand-in | module or name | reason'"
             )
-        listed[parts[1]] = (parts[0], parts[2])
-    return listed
+        if parts[0] == STAND_IN:
+            stand_ins[parts[1]] = parts[2]
+        else:
+            listed[parts[1]] = (parts[0], parts[2])
+    return listed, stand_ins
 
 
-def unpack_tests(sdist: Path, work: Path) -> Path:
-    """The sdist's ``<name>/tests/`` files, written to ``work/tests``; only regular files."""
+class OutOfScopeError(NotImplementedError):
+    """A stand-in for a feature platekit does not offer was used."""
+
+
+class _StandInType(type):
+    """Classes that raise :class:`OutOfScopeError` when called or asked for an attribute."""
+
+    _message: str
+
+    def __call__(cls, *args: object, **kwargs: object) -> object:
+        raise OutOfScopeError(cls._message)
+
+    def __getattr__(cls, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)  # introspection (pytest's, copy's) sees a plain class
+        raise OutOfScopeError(cls._message)
+
+
+def stand_in_name(qualified: str, reason: str) -> type:
+    """A class named like ``qualified`` whose every use raises, saying it is out of scope."""
+    module, _, name = qualified.rpartition(".")
+    message = f"{qualified} is out of scope for platekit's compat layer: {reason}"
+    return _StandInType(name, (), {"_message": message, "__module__": module})
+
+
+class _StandInModule(types.ModuleType):
+    """A module whose every name is a :func:`stand_in_name`."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name, f"Stand-in: {reason}")
+        self.__reason = reason
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return stand_in_name(f"{self.__name__}.{name}", self.__reason)
+
+
+def install_stand_ins(stand_ins: dict[str, str]) -> None:
+    """Put each stand-in in place: a module of a package, or a missing name of a module.
+
+    Exits naming a stand-in that is not missing (take it off the list).
+    """
+    for qualified, reason in stand_ins.items():
+        owner_name, _, name = qualified.rpartition(".")
+        if owner_name in stand_ins:
+            continue  # a name in a stand-in module is one already
+        owner = importlib.import_module(owner_name)
+        if hasattr(owner, name) or (
+            hasattr(owner, "__path__") and importlib.util.find_spec(qualified) is not None
+        ):
+            sys.exit(f"stand-in {qualified} exists: take it off the list")
+        if hasattr(owner, "__path__"):
+            stand_in: object = _StandInModule(qualified, reason)
+            sys.modules[qualified] = stand_in  # type: ignore[assignment]
+        else:
+            stand_in = stand_in_name(qualified, reason)
+        setattr(owner, name, stand_in)
+
+
+def unpack_tests(sdist: Path, work: Path, shims: Path) -> Path:
+    """The sdist's ``<name>/tests/`` files, written to ``work/tests``; only regular files.
+
+    A ``suite_conftest.py`` in ``shims`` becomes the suite's ``conftest.py``
+    when the sdist ships none: the fixtures its tests take from a conftest
+    left out of the sdist.
+    """
     target = work / "tests"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -60,6 +140,9 @@ def unpack_tests(sdist: Path, work: Path) -> Path:
             (target / parts[2]).write_bytes(source.read())
     if not any(target.glob("test_*.py")):
         sys.exit(f"{sdist} holds no tests/test_*.py")
+    fixtures = shims / "suite_conftest.py"
+    if fixtures.is_file() and not (target / "conftest.py").exists():
+        shutil.copyfile(fixtures, target / "conftest.py")
     (work / "pytest.ini").write_text("[pytest]\npython_files = test_*.py\n")
     return target
 
@@ -105,8 +188,8 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         sys.exit(__doc__)
     sdist, work, shims, differences, pytest_args = parse(argv)
-    listed = read_lists(differences)
-    tests = unpack_tests(sdist, work)
+    listed, stand_ins = read_lists(differences)
+    tests = unpack_tests(sdist, work, shims)
 
     # The suite reads the default cache folder (~/.cache): give it a home of its own.
     home = work / "home"
@@ -119,6 +202,8 @@ def main(argv: list[str]) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(shims), os.environ.get("PYTHONPATH")])
     )
+
+    install_stand_ins(stand_ins)
 
     import pytest
 

@@ -83,6 +83,36 @@ def test_file_manager_reads_verified_source_bytes_and_finds_files(tmp_path: Path
     assert fm.list_image_files(tmp_path, "disk", recursive=True) == [str(tmp_path / "img.tif")]
 
 
+def test_file_manager_over_memory_answers_as_polystores(tmp_path: Path) -> None:
+    given = {"memory": compat.MemoryBackend(), "disk": compat.DiskBackend()}
+    fm = compat.FileManager(given)
+    fm.save("x", "/plate/img10.txt", "memory")
+    fm.save("x", "/plate/sub/img2.txt", "memory")
+    assert fm.list_image_files("/plate", "memory", extensions={".txt"}, recursive=True) == [
+        "/plate/img10.txt",
+        "/plate/sub/img2.txt",
+    ]
+    assert fm.find_file_recursive("/plate", "img2.txt", "memory") == Path("/plate/sub/img2.txt")
+    assert fm.physical_source_path("/plate/img10.txt", "memory", base_path="/") == (
+        "/plate/img10.txt"
+    )
+    assert fm.resolve_listed_address("entry", "memory", directory="/plate") == "entry"
+    assert fm.contextual_save_kwargs("disk", images_dir=str(tmp_path)) == {}
+    extra = compat.MemoryBackend()
+    fm.register_backend("scratch", extra)
+    assert fm.registry["scratch"] is extra and fm.registry["disk"] is given["disk"]
+    assert "scratch" not in given
+
+
+def test_unknown_backend_is_polystores_error_and_a_key_error() -> None:
+    fm = compat.FileManager({"memory": compat.MemoryBackend()})
+    for call in (lambda: fm.load("/a", "nope"), lambda: fm._get_backend("nope")):
+        with pytest.raises(compat.StorageResolutionError, match="no storage backend 'nope'"):
+            call()
+        with pytest.raises(KeyError):
+            call()
+
+
 def test_opaque_source_is_refused_with_polystores_error(tmp_path: Path) -> None:
     class Opaque(compat.DiskBackend):
         def physical_source_path(self, backend_address: object, *, base_path: object) -> None:

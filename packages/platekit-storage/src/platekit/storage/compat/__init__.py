@@ -7,8 +7,8 @@ Code written for polystore moves over by changing its imports::
 
 and ``polystore.disk``, ``.memory``, ``.zarr``, ``.filemanager``,
 ``.backend_registry``, ``.atomic``, ``.config``, ``.constants``,
-``.exceptions`` and ``.base`` are ``platekit.storage.compat.disk`` and so
-on. The backends are platekit's, so platekit's behaviour holds where the two
+``.exceptions``, ``.formats`` and ``.base`` are
+``platekit.storage.compat.disk`` and so on. The backends are platekit's, so platekit's behaviour holds where the two
 differ (the storage guide's "Moving from polystore" lists where): folders
 are created above a saved path, errors are the standard classes, a Zarr
 path names a node inside a ``.zarr`` store. Names load on first use.
@@ -21,7 +21,6 @@ __version__ = "0.6.3"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from platekit.storage._formats import FileFormat
     from platekit.storage.compat.atomic import (
         FileLockError,
         FileLockTimeoutError,
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from platekit.storage.compat.disk import DiskBackend, DiskStorageBackend
     from platekit.storage.compat.exceptions import StorageResolutionError
     from platekit.storage.compat.filemanager import DEFAULT_IMAGE_EXTENSIONS, FileManager
+    from platekit.storage.compat.formats import FileFormat
     from platekit.storage.compat.memory import MemoryBackend, MemoryStorageBackend
     from platekit.storage.compat.zarr import ZarrStorageBackend
 

@@ -63,6 +63,16 @@ class PolystoreCalls:
         """Whether the backend takes ``data`` at ``identifier`` (platekit's ``accepts``)."""
         return bool(self.accepts(data, identifier))  # type: ignore[attr-defined]
 
+    def resolve_listed_address(self, listed_address: PathLike, *, directory: PathLike) -> Any:
+        """The address a listing entry stands for: the entry itself (no backend here renames)."""
+        del directory
+        return listed_address
+
+    def contextual_save_kwargs(self, *, images_dir: str | None) -> dict[str, Any]:
+        """Keyword arguments this backend wants for saves beside ``images_dir``: none."""
+        del images_dir
+        return {}
+
     def load_text(self, file_path: PathLike) -> str:
         """The text stored at ``file_path``; ``TypeError`` when it holds something else."""
         value = self.load(file_path)  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
-"""polystore's Zarr settings (``ZarrConfig``, ``ZarrCompressor``, ``ZarrChunkStrategy``),
-each turned into platekit's :class:`~platekit.storage.ZarrConfig`."""
+"""polystore's Zarr settings (``ZarrConfig``, ``ZarrCompressor``, ``ZarrChunkStrategy``,
+``ZarrCompressorFactory``), each turned into platekit's :class:`~platekit.storage.ZarrConfig`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import itertools
 import os
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, ClassVar
 
 from platekit.storage._zarr_config import ZarrConfig as PlatekitZarrConfig
 
@@ -21,6 +22,67 @@ class ZarrCompressor(Enum):
     NONE = "none"
 
 
+class ZarrCompressorFactory:
+    """Makes the numcodecs codec of one :class:`ZarrCompressor`: platekit's for the same settings.
+
+    Each subclass sets :attr:`compressor` and is registered under it in
+    ``ZarrCompressorFactory.__registry__``; ``create(level)`` gives the
+    codec a Zarr v2 array written with ``ZarrConfig(compressor=...,
+    compression_level=level)`` carries (None for ``NONE``). Needs numcodecs
+    (the ``zarr`` extra) for every compressor but ``NONE``.
+    """
+
+    __registry__: ClassVar[dict[ZarrCompressor, type[ZarrCompressorFactory]]] = {}
+    compressor: ClassVar[ZarrCompressor | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.compressor is not None:
+            ZarrCompressorFactory.__registry__[cls.compressor] = cls
+
+    def create(self, compression_level: int, shuffle: bool = True) -> Any:
+        """The codec at ``compression_level`` (``shuffle`` for Blosc's byte shuffle).
+
+        Raises ``ValueError`` for a level the codec does not take.
+        """
+        if self.compressor is None:
+            raise TypeError("ZarrCompressorFactory itself makes no codec: use a subclass")
+        codec = self.compressor.value
+        level = None if codec == "none" else compression_level
+        settings = PlatekitZarrConfig(codec=codec, level=level, shuffle=shuffle)  # type: ignore[arg-type]
+        return settings.compressors(zarr_format=2)
+
+
+class NoZarrCompressorFactory(ZarrCompressorFactory):
+    """No compression."""
+
+    compressor = ZarrCompressor.NONE
+
+
+class BloscZarrCompressorFactory(ZarrCompressorFactory):
+    """Blosc with LZ4 inside."""
+
+    compressor = ZarrCompressor.BLOSC
+
+
+class ZlibZarrCompressorFactory(ZarrCompressorFactory):
+    """zlib."""
+
+    compressor = ZarrCompressor.ZLIB
+
+
+class Lz4ZarrCompressorFactory(ZarrCompressorFactory):
+    """LZ4 alone; the level is its acceleration."""
+
+    compressor = ZarrCompressor.LZ4
+
+
+class ZstdZarrCompressorFactory(ZarrCompressorFactory):
+    """Zstandard."""
+
+    compressor = ZarrCompressor.ZSTD
+
+
 class ZarrChunkStrategy(Enum):
     """``WELL``: one chunk per array; ``FILE``: one chunk per 2-D plane."""
 
@@ -31,6 +93,11 @@ class ZarrChunkStrategy(Enum):
 @dataclass(frozen=True)
 class ZarrConfig:
     """polystore's Zarr settings: zlib at level 3, one chunk per well, unless told otherwise.
+
+    compressor: the codec, a :class:`ZarrCompressor` (platekit's ``codec``).
+    compression_level: its level (platekit's ``level``); for LZ4 its acceleration.
+    chunk_strategy: a :class:`ZarrChunkStrategy`, one chunk per array or per plane
+        (platekit's ``chunking``, ``"well"`` or ``"plane"``).
 
     :meth:`platekit` gives the same settings as platekit's ``ZarrConfig``,
     which the compat Zarr backend writes with. Raises ``ValueError`` (from
@@ -152,12 +219,18 @@ def tiff_write_batches(
 
 
 __all__ = [
+    "BloscZarrCompressorFactory",
+    "Lz4ZarrCompressorFactory",
+    "NoZarrCompressorFactory",
     "TiffCompression",
     "TiffConfig",
     "TiffPhotometric",
     "TiffPlanarConfig",
     "ZarrChunkStrategy",
     "ZarrCompressor",
+    "ZarrCompressorFactory",
     "ZarrConfig",
+    "ZlibZarrCompressorFactory",
+    "ZstdZarrCompressorFactory",
     "tiff_write_batches",
 ]

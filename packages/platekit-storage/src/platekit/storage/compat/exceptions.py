@@ -9,6 +9,14 @@ class StorageResolutionError(StorageError, ValueError):
     """A path or backend could not be resolved (polystore's name; a ``ValueError``)."""
 
 
+class UnknownBackendError(StorageResolutionError, KeyError):
+    """No backend by that name: polystore's ``StorageResolutionError``, and a ``KeyError`` as
+    platekit's file manager raises."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class ImageLoadError(StorageError, RuntimeError):
     """An image could not be read."""
 
@@ -40,5 +48,6 @@ __all__ = [
     "PathMismatchError",
     "StorageResolutionError",
     "StorageWriteError",
+    "UnknownBackendError",
     "VFSTypeError",
 ]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections import ChainMap
 
+from platekit.storage._errors import StorageKeyError
 from platekit.storage._file_manager import FileManager as _PlatekitFileManager
 from platekit.storage.compat.base import VERIFIED_RESOURCE_MAX_BYTES
-from platekit.storage.compat.exceptions import StorageResolutionError
+from platekit.storage.compat.exceptions import StorageResolutionError, UnknownBackendError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
+
+    from platekit.storage._base import StorageBackend
 
     PathLike = str | os.PathLike[str]
 
@@ -30,8 +34,41 @@ class FileManager(_PlatekitFileManager):
     as polystore's does.
     """
 
+    @property
+    def registry(self) -> Any:
+        """Name -> backend: those given, under those added with ``register_backend``.
+
+        A view of this file manager's own, not the mapping it was given.
+        """
+        return ChainMap(self._registered, self.backends)  # type: ignore[arg-type]
+
+    def backend(self, name: str) -> StorageBackend:
+        """platekit's; an unknown name raises :class:`UnknownBackendError` (a ``KeyError`` and
+        polystore's ``StorageResolutionError``)."""
+        try:
+            return super().backend(name)
+        except StorageKeyError as exc:
+            message = str(exc.args[0]) if exc.args else ""
+            if type(exc) is not StorageKeyError or not message.startswith("no storage backend"):
+                raise  # a backend that failed to load, not a missing name
+            raise UnknownBackendError(message) from None
+
     def _get_backend(self, backend: str) -> Any:
         return self.backend(backend)
+
+    def resolve_listed_address(
+        self, listed_address: PathLike, backend: str, *, directory: PathLike
+    ) -> Any:
+        """The address a listing entry of ``backend`` stands for (the backend's answer)."""
+        found = self.backend(backend)
+        resolve = getattr(found, "resolve_listed_address", None)
+        return listed_address if resolve is None else resolve(listed_address, directory=directory)
+
+    def contextual_save_kwargs(self, backend: str, *, images_dir: str | None) -> Any:
+        """The keyword arguments ``backend`` wants for saves beside ``images_dir``."""
+        found = self.backend(backend)
+        wanted = getattr(found, "contextual_save_kwargs", None)
+        return {} if wanted is None else wanted(images_dir=images_dir)
 
     def list_files(
         self,
@@ -53,13 +90,17 @@ class FileManager(_PlatekitFileManager):
         extensions: Iterable[str] = DEFAULT_IMAGE_EXTENSIONS,
         recursive: bool = False,
     ) -> list[str]:
-        """The image files in ``directory``: ``list_files`` with image suffixes by default."""
-        return self.list_files(directory, backend, pattern, extensions, recursive)
+        """The image files in ``directory``, as strings: ``list_files`` with image suffixes by
+        default."""
+        return [
+            os.fspath(path)
+            for path in self.list_files(directory, backend, pattern, extensions, recursive)
+        ]
 
     def find_file_recursive(self, directory: PathLike, filename: str, backend: str) -> str | None:
         """The first file named ``filename`` below ``directory``, in natural order; or None."""
         for path in self.list_files(directory, backend, recursive=True):
-            if posixpath.basename(path.replace("\\", "/")) == filename:
+            if posixpath.basename(os.fspath(path).replace("\\", "/")) == filename:
                 return path
         return None
 

@@ -46,6 +46,11 @@ class MemoryStorageBackend(PolystoreCalls, _PlatekitMemory):  # type: ignore[mis
         """Create the folder; its path as a ``pathlib.PurePosixPath``, as polystore gives it."""
         return PurePosixPath(super().ensure_directory(directory))
 
+    def physical_source_path(self, backend_address: Any, *, base_path: Any) -> Any:
+        """A memory address stands for itself: ``backend_address`` as given."""
+        del base_path
+        return backend_address
+
     def clear_files_only(self) -> None:
         """Remove every file and link, keeping the folders."""
         with self._lock:
@@ -54,6 +59,9 @@ class MemoryStorageBackend(PolystoreCalls, _PlatekitMemory):  # type: ignore[mis
             self._times.clear()
 
 
+# polystore's class attribute, set once the class exists: platekit's registry keeps its own
+# memory backend under the name.
+MemoryStorageBackend._backend_type = "memory"  # type: ignore[assignment]
 MemoryBackend = MemoryStorageBackend
 
 __all__ = ["MemoryBackend", "MemoryStorageBackend"]
