@@ -8,10 +8,11 @@ Code written for polystore moves over by changing its imports::
 and ``polystore.disk``, ``.memory``, ``.zarr``, ``.filemanager``,
 ``.backend_registry``, ``.atomic``, ``.config``, ``.constants``,
 ``.exceptions``, ``.formats`` and ``.base`` are
-``platekit.storage.compat.disk`` and so on. The backends are platekit's, so platekit's behaviour holds where the two
-differ (the storage guide's "Moving from polystore" lists where): folders
-are created above a saved path, errors are the standard classes, a Zarr
-path names a node inside a ``.zarr`` store. Names load on first use.
+``platekit.storage.compat.disk`` and so on. The backends are platekit's,
+so platekit's behaviour holds where the two differ (the storage guide's
+"Moving over from polystore" lists where): folders are created above a
+saved path, errors are the standard classes, a Zarr path names a node
+inside a ``.zarr`` store. Names load on first use.
 """
 
 from platekit.cache import lazy_exports
