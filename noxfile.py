@@ -356,7 +356,8 @@ def compat(session: nox.Session) -> None:
     """
     session.install(
         *(f"{package_dir(layer)}[test]" for layer in ("cache", "registry")),
-        f"{package_dir('storage')}[test,zarr]",
+        # polystore's suite saves and loads PNG and MATLAB files: the png and mat extras.
+        f"{package_dir('storage')}[test,zarr,png,mat]",
         "pip",
     )
     run_peer_suite(session, "metaclass-registry==0.4.1", "metaclass_registry-*.tar.gz")
