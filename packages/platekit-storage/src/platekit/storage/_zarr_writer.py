@@ -227,7 +227,9 @@ class ArrayWriter:
         self._pending.append(self._pool.submit(self._write, index, data))
 
     def _write(self, index: Any, data: Any) -> None:
-        self._array[index] = data
+        from platekit.storage._zarr_buffer import write
+
+        write(self._array, index, data)
 
     def _settle(self, write: Future[None]) -> None:
         error = write.exception()

@@ -25,6 +25,7 @@ from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
 from platekit.storage._stat import FileStat
 from platekit.storage._zarr_attributes import json_attributes, read_attributes, write_attributes
+from platekit.storage._zarr_buffer import write as write_into
 from platekit.storage._zarr_config import NUMCODECS_WARNING, ZarrConfig
 from platekit.storage._zarr_links import create_link, link_stat, move_link
 from platekit.storage._zarr_nodes import (
@@ -407,9 +408,14 @@ if _zarr_installed():
 
             with staging_folder(parent) as staging:
                 fresh = os.path.join(staging, "new")
-                zarr.create_array(
-                    zarr.storage.LocalStore(fresh), data=array, zarr_format=self._format, **options
+                created = zarr.create_array(
+                    zarr.storage.LocalStore(fresh),
+                    data=array,
+                    write_data=False,
+                    zarr_format=self._format,
+                    **options,
                 )
+                write_into(created, ..., array)
                 publish(fresh, node, "array", overwrite, staging)
 
         @contextmanager
