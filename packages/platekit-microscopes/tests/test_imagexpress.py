@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import shutil
 import string
 import sys
@@ -27,7 +28,7 @@ from platekit.microscopes import (
     well_name,
 )
 from platekit.microscopes._ngff import unwrap
-from platekit.microscopes.handlers import _metaseries, imagexpress
+from platekit.microscopes.handlers import _imagexpress_names, _metaseries, imagexpress
 from platekit.microscopes.handlers.imagexpress import ImageXpressHandler, ImageXpressParser
 from platekit.microscopes.testing import expected_pixels, write_plate
 from platekit.microscopes.testing.contract import HandlerContract
@@ -122,8 +123,8 @@ def test_names_parse_right_to_left_and_format_back(
 def test_a_scan_reads_a_name_after_a_known_prefix_as_the_parser_does(
     prefix: str, well: str, site: tuple[int, int] | None, wave: tuple[int, int] | None, guid: str
 ) -> None:
-    # A scan matches only the tail of a name that starts with the last plane's
-    # prefix: whichever prefix that is, a tail that fits must be the parser's.
+    # A scan reads a listing with one pattern for the names that start with one
+    # plane's prefix: whichever prefix that is, a tail that fits must be the parser's.
     name = (
         f"{prefix}_{well}"
         + (f"_s{site[0]}" if site else "")
@@ -133,8 +134,42 @@ def test_a_scan_reads_a_name_after_a_known_prefix_as_the_parser_does(
     parsed = PARSER.parse(name)
     assert parsed is not None
     cuts = [index + 1 for index, letter in enumerate(name) if letter == "_"]
-    fits = [cut for cut in cuts if imagexpress._NAME_TAIL.fullmatch(name, cut)]
+    tail = re.compile(_imagexpress_names._TAIL)
+    fits = [cut for cut in cuts if tail.fullmatch(name, cut)]
     assert fits == [len(parsed.prefix) + 1]
+
+
+def _plane_name(prefix: str, well: str, site: int | None, wave: int | None, rest: str) -> str:
+    return (
+        f"{prefix}_{well}"
+        + (f"_s{site}" if site is not None else "")
+        + (f"_w{wave}" if wave is not None else "")
+        + rest
+    )
+
+
+listing_names = st.one_of(
+    st.builds(
+        _plane_name,
+        st.sampled_from(["Plate", "Plate_2", "P"]),
+        wells,
+        st.none() | st.integers(1, 12),
+        st.none() | st.integers(1, 4),
+        st.sampled_from([".tif", ".TIF", "_thumb.tif", f"{GUID}.tif", ".png"]),
+    ),
+    st.sampled_from(["Plate.HTD", "notes.txt", "A01_s1_w1.tif", "a\nPlate_A01.tif", "_A01.tif"]),
+)
+
+
+@given(st.lists(listing_names, max_size=30, unique=True))
+def test_a_listing_read_at_once_gives_what_reading_name_by_name_gives(names: list[str]) -> None:
+    by_name = []
+    for name in names:
+        parsed = _imagexpress_names.NAME.fullmatch(name)
+        if parsed is not None and not parsed["thumb"]:
+            by_name.append((name, parsed["well"], parsed["site"] or "", parsed["wave"] or ""))
+    at_once = [row[:4] for row in _imagexpress_names.plane_rows(names)]
+    assert at_once == by_name
 
 
 def test_a_name_without_a_prefix_keeps_its_zero_padded_site() -> None:

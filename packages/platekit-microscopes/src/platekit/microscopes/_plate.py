@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
+from platekit.microscopes import _settled_listings as settled_listings
 from platekit.microscopes._errors import AmbiguousPlateError, PlateError, UnknownPlateError
 from platekit.microscopes._handler import MICROSCOPE_HANDLERS, MicroscopeHandler
 from platekit.microscopes._source import PlateSource
@@ -20,9 +22,8 @@ if TYPE_CHECKING:
     from platekit.microscopes._model import PlaneKey, PlateMetadata, PlateScan
 
 
-def _plate_folder(path: str | os.PathLike[str] | PlateSource) -> PlateSource:
+def _plate_folder(source: PlateSource) -> PlateSource:
     """The plate's source, checked to be a folder (one listing, shared by all that follows)."""
-    source = path if isinstance(path, PlateSource) else PlateSource(path)
     try:
         source.entries()
     except (FileNotFoundError, NotADirectoryError):
@@ -65,7 +66,9 @@ def detect_microscope(
 
     ``path`` is a local folder, a URL fsspec reaches (``s3://bucket/plate``,
     read with ``storage_options``) or a :class:`PlateSource`; the folder is
-    listed once, and every handler looks at that one listing.
+    listed once, and every handler looks at that one listing. A local folder
+    given as a path is not listed again by the next opening while it is
+    unchanged (see ``docs/microscopes.rst``).
     Raises :class:`UnknownPlateError` when none fits: naming the plates in
     the folders up to two levels below, or, for a conversion that did not
     finish, the command that finishes it, or else saying, per handler, what
@@ -73,7 +76,16 @@ def detect_microscope(
     and their evidence, and how to choose, when several do;
     ``FileNotFoundError``/``NotADirectoryError`` when ``path`` is no folder.
     """
+    started = time.time_ns()
     source = _plate_folder(_source(path, storage_options))
+    handler = _detect(source)
+    if not isinstance(path, PlateSource):
+        settled_listings.remember(source, started)
+    return handler
+
+
+def _detect(source: PlateSource) -> MicroscopeHandler:
+    """The one handler whose files are in the folder ``source``; raises as detect_microscope."""
     fits: list[tuple[MicroscopeHandler, Path | PlateSource]] = []
     usable: list[MicroscopeHandler] = []
     looked: list[str] = []
@@ -119,9 +131,13 @@ def detect_microscope(
 def _source(
     path: str | os.PathLike[str] | PlateSource, storage_options: dict[str, Any] | None
 ) -> PlateSource:
+    """``path`` as a source; a source made here starts with the listings kept from the last
+    opening of its folders, where they are unchanged (see ``_settled_listings``)."""
     if isinstance(path, PlateSource):
         return path
-    return PlateSource(path, storage_options)
+    source = PlateSource(path, storage_options)
+    settled_listings.reuse(source)
+    return source
 
 
 def _recognised(folder: Path, handlers: list[MicroscopeHandler]) -> bool:
@@ -163,19 +179,25 @@ def open_plate(
     plate without them or of a format whose projections platekit does not read,
     and ``ImportError`` saying what to install for a URL whose filesystem is missing.
     """
+    started = time.time_ns()
     source = _plate_folder(_source(path, storage_options))
-    handler = detect_microscope(source) if microscope == "auto" else handler_for(microscope)
+    handler = _detect(source) if microscope == "auto" else handler_for(microscope)
     given = _given(handler, source)
     if not projections:
-        return Plate(given, handler, handler.scan(given), source=source)
-    # Only formats that store projections beside the stack offer this; it is not a handler duty.
-    scan_projections = getattr(handler, "scan_projections", None)
-    if scan_projections is None:
-        raise PlateError(
-            f"{source.location!r} is a {handler.display_name or handler.name} plate, whose "
-            "projections platekit does not read; open it without projections=True / --projections"
-        )
-    return Plate(given, handler, scan_projections(given), source=source)
+        scan = handler.scan(given)
+    else:
+        # Only formats that store projections beside the stack offer this; not a handler duty.
+        scan_projections = getattr(handler, "scan_projections", None)
+        if scan_projections is None:
+            raise PlateError(
+                f"{source.location!r} is a {handler.display_name or handler.name} plate, whose "
+                "projections platekit does not read; open it without projections=True / "
+                "--projections"
+            )
+        scan = scan_projections(given)
+    if not isinstance(path, PlateSource):
+        settled_listings.remember(source, started)
+    return Plate(given, handler, scan, source=source)
 
 
 class Plate:

@@ -12,16 +12,14 @@ from __future__ import annotations
 import html
 import re
 import struct
-import threading
 from dataclasses import dataclass
-from typing import Any
 
 from platekit.microscopes._model import PlaneKey
+from platekit.microscopes.handlers._lazy_dict import LazyDict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from _collections_abc import dict_items, dict_keys, dict_values
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
     from typing import IO
 
@@ -182,7 +180,7 @@ def _number(text: str | None) -> float | None:
 Position = tuple[float, float, float | None]
 
 
-class StagePositions(dict[PlaneKey, Position]):
+class StagePositions(LazyDict[PlaneKey, Position]):
     """Each plane's stage position in µm, read from its MetaSeries XML on first use.
 
     A plate's planes each hold their own position, so reading them all
@@ -196,117 +194,16 @@ class StagePositions(dict[PlaneKey, Position]):
         items: Iterable[tuple[PlaneKey, Position]] = (),
         /,
         *,
-        source: tuple[Path | PlateSource, dict[PlaneKey, str]] | None = None,
+        source: tuple[Path | PlateSource, Mapping[PlaneKey, str]] | None = None,
     ) -> None:
-        super().__init__(items)
-        #: The plate folder and each plane's address, until the positions are read.
-        self._source = source
-        self._lock = threading.Lock()
+        super().__init__(items, fill=None if source is None else lambda: _read(*source))
 
-    def _load(self) -> None:
-        if self._source is not None:
-            with self._lock:
-                self._read()
 
-    def _read(self) -> None:
-        source = self._source
-        if source is None:  # another thread read them while this one waited
-            return
-        plate, planes = source
-        for key in sorted(planes):
-            header = tiff_header(plate / planes[key])
-            position = stage_position(metaseries_props(header.description)) if header else None
-            if position is not None:
-                super().__setitem__(key, position)
-        self._source = None
-
-    # Every dict method that looks at or changes the contents reads the positions first.
-
-    def __getitem__(self, key: PlaneKey) -> Position:
-        self._load()
-        return super().__getitem__(key)
-
-    def __setitem__(self, key: PlaneKey, value: Position) -> None:
-        self._load()
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: PlaneKey) -> None:
-        self._load()
-        super().__delitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        self._load()
-        return super().__contains__(key)
-
-    def __iter__(self) -> Iterator[PlaneKey]:
-        self._load()
-        return super().__iter__()
-
-    def __reversed__(self) -> Iterator[PlaneKey]:
-        self._load()
-        return super().__reversed__()
-
-    def __len__(self) -> int:
-        self._load()
-        return super().__len__()
-
-    def __eq__(self, other: object) -> bool:
-        self._load()
-        return super().__eq__(other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __repr__(self) -> str:
-        self._load()
-        return super().__repr__()
-
-    def __or__(self, other: Any) -> Any:
-        return self.copy() | other
-
-    def __ior__(self, other: Any) -> Any:
-        self.update(other)
-        return self
-
-    def __reduce__(self) -> tuple[type[dict[PlaneKey, Position]], tuple[dict[PlaneKey, Position]]]:
-        return dict, (self.copy(),)
-
-    def copy(self) -> dict[PlaneKey, Position]:
-        self._load()
-        return dict(super().items())
-
-    def keys(self) -> dict_keys[PlaneKey, Position]:
-        self._load()
-        return super().keys()
-
-    def values(self) -> dict_values[PlaneKey, Position]:
-        self._load()
-        return super().values()
-
-    def items(self) -> dict_items[PlaneKey, Position]:
-        self._load()
-        return super().items()
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._load()
-        return super().get(key, default)
-
-    def pop(self, key: Any, *default: Any) -> Any:
-        self._load()
-        return super().pop(key, *default)
-
-    def popitem(self) -> tuple[PlaneKey, Position]:
-        self._load()
-        return super().popitem()
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        self._load()
-        return super().setdefault(key, default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        self._load()
-        super().update(*args, **kwargs)
-
-    def clear(self) -> None:
-        self._load()
-        super().clear()
+def _read(
+    plate: Path | PlateSource, planes: Mapping[PlaneKey, str]
+) -> Iterator[tuple[PlaneKey, Position]]:
+    for key in sorted(planes):
+        header = tiff_header(plate / planes[key])
+        position = stage_position(metaseries_props(header.description)) if header else None
+        if position is not None:
+            yield key, position

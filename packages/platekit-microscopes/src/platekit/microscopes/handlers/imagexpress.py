@@ -35,6 +35,8 @@ from platekit.microscopes._handler import (
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
 from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes.handlers._htd import HtdLayout, read_htd
+from platekit.microscopes.handlers._imagexpress_names import NAME, Listed, read_listing
+from platekit.microscopes.handlers._lazy_dict import LazyDict
 from platekit.microscopes.handlers._metaseries import (
     StagePositions,
     metaseries_props,
@@ -48,19 +50,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
 
-_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
-# What follows the plate prefix: well, site, wave, thumbnail mark, GUID, extension.
-_TAIL = (
-    r"(?P<well>[A-Z]{1,2}(?!00)\d\d)"
-    r"(?:_s(?P<site>\d+))?(?:_w(?P<wave>\d+))?(?P<thumb>_thumb)?"
-    rf"(?P<guid>_?(?:{_GUID}|\[{_GUID}\]|\{{{_GUID}\}}))?"
-    r"(?P<extension>\.(?i:tiff?))"
-)
-# Read right to left: the greedy prefix leaves the well as the last part that
-# the rest can follow. No tail holds another tail after one of its
-# underscores, so a tail that fits after a known prefix is the one this finds.
-_NAME = re.compile(r"(?:(?P<prefix>.+)_)?" + _TAIL)
-_NAME_TAIL = re.compile(_TAIL)
 _TIMEPOINT = re.compile(r"timepoint_(\d+)", re.IGNORECASE)
 _ZSTEP = re.compile(r"zstep_(\d+)", re.IGNORECASE)
 
@@ -75,7 +64,7 @@ class ImageXpressParser(FilenameParser):
     """
 
     def parse(self, name: str) -> PlaneName | None:
-        match = _NAME.fullmatch(name)
+        match = NAME.fullmatch(name)
         if match is None or match["thumb"]:
             return None
         site, wave, guid = match["site"], match["wave"], match["guid"]
@@ -113,11 +102,26 @@ def _listing(folder: PlateSource) -> tuple[list[str], list[str]]:
 
 def _pick_htd(names: Iterable[str], plate: PlateSource) -> str | None:
     """The HTD among ``names``: the one named after the plate folder, else the first by name."""
-    found = sorted(name for name in names if name.lower().endswith(".htd"))
+    found = sorted(_ending(names, ".htd"))
     for name in found:
         if name[:-4] == plate.name:
             return name
     return found[0] if found else None
+
+
+def _ending(names: Iterable[str], suffix: str) -> list[str]:
+    """The names ending in ``suffix`` (lower case), found in one pass over the joined listing."""
+    names = list(names)
+    lowered = "\n".join(names).lower() + "\n"
+    if lowered.count("\n") != len(names):  # a name holds a line break
+        return [name for name in names if name.lower().endswith(suffix)]
+    found = []
+    end = suffix + "\n"
+    at = lowered.find(end)
+    while at >= 0:
+        found.append(names[lowered.count("\n", 0, at)])
+        at = lowered.find(end, at + len(end))
+    return found
 
 
 def _find_htd(
@@ -178,57 +182,39 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     htd_path = _find_htd(plate, files, folders, listings)
     layout = read_htd(htd_path)
 
-    stack: dict[PlaneKey, str] = {}
-    projected: dict[PlaneKey, str] = {}
+    stack = _Planes()
+    projected = _Planes()
     unlisted = {False: 0, True: 0}
-    wells = set(layout.wells)
     sites = range(1, len(layout.site_cells) + 1)
-    # The plate prefix (with its "_") of the last plane read: matching only the
-    # tail after it, when a name starts with it, halves the cost of a name.
-    known = ""
     for folder, names, t, z in _plane_folders(plate, files, folders, listings, layout.z_count):
         # z 0 marks a folder of projections, which stand at z 1 of a plate of their own.
         is_projection = z == 0
-        found = projected if is_projection else stack
         z = 1 if is_projection else z
-        listed = 1 <= t <= layout.t_count and 1 <= z <= layout.z_count
-        for name in names:
-            match = (
-                _NAME_TAIL.fullmatch(name, len(known)) if known and name.startswith(known) else None
-            )
-            if match is None:
-                match = _NAME.fullmatch(name)
-                if match is None:
-                    continue
-                known = name[: match.start("well")]
-            well, site, wave, thumb = match.group("well", "site", "wave", "thumb")
-            if thumb:
-                continue
-            site_number = int(site) if site else 1
-            wave_number = int(wave) if wave else 1
-            # A plane the HTD does not list (another well, a wave not collected) is left out.
-            if not (
-                listed and well in wells and site_number in sites and wave_number in layout.channels
-            ):
-                unlisted[is_projection] += 1
-                continue
-            found.setdefault(PlaneKey(well, site_number, wave_number, z, t), folder + name)
+        listed = read_listing(names)
+        if not (1 <= t <= layout.t_count and 1 <= z <= layout.z_count):
+            unlisted[is_projection] += len(listed.rows)
+            continue
+        # A plane the HTD does not list (another well, a wave not collected) is left out.
+        part = _Folder(folder, listed, z, t)
+        unlisted[is_projection] += part.keep_only(set(layout.wells), sites, layout.channels)
+        (projected if is_projection else stack).add(part)
 
     if projections and not projected:
         raise PlateError(
             f"{str(plate)!r} holds no projections (no images in ZStep_0 folders of its Z "
             "series); open it without projections=True / --projections"
         )
-    planes = projected if projections else stack
+    found = projected if projections else stack
     z_count = 1 if projections else layout.z_count
-    metadata = _metadata(plate, htd_path, layout, planes, z_count)
+    planes = LazyDict[PlaneKey, str](fill=found.items)
+    metadata = _metadata(plate, htd_path, layout, found, planes, z_count)
     if unlisted[projections]:
         metadata.extra["unlisted_files"] = unlisted[projections]
     if projected:
         metadata.extra["projection_images"] = len(projected)
         metadata.notices.append(_projection_notice(len(projected), layout.z_count, projections))
     expected = len(layout.wells) * len(sites) * len(layout.channels) * z_count * layout.t_count
-    missing = [] if len(planes) == expected else _missing(metadata, planes)
+    missing = [] if len(found) == expected else _missing(metadata, found)
     return PlateScan(metadata, planes, missing)
 
 
@@ -281,14 +267,15 @@ def _plane_folders(
         yield from walk(f"{name}/", listing[0], listing[1], int(match.group(1)))
 
 
-def _missing(metadata: PlateMetadata, planes: dict[PlaneKey, str]) -> list[PlaneKey]:
-    return [key for key in metadata.expected_planes() if key not in planes]
+def _missing(metadata: PlateMetadata, found: _Planes) -> list[PlaneKey]:
+    return [key for key in metadata.expected_planes() if not found.has(key)]
 
 
 def _metadata(
     plate: PlateSource,
     htd_path: PlateSource,
     layout: HtdLayout,
+    found: _Planes,
     planes: dict[PlaneKey, str],
     z_count: int,
 ) -> PlateMetadata:
@@ -309,10 +296,10 @@ def _metadata(
         positions=StagePositions(source=(plate, planes)),
         extra={**layout.extra, "htd": htd_path.relative_to(plate).as_posix()},
     )
-    first = next((key for key in metadata.expected_planes() if key in planes), None)
+    first = next((key for key in metadata.expected_planes() if found.has(key)), None)
     if first is None:
         return metadata
-    header = tiff_header(plate / planes[first])
+    header = tiff_header(plate / found.address(first))
     if header is None:
         return metadata
     metadata.image_shape = header.shape
@@ -327,23 +314,96 @@ def _metadata(
     ):
         if prop in props:
             metadata.extra[name] = props[prop]
-    metadata.z_step_um = _z_step(plate, planes, first, props)
+    metadata.z_step_um = _z_step(plate, found, first, props)
     return metadata
 
 
 def _z_step(
-    plate: PlateSource, planes: dict[PlaneKey, str], first: PlaneKey, props: dict[str, str]
+    plate: PlateSource, found: _Planes, first: PlaneKey, props: dict[str, str]
 ) -> float | None:
     """The distance between the first plane and the same plane one Z further, in µm."""
     above = PlaneKey(first.well, first.site, first.channel, first.z_index + 1, first.timepoint)
     here = stage_position(props)
-    if above not in planes or here is None or here[2] is None:
+    if not found.has(above) or here is None or here[2] is None:
         return None
-    header = tiff_header(plate / planes[above])
+    header = tiff_header(plate / found.address(above))
     there = stage_position(metaseries_props(header.description)) if header else None
     if there is None or there[2] is None:
         return None
     return abs(there[2] - here[2])
+
+
+class _Folder:
+    """One folder's planes as their names spell them: no PlaneKey is made until one is asked for."""
+
+    def __init__(self, folder: str, listed: Listed, z: int, t: int) -> None:
+        self.folder, self.listed, self.z, self.t = folder, listed, z, t
+        self.rows = listed.rows
+        self.keys = listed.keys
+
+    def keep_only(self, wells: set[str], sites: range, channels: dict[int, str]) -> int:
+        """Leave out the planes of wells, sites or waves the HTD does not list; how many."""
+        rows, site_of, wave_of = self.rows, self.listed.site_of, self.listed.wave_of
+        if (
+            all(key[0] in wells for key in self.keys)
+            and all(site in sites for site in site_of.values())
+            and all(wave in channels for wave in wave_of.values())
+        ):
+            return 0
+        self.rows = [
+            row
+            for row in rows
+            if row[1] in wells and site_of[row[2]] in sites and wave_of[row[3]] in channels
+        ]
+        self.keys = set(self.listed.row_keys(self.rows))
+        return len(rows) - len(self.rows)
+
+    def row_keys(self) -> Iterator[tuple[str, int, int]]:
+        """(well, site, wave) of each row, in order."""
+        return self.listed.row_keys(self.rows)
+
+
+class _Planes:
+    """The planes of a scan's folders: counted and looked up without a record per plane.
+
+    A plane found twice (two spellings, or the plate folder and TimePoint_1
+    at the same t and z) is the first found.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[_Folder] = []
+        self.present: dict[tuple[int, int], set[tuple[str, int, int]]] = {}
+
+    def add(self, part: _Folder) -> None:
+        self.parts.append(part)
+        place = (part.z, part.t)
+        if place in self.present:
+            self.present[place] = self.present[place] | part.keys
+        else:
+            self.present[place] = part.keys  # shared, never changed in place
+
+    def __len__(self) -> int:
+        return sum(map(len, self.present.values()))
+
+    def has(self, key: PlaneKey) -> bool:
+        found = self.present.get((key.z_index, key.timepoint))
+        return found is not None and (key.well, key.site, key.channel) in found
+
+    def address(self, key: PlaneKey) -> str:
+        wanted = (key.well, key.site, key.channel)
+        for part in self.parts:
+            if (part.z, part.t) == (key.z_index, key.timepoint):
+                for row, found in zip(part.rows, part.row_keys(), strict=True):
+                    if found == wanted:
+                        return part.folder + row[0]
+        raise KeyError(key)
+
+    def items(self) -> Iterator[tuple[PlaneKey, str]]:
+        """Each plane and its address, in the order found."""
+        for part in self.parts:
+            z, t, folder = part.z, part.t, part.folder
+            for row, (well, site, wave) in zip(part.rows, part.row_keys(), strict=True):
+                yield PlaneKey(well, site, wave, z, t), folder + row[0]
 
 
 class ImageXpressHandler(MicroscopeHandler):

@@ -1,0 +1,120 @@
+"""ImageXpress plane file names, read one at a time or a whole folder's listing at once.
+
+``<prefix>_<well>[_s<site>][_w<wave>][_thumb][<GUID>].tif``: the prefix may
+hold underscores, so a name is read right to left (the greedy prefix leaves
+the well as the last part the rest can follow). A folder of thousands of
+planes is read with one regular-expression pass over its joined listing
+rather than a match per name, since opening a plate should cost little more
+than listing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections import OrderedDict
+from operator import itemgetter
+
+_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_GUIDS = rf"_?(?:{_GUID}|\[{_GUID}\]|\{{{_GUID}\}})"
+_WELL = r"[A-Z]{1,2}(?!00)\d\d"
+# What follows the plate prefix: well, site, wave, thumbnail mark, GUID, extension.
+_TAIL = (
+    rf"(?P<well>{_WELL})"
+    r"(?:_s(?P<site>\d+))?(?:_w(?P<wave>\d+))?(?P<thumb>_thumb)?"
+    rf"(?P<guid>{_GUIDS})?"
+    r"(?P<extension>\.(?i:tiff?))"
+)
+#: One file name, prefix included. No tail holds another tail after one of its
+#: underscores, so a tail that fits after a known prefix is the one this finds.
+NAME = re.compile(r"(?:(?P<prefix>.+)_)?" + _TAIL)
+# The same tail for a whole listing: only the name, well, site, wave and thumbnail mark.
+_BULK_TAIL = rf"({_WELL})(?:_s(\d+))?(?:_w(\d+))?(_thumb)?(?:{_GUIDS})?\.(?i:tiff?)"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: A plane's file name, well, site, wave as the name spells them ("" where absent), and ""
+#: (the place of the thumbnail mark, which no plane has).
+Row = tuple[str, str, str, str, str]
+
+
+@functools.lru_cache(maxsize=32)
+def _listing_pattern(prefix: str | None) -> re.Pattern[str]:
+    """The names with plate prefix ``prefix`` (``None``: no prefix), one per line."""
+    lead = "" if prefix is None else re.escape(prefix) + "_"
+    return re.compile(rf"^({lead}{_BULK_TAIL})$", re.MULTILINE)
+
+
+class Listed:
+    """A folder listing's plane names read once: the rows, the number each spelling of a site
+    or wave stands for ("" is 1, "001" is 1), and each row's (well, site, wave)."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+        columns = list(zip(*rows, strict=True)) or [(), (), (), ()]
+        self.site_of = {site: int(site) if site else 1 for site in set(columns[2])}
+        self.wave_of = {wave: int(wave) if wave else 1 for wave in set(columns[3])}
+        #: The distinct (well, site, wave) of the rows.
+        self.keys = set(self.row_keys(rows))
+
+    def row_keys(self, rows: list[Row]) -> Iterator[tuple[str, int, int]]:
+        """(well, site, wave) of each of ``rows``, in order."""
+        wells = map(itemgetter(1), rows)
+        sites = map(self.site_of.__getitem__, map(itemgetter(2), rows))
+        waves = map(self.wave_of.__getitem__, map(itemgetter(3), rows))
+        return zip(wells, sites, waves, strict=True)
+
+
+# The last listings read, by identity: a listing kept from an earlier opening of the plate
+# (see platekit.microscopes._settled_listings) is the same list, and is not read again.
+_read: OrderedDict[int, tuple[list[str], Listed]] = OrderedDict()
+_READ_KEPT = 64
+_lock = threading.Lock()
+
+
+def read_listing(names: list[str]) -> Listed:
+    """The plane names among ``names``, as :func:`plane_rows` gives them, with their keys.
+
+    ``names`` must not change afterwards: the answer is kept for the same list.
+    """
+    with _lock:
+        kept = _read.get(id(names))
+    if kept is not None and kept[0] is names:
+        return kept[1]
+    listed = Listed(plane_rows(names))
+    with _lock:
+        _read[id(names)] = (names, listed)
+        while len(_read) > _READ_KEPT:
+            _read.popitem(last=False)
+    return listed
+
+
+def plane_rows(names: list[str]) -> list[Row]:
+    """The plane names among ``names`` (thumbnails and other files left out), in their order.
+
+    Gives what :data:`NAME` gives name by name; a listing whose plane names
+    share one prefix (a plate's do) is read in one pass.
+    """
+    first = next((match for match in map(NAME.fullmatch, names) if match), None)
+    if first is None:
+        return []
+    joined = "\n".join(names)
+    if joined.count("\n") == len(names) - 1:  # no name holds a line break
+        found: list[Row] = _listing_pattern(first["prefix"]).findall(joined)
+        # The rest must be no plane at all (the HTD, other files); else read name by name.
+        rest = set(names).difference(map(itemgetter(0), found))
+        if not any(map(NAME.fullmatch, rest)):
+            return [row for row in found if not row[4]] if "_thumb" in joined else found
+    return _one_by_one(names)
+
+
+def _one_by_one(names: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    for name in names:
+        match = NAME.fullmatch(name)
+        if match is not None and not match["thumb"]:
+            rows.append((name, match["well"], match["site"] or "", match["wave"] or "", ""))
+    return rows
