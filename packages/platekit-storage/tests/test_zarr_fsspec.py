@@ -108,3 +108,41 @@ def test_delete_and_errors(s3: dict[str, str], store: str) -> None:
     with pytest.raises(ValueError, match="no URL"):
         backend.exists("/local/out.zarr")
     assert "hidden-value" not in repr(FsspecZarrBackend(storage_options={"secret": "hidden-value"}))
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_a_node_in_a_store_of_the_backends_format_is_looked_up_in_one_request(
+    zarr_format: int, s3: dict[str, str], store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = FsspecZarrBackend(zarr_format, storage_options=s3)  # type: ignore[arg-type]
+    backend.set_attributes(store, {"made": "here"})
+    with backend.array_writer(f"{store}/A/1/0", shape=(2, 8, 8), dtype="uint8") as out:
+        out[...] = 1
+    fresh = FsspecZarrBackend(zarr_format, storage_options=s3)  # type: ignore[arg-type]
+    assert fresh.exists(f"{store}/A/1")  # the store's root is looked up once, in both formats
+    sent = counting(monkeypatch)
+    assert fresh.is_file(f"{store}/A/1/0") and not fresh.exists(f"{store}/B/1")
+    assert fresh.attributes(f"{store}/A/1") == {}
+    # The array, the group that is not there, the group's attributes: one request each in
+    # Zarr v3; in v2, a group is .zgroup beside .zattrs, and an array is looked for first.
+    assert sum(sent.values()) == (3 if zarr_format == 3 else 6), sent
+    # A group this backend wrote gets its attributes without being read back: B/1 is read
+    # only to find it is not there yet.
+    sent.clear()
+    fresh.ensure_directory(f"{store}/B/1")
+    fresh.set_attributes(f"{store}/B/1", {"well": "B1"})
+    reads = sum(n for key, n in sent.items() if key.startswith("get_object") and "/B/1/" in key)
+    assert reads == (1 if zarr_format == 3 else 2), sent
+    assert fresh.attributes(f"{store}/B/1") == {"well": "B1"}
+
+
+def test_a_store_of_the_other_format_is_still_seen(s3: dict[str, str], store: str) -> None:
+    old = FsspecZarrBackend(2, storage_options=s3)
+    old.set_attributes(store, {"made": "by v2"})
+    old.ensure_directory(f"{store}/A/1")
+    new = FsspecZarrBackend(3, storage_options=s3)
+    # A Zarr v2 store under a v3 backend: every node is looked up in both formats.
+    assert new.is_dir(store) and new.is_dir(f"{store}/A/1")
+    assert new.attributes(store) == {"made": "by v2"}
+    with pytest.raises(FileExistsError):
+        new.array_writer(f"{store}/A/1", shape=(2,), dtype="uint8").__enter__()

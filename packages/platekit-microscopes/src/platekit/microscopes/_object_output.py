@@ -111,8 +111,10 @@ class ObjectLock:
 
     def _read(self) -> dict[str, Any] | None:
         fs = self.backend.fs(self._key)
+        # s3fs asks an object's size before reading it unless told to read in one request.
+        one_request = {"max_concurrency": 1} if self._key.startswith("s3") else {}
         try:
-            found = json.loads(fs.cat_file(self._key))
+            found = json.loads(fs.cat_file(self._key, **one_request))
         except FileNotFoundError:
             return None
         except ValueError:

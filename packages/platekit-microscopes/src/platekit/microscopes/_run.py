@@ -78,7 +78,12 @@ class _Job:
             # Safe: the output's lock keeps every other writer out.
             self.backend.remove_leftovers(str(self.out))
         ngff = self.plan.ngff
-        self.done_wells = [w for w in wells if well_complete(self.backend, self.out, w, ngff)]
+        # A new output holds no well yet: asking after each one is a request per well for nothing.
+        self.done_wells = (
+            []
+            if self.state == "new"
+            else [w for w in wells if well_complete(self.backend, self.out, w, ngff)]
+        )
         done = set(self.done_wells)
         self.todo = [well for well in wells if well not in done]
 

@@ -2,7 +2,8 @@
 
 No boto or s3fs call is mocked: clients talk HTTP to a server on 127.0.0.1
 at a free port. Needs ``moto[server]`` (platekit-storage's ``test`` extra). A test module or
-conftest imports the fixtures ``s3_endpoint`` and ``s3`` to use the server.
+conftest imports the fixtures ``s3_endpoint`` and ``s3`` to use the server, and
+:func:`counted_requests` counts the requests s3fs sends it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 
 import pytest
 
@@ -23,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["FAKE_CREDENTIALS", "moto_server", "s3", "s3_endpoint"]
+__all__ = ["FAKE_CREDENTIALS", "counted_requests", "moto_server", "s3", "s3_endpoint"]
 
 #: Credentials the server accepts; set them in a test's environment only.
 FAKE_CREDENTIALS = {
@@ -31,6 +33,52 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+#: The HTTP method of each S3 operation s3fs sends; listings are LIST (a GET of the bucket).
+HTTP_METHODS = {
+    "get_object": "GET",
+    "head_object": "HEAD",
+    "head_bucket": "HEAD",
+    "put_object": "PUT",
+    "create_multipart_upload": "PUT",
+    "upload_part": "PUT",
+    "complete_multipart_upload": "PUT",
+    "copy_object": "PUT",
+    "list_objects_v2": "LIST",
+    "list_objects": "LIST",
+    "delete_object": "DELETE",
+    "delete_objects": "DELETE",
+}
+#: Object names that are metadata: Zarr documents and a conversion's lock.
+METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ".platekit-lock")
+
+
+@contextlib.contextmanager
+def counted_requests() -> Iterator[Counter[str]]:
+    """Count the requests every s3fs filesystem of this process sends, while in the block.
+
+    Yields a ``Counter`` keyed ``"METHOD metadata"`` or ``"METHOD data"``
+    (``"PUT data"`` is a chunk written, ``"GET metadata"`` a Zarr document
+    read; a listing, which names no object, counts as data). Requests from
+    other processes (a worker pool's) are not seen: convert with one worker.
+    """
+    import s3fs
+
+    sent: Counter[str] = Counter()
+    call = s3fs.S3FileSystem._call_s3
+
+    async def counting(self: object, method: str, *args: object, **kwargs: object) -> object:
+        name = str(kwargs.get("Key", "")).rsplit("/", 1)[-1]
+        kind = "metadata" if name in METADATA_NAMES else "data"
+        sent[f"{HTTP_METHODS.get(method, method)} {kind}"] += 1
+        return await call(self, method, *args, **kwargs)
+
+    s3fs.S3FileSystem._call_s3 = counting
+    try:
+        yield sent
+    finally:
+        s3fs.S3FileSystem._call_s3 = call
 
 
 def _free_port() -> int:

@@ -17,6 +17,14 @@ array's metadata when it creates the array, and the wrapper keeps it in
 memory until the block ends. Requests therefore are one per chunk written
 plus one per array and one per group, never one per chunk for metadata.
 
+Looking a node up costs one request: inside a store whose root is a group of
+the backend's own Zarr format, a node is a node of that format (a Zarr reader
+sees no other there), so only that format's metadata document is read; the
+store root, once per backend, is looked up in both formats. The wrapper
+answers zarr-python's own "is something there already?" from the check the
+backend has just made, and a group this backend wrote is rewritten from the
+document it wrote, without reading it back.
+
 Needs zarr-python 3 and fsspec with the protocol's implementation (s3fs for
 ``s3://``): the ``zarr`` and ``s3`` extras.
 """
@@ -49,11 +57,20 @@ _METADATA = (_V3, _V2_GROUP, _V2_ARRAY, _V2_ATTRS)
 
 
 def _deferring_store(store: Any) -> Any:
-    """``store`` with its metadata writes held back until ``flush()``; chunks go through."""
+    """``store`` with its metadata writes held back until ``flush()``; chunks go through.
+
+    Its metadata reads are answered from what it holds: the caller has just
+    checked that no node is there, so zarr-python's check need not ask again.
+    """
     from zarr.storage import WrapperStore
 
     class DeferredMetadata(WrapperStore):  # type: ignore[type-arg]
         held: dict[str, Any]
+
+        async def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+            if key.rsplit("/", 1)[-1] in _METADATA:
+                return self.held.get(key)
+            return await self._store.get(key, *args, **kwargs)
 
         async def set(self, key: str, value: Any) -> None:
             if key.rsplit("/", 1)[-1] in _METADATA:
@@ -97,12 +114,14 @@ class FsspecZarrBackend(StorageBackend):
         self._config = zarr_config or ZarrConfig()
         self._options = dict(storage_options or {})
         self._filesystems: dict[str, Any] = {}
-        # Groups this backend made or found, so that making the groups above each new
-        # node costs no request per level after the first; forgotten when deleted.
+        # Groups of this backend's format it made or found, so that making the groups
+        # above each new node costs no request per level after the first; and the
+        # documents of the groups it wrote itself. Forgotten when deleted.
         self._groups: set[str] = set()
+        self._written: dict[str, dict[str, Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_filesystems": {}, "_groups": set()}
+        return {**self.__dict__, "_filesystems": {}, "_groups": set(), "_written": {}}
 
     def __repr__(self) -> str:
         # Storage options may hold credentials: only their names are shown.
@@ -149,14 +168,41 @@ class FsspecZarrBackend(StorageBackend):
 
     def _node(self, path: PathLike) -> tuple[str, int] | None:
         """(``"array"`` or ``"group"``, Zarr format) of the node at ``path``, or None."""
-        document = self._read_json(path, _V3)
-        if document is not None:
-            return str(document.get("node_type", "group")), 3
-        if self._read_json(path, _V2_ARRAY) is not None:
-            return "array", 2
-        if self._read_json(path, _V2_GROUP) is not None:
-            return "group", 2
+        found = self._lookup(path)
+        return None if found is None else found[:2]
+
+    def _lookup(self, path: PathLike) -> tuple[str, int, dict[str, Any] | None] | None:
+        """The node at ``path`` as (kind, Zarr format, its ``zarr.json`` if v3), or None.
+
+        One request inside a store of this backend's format (see the module).
+        """
+        text = os.fspath(path).rstrip("/")
+        formats: tuple[int, ...] = (self._format,) if self._in_own_store(text) else (3, 2)
+        if 3 in formats:
+            document = self._read_json(path, _V3)
+            if document is not None:
+                return str(document.get("node_type", "group")), 3, document
+        if 2 in formats:
+            if self._read_json(path, _V2_ARRAY) is not None:
+                return "array", 2, None
+            if self._read_json(path, _V2_GROUP) is not None:
+                return "group", 2, None
         return None
+
+    def _in_own_store(self, text: str) -> bool:
+        """Whether ``text`` is inside a store whose root is a group of this backend's format."""
+        try:
+            root = self._store_root(text)
+        except StorageValueError:
+            return False
+        if root == text:
+            return False
+        if root not in self._groups:
+            found = self._lookup(root)
+            if found is None or found[:2] != ("group", self._format):
+                return False
+            self._groups.add(root)
+        return True
 
     # -- reading -------------------------------------------------------------------
 
@@ -173,12 +219,11 @@ class FsspecZarrBackend(StorageBackend):
 
     def attributes(self, path: PathLike) -> dict[str, Any]:
         """The user attributes of the node at ``path``; ``FileNotFoundError`` when none is there."""
-        node = self._node(path)
+        node = self._lookup(path)
         if node is None:
             raise not_found(self, path)
         if node[1] == 3:
-            document = self._read_json(path, _V3) or {}
-            found = document.get("attributes", {})
+            found = (node[2] or {}).get("attributes", {})
         else:
             found = self._read_json(path, _V2_ATTRS) or {}
         return found if isinstance(found, dict) else {}
@@ -231,10 +276,14 @@ class FsspecZarrBackend(StorageBackend):
                 continue
             node = self._node(group)
             if node is None:
-                self._write_json(group, *self._group_document())
+                name, document = self._group_document()
+                self._write_json(group, name, document)
+                self._written[group] = document
+                node = ("group", self._format)
             elif node[0] == "array":
                 raise StorageValueError(f"{group!r} is an array, not a group")
-            self._groups.add(group)
+            if node[1] == self._format:
+                self._groups.add(group)
         return text
 
     def set_attributes(
@@ -247,20 +296,29 @@ class FsspecZarrBackend(StorageBackend):
         node raises ``FileNotFoundError``.
         """
         checked = json_attributes(attributes, os.fspath(path))
-        node = self._node(path)
+        text = os.fspath(path).rstrip("/")
+        # A group this backend wrote needs no reading back, unless its attributes merge.
+        written = None if merge else self._written.get(text)
+        node = ("group", self._format, written) if written is not None else self._lookup(path)
         if node is None:
-            if os.fspath(path).rstrip("/") != self._store_root(path):
+            if text != self._store_root(path):
                 raise not_found(self, path)
-            self.ensure_directory(path)
-            node = ("group", self._format)
-        old = self.attributes(path) if merge else {}
-        new = {**old, **checked}
+            # Nothing is there: the root becomes a group (in Zarr v3, one document with
+            # its attributes; in v2, .zgroup beside the .zattrs).
+            node = ("group", self._format, None)
+            if self._format == 2:
+                self._write_json(path, *self._group_document())
+            self._groups.add(text)
         if node[1] == 3:
-            document = self._read_json(path, _V3) or dict(self._group_document()[1])
-            document["attributes"] = new
+            document = dict(node[2] or self._group_document()[1])
+            old = document.get("attributes", {}) if merge else {}
+            document["attributes"] = {**(old if isinstance(old, dict) else {}), **checked}
             self._write_json(path, _V3, document)
+            if node[0] == "group":
+                self._written[text] = document
         else:
-            self._write_json(path, _V2_ATTRS, new)
+            old = self.attributes(path) if merge else {}
+            self._write_json(path, _V2_ATTRS, {**old, **checked})
 
     @contextmanager
     def array_writer(
@@ -329,6 +387,9 @@ class FsspecZarrBackend(StorageBackend):
         fs = self.fs(path)
         text = os.fspath(path).rstrip("/")
         self._groups = {g for g in self._groups if g != text and not g.startswith(text + "/")}
+        self._written = {
+            g: d for g, d in self._written.items() if g != text and not g.startswith(text + "/")
+        }
         with remote_errors(protocol_of(text), path):
             keys = fs.find(self._key(path))
             # Deepest first and each node's metadata after its contents: cut short, what is
