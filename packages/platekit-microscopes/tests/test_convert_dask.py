@@ -225,6 +225,60 @@ def test_a_local_cluster_is_started_for_the_run_and_stopped_after_it(tmp_path: P
     assert workers() == []
 
 
+def _setup_probe() -> object:
+    """A task reporting how the process that runs it is set up: zarr's threads, malloc, profiler."""
+
+    # Made here, so Dask sends the class itself: a worker need not import this module.
+    class Probe:
+        holds: tuple[str, ...] = ()
+
+        def __call__(self, report: object, cancel: object) -> tuple[object, ...]:
+            import dask
+            import zarr
+
+            return (
+                zarr.config.get("threading.max_workers"),
+                os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                dask.config.get("distributed.worker.profile.enabled"),
+            )
+
+    return Probe()
+
+
+def _run_probe(executor: object) -> tuple[object, ...]:
+    from platekit.microscopes.executors.dask import DaskExecutor
+
+    assert isinstance(executor, DaskExecutor)
+    outcomes: list[tuple[object, BaseException | None]] = []
+    with executor:
+        executor.run(
+            [_setup_probe()], lambda _, got, error: outcomes.append((got, error)), print, None
+        )
+    [(got, error)] = outcomes
+    assert error is None
+    return got  # type: ignore[return-value]
+
+
+def test_a_local_cluster_worker_uses_one_core_per_thread_and_a_plain_malloc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from platekit.microscopes.executors.dask import DaskExecutor
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    threads, trim, profiling = _run_probe(DaskExecutor(workers=1))
+    # One thread for tasks, one for zarr's encoding: not one per core of the machine.
+    assert threads == 1
+    assert trim is None, "Dask's trim threshold turns glibc's adaptive mmap threshold off"
+    assert profiling is False
+
+
+def test_a_worker_of_an_existing_cluster_sizes_zarrs_threads_to_its_own(cluster: Cluster) -> None:
+    from platekit.microscopes.executors.dask import DaskExecutor
+
+    threads, _, _ = _run_probe(DaskExecutor(scheduler=cluster.address))
+    assert threads == 1  # the fixture's workers run one thread each
+
+
 def test_ctrl_c_on_a_local_cluster_is_one_line_and_the_same_command_finishes(
     tmp_path: Path,
 ) -> None:

@@ -41,6 +41,16 @@ _REPORT_EVERY = 0.2
 #: The longest a task goes without looking at the cancel event, in seconds.
 _CANCEL_EVERY = 0.5
 
+#: Dask settings for the LocalCluster the executor starts, whose workers live as long as the run.
+LOCAL_CLUSTER_CONFIG: dict[str, object] = {
+    # Dask sets glibc's trim threshold for long-lived workers, which turns glibc's adaptive
+    # mmap threshold off: every plane's buffer is then mapped and unmapped afresh, and a
+    # worker spends twice the system time of a process of the processes executor.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler samples every thread every 10 ms, for a dashboard not started.
+    "distributed.worker.profile.enabled": False,
+}
+
 
 def _install_hint() -> str:
     from platekit.registry._install import install_command
@@ -116,7 +126,9 @@ class DaskExecutor(Executor):
         dask = _distributed()
 
         # Ctrl-C is held back until each worker has set itself to ignore it (_dask_worker).
-        with _interrupts_held():
+        import dask as dask_core
+
+        with _interrupts_held(), dask_core.config.set(LOCAL_CLUSTER_CONFIG):
             try:
                 self._cluster = dask.LocalCluster(
                     n_workers=workers,
@@ -270,8 +282,8 @@ def _outcome(future: Any) -> tuple[Any, BaseException | None]:
 class _Reporter:
     """In a worker: sends a task's plane counts as events, at most one every 0.2 s."""
 
-    def __init__(self, topic: str) -> None:
-        self._worker = _distributed().get_worker()
+    def __init__(self, worker: Any, topic: str) -> None:
+        self._worker = worker
         self._topic = topic
         self._count = 0
         self._last = time.monotonic()
@@ -307,8 +319,12 @@ class _RemoteFlag:
 def _run_task(task: Task, *, name: str) -> Any:
     """Run ``task`` on a Dask worker, holding its outputs' locks, reporting and cancellable."""
     from platekit.microscopes._lock import held_shared
+    from platekit.microscopes.executors._dask_worker import match_threads
 
-    reporter = _Reporter(name)
+    worker = _distributed().get_worker()
+    # A worker platekit did not start was not set up by its preload.
+    match_threads(worker.state.nthreads)
+    reporter = _Reporter(worker, name)
     try:
         with held_shared(task.holds):
             return task(reporter, _RemoteFlag(name))
