@@ -74,8 +74,10 @@ def test_disk_saves_and_loads_a_registered_suffix_with_its_codec(tmp_path: Path)
         written.append((path, data, kwargs))
         path.write_text(repr(data))
 
-    backend.format_registry.register(".witness.zip", writer, lambda path: path.read_text())
     target = tmp_path / "deep" / "objects.witness.zip"
+    assert not backend.accepts_payload({"id": 1}, target)  # bytes only, until registered
+    backend.format_registry.register(".witness.zip", writer, lambda path: path.read_text())
+    assert backend.accepts_payload({"id": 1}, target)
     backend.save({"id": 1}, target, source="test")
     assert written == [(target, {"id": 1}, {"source": "test"})]
     assert backend.load(target) == "{'id': 1}"

@@ -101,6 +101,12 @@ class DiskStorageBackend(PolystoreCalls, _PlatekitDisk):  # type: ignore[misc]
             kwargs = {**tiff_config.save_options(), **kwargs}
         super().save(data, path, overwrite=overwrite, format=format, **kwargs)
 
+    def accepts(self, data: Any, path: Any, *, format: str | None = None) -> bool:
+        """platekit's; a suffix in :attr:`format_registry` takes whatever its writer is given."""
+        if format is None and self.format_registry.resolve_extension(path) is not None:
+            return True
+        return super().accepts(data, path, format=format)
+
     def load(self, path: Any, *, format: str | None = None, **kwargs: Any) -> Any:
         """platekit's load; a suffix in :attr:`format_registry` is read by its reader."""
         registered = None if format is not None else self.format_registry.resolve_extension(path)
