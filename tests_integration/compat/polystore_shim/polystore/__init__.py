@@ -5,7 +5,9 @@ unchanged (``nox -s compat``): ``polystore.X`` *is* the module
 ``platekit.storage.compat.X``, imported when first asked for, as polystore
 imports its own, so a test that replaces a function in ``polystore.atomic``
 replaces it where platekit looks it up. A module platekit does not offer
-(``polystore.roi``, ``polystore.omero_local``, ...) is not found.
+(``polystore.roi``, ``polystore.omero_local``, ...) is not found here;
+run_suite.py puts a stand-in in its place for those its differences list
+names (``stand-in`` lines).
 """
 
 import importlib
