@@ -131,3 +131,18 @@ def test_an_imagexpress_scan_makes_no_plane_key_per_file(
     planes = dict(opened.planes())
     assert len(planes) == 2 * 4 * 2
     assert len(made) >= len(planes)
+
+
+def test_names_equal_without_case_are_found_by_name_first(tmp_path: Path) -> None:
+    from platekit.microscopes import PlateSource
+
+    for name in ("b.TXT", "B.txt", "a.txt", "Index.XML"):
+        (tmp_path / name).write_text(name)
+    source = PlateSource(tmp_path)
+    assert source.files_by_lower_name() == {
+        "b.txt": "B.txt",
+        "a.txt": "a.txt",
+        "index.xml": "Index.XML",
+    }
+    found = source.find("index.xml")
+    assert found is not None and found.name == "Index.XML"

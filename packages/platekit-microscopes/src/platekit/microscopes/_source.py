@@ -195,9 +195,13 @@ class PlateSource:
         files = self.entries()[0]
         found = self._listings.lowered.get(self.location)
         if found is None:
-            found = {}
-            for file in sorted(files, reverse=True):
-                found[file.lower()] = file
+            # Lowered all at once; names equal without case are rare, and then go by name.
+            lowered = "\n".join(files).lower().split("\n")
+            found = dict(zip(lowered, files, strict=False)) if len(lowered) == len(files) else {}
+            if len(found) != len(files):
+                found = {}
+                for file in sorted(files, reverse=True):
+                    found[file.lower()] = file
             self._listings.lowered[self.location] = found
         return found
 

@@ -57,8 +57,9 @@ class Listed:
         columns = list(zip(*rows, strict=True)) or [(), (), (), ()]
         self.site_of = {site: int(site) if site else 1 for site in set(columns[2])}
         self.wave_of = {wave: int(wave) if wave else 1 for wave in set(columns[3])}
-        #: The distinct (well, site, wave) of the rows.
+        #: The distinct (well, site, wave) of the rows, and their wells.
         self.keys = set(self.row_keys(rows))
+        self.wells = set(map(itemgetter(0), self.keys))
 
     def row_keys(self, rows: list[Row]) -> Iterator[tuple[str, int, int]]:
         """(well, site, wave) of each of ``rows``, in order."""

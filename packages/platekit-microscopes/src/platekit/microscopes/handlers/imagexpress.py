@@ -345,7 +345,7 @@ class _Folder:
         """Leave out the planes of wells, sites or waves the HTD does not list; how many."""
         rows, site_of, wave_of = self.rows, self.listed.site_of, self.listed.wave_of
         if (
-            all(key[0] in wells for key in self.keys)
+            self.listed.wells <= wells
             and all(site in sites for site in site_of.values())
             and all(wave in channels for wave in wave_of.values())
         ):
