@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
@@ -336,6 +338,9 @@ class _Reader:
         )
 
 
+_TAG = attrgetter("tag")
+
+
 def _children(parent: ET.Element | None, name: str) -> Iterator[ET.Element]:
     if parent is None:
         return
@@ -362,9 +367,11 @@ def _text(parent: ET.Element | None, name: str) -> str | None:
 
 def _fields(element: ET.Element, only: frozenset[str] | None = None) -> dict[str, ET.Element]:
     """Local name → child element; the first of a name wins."""
-    fields: dict[str, ET.Element] = {}
-    for child in element:
-        name = local(child.tag)
-        if (only is None or name in only) and name not in fields:
-            fields[name] = child
+    children = list(element)
+    children.reverse()  # so that the first of a name is the one kept
+    # Each child's name without its namespace, at C speed: an index has dozens per image.
+    names = map(itemgetter(2), map(str.rpartition, map(_TAG, children), repeat("}")))
+    fields = dict(zip(names, children, strict=True))
+    if only is not None:
+        return {name: child for name, child in fields.items() if name in only}
     return fields

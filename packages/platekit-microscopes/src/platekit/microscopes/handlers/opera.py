@@ -239,7 +239,10 @@ def _plane_key(image: IndexImage, base: int, index: HarmonyIndex) -> tuple[int, 
     """
     none: tuple[int | None, ...] = (None,) * 6
     named, identified = none, none
-    name = _PARSER.parse(PurePosixPath(image.url.replace("\\", "/")).name) if image.url else None
+    url = image.url
+    if "/" in url or "\\" in url:
+        url = PurePosixPath(url.replace("\\", "/")).name
+    name = _PARSER.parse(url) if url else None
     if name is not None:
         row, column = parse_well(name.well)
         named = (row, column, name.site, name.z_index, name.channel, name.timepoint)
@@ -283,6 +286,8 @@ def _file_in(folder: PlateSource, url: str, names: set[str]) -> str | None:
     A URL that leaves the folder (absolute, ``..``, a drive or a scheme) names
     no file of the plate and is never opened.
     """
+    if url in names and url.strip() == url and not any(c in url for c in "/\\:"):
+        return url  # a file of the folder itself, as nearly every URL is
     url = url.replace("\\", "/").strip()
     path = PurePosixPath(url)
     if not url or path.is_absolute() or not path.parts:
