@@ -272,6 +272,31 @@ def test_a_local_cluster_worker_uses_one_core_per_thread_and_a_plain_malloc(
     assert profiling is False
 
 
+def test_a_local_cluster_starts_as_the_executor_is_entered_before_any_task() -> None:
+    psutil = pytest.importorskip("psutil")
+    from platekit.microscopes.executors.dask import DaskExecutor
+
+    earlier = {child.pid for child in psutil.Process().children(recursive=True)}
+
+    def started() -> bool:
+        # multiprocessing's resource tracker lives as long as this process, by design.
+        return any(
+            child.pid not in earlier and "resource_tracker" not in " ".join(child.cmdline())
+            for child in psutil.Process().children(recursive=True)
+        )
+
+    executor = DaskExecutor(workers=1)
+    with executor:
+        # The run opens and plans its plates meanwhile: nothing is asked of the executor yet.
+        deadline = time.monotonic() + WAIT
+        while not started() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started(), "the worker process starts before the run gives any task"
+        outcomes: list[object] = []
+        executor.run([_setup_probe()], lambda *outcome: outcomes.append(outcome), print, None)
+    assert len(outcomes) == 1
+
+
 def test_a_worker_of_an_existing_cluster_sizes_zarrs_threads_to_its_own(cluster: Cluster) -> None:
     from platekit.microscopes.executors.dask import DaskExecutor
 

@@ -3,9 +3,18 @@
 With ``scheduler="tcp://host:8786"`` the tasks go to that cluster, whose
 workers must reach the plates and outputs at the same paths. Without it, a
 ``distributed.LocalCluster`` of ``workers`` processes (one thread each) is
-started for the run and stopped after it; its workers end with this
-process and ignore Ctrl-C, which is this process's to handle
+started for the run, on a thread as soon as the executor is entered, so that
+it comes up while the run opens and plans its plates; it is stopped when the
+executor exits (once it is up, if it is still starting). Its workers end
+with this process and ignore Ctrl-C, which is this process's to handle
 (:mod:`._dask_worker`).
+
+A worker uses as many cores as it has threads, as Dask assumes:
+zarr-python's thread pool is sized to the worker's threads, by the
+LocalCluster's preload or, on a cluster platekit did not start, by the
+first task a worker runs (:func:`._dask_worker.match_threads`). The
+LocalCluster's workers run without Dask's memory-trimming setting and its
+statistical profiler (:data:`LOCAL_CLUSTER_CONFIG`).
 
 Progress travels as worker events (one per task at most every 0.2 s);
 a cancel or Ctrl-C sets a Dask ``Event`` the tasks look at between planes
@@ -15,6 +24,8 @@ outputs' locks shared while it runs (:func:`.._lock.held_shared`).
 
 from __future__ import annotations
 
+import importlib.util
+import signal
 import threading
 import time
 import uuid
@@ -64,7 +75,8 @@ class DaskExecutor(Executor):
     Raises ``ImportError`` with the install line when Dask distributed is
     missing, and ``ConnectionError`` naming the address when no scheduler
     answers there within :data:`CONNECT_TIMEOUT` seconds; both when
-    entered, before anything is written.
+    entered, before anything is written. A LocalCluster that does not start
+    raises ``ConnectionError`` from :meth:`run`, before any task runs.
     """
 
     _executor_type = "dask"
@@ -88,20 +100,28 @@ class DaskExecutor(Executor):
         self.scheduler = scheduler
         self._client: Any = None
         self._cluster: Any = None
+        self._starting: _ClusterStart | None = None
 
     def __enter__(self) -> DaskExecutor:
-        try:
-            _distributed()
-        except ImportError:
-            raise ImportError(
-                f"the dask executor needs Dask distributed, which is not installed; install it "
-                f"with: {_install_hint()}"
-            ) from None
         if self.scheduler is not None:
+            try:
+                _distributed()
+            except ImportError:
+                raise _not_installed() from None
             self._client = _connect(self.scheduler)
+        else:
+            # Looked for, not imported: importing Dask is part of the start, in the background.
+            if importlib.util.find_spec("distributed") is None:
+                raise _not_installed()
+            self._starting = _ClusterStart(self.workers)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self._starting is not None:
+            # A cluster still starting is stopped once it is up: none outlives the run.
+            self._starting.join()
+            self._client, self._cluster = self._starting.client, self._starting.cluster
+            self._starting = None
         for closing in (self._client, self._cluster):
             if closing is not None:
                 closing.close()
@@ -116,40 +136,84 @@ class DaskExecutor(Executor):
     ) -> None:
         if not tasks:
             return
-        if self._client is None:
-            self._start_local_cluster(min(self.workers, len(tasks)))
+        if self._client is None and self._starting is not None:
+            self._client, self._cluster = self._starting.result()
+            self._starting = None
         _Run(self._client).run(tasks, done, report, cancel)
 
-    def _start_local_cluster(self, workers: int) -> None:
-        from platekit.microscopes.executors.processes import _interrupts_held
 
-        dask = _distributed()
+def _not_installed() -> ImportError:
+    return ImportError(
+        f"the dask executor needs Dask distributed, which is not installed; install it "
+        f"with: {_install_hint()}"
+    )
 
-        # Ctrl-C is held back until each worker has set itself to ignore it (_dask_worker).
-        import dask as dask_core
 
-        with _interrupts_held(), dask_core.config.set(LOCAL_CLUSTER_CONFIG):
-            try:
-                self._cluster = dask.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    # Without a dashboard the scheduler still serves HTTP (health, metrics), on
-                    # 8787 unless told otherwise: a port of its own, so two runs never collide.
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=50,
-                    preload=["platekit.microscopes.executors._dask_worker"],
-                    timeout=START_TIMEOUT,
-                )
-                self._client = dask.Client(self._cluster, timeout=START_TIMEOUT)
-            except (RuntimeError, OSError, TimeoutError) as exc:
-                raise ConnectionError(
-                    f"could not start a Dask LocalCluster of {workers} workers on this machine "
-                    f"({exc}); run the same command again, or give the scheduler of a running "
-                    "cluster"
-                ) from exc
+class _ClusterStart(threading.Thread):
+    """Starts a LocalCluster of ``workers`` and its client on a thread, while the run plans.
+
+    Dask's import and the workers' start take seconds; the run opens and
+    plans its plates meanwhile and waits in :meth:`result`.
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(name="platekit-dask-start", daemon=True)
+        self.workers = workers
+        self.cluster: Any = None
+        self.client: Any = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        # Ctrl-C is the main thread's. Held back here, it is held back in the cluster's
+        # threads and in the worker processes they start, until each ignores it (_dask_worker).
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.cluster, self.client = _local_cluster(self.workers)
+        except BaseException as exc:  # handed to the run, in the calling thread
+            self.error = exc
+
+    def result(self) -> tuple[Any, Any]:
+        """The started client and cluster; ``ConnectionError`` when the cluster did not start."""
+        self.join()
+        if isinstance(self.error, ImportError):
+            raise _not_installed() from self.error
+        if isinstance(self.error, (RuntimeError, OSError, TimeoutError)):
+            raise ConnectionError(
+                f"could not start a Dask LocalCluster of {self.workers} workers on this "
+                f"machine ({self.error}); run the same command again, or give the scheduler of "
+                "a running cluster"
+            ) from self.error
+        if self.error is not None:
+            raise self.error
+        return self.client, self.cluster
+
+
+def _local_cluster(workers: int) -> tuple[Any, Any]:
+    """A LocalCluster of ``workers`` processes of one thread each, and a client of it."""
+    import dask
+
+    distributed = _distributed()
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # Without a dashboard the scheduler still serves HTTP (health, metrics), on
+            # 8787 unless told otherwise: a port of its own, so two runs never collide.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=50,
+            preload=["platekit.microscopes.executors._dask_worker"],
+            timeout=START_TIMEOUT,
+        )
+    try:
+        return cluster, distributed.Client(cluster, timeout=START_TIMEOUT)
+    except BaseException:
+        cluster.close()
+        raise
 
 
 def _distributed() -> Any:
