@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
@@ -338,7 +336,8 @@ class _Reader:
         )
 
 
-_TAG = attrgetter("tag")
+#: Each tag's local name, as an index has dozens of children per image and a few dozen tags.
+_LOCAL_NAMES: dict[str, str] = {}
 
 
 def _children(parent: ET.Element | None, name: str) -> Iterator[ET.Element]:
@@ -367,11 +366,16 @@ def _text(parent: ET.Element | None, name: str) -> str | None:
 
 def _fields(element: ET.Element, only: frozenset[str] | None = None) -> dict[str, ET.Element]:
     """Local name → child element; the first of a name wins."""
-    children = list(element)
-    children.reverse()  # so that the first of a name is the one kept
-    # Each child's name without its namespace, at C speed: an index has dozens per image.
-    names = map(itemgetter(2), map(str.rpartition, map(_TAG, children), repeat("}")))
-    fields = dict(zip(names, children, strict=True))
+    names = _LOCAL_NAMES
+    if len(names) > 4096:  # a file of ever new tags; an index has a few dozen
+        names.clear()
+    fields: dict[str, ET.Element] = {}
+    for child in reversed(element):  # so that the first of a name is the one kept
+        tag = child.tag
+        name = names.get(tag)
+        if name is None:
+            name = names[tag] = local(tag)
+        fields[name] = child
     if only is not None:
         return {name: child for name, child in fields.items() if name in only}
     return fields
