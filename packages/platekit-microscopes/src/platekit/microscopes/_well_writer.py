@@ -11,6 +11,7 @@ work as an executor runs it.
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +21,17 @@ from platekit.microscopes._field_arrays import LevelWriters
 from platekit.microscopes._model import PlaneKey
 from platekit.microscopes._ngff import ZARR_FORMAT, well_path
 from platekit.microscopes._plan import AbsentPlane, ConversionCancelled, _WellResult
+from platekit.microscopes._read_ahead import read_ahead, thread_share
 from platekit.microscopes._writer import write_image_metadata, write_well_metadata
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     import numpy as np
 
+    from platekit.microscopes._model import PlateMetadata
     from platekit.microscopes._object_output import StoreURL
     from platekit.microscopes._plan import Flag, _Plan
 
@@ -91,38 +94,43 @@ def convert_well(
     absent: list[AbsentPlane] = []
     written = 0
     fields = []
-    for field_index, site in enumerate(meta.sites):
-        name = str(field_index)
-        fields.append(name)
-        field_group = f"{group}/{name}"
-        backend.ensure_directory(field_group)
-        windows: dict[int, tuple[float, float]] = {}
-        dimension_names = plan.axes if plan.ngff == "0.5" else None
-        with LevelWriters(
-            backend, field_group, plan.level_shapes, plan.dtype, dimension_names
-        ) as writers:
-            for channel_index, channel in enumerate(meta.channels):
-                for z in range(1, meta.z_count + 1):
-                    for t in range(1, meta.t_count + 1):
-                        if cancel is not None and cancel.is_set():
-                            raise ConversionCancelled(
-                                f"the conversion to {plan.out!r} was cancelled; run it again "
-                                "to finish it"
-                            )
-                        key = PlaneKey(well, site, channel, z, t)
-                        pixels = _read(handler, plan, key, planes.get(key), absent)
-                        if pixels is not None:
-                            writers.write(plan.index(key, channel_index), pixels)
-                            low, high = windows.get(channel, (float("inf"), float("-inf")))
-                            windows[channel] = (
-                                min(low, float(pixels.min())),
-                                max(high, float(pixels.max())),
-                            )
-                            written += 1
-                        report(1)
-        write_image_metadata(
-            backend, field_group, meta, plan.ngff, f"{well}/{name}", plan.levels, windows
-        )
+    threads = thread_share()
+
+    def read(entry: tuple[int, PlaneKey]) -> tuple[int, PlaneKey, _Read]:
+        channel_index, key = entry
+        return channel_index, key, _read(handler, plan, key, planes.get(key))
+
+    # The next planes are read (on threads) while the current ones are encoded and written,
+    # across the fields' ends too.
+    with closing(read_ahead(_well_planes(meta, well), read, threads, threads + 1)) as reads:
+        for field_index in range(len(meta.sites)):
+            name = str(field_index)
+            fields.append(name)
+            field_group = f"{group}/{name}"
+            backend.ensure_directory(field_group)
+            windows: dict[int, tuple[float, float]] = {}
+            dimension_names = plan.axes if plan.ngff == "0.5" else None
+            with LevelWriters(
+                backend, field_group, plan.level_shapes, plan.dtype, dimension_names
+            ) as writers:
+                for _ in range(len(meta.channels) * meta.z_count * meta.t_count):
+                    if cancel is not None and cancel.is_set():
+                        raise ConversionCancelled(
+                            f"the conversion to {plan.out!r} was cancelled; run it again "
+                            "to finish it"
+                        )
+                    channel_index, key, (pixels, low_high, missing) = next(reads)
+                    if missing is not None:
+                        absent.append(missing)
+                    if pixels is not None:
+                        writers.write(plan.index(key, channel_index), pixels)
+                        low, high = windows.get(key.channel, (float("inf"), float("-inf")))
+                        windows[key.channel] = (min(low, low_high[0]), max(high, low_high[1]))
+                        written += 1
+                    report(1)
+            write_image_metadata(
+                backend, field_group, meta, plan.ngff, f"{well}/{name}", plan.levels, windows
+            )
     extra = {"platekit": {"absent_planes": encode(absent, meta)}}
     write_well_metadata(backend, group, fields, plan.ngff, extra)
     return _WellResult(well, written, absent)
@@ -139,16 +147,26 @@ def _handler(plan: _Plan) -> Any:
     return found()
 
 
-def _read(
-    handler: Any, plan: _Plan, key: PlaneKey, address: str | None, absent: list[AbsentPlane]
-) -> np.ndarray | None:
-    """The plane's pixels, or ``None`` (recorded in ``absent``) when it is written as absent."""
+def _well_planes(meta: PlateMetadata, well: str) -> Iterator[tuple[int, PlaneKey]]:
+    """The well's planes in the order they are written: field, channel, z, t; with the
+    channel's index."""
+    for site in meta.sites:
+        for channel_index, channel in enumerate(meta.channels):
+            for z in range(1, meta.z_count + 1):
+                for t in range(1, meta.t_count + 1):
+                    yield channel_index, PlaneKey(well, site, channel, z, t)
+
+
+#: A plane read: its pixels and their (min, max), or why it is written as absent.
+_Read = tuple["np.ndarray | None", tuple[float, float], "AbsentPlane | None"]
+
+
+def _read(handler: Any, plan: _Plan, key: PlaneKey, address: str | None) -> _Read:
+    """The plane's pixels and their range, or ``None`` and the record of why it is absent."""
     if address is None:
         if key in plan.missing:
-            absent.append(AbsentPlane(key, "missing from the source plate"))
-        else:
-            absent.append(AbsentPlane(key, "not acquired", kind="not_acquired"))
-        return None
+            return None, (0.0, 0.0), AbsentPlane(key, "missing from the source plate")
+        return None, (0.0, 0.0), AbsentPlane(key, "not acquired", kind="not_acquired")
     # A handler that reads through storage gets the plate's source: local or in object storage.
     reads_source = plan.source is not None and handler.reads_source
     plate = plan.source if reads_source else Path(plan.plate)
@@ -167,6 +185,6 @@ def _read(
             if isinstance(exc, FileNotFoundError):
                 raise BadPlaneError(path, "vanished while the plate was converted") from exc
             raise
-        absent.append(AbsentPlane(key, str(exc), path, kind="bad"))
-        return None
-    return pixels  # type: ignore[no-any-return]
+        return None, (0.0, 0.0), AbsentPlane(key, str(exc), path, kind="bad")
+    # The range is taken here, on the reading thread, beside the decoding.
+    return pixels, (float(pixels.min()), float(pixels.max())), None
