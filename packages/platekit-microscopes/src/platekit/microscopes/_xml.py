@@ -68,7 +68,7 @@ def parse_xml(path: Path | str | PlateSource) -> ET.Element:
         raise PlateFormatError(path, f"is not well-formed XML ({message})", exc.lineno) from None
     builder = ET.XMLParser(target=ET.TreeBuilder())
     builder.feed(data)
-    return builder.close()  # type: ignore[no-any-return]
+    return builder.close()
 
 
 def local(tag: str) -> str:

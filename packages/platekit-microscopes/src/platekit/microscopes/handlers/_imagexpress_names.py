@@ -72,7 +72,8 @@ class Listed:
 # The last listings read, by identity: a listing kept from an earlier opening of the plate
 # (see platekit.microscopes._settled_listings) is the same list, and is not read again.
 _read: OrderedDict[int, tuple[list[str], Listed]] = OrderedDict()
-_READ_KEPT = 64
+#: How many names the kept listings may hold in all (a few tens of MB), the latest kept.
+_NAMES_KEPT = 200_000
 _lock = threading.Lock()
 
 
@@ -83,13 +84,15 @@ def read_listing(names: list[str]) -> Listed:
     """
     with _lock:
         kept = _read.get(id(names))
-    if kept is not None and kept[0] is names:
-        return kept[1]
+        if kept is not None and kept[0] is names:
+            _read.move_to_end(id(names))
+            return kept[1]
     listed = Listed(plane_rows(names))
     with _lock:
         _read[id(names)] = (names, listed)
-        while len(_read) > _READ_KEPT:
-            _read.popitem(last=False)
+        held = sum(len(listing) for listing, _ in _read.values())
+        while held > _NAMES_KEPT and len(_read) > 1:
+            held -= len(_read.popitem(last=False)[1][0])
     return listed
 
 
