@@ -11,7 +11,8 @@ import zarr
 
 from platekit.microscopes import convert
 from platekit.microscopes._field_arrays import LevelWriters
-from platekit.microscopes._read_ahead import read_ahead, thread_share
+from platekit.microscopes._read_ahead import available_cores, read_ahead, thread_share
+from platekit.microscopes.executors.processes import ProcessesExecutor, worker_threads
 from platekit.microscopes.handlers.imagexpress import ImageXpressHandler
 from platekit.microscopes.testing import write_plate
 
@@ -109,3 +110,30 @@ def test_the_thread_share_is_zarrs_thread_budget_when_set() -> None:
         assert thread_share() == 3
     with zarr.config.set({"threading.max_workers": None}):
         assert thread_share() >= 1
+
+
+@pytest.mark.parametrize(
+    ("workers", "cores", "threads"), [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 8, 4)]
+)
+def test_a_worker_shares_the_cores_with_the_others(workers: int, cores: int, threads: int) -> None:
+    assert worker_threads(workers, cores) == threads
+
+
+class ThreadShareTask:
+    """A task that answers the thread share of the process running it."""
+
+    holds: tuple[str, ...] = ()
+
+    def __call__(self, report: Any, cancel: Any) -> int:
+        return thread_share()
+
+
+def test_processes_workers_keep_to_their_share_of_the_cores() -> None:
+    answers: list[int] = []
+    ProcessesExecutor(workers=2).run(
+        [ThreadShareTask(), ThreadShareTask()],
+        lambda index, result, error: answers.append(result if error is None else error),
+        lambda count: None,
+        None,
+    )
+    assert answers == [max(1, available_cores() // 2)] * 2

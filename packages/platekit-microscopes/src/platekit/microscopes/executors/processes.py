@@ -5,7 +5,9 @@ are started with ``spawn``: zarr-python runs an event loop in a
 thread, and a process forked while that thread holds a lock can hang. Each
 worker converts whole wells and reports every plane on a queue, so the
 parent keeps one progress count; a cancel in the parent reaches the workers
-through a shared event they check between planes.
+through a shared event they check between planes. Each of N workers on C cores
+keeps its threads (zarr's, and the plane reads) to C // N, at least one, so
+the workers side by side do not oversubscribe the cores.
 
 A worker ends with its parent (:mod:`._parent`) and holds the output's lock
 for as long as it lives (:mod:`._lock`), so no worker outlives its run
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 
 from platekit.microscopes._executor import Executor, check_workers
 from platekit.microscopes._plan import WorkerLostError
+from platekit.microscopes._read_ahead import available_cores
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,12 +58,18 @@ def end_if_starting_worker() -> None:
         raise SystemExit(f"platekit: {_UNGUARDED}")
 
 
-def _start_worker(reports: Any, cancel: Any, holds: list[str]) -> None:
+def worker_threads(workers: int, cores: int) -> int:
+    """The threads each of ``workers`` processes may keep busy on ``cores`` cores: its share."""
+    return max(1, cores // workers)
+
+
+def _start_worker(reports: Any, cancel: Any, holds: list[str], threads: int) -> None:
     global _reports, _cancel
     from platekit.microscopes._lock import hold_shared
     from platekit.microscopes._parent import die_with_parent
 
     die_with_parent()
+    _share_threads(threads)
     # Ctrl-C reaches the whole process group; the parent alone decides what it means.
     # The worker started with it held back (see _interrupts_held): ignore, then let go.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -69,6 +78,16 @@ def _start_worker(reports: Any, cancel: Any, holds: list[str]) -> None:
     for folder in holds:
         hold_shared(folder)
     _reports, _cancel = reports, cancel
+
+
+def _share_threads(threads: int) -> None:
+    """Keep this worker's threads (zarr's, and the plane reads that follow zarr's budget) to
+    its share of the cores, so workers side by side do not oversubscribe them."""
+    try:
+        import zarr
+    except ImportError:
+        return
+    zarr.config.set({"threading.max_workers": threads})
 
 
 def _report(count: int) -> None:
@@ -131,11 +150,12 @@ def _run_in_pool(
     reports = context.Queue()
     stop = context.Event()
     holds = sorted({folder for task in tasks for folder in task.holds})
+    threads = worker_threads(workers, available_cores())
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(reports, stop, holds),
+        initargs=(reports, stop, holds, threads),
     )
     try:
         with _interrupts_held():
