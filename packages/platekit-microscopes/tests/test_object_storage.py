@@ -506,3 +506,67 @@ def test_a_screen_in_s3_converts_into_s3_with_storage_options(
     again = convert_screen(urls, out, storage_options=given)
     assert not again.failed and all(result.already_complete for result in again.converted)
     assert str(again.out) == out
+
+
+def no_credentials(tmp_path: Path) -> dict[str, str]:
+    """An environment in which botocore finds no credentials anywhere."""
+    return {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+#: Each failure at a URL: the command, which side is wrong, how, and what its one line says.
+URL_ERRORS = [
+    ("inspect", "plate", "no bucket", "does not exist"),
+    ("inspect", "plate", "no plate", "is not a plate platekit can read"),
+    ("inspect", "plate", "no credentials", "no credentials for 's3://"),
+    ("convert", "plate", "no bucket", "does not exist"),
+    ("convert", "plate", "no plate", "is not a plate platekit can read"),
+    ("convert", "plate", "no credentials", "no credentials for 's3://"),
+    ("convert", "output", "no bucket", "the bucket 'no-such-bucket-"),
+    ("convert", "output", "no credentials", "no credentials for 's3://"),
+    ("screen", "output", "no bucket", "the bucket 'no-such-bucket-"),
+    ("screen", "output", "no credentials", "no credentials for 's3://"),
+]
+
+
+@pytest.mark.parametrize(("command", "side", "wrong", "said"), URL_ERRORS)
+def test_each_error_at_a_url_is_one_line_and_writes_nothing(
+    command: str, side: str, wrong: str, said: str, tmp_path: Path, s3: dict[str, str]
+) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1")
+    other = write_plate("imagexpress", tmp_path / "Plate2")
+    nothing = tmp_path / "notaplate"
+    nothing.mkdir()
+    (nothing / "readme.txt").write_text("no plate here")
+    plate = (
+        {
+            "no bucket": f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/plate",
+            "no plate": upload(nothing, s3),
+            "no credentials": upload(folder, s3),
+        }[wrong]
+        if side == "plate"
+        else str(folder)
+    )
+    bucket = f"no-such-bucket-{uuid.uuid4().hex[:8]}" if wrong == "no bucket" else new_bucket(s3)
+    out = {
+        "inspect": [],
+        "convert": [f"s3://{bucket}/out.zarr" if side == "output" else str(tmp_path / "o.zarr")],
+        "screen": [str(other), f"s3://{bucket}/screen"],
+    }[command]
+    args = ["inspect" if command == "inspect" else "convert", plate, *out]
+    env = no_credentials(tmp_path) if wrong == "no credentials" else {}
+    done = run_cli(*args, "--storage-option", f"endpoint_url={s3['endpoint_url']}", env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("platekit: ") and said in done.stderr, done.stderr
+    # It names the value that is wrong, and nothing was written anywhere.
+    assert (plate if side == "plate" else f"s3://{bucket}/") in done.stderr, done.stderr
+    assert not (tmp_path / "o.zarr").exists()
+    fs = filesystem(s3)
+    fs.invalidate_cache()
+    assert not fs.exists(bucket) if wrong == "no bucket" else fs.find(bucket) == []

@@ -194,8 +194,10 @@ def convert_screen(
     Raises ``ValueError`` before anything is done when two plates would have
     the same output name (rename one plate folder, or convert it on its
     own), when ``out`` ends in ``.zarr`` or names a file, and for bad
-    options; ``KeyError``, ``ImportError`` and ``ConnectionError`` for the
-    executor as :func:`convert` does; :class:`ConversionCancelled` on a
+    options; ``FileNotFoundError`` when the bucket of an ``out`` URL does
+    not exist and ``PermissionError`` without credentials for it;
+    ``KeyError``, ``ImportError`` and ``ConnectionError`` for the executor
+    as :func:`convert` does; :class:`ConversionCancelled` on a
     cancel, leaving every output resumable.
     """
     from platekit.microscopes._run import run_jobs
@@ -218,6 +220,12 @@ def convert_screen(
             ".zarr): it receives one NAME.zarr per plate"
         )
     names = output_names(given)
+    if not isinstance(folder, Path):
+        from platekit.microscopes._object_output import check_bucket
+        from platekit.microscopes._well_writer import backend_for
+
+        # Every plate's output is in this bucket: a wrong one stops the run, not each plate.
+        check_bucket(backend_for(ngff, str(folder), storage_options), folder)
     runner = _executor(executor, workers, scheduler)
     failed: dict[str, str] = {}
     ready: list[tuple[str, _Job]] = []
@@ -365,6 +373,16 @@ def _executor(name: str, workers: int | None, scheduler: str | None) -> Executor
 
 
 def _not_writable(out: Path | StoreURL, exc: PermissionError) -> OutputNotWritableError:
+    from platekit.microscopes._object_output import is_url
+
+    if is_url(str(out)):
+        # Missing credentials already name the URL and what to do; a refusal does not.
+        if str(out) in str(exc):
+            return OutputNotWritableError(str(exc))
+        return OutputNotWritableError(
+            f"cannot write into the output {str(out)!r}: {exc.strerror or exc}; check that "
+            "the credentials may write into that bucket, or choose another output"
+        )
     where = f" ({exc.filename})" if exc.filename not in (None, str(out)) else ""
     return OutputNotWritableError(
         f"cannot write into the output {str(out)!r}: {exc.strerror or exc}{where}; "

@@ -176,6 +176,21 @@ def _gone(held: dict[str, Any]) -> bool:
     return False
 
 
+def check_bucket(backend: Any, out: StoreURL) -> None:
+    """``FileNotFoundError`` when the bucket of ``out`` does not exist, ``PermissionError``
+    without credentials: one sentence each, naming the URL and what to do. One request."""
+    bucket = str(out).partition("://")[2].split("/", 1)[0]
+    fs = backend.fs(str(out))
+    try:
+        with remote_errors(str(out).partition("://")[0], str(out)):
+            fs.info(bucket)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"the bucket {bucket!r} of the output {str(out)!r} does not exist; create it "
+            "first, or check the URL and the endpoint_url storage option"
+        ) from None
+
+
 def prepare_object_output(
     backend: Any, out: StoreURL, identity: dict[str, Any], overwrite: bool
 ) -> tuple[str, ObjectLock]:
@@ -187,17 +202,8 @@ def prepare_object_output(
     from platekit.microscopes import __version__
     from platekit.microscopes._output import differences
 
-    bucket = str(out).partition("://")[2].split("/", 1)[0]
+    check_bucket(backend, out)
     fs = backend.fs(str(out))
-    try:
-        # One request; it also says, before anything is written, whether credentials work.
-        with remote_errors(str(out).partition("://")[0], str(out)):
-            fs.info(bucket)
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"the bucket {bucket!r} of the output {str(out)!r} does not exist; create it "
-            "first, or check the URL and the endpoint_url storage option"
-        ) from None
     lock = ObjectLock(backend, out)
     lock.acquire()
     try:

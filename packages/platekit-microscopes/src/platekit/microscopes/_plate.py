@@ -110,11 +110,18 @@ def _detect(source: PlateSource) -> MicroscopeHandler:
         from platekit.microscopes._folder_hints import unknown_folder_hint
 
         folder = source.local
-        hint = (
-            unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
-            if folder is not None
-            else None
-        )
+        if folder is None:
+            # Not a local folder, so no hints from its neighbours: one line, what each sought.
+            sought = "; ".join(
+                line.strip().removesuffix("; none found").replace(": looked", " looked", 1)
+                for line in looked
+            )
+            raise UnknownPlateError(
+                f"{source.location!r} is not a plate platekit can read: no handler found its "
+                f"files ({sought}); check that the URL names a plate folder, or name its "
+                "format with --microscope"
+            )
+        hint = unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
         listing = "\n".join(looked)
         raise UnknownPlateError(
             hint
