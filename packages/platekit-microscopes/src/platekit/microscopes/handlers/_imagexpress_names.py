@@ -36,16 +36,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-#: A plane's file name, well, site, wave as the name spells them ("" where absent), and ""
-#: (the place of the thumbnail mark, which no plane has).
-Row = tuple[str, str, str, str, str]
+#: A plane's file name, well, site, wave as the name spells them ("" where absent), and two ""
+#: (the places of the thumbnail mark, which no plane has, and of a name that is no plane).
+Row = tuple[str, str, str, str, str, str]
 
 
 @functools.lru_cache(maxsize=32)
 def _listing_pattern(prefix: str | None) -> re.Pattern[str]:
-    """The names with plate prefix ``prefix`` (``None``: no prefix), one per line."""
+    """Each line: a plane name with plate prefix ``prefix`` (``None``: no prefix) in the first
+    groups, or else the whole line in the last."""
     lead = "" if prefix is None else re.escape(prefix) + "_"
-    return re.compile(rf"^({lead}{_BULK_TAIL})$", re.MULTILINE)
+    return re.compile(rf"^(?:({lead}{_BULK_TAIL})|(.*))$", re.MULTILINE)
 
 
 class Listed:
@@ -109,9 +110,9 @@ def plane_rows(names: list[str]) -> list[Row]:
     if joined.count("\n") == len(names) - 1:  # no name holds a line break
         found: list[Row] = _listing_pattern(first["prefix"]).findall(joined)
         # The rest must be no plane at all (the HTD, other files); else read name by name.
-        rest = set(names).difference(map(itemgetter(0), found))
-        if not any(map(NAME.fullmatch, rest)):
-            return [row for row in found if not row[4]] if "_thumb" in joined else found
+        if not any(map(NAME.fullmatch, filter(None, map(itemgetter(5), found)))):
+            rows = list(filter(itemgetter(0), found))
+            return [row for row in rows if not row[4]] if "_thumb" in joined else rows
     return _one_by_one(names)
 
 
@@ -120,5 +121,5 @@ def _one_by_one(names: list[str]) -> list[Row]:
     for name in names:
         match = NAME.fullmatch(name)
         if match is not None and not match["thumb"]:
-            rows.append((name, match["well"], match["site"] or "", match["wave"] or "", ""))
+            rows.append((name, match["well"], match["site"] or "", match["wave"] or "", "", ""))
     return rows
