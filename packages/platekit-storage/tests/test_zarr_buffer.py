@@ -109,3 +109,44 @@ def test_floats_keep_zarrs_own_test(
     assert len(array_equal_calls) == 2
     loaded = backend.load(store / "A" / "0")
     assert np.signbit(loaded[1]).all() and not np.signbit(loaded[0]).any()
+
+
+def test_a_plane_goes_to_zarr_as_its_chunk_not_copied_into_a_new_one(
+    backend: ZarrBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.storage._zarr_buffer import _quick_prototype
+
+    buffers = _quick_prototype().nd_buffer
+    created: list[Any] = []
+    create = buffers.create
+
+    def counting(**options: Any) -> Any:
+        created.append(options["shape"])
+        return create(**options)
+
+    monkeypatch.setattr(buffers, "create", counting)
+    store = tmp_path / "out.zarr"
+    with backend.array_writer(store / "A" / "0", shape=(2, 3, 16, 20), dtype="uint16") as out:
+        for index, plane in enumerate(PLANES):
+            out[1, index] = plane
+    assert created == []
+    loaded = backend.load(store / "A" / "0")
+    np.testing.assert_array_equal(loaded[1], np.stack(PLANES))
+    assert not loaded[0].any()
+
+
+def test_a_plane_handed_over_is_written_as_it_is_and_an_assigned_one_copied(
+    backend: ZarrBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.storage._zarr_writer import ArrayWriter
+
+    written: list[Any] = []
+    monkeypatch.setattr(ArrayWriter, "_write", lambda self, index, data: written.append(data))
+    plane = PLANES[1].copy()
+    with backend.array_writer(
+        tmp_path / "out.zarr" / "A", shape=(2, 16, 20), dtype="uint16"
+    ) as out:
+        out.write(0, plane, copy=False)
+        out[1] = plane
+    assert np.shares_memory(written[0], plane)
+    assert not np.shares_memory(written[1], plane)

@@ -101,12 +101,16 @@ class LevelWriters:
             raise
         return self
 
-    def write(self, index: tuple[int, ...], pixels: np.ndarray) -> None:
-        """Put ``pixels`` (a plane, or a block of planes) at ``index`` of every level."""
+    def write(self, index: tuple[int, ...], pixels: np.ndarray, *, copy: bool = True) -> None:
+        """Put ``pixels`` (a plane, or a block of planes) at ``index`` of every level.
+
+        With ``copy=False`` the caller hands ``pixels`` over: they are written
+        as they are, while the caller goes on, so it must never change them.
+        """
         for level, array in enumerate(self._arrays):
             if level:
                 pixels = self._downsample(pixels)
-            array[index] = pixels
+            array.write(index, pixels, copy=copy)
 
     def __exit__(self, *exc_info: Any) -> None:
         # Publish level 0 first; once one level fails, the rest are discarded, the first

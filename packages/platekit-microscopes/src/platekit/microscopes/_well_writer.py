@@ -123,7 +123,8 @@ def convert_well(
                     if missing is not None:
                         absent.append(missing)
                     if pixels is not None:
-                        writers.write(plan.index(key, channel_index), pixels)
+                        # Each plane is read afresh and never changed: handed over, not copied.
+                        writers.write(plan.index(key, channel_index), pixels, copy=False)
                         low, high = windows.get(key.channel, (float("inf"), float("-inf")))
                         windows[key.channel] = (min(low, low_high[0]), max(high, low_high[1]))
                         written += 1

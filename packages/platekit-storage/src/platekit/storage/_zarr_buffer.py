@@ -34,7 +34,36 @@ def write(array: zarr.Array[Any], index: Any, data: Any) -> None:
     if prototype is None or not basic or not isinstance(array, zarr.Array):
         array[index] = data
         return
+    selection, data = _as_chunks(array.shape, selection, data)
     array.set_basic_selection(selection, data, prototype=prototype)
+
+
+def _as_chunks(shape: tuple[int, ...], selection: tuple[Any, ...], data: Any) -> tuple[Any, Any]:
+    """A plane at integer indices as a block of size 1 on those axes, ``data`` given the same.
+
+    zarr-python writes a block that fills its chunk as it is, where it would
+    first copy a plane into a new chunk-shaped array; the bytes are the same.
+    """
+    import numpy as np
+
+    if len(selection) > len(shape) or any(part is Ellipsis for part in selection):
+        return selection, data
+    selection = selection + (slice(None),) * (len(shape) - len(selection))
+    whole = [
+        isinstance(part, (int, np.integer)) and 0 <= part < size
+        for part, size in zip(selection, shape, strict=True)
+    ]
+    if not any(whole):
+        return selection, data
+    data = np.asarray(data)
+    if data.ndim != len(shape) - sum(whole):
+        return selection, data  # a value broadcast over the selection
+    axes = tuple(axis for axis, flag in enumerate(whole) if flag)
+    blocks = tuple(
+        slice(int(part), int(part) + 1) if flag else part
+        for part, flag in zip(selection, whole, strict=True)
+    )
+    return blocks, np.expand_dims(data, axes)
 
 
 def _basic(part: object) -> bool:

@@ -209,6 +209,11 @@ class ArrayWriter:
         return tuple(self._array.chunks)
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        self.write(index, value)
+
+    def write(self, index: Any, value: Any, *, copy: bool = True) -> None:
+        """``writer[index] = value``; with ``copy=False`` the array ``value`` is written as it
+        is, not copied first: for a caller that hands it over and never changes it again."""
         if not self._open:
             raise ValueError(
                 f"the array writer for {self.path!r} is closed: its with block ended, so the "
@@ -217,7 +222,7 @@ class ArrayWriter:
         import numpy as np
 
         # A copy, so the caller may reuse its buffer while this one is written.
-        data = np.array(value)
+        data = np.array(value) if copy else np.asarray(value)
         while self._pending and (len(self._pending) >= PENDING_WRITES or self._pending[0].done()):
             self._settle(self._pending.popleft())
         self._raise_failure()
