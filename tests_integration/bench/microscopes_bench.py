@@ -26,6 +26,11 @@ read, each reduced to its maximum) against reading every plane with
 ``Plate.read`` in a loop, in the same run, taking turns; and the time to
 build the array of a 384-well plate, which reads no pixels.
 
+Conversion throughput (see ``_throughput_bench.py``; ``--throughput-only``
+runs just this): an LZW and an uncompressed plate converted with one worker
+on one core and two workers on two cores, and decoded alone, as input MB/s
+per core against 250.
+
 Writing plates (see ``_writer_bench.py``): ``PlateWriter`` against
 zarr-python writing the same arrays directly, taking turns.
 
@@ -50,6 +55,7 @@ from pathlib import Path
 from _executors import ExecutorsResult, bench_executors
 from _opening_bench import bench_opening
 from _rst import rst_section
+from _throughput_bench import bench_throughput
 from _turns import take_turns
 from _writer_bench import bench_writer
 
@@ -75,6 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--writer-only", action="store_true", help="run only PlateWriter against zarr-python"
+    )
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="run only the conversion's input MB/s per core (LZW and uncompressed plates)",
     )
     parser.add_argument(
         "--opening-only",
@@ -191,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
             executors = run_executors(args, Path(tmp))
         print("\n".join([*executors.lines, "", *executors.verdicts]))
         return 1 if args.fail_on_miss and executors.missed else 0
+    if args.throughput_only:
+        with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
+            throughput = bench_throughput(Path(tmp), args.quick, args.rounds)
+        print("\n".join([*throughput.lines, "", *throughput.verdicts]))
+        if args.rst is not None:
+            args.rst.write_text(throughput.rst().lstrip("\n"))
+        return 1 if args.fail_on_miss and throughput.missed else 0
     if args.writer_only:
         with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
             writer = bench_writer(Path(tmp), args.quick, max(args.rounds, 3))
@@ -229,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         megabytes = planes * args.size * args.size * 2 / 1e6
         seconds = time_conversions(plate, work, args.rounds)
         shutil.rmtree(plate)
+        throughput = bench_throughput(work, args.quick, args.rounds)
 
         opening = bench_opening(work, args.quick)
         arrays = bench_arrays(work, args.quick, max(args.rounds, 5))
@@ -257,18 +276,21 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join([*lines, "", *verdicts, "", *arrays.lines, "", arrays.verdict]))
     print("\n".join(["", *opening.lines, "", *opening.verdicts]))
+    print("\n".join(["", *throughput.lines, "", *throughput.verdicts]))
     print("\n".join(["", *writer.lines, "", writer.verdict]))
     if object_storage is not None:
         print("\n".join(["", *object_storage.lines]))
     if args.rst is not None:
         write_rst(args.rst, facts, rows, raw, verdicts)
         with args.rst.open("a", encoding="utf-8") as rst:
+            rst.write(throughput.rst())
             rst.write(opening.rst())
             rst.write(arrays.rst())
             rst.write(writer.rst())
             if object_storage is not None:
                 rst.write(object_storage.rst())
     missed = one_ratio < ONE_WORKER_TARGET or two_ratio < TWO_WORKER_TARGET or arrays.missed
+    missed = missed or throughput.missed
     missed = missed or writer.missed or opening.missed
     return 1 if args.fail_on_miss and missed else 0
 
