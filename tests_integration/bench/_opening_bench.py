@@ -15,7 +15,9 @@ trust that of a folder changed within 2 s of its listing. The first opening
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
 import shutil
 import statistics
 import time
@@ -196,6 +198,7 @@ def bench_opening(work: Path, quick: bool) -> OpeningResult:
         shutil.rmtree(plate)
     facts = (
         "384 wells x 4 sites x 2 channels, and x 26 sites x 5 channels, of 16x16 uint16 "
-        f"images; {os.cpu_count()} CPUs"
+        f"images; Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{datetime.date.today().isoformat()}"
     )
     return OpeningResult(facts, openings)
