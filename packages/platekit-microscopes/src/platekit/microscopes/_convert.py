@@ -122,17 +122,18 @@ def convert(
     started = time.perf_counter()
     _check_options(ngff, levels)
     runner = _executor(executor, workers, scheduler)
-    source = (
-        plate
-        if isinstance(plate, Plate)
-        else open_plate(plate, microscope, storage_options=storage_options)
-    )
-    out_path = check_out(out_location(out), source.path)
-    plan = make_plan(source, out_path, ngff, levels, skip_bad_planes)
-    plan.out_options = storage_options
-    job = _Job(source, plan, identity(source, plan))
-    stream = WellStream(stream_to) if stream_to else None
+    # Entered first: a cluster the executor starts comes up while the plate is opened and planned.
     with runner:
+        source = (
+            plate
+            if isinstance(plate, Plate)
+            else open_plate(plate, microscope, storage_options=storage_options)
+        )
+        out_path = check_out(out_location(out), source.path)
+        plan = make_plan(source, out_path, ngff, levels, skip_bad_planes)
+        plan.out_options = storage_options
+        job = _Job(source, plan, identity(source, plan))
+        stream = WellStream(stream_to) if stream_to else None
         try:
             job.prepare(overwrite)
             try:
@@ -229,19 +230,21 @@ def convert_screen(
     runner = _executor(executor, workers, scheduler)
     failed: dict[str, str] = {}
     ready: list[tuple[str, _Job]] = []
-    jobs = _plan_jobs(
-        given,
-        names,
-        folder,
-        microscope,
-        ngff,
-        levels,
-        skip_bad_planes,
-        projections,
-        storage_options,
-        failed,
-    )
+    # Entered first: a cluster the executor starts comes up while the plates are opened and
+    # planned.
     with runner:
+        jobs = _plan_jobs(
+            given,
+            names,
+            folder,
+            microscope,
+            ngff,
+            levels,
+            skip_bad_planes,
+            projections,
+            storage_options,
+            failed,
+        )
         try:
             if jobs and isinstance(folder, Path):
                 folder.mkdir(parents=True, exist_ok=True)
