@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(["", *opening.lines, "", *opening.verdicts]))
     print("\n".join(["", *throughput.lines, "", *throughput.verdicts]))
     print("\n".join(["", *writer.lines, "", writer.verdict]))
+    print("\n".join(["", *executors.lines, "", *executors.verdicts]))
     if object_storage is not None:
         print("\n".join(["", *object_storage.lines]))
     if args.rst is not None:
@@ -287,11 +288,12 @@ def main(argv: list[str] | None = None) -> int:
             rst.write(opening.rst())
             rst.write(arrays.rst())
             rst.write(writer.rst())
+            rst.write(executors.rst())
             if object_storage is not None:
                 rst.write(object_storage.rst())
     missed = one_ratio < ONE_WORKER_TARGET or two_ratio < TWO_WORKER_TARGET or arrays.missed
     missed = missed or throughput.missed
-    missed = missed or writer.missed or opening.missed
+    missed = missed or writer.missed or opening.missed or executors.missed
     return 1 if args.fail_on_miss and missed else 0
 
 
