@@ -570,3 +570,109 @@ def test_each_error_at_a_url_is_one_line_and_writes_nothing(
     fs = filesystem(s3)
     fs.invalidate_cache()
     assert not fs.exists(bucket) if wrong == "no bucket" else fs.find(bucket) == []
+
+
+def test_a_secret_given_as_a_storage_option_appears_in_no_output_error_or_log(
+    tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    secret = f"secret-{uuid.uuid4().hex}"
+    key = f"keyid-{uuid.uuid4().hex}"
+    # Only the options carry credentials: none in the environment or an AWS file.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    endpoint = f"endpoint_url={s3['endpoint_url']}"
+    given = ["--storage-option", endpoint, "--storage-option", f"key={key}"]
+    given += ["--storage-option", f"secret={secret}"]
+    options = {**s3, "key": key, "secret": secret}
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01", "B02"])
+    nothing = tmp_path / "notaplate"
+    nothing.mkdir()
+    (nothing / "readme.txt").write_text("no plate here")
+    url, no_plate = upload(folder, options), upload(nothing, options)
+    bucket = new_bucket(options)
+    out = f"s3://{bucket}/plate.zarr"
+    held = f"s3://{bucket}/held.zarr"
+    filesystem(options).pipe_file(
+        f"{held}/.platekit-lock",
+        json.dumps({"run": "r", "host": "elsewhere", "pid": 1, "started": "then"}).encode(),
+    )
+    missing = "s3://no-such-bucket-secretless"
+    runs = [
+        (["inspect", url, *given], 0),
+        (["inspect", f"{missing}/plate", *given], 1),
+        (["inspect", no_plate, *given], 1),
+        (["convert", url, out, *given], 0),
+        (["convert", url, out, *given], 0),  # complete already
+        (["convert", str(folder), out, *given], 1),  # another conversion is there
+        (["convert", url, f"{missing}/o.zarr", *given], 1),
+        (["convert", f"{missing}/plate", str(tmp_path / "o.zarr"), *given], 1),
+        (["convert", no_plate, str(tmp_path / "o.zarr"), *given], 1),
+        (["convert", url, f"{url}/inside.zarr", *given], 1),
+        (["convert", url, held, *given], 1),  # another run holds the lock
+        (["convert", url, no_plate, f"s3://{bucket}/screen", *given], 1),  # one plate fails
+        # A secret without its key id: no usable credentials.
+        (
+            [
+                "convert",
+                url,
+                out,
+                "--storage-option",
+                endpoint,
+                "--storage-option",
+                f"secret={secret}",
+            ],
+            1,
+        ),
+        # An endpoint that does not answer.
+        (
+            [
+                "inspect",
+                url,
+                "--storage-option",
+                "endpoint_url=http://127.0.0.1:1",
+                "--storage-option",
+                f"key={key}",
+                "--storage-option",
+                f"secret={secret}",
+            ],
+            1,
+        ),
+    ]
+    # Every logger of every library at DEBUG, to stderr, as a user chasing a problem would.
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+        "from platekit.registry._cli import main\n"
+        "sys.exit(main())\n"
+    )
+    said = []
+    for args, expected in runs:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == expected, (args, done.stderr[-2000:])
+        said.append(done.stdout + done.stderr)
+    assert any("is not a plate platekit can read" in text for text in said)
+    for text in said:
+        assert secret not in text
+        # The key id (not a secret) is only in botocore's own DEBUG log of each signed request.
+        shown = [line for line in text.splitlines() if key in line]
+        assert all(line.startswith("DEBUG:botocore.") for line in shown), shown[:3]
+    # Nor in anything written: every object in the bucket, every local file of the test.
+    fs = filesystem(options)
+    fs.invalidate_cache()
+    written = fs.find(bucket)
+    assert any(name.endswith("zarr.json") for name in written)
+    for name in written:
+        data = fs.cat_file(name)
+        assert secret.encode() not in data and key.encode() not in data, name
+    for file in (p for p in tmp_path.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        assert secret.encode() not in data and key.encode() not in data, file
