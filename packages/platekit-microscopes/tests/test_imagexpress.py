@@ -167,9 +167,31 @@ def test_a_listing_read_at_once_gives_what_reading_name_by_name_gives(names: lis
     for name in names:
         parsed = _imagexpress_names.NAME.fullmatch(name)
         if parsed is not None and not parsed["thumb"]:
-            by_name.append((name, parsed["well"], parsed["site"] or "", parsed["wave"] or ""))
-    at_once = [row[:4] for row in _imagexpress_names.plane_rows(names)]
+            end = max(parsed.end("well"), parsed.end("site"), parsed.end("wave"))
+            stem = name[parsed.start("well") : end]
+            well, site, wave = parsed["well"], parsed["site"] or "", parsed["wave"] or ""
+            by_name.append((name, stem, well, site, wave))
+    at_once = [row[:5] for row in _imagexpress_names.plane_rows(names)]
     assert at_once == by_name
+
+
+@pytest.mark.parametrize(
+    ("names", "count"),
+    [
+        (["P_A01_s1_w1.tif", "P_A01_s2_w1.tif", f"P_A01_s1_w1{GUID}.tif", "P_A01_s1_w1.TIF"], 2),
+        (["P_A01_s1_w1.tif", "P_A01_s01_w1.tif", "P_A01_w1.tif", "P_A01_s2_w1.tif"], 2),
+        (["P_A01.tif", "P_A01_s1_w1.tif", "P_B02.tif"], 2),
+    ],
+)
+def test_a_listing_counts_each_plane_once_however_its_names_spell_it(
+    names: list[str], count: int
+) -> None:
+    listed = _imagexpress_names.Listed(_imagexpress_names.plane_rows(names))
+    assert listed.count == count
+    assert listed.has("A01", 1, 1)
+    assert not listed.has("A01", 3, 1)
+    assert not listed.has("C03", 1, 1)
+    assert listed.has("B02", 1, 1) == any(name.startswith("P_B02") for name in names)
 
 
 def test_a_name_without_a_prefix_keeps_its_zero_padded_site() -> None:

@@ -29,16 +29,18 @@ _TAIL = (
 #: One file name, prefix included. No tail holds another tail after one of its
 #: underscores, so a tail that fits after a known prefix is the one this finds.
 NAME = re.compile(r"(?:(?P<prefix>.+)_)?" + _TAIL)
-# The same tail for a whole listing: only the name, well, site, wave and thumbnail mark.
-_BULK_TAIL = rf"({_WELL})(?:_s(\d+))?(?:_w(\d+))?(_thumb)?(?:{_GUIDS})?\.(?i:tiff?)"
+# The same tail for a whole listing: the stem (well, site and wave as spelled), well, site,
+# wave and thumbnail mark.
+_BULK_TAIL = rf"(({_WELL})(?:_s(\d+))?(?:_w(\d+))?)(_thumb)?(?:{_GUIDS})?\.(?i:tiff?)"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-#: A plane's file name, well, site, wave as the name spells them ("" where absent), and two ""
-#: (the places of the thumbnail mark, which no plane has, and of a name that is no plane).
-Row = tuple[str, str, str, str, str, str]
+#: A plane's file name; its stem (``A01_s1_w1``), well, site and wave as the name spells them
+#: ("" where absent); and two "" (the places of the thumbnail mark, which no plane has, and of
+#: a name that is no plane).
+Row = tuple[str, str, str, str, str, str, str]
 
 
 @functools.lru_cache(maxsize=32)
@@ -51,22 +53,49 @@ def _listing_pattern(prefix: str | None) -> re.Pattern[str]:
 
 class Listed:
     """A folder listing's plane names read once: the rows, the number each spelling of a site
-    or wave stands for ("" is 1, "001" is 1), and each row's (well, site, wave)."""
+    or wave stands for ("" is 1, "001" is 1), and which (well, site, wave) are there.
+
+    Where each number is spelled one way, a plane is known by its name's stem
+    and no tuple is made per row; else by its (well, site, wave).
+    """
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
-        columns = list(zip(*rows, strict=True)) or [(), (), (), ()]
-        self.site_of = {site: int(site) if site else 1 for site in set(columns[2])}
-        self.wave_of = {wave: int(wave) if wave else 1 for wave in set(columns[3])}
-        #: The distinct (well, site, wave) of the rows, and their wells.
-        self.keys = set(self.row_keys(rows))
-        self.wells = set(map(itemgetter(0), self.keys))
+        columns = list(zip(*rows, strict=True)) or [()] * 7
+        self.site_of = {site: int(site) if site else 1 for site in set(columns[3])}
+        self.wave_of = {wave: int(wave) if wave else 1 for wave in set(columns[4])}
+        self.wells = set(columns[2])
+        sites = {number: site for site, number in self.site_of.items()}
+        waves = {number: wave for wave, number in self.wave_of.items()}
+        self._spelled: tuple[dict[int, str], dict[int, str]] | None = None
+        if len(sites) == len(self.site_of) and len(waves) == len(self.wave_of):
+            self._spelled = sites, waves
+            self._stems = set(columns[1])
+            #: How many distinct planes the rows are.
+            self.count = len(self._stems)
+        else:
+            self._keys = self.key_set()
+            self.count = len(self._keys)
+
+    def has(self, well: str, site: int, wave: int) -> bool:
+        """Whether a row is the plane (well, site, wave)."""
+        if self._spelled is None:
+            return (well, site, wave) in self._keys
+        site_spelled, wave_spelled = self._spelled[0].get(site), self._spelled[1].get(wave)
+        if site_spelled is None or wave_spelled is None:
+            return False
+        stem = well + (f"_s{site_spelled}" if site_spelled else "")
+        return stem + (f"_w{wave_spelled}" if wave_spelled else "") in self._stems
+
+    def key_set(self) -> set[tuple[str, int, int]]:
+        """The (well, site, wave) of the rows."""
+        return set(self.row_keys(self.rows))
 
     def row_keys(self, rows: list[Row]) -> Iterator[tuple[str, int, int]]:
         """(well, site, wave) of each of ``rows``, in order."""
-        wells = map(itemgetter(1), rows)
-        sites = map(self.site_of.__getitem__, map(itemgetter(2), rows))
-        waves = map(self.wave_of.__getitem__, map(itemgetter(3), rows))
+        wells = map(itemgetter(2), rows)
+        sites = map(self.site_of.__getitem__, map(itemgetter(3), rows))
+        waves = map(self.wave_of.__getitem__, map(itemgetter(4), rows))
         return zip(wells, sites, waves, strict=True)
 
 
@@ -110,9 +139,9 @@ def plane_rows(names: list[str]) -> list[Row]:
     if joined.count("\n") == len(names) - 1:  # no name holds a line break
         found: list[Row] = _listing_pattern(first["prefix"]).findall(joined)
         # The rest must be no plane at all (the HTD, other files); else read name by name.
-        if not any(map(NAME.fullmatch, filter(None, map(itemgetter(5), found)))):
+        if not any(map(NAME.fullmatch, filter(None, map(itemgetter(6), found)))):
             rows = list(filter(itemgetter(0), found))
-            return [row for row in rows if not row[4]] if "_thumb" in joined else rows
+            return [row for row in rows if not row[5]] if "_thumb" in joined else rows
     return _one_by_one(names)
 
 
@@ -121,5 +150,7 @@ def _one_by_one(names: list[str]) -> list[Row]:
     for name in names:
         match = NAME.fullmatch(name)
         if match is not None and not match["thumb"]:
-            rows.append((name, match["well"], match["site"] or "", match["wave"] or "", "", ""))
+            well, site, wave = match["well"], match["site"] or "", match["wave"] or ""
+            stem = well + (f"_s{site}" if site else "") + (f"_w{wave}" if wave else "")
+            rows.append((name, stem, well, site, wave, "", ""))
     return rows

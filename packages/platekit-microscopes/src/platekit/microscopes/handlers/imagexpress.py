@@ -35,7 +35,7 @@ from platekit.microscopes._handler import (
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
 from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes.handlers._htd import HtdLayout, read_htd
-from platekit.microscopes.handlers._imagexpress_names import NAME, Listed, read_listing
+from platekit.microscopes.handlers._imagexpress_names import NAME, Listed, Row, read_listing
 from platekit.microscopes.handlers._lazy_dict import LazyDict
 from platekit.microscopes.handlers._metaseries import (
     StagePositions,
@@ -338,29 +338,29 @@ class _Folder:
 
     def __init__(self, folder: str, listed: Listed, z: int, t: int) -> None:
         self.folder, self.listed, self.z, self.t = folder, listed, z, t
-        self.rows = listed.rows
-        self.keys = listed.keys
 
     def keep_only(self, wells: set[str], sites: range, channels: dict[int, str]) -> int:
         """Leave out the planes of wells, sites or waves the HTD does not list; how many."""
-        rows, site_of, wave_of = self.rows, self.listed.site_of, self.listed.wave_of
+        listed = self.listed
+        site_of, wave_of = listed.site_of, listed.wave_of
         if (
-            self.listed.wells <= wells
+            listed.wells <= wells
             and all(site in sites for site in site_of.values())
             and all(wave in channels for wave in wave_of.values())
         ):
             return 0
-        self.rows = [
+        kept = [
             row
-            for row in rows
-            if row[1] in wells and site_of[row[2]] in sites and wave_of[row[3]] in channels
+            for row in listed.rows
+            if row[2] in wells and site_of[row[3]] in sites and wave_of[row[4]] in channels
         ]
-        self.keys = set(self.listed.row_keys(self.rows))
-        return len(rows) - len(self.rows)
+        self.listed = Listed(kept)
+        return len(listed.rows) - len(kept)
 
-    def row_keys(self) -> Iterator[tuple[str, int, int]]:
-        """(well, site, wave) of each row, in order."""
-        return self.listed.row_keys(self.rows)
+    def named(self) -> Iterator[tuple[Row, tuple[str, int, int]]]:
+        """Each row and its (well, site, wave), in order."""
+        rows = self.listed.rows
+        return zip(rows, self.listed.row_keys(rows), strict=True)
 
 
 class _Planes:
@@ -372,28 +372,27 @@ class _Planes:
 
     def __init__(self) -> None:
         self.parts: list[_Folder] = []
-        self.present: dict[tuple[int, int], set[tuple[str, int, int]]] = {}
+        self.places: dict[tuple[int, int], list[Listed]] = {}
 
     def add(self, part: _Folder) -> None:
         self.parts.append(part)
-        place = (part.z, part.t)
-        if place in self.present:
-            self.present[place] = self.present[place] | part.keys
-        else:
-            self.present[place] = part.keys  # shared, never changed in place
+        self.places.setdefault((part.z, part.t), []).append(part.listed)
 
     def __len__(self) -> int:
-        return sum(map(len, self.present.values()))
+        return sum(
+            found[0].count if len(found) == 1 else len(set().union(*(f.key_set() for f in found)))
+            for found in self.places.values()
+        )
 
     def has(self, key: PlaneKey) -> bool:
-        found = self.present.get((key.z_index, key.timepoint))
-        return found is not None and (key.well, key.site, key.channel) in found
+        found = self.places.get((key.z_index, key.timepoint), ())
+        return any(listed.has(key.well, key.site, key.channel) for listed in found)
 
     def address(self, key: PlaneKey) -> str:
         wanted = (key.well, key.site, key.channel)
         for part in self.parts:
             if (part.z, part.t) == (key.z_index, key.timepoint):
-                for row, found in zip(part.rows, part.row_keys(), strict=True):
+                for row, found in part.named():
                     if found == wanted:
                         return part.folder + row[0]
         raise KeyError(key)
@@ -402,7 +401,7 @@ class _Planes:
         """Each plane and its address, in the order found."""
         for part in self.parts:
             z, t, folder = part.z, part.t, part.folder
-            for row, (well, site, wave) in zip(part.rows, part.row_keys(), strict=True):
+            for row, (well, site, wave) in part.named():
                 yield PlaneKey(well, site, wave, z, t), folder + row[0]
 
 
