@@ -90,7 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--opening-only",
         action="store_true",
-        help="run only detect_microscope + open_plate against os.scandir, per format",
+        help="run only detect_microscope + open_plate against os.scandir, per format (--rst "
+        "then writes this section alone)",
     )
     parser.add_argument(
         "--object-storage-only",
