@@ -16,7 +16,7 @@ import pytest
 
 from platekit.microscopes import PlaneKey, detect_microscope, open_plate
 from platekit.microscopes import _settled_listings as settled_listings
-from platekit.microscopes.handlers import imagexpress
+from platekit.microscopes.handlers import _imagexpress_planes, imagexpress
 from platekit.microscopes.testing import write_plate
 
 # Format -> writer options: a plate with more than one folder level where the format has them.
@@ -125,6 +125,7 @@ def test_an_imagexpress_scan_makes_no_plane_key_per_file(
         return made[-1]
 
     monkeypatch.setattr(imagexpress, "PlaneKey", counting)
+    monkeypatch.setattr(_imagexpress_planes, "PlaneKey", counting)
     opened = open_plate(plate)
     assert opened.metadata.site_count == 4
     assert len(made) <= 2  # the first plane and the one a Z step above it

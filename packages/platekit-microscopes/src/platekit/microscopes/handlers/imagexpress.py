@@ -14,8 +14,9 @@ They are not planes of the Z stack: the scan counts them and says so in a
 notice, and :meth:`ImageXpressHandler.scan_projections` reads them as the
 plate instead, one plane per site and wave at z 1.
 
-Scanning lists each folder once and opens only the first plane (and, for a
-Z series, the same plane at the next Z for the step). Stage positions sit
+Scanning lists each folder once, reads its names in one pass and opens only
+the first plane (and, for a Z series, the same plane at the next Z for the
+step); the plane map is made the first time it is used. Stage positions sit
 in every plane's TIFF, so reading them costs one file open per plane: they
 are read the first time ``PlateMetadata.positions`` is used, not by
 :meth:`ImageXpressHandler.scan`.
@@ -35,7 +36,8 @@ from platekit.microscopes._handler import (
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
 from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes.handlers._htd import HtdLayout, read_htd
-from platekit.microscopes.handlers._imagexpress_names import NAME, Listed, Row, read_listing
+from platekit.microscopes.handlers._imagexpress_names import NAME, read_listing
+from platekit.microscopes.handlers._imagexpress_planes import FolderPlanes, Planes
 from platekit.microscopes.handlers._lazy_dict import LazyDict
 from platekit.microscopes.handlers._metaseries import (
     StagePositions,
@@ -182,8 +184,8 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     htd_path = _find_htd(plate, files, folders, listings)
     layout = read_htd(htd_path)
 
-    stack = _Planes()
-    projected = _Planes()
+    stack = Planes()
+    projected = Planes()
     unlisted = {False: 0, True: 0}
     sites = range(1, len(layout.site_cells) + 1)
     for folder, names, t, z in _plane_folders(plate, files, folders, listings, layout.z_count):
@@ -195,7 +197,7 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
             unlisted[is_projection] += len(listed.rows)
             continue
         # A plane the HTD does not list (another well, a wave not collected) is left out.
-        part = _Folder(folder, listed, z, t)
+        part = FolderPlanes(folder, listed, z, t)
         unlisted[is_projection] += part.keep_only(set(layout.wells), sites, layout.channels)
         (projected if is_projection else stack).add(part)
 
@@ -267,7 +269,7 @@ def _plane_folders(
         yield from walk(f"{name}/", listing[0], listing[1], int(match.group(1)))
 
 
-def _missing(metadata: PlateMetadata, found: _Planes) -> list[PlaneKey]:
+def _missing(metadata: PlateMetadata, found: Planes) -> list[PlaneKey]:
     return [key for key in metadata.expected_planes() if not found.has(key)]
 
 
@@ -275,7 +277,7 @@ def _metadata(
     plate: PlateSource,
     htd_path: PlateSource,
     layout: HtdLayout,
-    found: _Planes,
+    found: Planes,
     planes: dict[PlaneKey, str],
     z_count: int,
 ) -> PlateMetadata:
@@ -319,7 +321,7 @@ def _metadata(
 
 
 def _z_step(
-    plate: PlateSource, found: _Planes, first: PlaneKey, props: dict[str, str]
+    plate: PlateSource, found: Planes, first: PlaneKey, props: dict[str, str]
 ) -> float | None:
     """The distance between the first plane and the same plane one Z further, in µm."""
     above = PlaneKey(first.well, first.site, first.channel, first.z_index + 1, first.timepoint)
@@ -331,78 +333,6 @@ def _z_step(
     if there is None or there[2] is None:
         return None
     return abs(there[2] - here[2])
-
-
-class _Folder:
-    """One folder's planes as their names spell them: no PlaneKey is made until one is asked for."""
-
-    def __init__(self, folder: str, listed: Listed, z: int, t: int) -> None:
-        self.folder, self.listed, self.z, self.t = folder, listed, z, t
-
-    def keep_only(self, wells: set[str], sites: range, channels: dict[int, str]) -> int:
-        """Leave out the planes of wells, sites or waves the HTD does not list; how many."""
-        listed = self.listed
-        site_of, wave_of = listed.site_of, listed.wave_of
-        if (
-            listed.wells <= wells
-            and all(site in sites for site in site_of.values())
-            and all(wave in channels for wave in wave_of.values())
-        ):
-            return 0
-        kept = [
-            row
-            for row in listed.rows
-            if row[2] in wells and site_of[row[3]] in sites and wave_of[row[4]] in channels
-        ]
-        self.listed = Listed(kept)
-        return len(listed.rows) - len(kept)
-
-    def named(self) -> Iterator[tuple[Row, tuple[str, int, int]]]:
-        """Each row and its (well, site, wave), in order."""
-        rows = self.listed.rows
-        return zip(rows, self.listed.row_keys(rows), strict=True)
-
-
-class _Planes:
-    """The planes of a scan's folders: counted and looked up without a record per plane.
-
-    A plane found twice (two spellings, or the plate folder and TimePoint_1
-    at the same t and z) is the first found.
-    """
-
-    def __init__(self) -> None:
-        self.parts: list[_Folder] = []
-        self.places: dict[tuple[int, int], list[Listed]] = {}
-
-    def add(self, part: _Folder) -> None:
-        self.parts.append(part)
-        self.places.setdefault((part.z, part.t), []).append(part.listed)
-
-    def __len__(self) -> int:
-        return sum(
-            found[0].count if len(found) == 1 else len(set().union(*(f.key_set() for f in found)))
-            for found in self.places.values()
-        )
-
-    def has(self, key: PlaneKey) -> bool:
-        found = self.places.get((key.z_index, key.timepoint), ())
-        return any(listed.has(key.well, key.site, key.channel) for listed in found)
-
-    def address(self, key: PlaneKey) -> str:
-        wanted = (key.well, key.site, key.channel)
-        for part in self.parts:
-            if (part.z, part.t) == (key.z_index, key.timepoint):
-                for row, found in part.named():
-                    if found == wanted:
-                        return part.folder + row[0]
-        raise KeyError(key)
-
-    def items(self) -> Iterator[tuple[PlaneKey, str]]:
-        """Each plane and its address, in the order found."""
-        for part in self.parts:
-            z, t, folder = part.z, part.t, part.folder
-            for row, (well, site, wave) in part.named():
-                yield PlaneKey(well, site, wave, z, t), folder + row[0]
 
 
 class ImageXpressHandler(MicroscopeHandler):
