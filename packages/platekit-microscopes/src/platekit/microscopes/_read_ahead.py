@@ -13,7 +13,7 @@ from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable
     from concurrent.futures import Future
     from typing import TypeVar
 
@@ -45,7 +45,7 @@ def available_cores() -> int:
 
 def read_ahead(
     items: Iterable[Item], read: Callable[[Item], Result], threads: int, ahead: int
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """``read(item)`` for each item, in order, run on ``threads`` threads up to ``ahead`` early.
 
     A read's exception is raised when its turn comes. Memory holds at most

@@ -77,7 +77,7 @@ def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
         raise BadPlaneError(
             path, f"holds an image of shape {array.shape}, not one 2-D plane; {_SKIP_HINT}"
         )
-    return array  # type: ignore[no-any-return]
+    return array
 
 
 def _libtiff_plane(file: IO[bytes], page: Any) -> np.ndarray | None:
@@ -108,7 +108,7 @@ def _libtiff_plane(file: IO[bytes], page: Any) -> np.ndarray | None:
         return None
     if array.shape != page.shape or array.dtype != page.dtype:
         return None
-    return array  # type: ignore[no-any-return]
+    return array
 
 
 def tiff_description(path: Path | PlateSource) -> str | None:
