@@ -161,7 +161,7 @@ def bench_throughput(work: Path, quick: bool, rounds: int) -> ThroughputResult:
     """Convert an LZW and an uncompressed plate on 1 and 2 cores; decode each alone."""
     from platekit.microscopes.testing import write_plate
 
-    wells, sites, channels, size = (8, 2, 2, 512) if quick else (48, 2, 3, 1024)
+    wells, sites, channels, size = (8, 2, 2, 512) if quick else (96, 2, 3, 1024)
     names = [f"{'ABCDEFGH'[i // 12]}{i % 12 + 1:02d}" for i in range(wells)]
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     planes = wells * sites * channels
@@ -170,7 +170,7 @@ def bench_throughput(work: Path, quick: bool, rounds: int) -> ThroughputResult:
         facts=(
             f"{wells} wells x {sites} sites x {channels} channels of {size}x{size} uint16 "
             f"({planes} planes, {megabytes:.0f} MB of pixels), median of {rounds} rounds; "
-            f"{len(cpus)} CPUs"
+            f"{len(cpus)} CPUs, load average {_load()} as the runs began"
         ),
         megabytes=megabytes,
         file_megabytes={},
@@ -218,6 +218,11 @@ def bench_throughput(work: Path, quick: bool, rounds: int) -> ThroughputResult:
         ]
         shutil.rmtree(plate)
     return result
+
+
+def _load() -> str:
+    """The one-minute load average: other work on the cores slows the runs given them."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
 
 
 def _in_child(plate: Path, out: Path, workers: int, cpus: list[int]) -> dict[str, float]:
