@@ -112,9 +112,10 @@ class ExecutorsResult:
 
     @property
     def lines(self) -> list[str]:
-        rows = [f"{name:<24} {s:>8.2f} s" for name, s in self.one_plate.items()]
-        rows += [f"4 plates, {name:<14} {s:>8.2f} s" for name, s in self.four_plates.items()]
-        rows += [f"start+stop, {name:<12} {s:>8.2f} s" for name, s in self.starts.items()]
+        named = [*self.one_plate.items()]
+        named += [(f"4 plates, {name}", s) for name, s in self.four_plates.items()]
+        named += [(f"start and stop alone, {name}", s) for name, s in self.starts.items()]
+        rows = [f"{name:<44} {s:>8.2f} s" for name, s in named]
         return [
             self.facts,
             *rows,
