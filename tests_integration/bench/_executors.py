@@ -4,7 +4,8 @@ Four measurements, each run in turns within one process and compared as
 medians: a plate converted by the ``processes`` executor with 2 workers and
 by the ``dask`` executor on a LocalCluster of 2 worker processes (the whole
 call, cluster start and stop included); 4 plates converted in one run on a
-LocalCluster of 1 and of 2 workers; each executor started, given one task
+LocalCluster of 1 and of 2 workers, and by the ``processes`` executor with
+1 and 2 for comparison; each executor started, given one task
 that does nothing per worker and stopped, which is its fixed cost in the
 runs above; and the scheduler's cost per task, from many tasks that do
 nothing run on a LocalCluster of 2 workers that is already up. Every run is
@@ -44,7 +45,7 @@ class ExecutorsResult:
     facts: str
     #: Median seconds of each run of the comparison on one plate.
     one_plate: dict[str, float]
-    #: Median seconds of 4 plates on 1 and on 2 Dask workers.
+    #: Median seconds of 4 plates on 1 and on 2 Dask workers, and on 1 and 2 processes.
     four_plates: dict[str, float]
     #: Median seconds of each executor entered, given one no-op task per worker, and left.
     starts: dict[str, float]
@@ -60,6 +61,11 @@ class ExecutorsResult:
     @property
     def scaling(self) -> float:
         return self.four_plates["dask, 1 worker"] / self.four_plates["dask, 2 workers"]
+
+    @property
+    def processes_scaling(self) -> float:
+        """2 processes against one on the same plates: what the machine gives a second worker."""
+        return self.four_plates["processes, 1 worker"] / self.four_plates["processes, 2 workers"]
 
     @property
     def dask_allowance(self) -> float:
@@ -107,7 +113,8 @@ class ExecutorsResult:
             f"With 2 workers halving the 4 plates' work exactly, the starts alone (1 worker "
             f"{self.starts['dask, 1 worker']:.2f} s, 2 workers "
             f"{self.starts['dask, 2 workers']:.2f} s) cap the figure at "
-            f"{self.scaling_ceiling:.2f}x.",
+            f"{self.scaling_ceiling:.2f}x. The processes executor's 2 workers against its one "
+            f"on the same plates, in the same turns: {self.processes_scaling:.2f}x.",
         ]
 
     @property
@@ -141,7 +148,8 @@ class ExecutorsResult:
             "One plate converted by the ``processes`` executor with 2 workers and by the "
             "``dask`` executor on a LocalCluster of 2 worker processes of one thread each, the "
             "whole call timed (the cluster's start and stop included); then 4 plates converted "
-            "in one run on a LocalCluster of 1 and of 2 workers; then each executor alone, "
+            "in one run on a LocalCluster of 1 and of 2 workers, and by 1 and 2 processes for "
+            "comparison; then each executor alone, "
             "started, given one task that does nothing per worker and stopped. The runs take "
             "turns, in one process; the table gives the medians.",
             "",
@@ -194,11 +202,11 @@ def bench_executors(
 
         return run
 
-    def screen(workers: int) -> Callable[[], None]:
+    def screen(executor: str, workers: int) -> Callable[[], None]:
         def run() -> None:
             out = work / "screen"
             shutil.rmtree(out, ignore_errors=True)
-            convert_screen(plates, out, executor="dask", workers=workers)
+            convert_screen(plates, out, executor=executor, workers=workers)
 
         return run
 
@@ -212,7 +220,16 @@ def bench_executors(
     one_plate = take_turns(
         {"processes, 2 workers": one("processes"), "dask, 2 workers": one("dask")}, rounds
     )
-    four = take_turns({"dask, 1 worker": screen(1), "dask, 2 workers": screen(2)}, rounds)
+    four = take_turns(
+        {
+            "dask, 1 worker": screen("dask", 1),
+            "dask, 2 workers": screen("dask", 2),
+            # What the machine gives a second worker, whatever the executor.
+            "processes, 1 worker": screen("processes", 1),
+            "processes, 2 workers": screen("processes", 2),
+        },
+        rounds,
+    )
     shutil.rmtree(work / "one.zarr", ignore_errors=True)
     shutil.rmtree(work / "screen", ignore_errors=True)
     starts = take_turns(
