@@ -297,6 +297,25 @@ def test_a_local_cluster_starts_as_the_executor_is_entered_before_any_task() -> 
     assert len(outcomes) == 1
 
 
+def test_a_local_cluster_that_does_not_start_is_one_sentence_before_any_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from platekit.microscopes.executors.dask import DaskExecutor
+
+    def no_ports(**options: object) -> None:
+        raise OSError("no free port on 127.0.0.1")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_ports)
+    outcomes: list[object] = []
+    with DaskExecutor(workers=2) as executor, pytest.raises(ConnectionError) as raised:
+        executor.run([_setup_probe()], lambda *outcome: outcomes.append(outcome), print, None)
+    assert str(raised.value) == (
+        "could not start a Dask LocalCluster of 2 workers on this machine (no free port on "
+        "127.0.0.1); run the same command again, or give the scheduler of a running cluster"
+    )
+    assert outcomes == []
+
+
 def test_a_worker_of_an_existing_cluster_sizes_zarrs_threads_to_its_own(cluster: Cluster) -> None:
     from platekit.microscopes.executors.dask import DaskExecutor
 
