@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -225,7 +226,7 @@ def test_a_local_cluster_is_started_for_the_run_and_stopped_after_it(tmp_path: P
     assert workers() == []
 
 
-def _setup_probe() -> object:
+def _setup_probe() -> Any:
     """A task reporting how the process that runs it is set up: zarr's threads, malloc, profiler."""
 
     # Made here, so Dask sends the class itself: a worker need not import this module.
