@@ -5,18 +5,24 @@ medians: a plate converted by the ``processes`` executor with 2 workers and
 by the ``dask`` executor on a LocalCluster of 2 worker processes (the whole
 call, cluster start and stop included); 4 plates converted in one run on a
 LocalCluster of 1 and of 2 workers, and by the ``processes`` executor with
-1 and 2 for comparison; each executor started, given one task
+1 and 2 for comparison, each run in a child process pinned to as many cores
+as it has workers (a worker reads ahead on threads, so one worker alone
+would take every core); each executor started, given one task
 that does nothing per worker and stopped, which is its fixed cost in the
 runs above; and the scheduler's cost per task, from many tasks that do
-nothing run on a LocalCluster of 2 workers that is already up. Every run is
-in this process, which has imported Dask distributed already; what that
+nothing run on a LocalCluster of 2 workers that is already up. Every run but
+the pinned ones is in this process, which has imported Dask distributed
+already (the pinned ones import it before their clock starts); what that
 import costs a fresh process (a ``platekit convert`` on the command line)
 is measured apart.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +66,18 @@ class ExecutorsResult:
 
     @property
     def scaling(self) -> float:
-        return self.four_plates["dask, 1 worker"] / self.four_plates["dask, 2 workers"]
+        return (
+            self.four_plates["dask, 1 worker, 1 core"]
+            / self.four_plates["dask, 2 workers, 2 cores"]
+        )
 
     @property
     def processes_scaling(self) -> float:
         """2 processes against one on the same plates: what the machine gives a second worker."""
-        return self.four_plates["processes, 1 worker"] / self.four_plates["processes, 2 workers"]
+        return (
+            self.four_plates["processes, 1 worker, 1 core"]
+            / self.four_plates["processes, 2 workers, 2 cores"]
+        )
 
     @property
     def dask_allowance(self) -> float:
@@ -82,7 +94,7 @@ class ExecutorsResult:
     @property
     def scaling_ceiling(self) -> float:
         """The 4-plate figure if 2 workers halved the work exactly: the starts alone bound it."""
-        one = self.four_plates["dask, 1 worker"]
+        one = self.four_plates["dask, 1 worker, 1 core"]
         work = one - self.starts["dask, 1 worker"]
         return one / (self.starts["dask, 2 workers"] + work / 2)
 
@@ -97,7 +109,7 @@ class ExecutorsResult:
             f"workers at least {DASK_TARGET}x the processes executor with 2: "
             f"{self.dask_ratio:.2f}x",
             f"{'PASS' if self.scaling >= SCALING_TARGET else 'FAIL'}  2 Dask workers at least "
-            f"{SCALING_TARGET}x one on 4 plates: {self.scaling:.2f}x",
+            f"{SCALING_TARGET}x one on 4 plates, each worker a core: {self.scaling:.2f}x",
         ]
 
     @property
@@ -149,7 +161,8 @@ class ExecutorsResult:
             "``dask`` executor on a LocalCluster of 2 worker processes of one thread each, the "
             "whole call timed (the cluster's start and stop included); then 4 plates converted "
             "in one run on a LocalCluster of 1 and of 2 workers, and by 1 and 2 processes for "
-            "comparison; then each executor alone, "
+            "comparison, each in a process pinned to one core per worker (a worker reads ahead "
+            "on threads, so one worker alone would take every core); then each executor alone, "
             "started, given one task that does nothing per worker and stopped. The runs take "
             "turns, in one process; the table gives the medians.",
             "",
@@ -190,7 +203,7 @@ def bench_executors(
     plates: list[Path], work: Path, rounds: int, tasks: int, facts: str
 ) -> ExecutorsResult:
     """Time the executors on ``plates`` (the first alone, then all) and ``tasks`` no-op tasks."""
-    from platekit.microscopes import convert, convert_screen
+    from platekit.microscopes import convert
     from platekit.microscopes._executor import executor_for
     from platekit.microscopes.executors.dask import DaskExecutor
 
@@ -202,11 +215,13 @@ def bench_executors(
 
         return run
 
-    def screen(executor: str, workers: int) -> Callable[[], None]:
-        def run() -> None:
+    def screen(executor: str, workers: int) -> Callable[[], float]:
+        # A worker keeps as many cores busy as it may (it reads ahead on threads), so
+        # each run gets as many cores as it has workers: a child process pinned to them.
+        def run() -> float:
             out = work / "screen"
             shutil.rmtree(out, ignore_errors=True)
-            convert_screen(plates, out, executor=executor, workers=workers)
+            return screen_in_child(plates, out, executor, workers)
 
         return run
 
@@ -222,11 +237,11 @@ def bench_executors(
     )
     four = take_turns(
         {
-            "dask, 1 worker": screen("dask", 1),
-            "dask, 2 workers": screen("dask", 2),
+            "dask, 1 worker, 1 core": screen("dask", 1),
+            "dask, 2 workers, 2 cores": screen("dask", 2),
             # What the machine gives a second worker, whatever the executor.
-            "processes, 1 worker": screen("processes", 1),
-            "processes, 2 workers": screen("processes", 2),
+            "processes, 1 worker, 1 core": screen("processes", 1),
+            "processes, 2 workers, 2 cores": screen("processes", 2),
         },
         rounds,
     )
@@ -249,3 +264,33 @@ def bench_executors(
         executor.run([NoOp() for _ in range(tasks)], lambda *_: None, lambda _: None, None)
         per_task = (time.perf_counter() - started) / tasks
     return ExecutorsResult(facts, one_plate, four, starts, dask_import, tasks, per_task * 1e3)
+
+
+def screen_in_child(plates: list[Path], out: Path, executor: str, workers: int) -> float:
+    """``convert_screen`` in a child process pinned to ``workers`` cores; its seconds."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    command = [sys.executable, __file__, executor, str(workers), str(out), *map(str, plates)]
+    command.append(",".join(map(str, cpus[:workers])))
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"the screen run failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _screen_child(executor: str, workers: int, out: Path, plates: list[Path]) -> float:
+    """Convert ``plates`` into ``out``; the seconds it took, imports left out of them."""
+    import distributed  # noqa: F401  imported before the clock starts, as in a warm process
+
+    from platekit.microscopes import convert_screen
+
+    started = time.perf_counter()
+    convert_screen(plates, out, executor=executor, workers=workers)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    executor_arg, workers_arg, out_arg, *plate_args, cpus_arg = sys.argv[1:]
+    if hasattr(os, "sched_setaffinity"):
+        # Before any thread or process starts, so that every one of the run inherits it.
+        os.sched_setaffinity(0, {int(cpu) for cpu in cpus_arg.split(",")})
+    print(_screen_child(executor_arg, int(workers_arg), Path(out_arg), list(map(Path, plate_args))))

@@ -199,7 +199,7 @@ def bench_throughput(work: Path, quick: bool, rounds: int) -> ThroughputResult:
             for name in names_in_turn[shift:] + names_in_turn[:shift]:
                 workers, given = runs[name]
                 out = work / "throughput-out.zarr"
-                samples[name].append(_in_child(plate, out, workers, given))
+                samples[name].append(in_child(plate, out, workers, given))
                 shutil.rmtree(out, ignore_errors=True)
                 print(
                     f"  {compression}, round {round_number + 1}: {name}: "
@@ -225,7 +225,7 @@ def _load() -> str:
     return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
 
 
-def _in_child(plate: Path, out: Path, workers: int, cpus: list[int]) -> dict[str, float]:
+def in_child(plate: Path, out: Path, workers: int, cpus: list[int]) -> dict[str, float]:
     """Run one measurement in a child process pinned to ``cpus``; its figures."""
     command = [sys.executable, __file__, str(plate), str(out), str(workers)]
     command += [",".join(map(str, cpus))]

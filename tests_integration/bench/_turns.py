@@ -18,7 +18,9 @@ def take_turns(
 ) -> dict[str, float]:
     """Time every run once per round, taking turns; the median seconds of each, by name.
 
-    ``tidy(name)``, when given, is called after each run, outside its time.
+    ``tidy(name)``, when given, is called after each run, outside its time. A run
+    that returns a number gives its own seconds (one timed in a child process, say,
+    whose interpreter's start is not the run's).
     """
     names = list(runs)
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -26,8 +28,9 @@ def take_turns(
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
             started = time.perf_counter()
-            runs[name]()
-            samples[name].append(time.perf_counter() - started)
+            measured = runs[name]()
+            elapsed = time.perf_counter() - started
+            samples[name].append(measured if isinstance(measured, float) else elapsed)
             if tidy is not None:
                 tidy(name)
             print(f"  round {round_number + 1}: {name}: {samples[name][-1]:.2f} s", flush=True)
