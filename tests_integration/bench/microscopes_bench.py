@@ -279,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{datetime.date.today().isoformat()}"
     )
     rows = [(name, medians[name], megabytes / medians[name]) for name in seconds]
-    lines = [facts, "", f"{'run':<22} {'seconds':>8} {'MB/s':>8}"]
-    lines += [f"{name:<22} {s:>8.2f} {rate:>8.0f}" for name, s, rate in rows]
+    lines = [facts, "", f"{'run':<28} {'seconds':>8} {'MB/s':>8}"]
+    lines += [f"{name:<28} {s:>8.2f} {rate:>8.0f}" for name, s, rate in rows]
     verdicts = [
         f"{'PASS' if one_ratio >= ONE_WORKER_TARGET else 'FAIL'}  1 worker at least "
         f"{ONE_WORKER_TARGET}x the raw throughput: {one_ratio:.2f}x",
