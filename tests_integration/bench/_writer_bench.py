@@ -44,6 +44,10 @@ class WriterResult:
         )
 
     @property
+    def verdicts(self) -> list[str]:
+        return [self.verdict]
+
+    @property
     def lines(self) -> list[str]:
         rows = [f"{'run':<14} {'seconds':>8} {'MB/s':>8}"]
         rows += [f"{n:<14} {s:>8.2f} {self.megabytes / s:>8.0f}" for n, s in self.seconds.items()]

@@ -141,13 +141,6 @@ def test_inspect_reads_a_plate_at_an_s3_url(tmp_path: Path, s3: dict[str, str]) 
 def test_inspect_errors_at_urls_are_one_line(tmp_path: Path, s3: dict[str, str]) -> None:
     endpoint = f"endpoint_url={s3['endpoint_url']}"
     url = upload(write_plate("imagexpress", tmp_path / "Plate1"), s3)
-    no_credentials = {
-        "AWS_ACCESS_KEY_ID": "",
-        "AWS_SECRET_ACCESS_KEY": "",
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
     cases = [
         (["s3://no-such-bucket-anywhere/plate", "--storage-option", endpoint], "does not exist"),
         ([url + "-nothing", "--storage-option", endpoint], "does not exist"),
@@ -162,7 +155,7 @@ def test_inspect_errors_at_urls_are_one_line(tmp_path: Path, s3: dict[str, str])
         # One line saying what is wrong (after argparse's usage, for a malformed option).
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
         assert expected in done.stderr.strip().splitlines()[-1], done.stderr
-    done = run_cli("inspect", url, "--storage-option", endpoint, env=no_credentials)
+    done = run_cli("inspect", url, "--storage-option", endpoint, env=no_credentials(tmp_path))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"platekit: no credentials for {url!r}"), done.stderr
 
@@ -454,16 +447,10 @@ def test_output_credentials_and_endpoint_errors_are_one_line_and_write_nothing(
 ) -> None:
     folder = write_plate("imagexpress", tmp_path / "Plate1")
     bucket = new_bucket(s3)
-    no_credentials = {
-        "AWS_ACCESS_KEY_ID": "",
-        "AWS_SECRET_ACCESS_KEY": "",
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    without_credentials = no_credentials(tmp_path)
     out = f"s3://{bucket}/plate.zarr"
     cases = [
-        (f"endpoint_url={s3['endpoint_url']}", no_credentials, f"no credentials for {out!r}"),
+        (f"endpoint_url={s3['endpoint_url']}", without_credentials, f"no credentials for {out!r}"),
         ("endpoint_url=http://127.0.0.1:1", {}, "cannot reach the s3 server"),
     ]
     for option, env, expected in cases:
