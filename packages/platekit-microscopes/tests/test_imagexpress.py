@@ -192,6 +192,10 @@ def test_a_listing_counts_each_plane_once_however_its_names_spell_it(
     assert not listed.has("A01", 3, 1)
     assert not listed.has("C03", 1, 1)
     assert listed.has("B02", 1, 1) == any(name.startswith("P_B02") for name in names)
+    # A plane's file is its first row, found from its stem without a key made per row.
+    assert listed.name("A01", 1, 1) == names[0]
+    assert listed.name("A01", 3, 1) is None
+    assert listed.name("C03", 1, 1) is None
 
 
 def test_a_name_without_a_prefix_keeps_its_zero_padded_site() -> None:

@@ -81,11 +81,36 @@ class Listed:
         """Whether a row is the plane (well, site, wave)."""
         if self._spelled is None:
             return (well, site, wave) in self._keys
-        site_spelled, wave_spelled = self._spelled[0].get(site), self._spelled[1].get(wave)
+        stem = self._stem(well, site, wave)
+        return stem is not None and stem in self._stems
+
+    def name(self, well: str, site: int, wave: int) -> str | None:
+        """The file name of the first row that is the plane (well, site, wave), else ``None``."""
+        if self._spelled is None:
+            found = self.row_keys(self.rows)
+            return next(
+                (
+                    row[0]
+                    for row, key in zip(self.rows, found, strict=True)
+                    if key == (well, site, wave)
+                ),
+                None,
+            )
+        stem = self._stem(well, site, wave)
+        if stem is None or stem not in self._stems:
+            return None
+        # One stem is one plane here, so the first row with it is the plane's first row.
+        return self.rows[list(map(itemgetter(1), self.rows)).index(stem)][0]
+
+    def _stem(self, well: str, site: int, wave: int) -> str | None:
+        """The stem the plane's name has where each number is spelled one way; ``None`` when
+        no row spells that site or wave."""
+        sites, waves = self._spelled or ({}, {})
+        site_spelled, wave_spelled = sites.get(site), waves.get(wave)
         if site_spelled is None or wave_spelled is None:
-            return False
+            return None
         stem = well + (f"_s{site_spelled}" if site_spelled else "")
-        return stem + (f"_w{wave_spelled}" if wave_spelled else "") in self._stems
+        return stem + (f"_w{wave_spelled}" if wave_spelled else "")
 
     def key_set(self) -> set[tuple[str, int, int]]:
         """The (well, site, wave) of the rows."""

@@ -72,12 +72,11 @@ class Planes:
         return any(listed.has(key.well, key.site, key.channel) for listed in found)
 
     def address(self, key: PlaneKey) -> str:
-        wanted = (key.well, key.site, key.channel)
         for part in self.parts:
             if (part.z, part.t) == (key.z_index, key.timepoint):
-                for row, found in part.named():
-                    if found == wanted:
-                        return part.folder + row[0]
+                name = part.listed.name(key.well, key.site, key.channel)
+                if name is not None:
+                    return part.folder + name
         raise KeyError(key)
 
     def items(self) -> Iterator[tuple[PlaneKey, str]]:
