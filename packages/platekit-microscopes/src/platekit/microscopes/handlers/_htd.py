@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
-from platekit.microscopes._wells import well_name
+from platekit.microscopes._wells import row_letters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -260,7 +260,8 @@ def _wells(htd: Htd) -> tuple[int, int, list[str]]:
         if flags is None:
             continue
         listed = True
-        wells.extend(well_name(row, column) for column, on in enumerate(flags, start=1) if on)
+        letters = row_letters(row)
+        wells.extend(f"{letters}{column:02d}" for column, on in enumerate(flags, start=1) if on)
     if not listed:
         raise PlateFormatError(
             htd.path, 'has no "WellsSelection" lines, so which wells were imaged is unknown'
