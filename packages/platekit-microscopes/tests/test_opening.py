@@ -147,3 +147,43 @@ def test_names_equal_without_case_are_found_by_name_first(tmp_path: Path) -> Non
     }
     found = source.find("index.xml")
     assert found is not None and found.name == "Index.XML"
+
+
+def test_opening_makes_no_map_of_lowered_names_where_every_name_is_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.microscopes import PlateSource
+
+    plate = write_plate("imagexpress", tmp_path / "plate", wells=["A01", "B02"], sites=2)
+    made: list[str] = []
+    by_lower_name = PlateSource.files_by_lower_name
+
+    def counting(self: PlateSource) -> dict[str, str]:
+        made.append(self.location)
+        return by_lower_name(self)
+
+    monkeypatch.setattr(PlateSource, "files_by_lower_name", counting)
+    # Every handler's detection looks for its files without case in one search of the
+    # lowered names, not in a map of them all.
+    detect_microscope(plate)
+    assert open_plate(plate).microscope == "imagexpress"
+    assert made == []
+
+
+@pytest.mark.parametrize("odd", ["", "line\nbreak.txt"])
+def test_files_are_found_without_case_in_listing_order(tmp_path: Path, odd: str) -> None:
+    from platekit.microscopes import PlateSource
+
+    names = ["b.HTD", "a.htd", "B.txt", "plate.Htd.tif", "c.htdx", *([odd] if odd else [])]
+    for name in names:
+        (tmp_path / name).write_text(name)
+    source = PlateSource(tmp_path)
+    listing = source.entries()[0]
+    assert source.files_ending(".htd") == [n for n in listing if n.lower().endswith(".htd")]
+    assert sorted(source.files_ending(".htd")) == ["a.htd", "b.HTD"]
+    assert source.has_file_without_case("A.HTD")
+    assert source.has_file_without_case("b.txt")
+    assert not source.has_file_without_case("d.htd")
+    assert not source.has_file_without_case("htd")
+    assert source.find("B.HTD") is not None and source.find("B.HTD").name == "b.HTD"
+    assert source.find("a.txt") is None

@@ -35,9 +35,11 @@ class _Kept:
         self,
         found: dict[str, Listing],
         lowered: dict[str, dict[str, str]],
+        lowered_text: dict[str, str],
         signatures: dict[str, Signature],
     ) -> None:
         self.found, self.lowered, self.signatures = found, lowered, signatures
+        self.lowered_text = lowered_text
 
 
 _kept: OrderedDict[str, _Kept] = OrderedDict()
@@ -71,6 +73,8 @@ def reuse(source: PlateSource) -> None:
             listings.found.setdefault(folder, listing)
         for folder, names in kept.lowered.items():
             listings.lowered.setdefault(folder, names)
+        for folder, text in kept.lowered_text.items():
+            listings.lowered_text.setdefault(folder, text)
 
 
 def remember(source: PlateSource, started_ns: int) -> None:
@@ -82,6 +86,7 @@ def remember(source: PlateSource, started_ns: int) -> None:
     with listings.lock:
         found = dict(listings.found)
         lowered = dict(listings.lowered)
+        lowered_text = dict(listings.lowered_text)
     settled = started_ns - int(SETTLED_S * 1e9)
     signatures: dict[str, Signature] = {}
     for folder, listing in found.items():
@@ -91,7 +96,7 @@ def remember(source: PlateSource, started_ns: int) -> None:
         if max(signature[2], signature[3]) >= settled:
             return
         signatures[folder] = signature
-    kept = _Kept(found, lowered, signatures)  # type: ignore[arg-type]
+    kept = _Kept(found, lowered, lowered_text, signatures)  # type: ignore[arg-type]
     with _lock:
         _kept[source.location] = kept
         _kept.move_to_end(source.location)

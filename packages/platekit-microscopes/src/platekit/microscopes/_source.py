@@ -31,6 +31,9 @@ class _Listings:
     def __init__(self) -> None:
         self.found: dict[str, Listing | BaseException] = {}
         self.lowered: dict[str, dict[str, str]] = {}
+        #: Folder → its file names lower-cased, each between line breaks (``""`` when a name
+        #: holds one), searched for a name without making the lowered names' map.
+        self.lowered_text: dict[str, str] = {}
         self.lock = threading.Lock()
         #: How many folders were listed, for tests and benchmarks.
         self.count = 0
@@ -205,12 +208,50 @@ class PlateSource:
             self._listings.lowered[self.location] = found
         return found
 
+    def has_file_without_case(self, name: str) -> bool:
+        """Whether a file in this folder is called ``name`` without regard to case: one search
+        of the folder's lower-cased names, made once per plate. Raises as :meth:`entries`."""
+        text = self._lowered_text()
+        if not text:
+            return name.lower() in self.files_by_lower_name()
+        return f"\n{name.lower()}\n" in text
+
+    def files_ending(self, suffix: str) -> list[str]:
+        """The names of the files in this folder whose lower-cased name ends in ``suffix``
+        (lower case), in listing order. Raises as :meth:`entries`."""
+        files = self.entries()[0]
+        text = self._lowered_text()
+        if not text:
+            return [name for name in files if name.lower().endswith(suffix)]
+        found = []
+        end = suffix + "\n"
+        at = text.find(end)
+        while at >= 0:
+            # The line breaks before a name are its place in the listing, and the leading one.
+            found.append(files[text.count("\n", 0, at) - 1])
+            at = text.find(end, at + len(end))
+        return found
+
+    def _lowered_text(self) -> str:
+        """This folder's file names lower-cased, each between line breaks, made once per
+        plate; ``""`` when a name holds a line break. Raises as :meth:`entries`."""
+        files = self.entries()[0]
+        text = self._listings.lowered_text.get(self.location)
+        if text is None:
+            text = "\n" + "\n".join(files).lower() + "\n"
+            if text.count("\n") != len(files) + 1:
+                text = ""
+            self._listings.lowered_text[self.location] = text
+        return text
+
     def find(self, name: str) -> PlateSource | None:
         """The file called ``name`` in this folder, matched without case when not exact."""
         try:
             files = self.entries()[0]
             if name in files:
                 return self / name
+            if not self.has_file_without_case(name):
+                return None
             found = self.files_by_lower_name().get(name.lower())
         except OSError:
             return None

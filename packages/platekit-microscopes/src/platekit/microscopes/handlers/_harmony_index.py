@@ -142,10 +142,10 @@ def find_index(folder: PlateSource) -> PlateSource | None:
     for where in (folder, _images_folder(folder)):
         if where is None:
             continue
-        names = _file_names(where)
         for wanted in INDEX_NAMES:
-            if wanted.lower() in names:
-                return where / names[wanted.lower()]
+            # The lowered names' map is made only for a folder that holds an index.
+            if _has_file(where, wanted):
+                return where / _file_names(where)[wanted.lower()]
     return None
 
 
@@ -158,6 +158,14 @@ def _images_folder(folder: PlateSource) -> PlateSource | None:
         if name.lower() == IMAGES_FOLDER.lower():
             return folder / name
     return None
+
+
+def _has_file(folder: PlateSource, name: str) -> bool:
+    """Whether ``folder`` holds a file called ``name`` without regard to case."""
+    try:
+        return folder.has_file_without_case(name)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return False
 
 
 def _file_names(folder: PlateSource) -> dict[str, str]:

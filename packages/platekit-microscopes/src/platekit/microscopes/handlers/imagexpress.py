@@ -49,7 +49,7 @@ from platekit.microscopes.handlers._metaseries import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 _TIMEPOINT = re.compile(r"timepoint_(\d+)", re.IGNORECASE)
@@ -102,33 +102,17 @@ def _listing(folder: PlateSource) -> tuple[list[str], list[str]]:
     return folder.entries()
 
 
-def _pick_htd(names: Iterable[str], plate: PlateSource) -> str | None:
-    """The HTD among ``names``: the one named after the plate folder, else the first by name."""
-    found = sorted(_ending(names, ".htd"))
+def _pick_htd(folder: PlateSource, plate: PlateSource) -> str | None:
+    """The HTD in ``folder``: the one named after the plate folder, else the first by name."""
+    found = sorted(folder.files_ending(".htd"))
     for name in found:
         if name[:-4] == plate.name:
             return name
     return found[0] if found else None
 
 
-def _ending(names: Iterable[str], suffix: str) -> list[str]:
-    """The names ending in ``suffix`` (lower case), found in one pass over the joined listing."""
-    names = list(names)
-    lowered = "\n".join(names).lower() + "\n"
-    if lowered.count("\n") != len(names):  # a name holds a line break
-        return [name for name in names if name.lower().endswith(suffix)]
-    found = []
-    end = suffix + "\n"
-    at = lowered.find(end)
-    while at >= 0:
-        found.append(names[lowered.count("\n", 0, at)])
-        at = lowered.find(end, at + len(end))
-    return found
-
-
 def _find_htd(
     plate: PlateSource,
-    files: list[str],
     folders: list[str],
     listings: dict[str, tuple[list[str], list[str]]],
 ) -> PlateSource:
@@ -137,13 +121,13 @@ def _find_htd(
     Lists ``TimePoint_1/`` into ``listings`` when it looks there. Raises
     ``FileNotFoundError`` saying where it looked.
     """
-    name = _pick_htd(files, plate)
+    name = _pick_htd(plate, plate)
     if name is not None:
         return plate / name
     inner = next((name for name in folders if name.lower() == "timepoint_1"), None)
     if inner is not None:
         listings[inner] = listings.get(inner) or _listing(plate / inner)
-        name = _pick_htd(listings[inner][0], plate)
+        name = _pick_htd(plate / inner, plate)
         if name is not None:
             return plate / inner / name
     raise FileNotFoundError(
@@ -157,8 +141,7 @@ class ImageXpressMetadata(MetadataHandler):
 
     def find_metadata_file(self, plate: Path | PlateSource) -> Path | PlateSource:
         plate = as_source(plate)
-        files, folders = _listing(plate)
-        return local_path(_find_htd(plate, files, folders, {}))  # type: ignore[no-any-return]
+        return local_path(_find_htd(plate, _listing(plate)[1], {}))  # type: ignore[no-any-return]
 
     def read(self, plate: Path | PlateSource) -> PlateMetadata:
         return scan_plate(as_source(plate)).metadata
@@ -181,7 +164,7 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     """
     files, folders = _listing(plate)
     listings: dict[str, tuple[list[str], list[str]]] = {}
-    htd_path = _find_htd(plate, files, folders, listings)
+    htd_path = _find_htd(plate, folders, listings)
     layout = read_htd(htd_path)
 
     stack = Planes()
