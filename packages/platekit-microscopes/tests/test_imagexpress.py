@@ -707,3 +707,42 @@ def test_the_writer_refuses_what_metaxpress_cannot_write(
 ) -> None:
     with pytest.raises(ValueError, match=says):
         write_plate("imagexpress", tmp_path / "Plate1", **options)
+
+
+def _values_one_by_one(rest: str) -> tuple[str, ...]:
+    """The values of an HTD line's text after its key, read value by value with the quoted-value
+    pattern (the reading every line had before bare lines were split at their commas)."""
+    from platekit.microscopes.handlers._htd import _VALUE
+
+    values, position = [], 0
+    while True:
+        value = _VALUE.match(rest, position)
+        assert value is not None
+        quoted, bare, separator = value.groups()
+        values.append(quoted.replace('""', '"') if quoted is not None else bare)
+        position = value.end()
+        if not separator:
+            return tuple(values)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters='"\n'), min_size=1))
+def test_an_htd_line_of_bare_values_reads_as_value_by_value(rest: str) -> None:
+    from platekit.microscopes.handlers._htd import _parse_line
+
+    assert _parse_line(Path("p.HTD"), f'"Key",{rest}', 1).values == _values_one_by_one(rest)
+
+
+@pytest.mark.parametrize(
+    ("row", "values"),
+    [
+        ('"WellsSelection1", TRUE, FALSE,  TRUE ', ("TRUE", "FALSE", "TRUE")),
+        ('"XWells", 12', ("12",)),
+        ('"Description", a,, b,', ("a", "", "b", "")),
+        ('"Description", "a, ""b""", c', ('a, "b"', "c")),
+        ('"EndFile"', ()),
+    ],
+)
+def test_an_htd_line_reads_its_values(row: str, values: tuple[str, ...]) -> None:
+    from platekit.microscopes.handlers._htd import _parse_line
+
+    assert _parse_line(Path("p.HTD"), row, 1).values == values

@@ -168,7 +168,10 @@ def _parse_line(path: Path | PlateSource, row: str, number: int) -> HtdLine:
         )
     values: list[str] = []
     position = match.end()
-    if position < len(row) and row[match.end() - 1] == ",":
+    if position < len(row) and row[match.end() - 1] == "," and '"' not in row[position:]:
+        # No quoted value: each value is the text between commas, as _VALUE reads it.
+        values = [value.strip() for value in row[position:].split(",")]
+    elif position < len(row) and row[match.end() - 1] == ",":
         while True:
             value = _VALUE.match(row, position)
             if value is None:
