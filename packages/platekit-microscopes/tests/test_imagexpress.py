@@ -746,3 +746,36 @@ def test_an_htd_line_reads_its_values(row: str, values: tuple[str, ...]) -> None
     from platekit.microscopes.handlers._htd import _parse_line
 
     assert _parse_line(Path("p.HTD"), row, 1).values == values
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_listing_is_read_with_no_cycle_collection_and_the_collector_left_as_it_was(
+    enabled: bool,
+) -> None:
+    import gc
+
+    names = [
+        f"P_{row}{column:02d}_s{site}_w1.tif"
+        for row in "ABCDEFGH"
+        for column in range(1, 13)
+        for site in range(1, 101)
+    ]
+    started: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    was = gc.isenabled()
+    gc.enable() if enabled else gc.disable()
+    gc.callbacks.append(count)
+    try:
+        listed = _imagexpress_names.read_listing(names)
+        assert gc.isenabled() == enabled
+    finally:
+        gc.callbacks.remove(count)
+        gc.enable() if was else gc.disable()
+    assert listed.count == len(names)
+    # At most the one collection the resumed collector starts; reading the rows with it
+    # running started one every few hundred of them.
+    assert len(started) <= (1 if enabled else 0), started

@@ -10,7 +10,9 @@ than listing it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import re
 import threading
 from collections import OrderedDict
@@ -142,13 +144,32 @@ def read_listing(names: list[str]) -> Listed:
         if kept is not None and kept[0] is names:
             _read.move_to_end(id(names))
             return kept[1]
-    listed = Listed(plane_rows(names))
+    with _cycles_not_collected():
+        listed = Listed(plane_rows(names))
     with _lock:
         _read[id(names)] = (names, listed)
         held = sum(len(listing) for listing, _ in _read.values())
         while held > _NAMES_KEPT and len(_read) > 1:
             held -= len(_read.popitem(last=False)[1][0])
     return listed
+
+
+@contextlib.contextmanager
+def _cycles_not_collected() -> Iterator[None]:
+    """The cyclic garbage collector paused, as it was before afterwards.
+
+    A listing's rows are a new tuple per name and form no cycle, yet
+    allocating them starts a collection every few hundred: a quarter of the
+    time of reading 50,000 names went to collections that could find nothing.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def plane_rows(names: list[str]) -> list[Row]:
