@@ -247,11 +247,12 @@ class PlateSource:
     def find(self, name: str) -> PlateSource | None:
         """The file called ``name`` in this folder, matched without case when not exact."""
         try:
-            files = self.entries()[0]
-            if name in files:
-                return self / name
+            # One search of the lowered names rules most names out, where a search of the
+            # listing for the exact name compares it with every name.
             if not self.has_file_without_case(name):
                 return None
+            if name in self.entries()[0]:
+                return self / name
             found = self.files_by_lower_name().get(name.lower())
         except OSError:
             return None
