@@ -63,16 +63,17 @@ class Listed:
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
-        columns = list(zip(*rows, strict=True)) or [()] * 7
-        self.site_of = {site: int(site) if site else 1 for site in set(columns[3])}
-        self.wave_of = {wave: int(wave) if wave else 1 for wave in set(columns[4])}
-        self.wells = set(columns[2])
+        # Each column's set made straight from the rows: transposing them (zip(*rows)) first
+        # took longer than the sets.
+        self.site_of = {site: int(site) if site else 1 for site in set(map(itemgetter(3), rows))}
+        self.wave_of = {wave: int(wave) if wave else 1 for wave in set(map(itemgetter(4), rows))}
+        self.wells = set(map(itemgetter(2), rows))
         sites = {number: site for site, number in self.site_of.items()}
         waves = {number: wave for wave, number in self.wave_of.items()}
         self._spelled: tuple[dict[int, str], dict[int, str]] | None = None
         if len(sites) == len(self.site_of) and len(waves) == len(self.wave_of):
             self._spelled = sites, waves
-            self._stems = set(columns[1])
+            self._stems = set(map(itemgetter(1), rows))
             #: How many distinct planes the rows are.
             self.count = len(self._stems)
         else:
