@@ -34,6 +34,13 @@ CODECS: dict[str, tuple[int, int, int] | None] = {
 #: The compressors Blosc runs inside (``ZarrConfig.blosc_compressor``).
 BLOSC_COMPRESSORS = ("lz4", "lz4hc", "blosclz", "zstd", "zlib")
 
+# ZarrConfig.shuffle -> Blosc's name for it (zarr.codecs'; numcodecs.Blosc's, upper-cased).
+_SHUFFLES: dict[bool | str, Literal["shuffle", "noshuffle", "bitshuffle"]] = {
+    True: "shuffle",
+    False: "noshuffle",
+    "bit": "bitshuffle",
+}
+
 
 @dataclass(frozen=True)
 class ZarrConfig:
@@ -140,11 +147,7 @@ class ZarrConfig:
                 "blosc": lambda: numcodecs.Blosc(
                     cname=self.blosc_compressor,
                     clevel=level,
-                    shuffle={
-                        True: numcodecs.Blosc.SHUFFLE,
-                        False: numcodecs.Blosc.NOSHUFFLE,
-                        "bit": numcodecs.Blosc.BITSHUFFLE,
-                    }[self.shuffle],
+                    shuffle=getattr(numcodecs.Blosc, _SHUFFLES[self.shuffle].upper()),
                 ),
                 "lz4": lambda: numcodecs.LZ4(acceleration=level),
             }
@@ -156,12 +159,7 @@ class ZarrConfig:
         if self.codec == "gzip":
             return [codecs.GzipCodec(level=level)]
         if self.codec == "blosc":
-            shuffles: dict[bool | str, Literal["shuffle", "noshuffle", "bitshuffle"]] = {
-                True: "shuffle",
-                False: "noshuffle",
-                "bit": "bitshuffle",
-            }
-            shuffle = shuffles[self.shuffle]
+            shuffle = _SHUFFLES[self.shuffle]
             return [codecs.BloscCodec(cname=self.blosc_compressor, clevel=level, shuffle=shuffle)]
         return [_numcodecs_v3(self.codec, level)]
 
