@@ -66,9 +66,7 @@ def parse_xml(path: Path | str | PlateSource) -> ET.Element:
     except expat.ExpatError as exc:
         message = expat.ErrorString(exc.code) if exc.code else str(exc)
         raise PlateFormatError(path, f"is not well-formed XML ({message})", exc.lineno) from None
-    builder = ET.XMLParser(target=ET.TreeBuilder())
-    builder.feed(data)
-    return builder.close()
+    return ET.fromstring(data)
 
 
 def local(tag: str) -> str:
