@@ -20,6 +20,9 @@ MAX_SLEEP_SECONDS = 24 * 3600.0
 MAX_SLEEP_STEPS = 100_000
 #: How often ``sleep`` looks at its cancel flag, in seconds.
 _CANCEL_CHECK_SECONDS = 0.05
+#: The executors a submitted conversion may use: they need no address of their own, so
+#: every write stays on this machine. Both are built in, so no plugin is looked up to check.
+_LOCAL_EXECUTORS = ("dask", "processes")
 
 
 class ConvertJob(Job):
@@ -126,15 +129,11 @@ class ConvertJob(Job):
 
 def _check_executor(executor: str, workers: int) -> None:
     """``ProtocolError`` ("invalid") for an executor this server lacks, or workers out of range."""
-    from platekit.microscopes import EXECUTORS
-
-    # Executors that need no address of their own, so that every write stays on this machine.
-    local = sorted(name for name in EXECUTORS if name in ("processes", "dask"))
-    if executor not in local:
+    if executor not in _LOCAL_EXECUTORS:
         raise ProtocolError(
             "invalid",
-            f"parameter 'executor' of the 'convert' job must be one of {', '.join(local)}, "
-            f"got {executor!r}",
+            f"parameter 'executor' of the 'convert' job must be one of "
+            f"{', '.join(_LOCAL_EXECUTORS)}, got {executor!r}",
         )
     if executor == "dask" and importlib.util.find_spec("distributed") is None:
         raise ProtocolError(
