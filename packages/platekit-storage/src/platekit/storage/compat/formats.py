@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from platekit.storage._formats import DISK_FORMATS
+from platekit.storage._formats import DISK_FORMATS, _suffix, _suffix_table
 from platekit.storage.compat.filemanager import DEFAULT_IMAGE_EXTENSIONS
 
 
@@ -42,11 +42,13 @@ class FileFormat(Enum):
     @property
     def extensions(self) -> tuple[str, ...]:
         """The suffixes platekit's formats behind this member claim, sorted (``(".png",)``)."""
-        found: set[str] = set()
-        for name in self.formats:
-            if name in DISK_FORMATS:  # a plugin format's distribution may be missing
-                found.update(DISK_FORMATS.metadata(name).get("extensions") or ())
-        return tuple(sorted(suffix.lower() for suffix in found))
+        return tuple(
+            sorted(
+                suffix
+                for suffix, owners in _suffix_table().items()
+                if not set(self.formats).isdisjoint(owners)
+            )
+        )
 
 
 def get_format_from_extension(ext: str) -> FileFormat:
@@ -54,9 +56,10 @@ def get_format_from_extension(ext: str) -> FileFormat:
 
     Raises ``ValueError`` naming the suffix when no member claims it.
     """
-    suffix = ext.lower() if ext.startswith(".") else f".{ext.lower()}"
+    suffix = _suffix(ext)
+    owners = _suffix_table().get(suffix, ())
     for member in FileFormat:
-        if suffix in member.extensions:
+        if not set(member.formats).isdisjoint(owners):
             return member
     known = sorted(suffix for member in FileFormat for suffix in member.extensions)
     raise ValueError(f"Unknown file extension: {suffix}; the formats claim {', '.join(known)}")
