@@ -101,13 +101,17 @@ class _StandInModule(types.ModuleType):
 def install_stand_ins(stand_ins: dict[str, str]) -> None:
     """Put each stand-in in place: a module of a package, or a missing name of a module.
 
-    Exits naming a stand-in that is not missing (take it off the list).
+    Exits naming a stand-in that is not missing (take it off the list), or one whose
+    module or package cannot be imported.
     """
     for qualified, reason in stand_ins.items():
         owner_name, _, name = qualified.rpartition(".")
         if owner_name in stand_ins:
             continue  # a name in a stand-in module is one already
-        owner = importlib.import_module(owner_name)
+        try:
+            owner = importlib.import_module(owner_name)
+        except ImportError as exc:
+            sys.exit(f"stand-in {qualified}: {owner_name} cannot be imported ({exc}); fix the line")
         if hasattr(owner, name) or (
             hasattr(owner, "__path__") and importlib.util.find_spec(qualified) is not None
         ):

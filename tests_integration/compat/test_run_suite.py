@@ -78,3 +78,8 @@ def test_a_stand_in_for_what_exists_is_refused(peer: str) -> None:
         runner.install_stand_ins({f"{peer}.base": "it is real"})
     with pytest.raises(SystemExit, match=f"stand-in {peer}.base.Real exists"):
         runner.install_stand_ins({f"{peer}.base.Real": "it is real"})
+
+
+def test_a_stand_in_under_no_module_is_one_line(peer: str) -> None:
+    with pytest.raises(SystemExit, match=f"stand-in {peer}.nowhere.Thing: {peer}.nowhere cannot"):
+        runner.install_stand_ins({f"{peer}.nowhere.Thing": "misspelt"})
