@@ -36,6 +36,14 @@ def thread_share() -> int:
     return available_cores()
 
 
+def set_thread_share(threads: int) -> None:
+    """Keep this process's threads (zarr-python's pool, and the plane reads that follow
+    :func:`thread_share`) to ``threads``: an executor's worker's share of the cores."""
+    import zarr
+
+    zarr.config.set({"threading.max_workers": threads})
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity where the system has one)."""
     if hasattr(os, "sched_getaffinity"):

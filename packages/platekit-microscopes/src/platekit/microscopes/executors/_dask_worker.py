@@ -36,9 +36,9 @@ def match_threads(nthreads: int) -> None:
     global _matched
     if _matched is not None:
         return
-    import zarr
+    from platekit.microscopes._read_ahead import set_thread_share
 
-    zarr.config.set({"threading.max_workers": nthreads})
+    set_thread_share(nthreads)
     _matched = nthreads
 
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from platekit.microscopes._executor import Executor, check_workers
 from platekit.microscopes._plan import WorkerLostError
-from platekit.microscopes._read_ahead import available_cores
+from platekit.microscopes._read_ahead import available_cores, set_thread_share
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ def _start_worker(reports: Any, cancel: Any, holds: list[str], threads: int) -> 
     from platekit.microscopes._parent import die_with_parent
 
     die_with_parent()
-    _share_threads(threads)
+    # Its share of the cores, so workers side by side do not oversubscribe them.
+    set_thread_share(threads)
     # Ctrl-C reaches the whole process group; the parent alone decides what it means.
     # The worker started with it held back (see _interrupts_held): ignore, then let go.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -78,16 +79,6 @@ def _start_worker(reports: Any, cancel: Any, holds: list[str], threads: int) -> 
     for folder in holds:
         hold_shared(folder)
     _reports, _cancel = reports, cancel
-
-
-def _share_threads(threads: int) -> None:
-    """Keep this worker's threads (zarr's, and the plane reads that follow zarr's budget) to
-    its share of the cores, so workers side by side do not oversubscribe them."""
-    try:
-        import zarr
-    except ImportError:
-        return
-    zarr.config.set({"threading.max_workers": threads})
 
 
 def _report(count: int) -> None:
