@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _rst import list_table
 from _turns import take_turns
 
 TYPE_CHECKING = False
@@ -145,13 +146,16 @@ class ExecutorsResult:
         ]
 
     def rst(self) -> str:
-        table = [".. list-table::", "   :header-rows: 1", "", "   * - run", "     - seconds"]
-        for name, seconds in self.one_plate.items():
-            table += [f"   * - one plate, {name}", f"     - {seconds:.2f}"]
-        for name, seconds in self.four_plates.items():
-            table += [f"   * - 4 plates, {name}", f"     - {seconds:.2f}"]
-        for name, seconds in self.starts.items():
-            table += [f"   * - start and stop alone, {name}", f"     - {seconds:.2f}"]
+        runs = [
+            (f"{what}, {name}", seconds)
+            for what, timed in (
+                ("one plate", self.one_plate),
+                ("4 plates", self.four_plates),
+                ("start and stop alone", self.starts),
+            )
+            for name, seconds in timed.items()
+        ]
+        table = list_table(("run", "seconds"), ([run, f"{seconds:.2f}"] for run, seconds in runs))
         text = [
             "",
             "Executors",

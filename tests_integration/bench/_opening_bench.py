@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _rst import rst_section
+from _rst import list_table, rst_section
 
 OPENING_TARGET = 3.0
 
@@ -96,26 +96,28 @@ class OpeningResult:
         return [self.facts, "", head, *rows]
 
     def rst(self) -> str:
-        table = [
-            ".. list-table::",
-            "   :header-rows: 1",
-            "",
-            "   * - format",
-            "     - files",
-            "     - detect + open, ms",
-            "     - os.scandir, ms",
-            "     - ratio",
-            "     - first opening, ms (ratio)",
-        ]
-        for o in self.openings:
-            table += [
-                f"   * - {o.format}",
-                f"     - {o.files}",
-                f"     - {o.open_s * 1e3:.2f}",
-                f"     - {o.scan_s * 1e3:.2f}",
-                f"     - {o.ratio:.1f}x",
-                f"     - {o.first_s * 1e3:.2f} ({o.first_ratio:.1f}x)",
-            ]
+        headers = (
+            "format",
+            "files",
+            "detect + open, ms",
+            "os.scandir, ms",
+            "ratio",
+            "first opening, ms (ratio)",
+        )
+        table = list_table(
+            headers,
+            (
+                [
+                    o.format,
+                    o.files,
+                    f"{o.open_s * 1e3:.2f}",
+                    f"{o.scan_s * 1e3:.2f}",
+                    f"{o.ratio:.1f}x",
+                    f"{o.first_s * 1e3:.2f} ({o.first_ratio:.1f}x)",
+                ]
+                for o in self.openings
+            ),
+        )
         return rst_section(
             "Opening a plate",
             "``detect_microscope`` then ``open_plate`` of a synthetic 384-well plate, against one "

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _rst import rst_section
+from _rst import list_table, rst_section
 
 #: Input MB/s per core that a conversion should reach.
 PER_CORE_TARGET = 250.0
@@ -138,10 +138,7 @@ class ThroughputResult:
         return ["Conversion throughput: " + self.facts, "", *table, "", *self.notes]
 
     def rst(self) -> str:
-        table = [".. list-table::", "   :header-rows: 1", ""]
-        for row in [self.HEADER, *self.rows()]:
-            table.append(f"   * - {row[0]}")
-            table += [f"     - {cell}" for cell in row[1:]]
+        table = list_table(self.HEADER, self.rows())
         return rst_section(
             "Conversion throughput per core",
             "Synthetic ImageXpress plates, one with LZW-compressed TIFFs (as MetaXpress and "

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _rst import list_table
 
 #: How much faster than the old default the default must encode, at no larger output.
 SPEEDUP_TARGET = 3.0
@@ -173,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs, one core measured, "
             f"best of {rounds} rounds, {datetime.date.today().isoformat()}"
         )
-        table = [".. list-table::", "   :header-rows: 1", ""]
-        for row in [headers, *rows]:
-            table += [f"   * - {row[0]}", *(f"     - {cell}" for cell in row[1:])]
+        table = list_table(headers, rows)
         text = [
             "Codecs",
             "------",

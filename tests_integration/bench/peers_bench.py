@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _rst import list_table
 
 HERE = Path(__file__).resolve().parent
 #: Environment name -> what is installed into it.
@@ -267,20 +268,22 @@ def report(runs: list[Run], kind_of: list[str]) -> tuple[list[str], list[str]]:
 
 def write_rst(args: argparse.Namespace, runs: list[Run], verdicts: list[str]) -> None:
     headers = ["plate", "converter", "option", "wall s", "peak MB", "output MB", "files", "pixels"]
-    table = [".. list-table::", "   :header-rows: 1", ""]
-    table += [f"   * - {headers[0]}", *(f"     - {h}" for h in headers[1:])]
-    for run in runs:
-        cells = [
-            run.plate,
-            run.converter,
-            run.option,
-            f"{run.wall:.2f}",
-            f"{run.peak_mb:.0f}",
-            f"{run.size_mb:.1f}",
-            str(run.files),
-            run.pixels,
-        ]
-        table += [f"   * - {cells[0]}", *(f"     - {c}" for c in cells[1:])]
+    table = list_table(
+        headers,
+        (
+            [
+                run.plate,
+                run.converter,
+                run.option,
+                f"{run.wall:.2f}",
+                f"{run.peak_mb:.0f}",
+                f"{run.size_mb:.1f}",
+                run.files,
+                run.pixels,
+            ]
+            for run in runs
+        ),
+    )
     text = [
         "Peers",
         "-----",

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _rst import list_table
 
 
 def planes(channels: int, z: int, size: int, seed: int) -> np.ndarray:
@@ -119,21 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             "",
             facts + ".",
             "",
-            ".. list-table::",
-            "   :header-rows: 1",
-            "",
-            "   * - layout",
-            "     - files",
-            "     - MB",
-            "     - seconds",
+            *list_table(
+                ("layout", "files", "MB", "seconds"),
+                (
+                    [label, files, f"{size / 1e6:.1f}", f"{seconds:.1f}"]
+                    for label, files, size, seconds in results
+                ),
+            ),
         ]
-        for label, files, size, seconds in results:
-            text += [
-                f"   * - {label}",
-                f"     - {files}",
-                f"     - {size / 1e6:.1f}",
-                f"     - {seconds:.1f}",
-            ]
         args.rst.parent.mkdir(parents=True, exist_ok=True)
         args.rst.write_text("\n".join([*text, ""]), encoding="utf-8")
     return 0
