@@ -83,6 +83,13 @@ class OutputLock:
             raise
         self._fd = fd
 
+    def verify(self) -> None:
+        """Nothing to check: no other run can take a folder's lock while this one holds it.
+
+        (An object store's lock is advisory, and its ``verify`` raises
+        ``OutputInUseError`` when another run took it over.)
+        """
+
     def release(self) -> None:
         """Let go of the lock (workers still alive keep holding it)."""
         if self._fd is not None:

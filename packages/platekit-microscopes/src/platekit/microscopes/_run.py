@@ -104,9 +104,8 @@ class _Job:
         absent.sort(key=lambda a: a.plane)
         if not complete:
             # An object store's lock is advisory: the run checks it still holds it.
-            verify = getattr(self.lock, "verify", None)
-            if verify is not None:
-                verify()
+            if self.lock is not None:
+                self.lock.verify()
             finish(self.backend, self.out, self.plan, self.identity, absent)
         self.result = ConversionResult(
             out=self.out,
