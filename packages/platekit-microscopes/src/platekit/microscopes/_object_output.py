@@ -26,7 +26,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from platekit.microscopes._lock import LOCK_NAME, OutputInUseError
-from platekit.storage.backends.fsspec import remote_errors
+from platekit.storage.backends.fsspec import protocol_of, remote_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 
 def is_url(text: str | os.PathLike[str]) -> bool:
     """Whether ``text`` is a URL of an fsspec filesystem (``s3://...``), not a local path."""
-    head, sep, _ = os.fspath(text).partition("://")
-    return bool(sep) and head.isalnum() and head.lower() not in ("file", "local")
+    return protocol_of(os.fspath(text)) not in ("file", "local")
 
 
 class StoreURL:
