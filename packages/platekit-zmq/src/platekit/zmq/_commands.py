@@ -38,8 +38,7 @@ class ViewCommand(Command):
     help = "open a napari viewer that shows the images streamed to it (napari_stream)"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        from platekit.zmq._serve import add_server_options
-        from platekit.zmq._server import ZMQ_SERVERS
+        from platekit.zmq._serve import ZMQ_SERVERS, add_server_options
 
         parser.description = (
             "Open a napari viewer that is also a stream server: arrays sent to its data address "
