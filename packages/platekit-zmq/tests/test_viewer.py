@@ -195,15 +195,6 @@ def test_a_niceness_outside_0_to_19_is_refused_naming_it(nice: object) -> None:
         ViewerServer(nice=nice)  # type: ignore[arg-type]
 
 
-def test_view_takes_the_options_of_the_viewer_server(capsys: pytest.CaptureFixture[str]) -> None:
-    from platekit.registry._cli import main
-
-    # Refused by the viewer itself, before any socket or window: the options reached it.
-    assert main(["view", "--title", "t", "--nice", "25"]) == 1
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "--nice 25" in lines[0] and "0 to 19" in lines[0], lines
-
-
 def test_view_without_a_display_is_one_line(tmp_path: Path) -> None:
     env = {
         key: value

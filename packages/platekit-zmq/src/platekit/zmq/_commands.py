@@ -38,25 +38,18 @@ class ViewCommand(Command):
     help = "open a napari viewer that shows the images streamed to it (napari_stream)"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        from platekit.zmq._serve import ZMQ_SERVERS, add_server_options
-
         parser.description = (
             "Open a napari viewer that is also a stream server: arrays sent to its data address "
             "(the napari_stream storage backend, PLATEKIT_NAPARI_STREAM) become layers named by "
             "their paths. It takes the options of 'platekit serve viewer' (--bind, --port, --keys, "
             "--title, ...) and runs until its window is closed or it is interrupted."
         )
-        if "viewer" in ZMQ_SERVERS:
-            add_server_options(parser, "viewer")
+        parser.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     def run(self, args: argparse.Namespace) -> int:
-        from platekit.zmq._serve import run_server, serve
+        from platekit.zmq._serve import serve
 
-        options = vars(args)
-        options.pop("command", None)
-        if not options:  # no viewer server installed: serve says so in one line
-            return serve("viewer", [])
-        return run_server("viewer", options)
+        return serve("viewer", args.options)
 
 
 class ZmqCommand(Command):

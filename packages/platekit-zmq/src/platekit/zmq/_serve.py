@@ -12,22 +12,16 @@ from platekit.zmq._server import DEFAULT_MAX_MESSAGE_BYTES, ZMQ_SERVERS
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
 
 
 def server_parser(kind: str) -> argparse.ArgumentParser:
     """The options of ``platekit serve KIND``: the common ones, then the server's own."""
+    cls = ZMQ_SERVERS[kind]
     parser = argparse.ArgumentParser(
         prog=f"platekit serve {kind}",
-        description=f"Run the {kind} server: {ZMQ_SERVERS[kind].help}",
+        description=f"Run the {kind} server: {cls.help}",
         allow_abbrev=False,
     )
-    add_server_options(parser, kind)
-    return parser
-
-
-def add_server_options(parser: argparse.ArgumentParser, kind: str) -> None:
-    """Add to ``parser`` the options every server takes, then those of the server ``kind``."""
     common = parser.add_argument_group("every server")
     common.add_argument(
         "--bind",
@@ -60,22 +54,20 @@ def add_server_options(parser: argparse.ArgumentParser, kind: str) -> None:
     )
     common.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     common.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
-    ZMQ_SERVERS[kind].add_arguments(parser.add_argument_group(f"the {kind} server"))
+    cls.add_arguments(parser.add_argument_group(f"the {kind} server"))
+    return parser
 
 
 def serve(kind: str, argv: Sequence[str]) -> int:
     """Run the server ``kind`` with the options in ``argv`` until it stops; the exit code."""
+    from platekit.zmq._security import InsecureBindError
+
     if kind not in ZMQ_SERVERS:
         known = ", ".join(sorted(ZMQ_SERVERS)) or "none"
         print(f"platekit serve: no server {kind!r}; servers: {known}", file=sys.stderr)
         return 2
-    return run_server(kind, vars(server_parser(kind).parse_args(list(argv))))
-
-
-def run_server(kind: str, args: dict[str, Any]) -> int:
-    """Run the server ``kind`` with the parsed options ``args`` until it stops; the exit code."""
-    from platekit.zmq._security import InsecureBindError
-
+    parser = server_parser(kind)
+    args = vars(parser.parse_args(list(argv)))
     announce = args.pop("announce")
     detach = args.pop("detach")
     if detach:
