@@ -77,20 +77,17 @@ def display() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def _viewer_env(display: str, cache: Path) -> dict[str, str]:
-    """The environment a viewer needs to open its window on ``display`` in software OpenGL."""
-    env = dict(
-        os.environ, DISPLAY=display, LIBGL_ALWAYS_SOFTWARE="1", PLATEKIT_CACHE_DIR=str(cache)
-    )
-    env.pop("QT_QPA_PLATFORM", None)
-    return env
-
-
 @pytest.fixture(scope="module")
 def viewer(display: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from platekit.zmq import launch_server
 
-    env = _viewer_env(display, tmp_path_factory.mktemp("viewer-cache"))
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path_factory.mktemp("viewer-cache")),
+    )
+    env.pop("QT_QPA_PLATFORM", None)
     handle = launch_server("viewer", timeout=90, env=env)
     try:
         yield handle
@@ -303,7 +300,12 @@ def _gone(pid: int, seconds: float) -> bool:
 def test_the_viewer_ends_with_the_process_that_launched_it(display: str, tmp_path: Path) -> None:
     import signal
 
-    env = _viewer_env(display, tmp_path / "cache")
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
+    )
     launcher = subprocess.Popen(
         [sys.executable, "-c", _LAUNCHER], env=env, stdout=subprocess.PIPE, text=True
     )
@@ -329,7 +331,12 @@ def test_a_signal_closes_the_viewer_cleanly(display: str, tmp_path: Path) -> Non
 
     from platekit.zmq import launch_server
 
-    env = _viewer_env(display, tmp_path / "cache")
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
+    )
     handle = launch_server("viewer", timeout=90, env=env)
     try:
         handle.process.send_signal(signal.SIGTERM)
