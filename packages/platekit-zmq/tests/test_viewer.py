@@ -211,6 +211,134 @@ def test_view_without_a_display_is_one_line(tmp_path: Path) -> None:
     assert "display" in lines[0] or "napari" in lines[0]
 
 
+def _platekit(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``platekit`` command in a child process, bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "platekit.registry", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_view_help_lists_the_viewer_server_options() -> None:
+    done = _platekit("view", "--help")
+    assert done.returncode == 0, done.stderr
+    for option in ("--title", "--nice", "--bind", "--port", "--keys", "--max-message-bytes"):
+        assert option in done.stdout, option
+
+
+def test_an_unknown_option_to_view_is_one_error_line() -> None:
+    done = _platekit("view", "--colour", "red")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    # argparse shows the command's usage, then says what is wrong in one line.
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert errors == ["platekit view: error: unrecognized arguments: --colour red"], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--title", "plate 7", "--nice", "25"], "platekit view: --nice 25 is not a niceness"),
+        (["--bind", "0.0.0.0"], "platekit view: binding 0.0.0.0"),
+    ],
+)
+def test_view_hands_its_options_to_the_viewer(options: list[str], said: str) -> None:
+    # Refused by the viewer server itself, before any window: the options reached it.
+    done = _platekit("view", *options)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), done.stderr
+
+
+def _free_port_pair() -> int:
+    """A port N, free together with N + 1 (the viewer's data port), at the time of asking."""
+    import socket
+
+    for _ in range(20):
+        with socket.socket() as control, socket.socket() as data:
+            control.bind(("127.0.0.1", 0))
+            port = control.getsockname()[1]
+            try:
+                data.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return int(port)
+    pytest.skip("found no two free neighbouring ports on 127.0.0.1")
+
+
+def _first_line(process: subprocess.Popen[bytes], seconds: float) -> str:
+    """The first line ``process`` writes to its standard output, waiting at most ``seconds``."""
+    import selectors
+
+    assert process.stdout is not None
+    read = b""
+    deadline = time.monotonic() + seconds
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in read and time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                read += chunk
+    return read.decode(errors="replace").split("\n")[0]
+
+
+@pytest.mark.slow
+def test_view_opens_a_viewer_with_the_options_given(display: str, tmp_path: Path) -> None:
+    from platekit.zmq._client import Client
+
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LIBGL_ALWAYS_SOFTWARE="1",
+        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
+        HOME=str(tmp_path / "home"),
+    )
+    env.pop("QT_QPA_PLATFORM", None)
+    port = _free_port_pair()
+    argv = ["view", "--title", "plate 7", "--nice", "5", "--port", str(port)]
+    log = tmp_path / "view.log"
+    with log.open("wb") as errors:
+        view = subprocess.Popen(
+            [sys.executable, "-m", "platekit.registry", *argv],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+    try:
+        line = _first_line(view, 90)
+        control = f"tcp://127.0.0.1:{port}"
+        assert line.startswith(f"viewer server listening: control {control},"), (
+            line,
+            log.read_text(errors="replace")[-2000:],
+        )
+        with Client(control, timeout=60) as client:
+            status = client.status()
+            assert status["window"] is True
+            ours = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, status["pid"]) == min(19, ours + 5)
+            if shutil.which("xwininfo"):  # x11-utils: the window's title, as X knows it
+                tree = subprocess.run(
+                    ["xwininfo", "-display", display, "-root", "-tree"],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                ).stdout
+                assert '"plate 7": (' in tree, tree
+            client.shutdown()
+        assert view.wait(30) == 0
+    finally:
+        if view.poll() is None:
+            view.kill()
+            view.wait(10)
+        assert view.stdout is not None
+        view.stdout.close()
+
+
 @pytest.mark.slow
 def test_a_conversion_shows_each_well_in_the_viewer(viewer: Any, tmp_path: Path) -> None:
     from platekit.microscopes import convert, open_plate

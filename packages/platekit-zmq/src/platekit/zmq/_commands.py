@@ -38,18 +38,26 @@ class ViewCommand(Command):
     help = "open a napari viewer that shows the images streamed to it (napari_stream)"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        from platekit.zmq._serve import add_server_options
+        from platekit.zmq._server import ZMQ_SERVERS
+
         parser.description = (
             "Open a napari viewer that is also a stream server: arrays sent to its data address "
             "(the napari_stream storage backend, PLATEKIT_NAPARI_STREAM) become layers named by "
-            "their paths. It takes the options of 'platekit serve viewer' (--bind, --port, --keys, "
-            "--title, ...) and runs until its window is closed or it is interrupted."
+            "their paths. It takes the options of 'platekit serve viewer' and runs until its "
+            "window is closed or it is interrupted."
         )
-        parser.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        # Without a viewer server installed there are no options to take; run says so.
+        if "viewer" in ZMQ_SERVERS:
+            add_server_options(parser, "viewer")
 
     def run(self, args: argparse.Namespace) -> int:
-        from platekit.zmq._serve import serve
+        from platekit.zmq._serve import run_server, serve
 
-        return serve("viewer", args.options)
+        options = {key: value for key, value in vars(args).items() if key != "command"}
+        if not options:
+            return serve("viewer", [])
+        return run_server("viewer", options, command="platekit view")
 
 
 class ZmqCommand(Command):

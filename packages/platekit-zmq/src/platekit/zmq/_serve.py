@@ -12,16 +12,25 @@ from platekit.zmq._server import DEFAULT_MAX_MESSAGE_BYTES, ZMQ_SERVERS
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
 
 def server_parser(kind: str) -> argparse.ArgumentParser:
     """The options of ``platekit serve KIND``: the common ones, then the server's own."""
-    cls = ZMQ_SERVERS[kind]
     parser = argparse.ArgumentParser(
         prog=f"platekit serve {kind}",
-        description=f"Run the {kind} server: {cls.help}",
+        description=f"Run the {kind} server: {ZMQ_SERVERS[kind].help}",
         allow_abbrev=False,
     )
+    add_server_options(parser, kind)
+    return parser
+
+
+def add_server_options(parser: argparse.ArgumentParser, kind: str) -> None:
+    """Add to ``parser`` the options every server takes, then those of the server ``kind``.
+
+    Raises ``KeyError`` when no server ``kind`` is installed.
+    """
     common = parser.add_argument_group("every server")
     common.add_argument(
         "--bind",
@@ -54,20 +63,29 @@ def server_parser(kind: str) -> argparse.ArgumentParser:
     )
     common.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     common.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
-    cls.add_arguments(parser.add_argument_group(f"the {kind} server"))
-    return parser
+    ZMQ_SERVERS[kind].add_arguments(parser.add_argument_group(f"the {kind} server"))
 
 
 def serve(kind: str, argv: Sequence[str]) -> int:
     """Run the server ``kind`` with the options in ``argv`` until it stops; the exit code."""
-    from platekit.zmq._security import InsecureBindError
-
     if kind not in ZMQ_SERVERS:
         known = ", ".join(sorted(ZMQ_SERVERS)) or "none"
         print(f"platekit serve: no server {kind!r}; servers: {known}", file=sys.stderr)
         return 2
-    parser = server_parser(kind)
-    args = vars(parser.parse_args(list(argv)))
+    return run_server(kind, vars(server_parser(kind).parse_args(list(argv))))
+
+
+def run_server(kind: str, options: dict[str, Any], command: str | None = None) -> int:
+    """Run the server ``kind`` with the ``options`` parsed by :func:`add_server_options`.
+
+    Runs until the server stops and returns the exit code: 1, after one line on standard
+    error that starts with ``command`` (default ``platekit serve KIND``), when the server
+    refuses its options or cannot start.
+    """
+    from platekit.zmq._security import InsecureBindError
+
+    command = command or f"platekit serve {kind}"
+    args = dict(options)
     announce = args.pop("announce")
     detach = args.pop("detach")
     if detach:
@@ -76,7 +94,7 @@ def serve(kind: str, argv: Sequence[str]) -> int:
         server = ZMQ_SERVERS[kind](**args)
         server.start()
     except (InsecureBindError, FileNotFoundError, ValueError, OSError) as exc:
-        print(f"platekit serve {kind}: {exc}", file=sys.stderr)
+        print(f"{command}: {exc}", file=sys.stderr)
         return 1
     addresses = {"control": server.control_address, "data": server.data_address}
     if announce:
