@@ -190,21 +190,33 @@ def open_plate(
     source = _plate_folder(_source(path, storage_options))
     handler = _detect(source) if microscope == "auto" else handler_for(microscope)
     given = _given(handler, source)
-    if not projections:
-        scan = handler.scan(given)
-    else:
-        # Only formats that store projections beside the stack offer this; not a handler duty.
-        scan_projections = getattr(handler, "scan_projections", None)
-        if scan_projections is None:
-            raise PlateError(
-                f"{source.location!r} is a {handler.display_name or handler.name} plate, whose "
-                "projections platekit does not read; open it without projections=True / "
-                "--projections"
-            )
-        scan = scan_projections(given)
-    if not isinstance(path, PlateSource):
+    # Only a source made here, and read only through it, tells which files its scan read.
+    keeps = not isinstance(path, PlateSource)
+    key = (handler.name, projections) if keeps and handler.reads_source else None
+    scan = settled_listings.kept_scan(source, key) if key is not None else None
+    if scan is not None:
         settled_listings.remember(source, started)
+        return Plate(given, handler, scan, source=source)
+    scan = _scan(handler, given, source, projections)
+    if keeps:
+        settled_listings.remember(source, started, (key, scan) if key is not None else None)
     return Plate(given, handler, scan, source=source)
+
+
+def _scan(
+    handler: MicroscopeHandler, given: Path | PlateSource, source: PlateSource, projections: bool
+) -> PlateScan:
+    if not projections:
+        return handler.scan(given)
+    # Only formats that store projections beside the stack offer this; not a handler duty.
+    scan_projections = getattr(handler, "scan_projections", None)
+    if scan_projections is None:
+        raise PlateError(
+            f"{source.location!r} is a {handler.display_name or handler.name} plate, whose "
+            "projections platekit does not read; open it without projections=True / "
+            "--projections"
+        )
+    return scan_projections(given)  # type: ignore[no-any-return]
 
 
 class Plate:

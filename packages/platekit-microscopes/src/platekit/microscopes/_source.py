@@ -37,6 +37,8 @@ class _Listings:
         self.lock = threading.Lock()
         #: How many folders were listed, for tests and benchmarks.
         self.count = 0
+        #: The local files opened through the plate's sources, whose contents its scan used.
+        self.read: set[str] = set()
 
 
 class PlateSource:
@@ -264,7 +266,11 @@ class PlateSource:
         """The file, open for reading bytes; ``FileNotFoundError`` naming it when absent."""
         if mode != "rb":
             raise ValueError(f"a plate is read only: open it with mode 'rb', not {mode!r}")
-        return self.backend.open(self.location)
+        file = self.backend.open(self.location)
+        if self.is_local:
+            with self._listings.lock:
+                self._listings.read.add(self.location)
+        return file
 
     def read_bytes(self) -> bytes:
         with self.open() as file:

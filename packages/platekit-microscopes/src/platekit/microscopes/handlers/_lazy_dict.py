@@ -38,6 +38,8 @@ class LazyDict(dict[K, V], Generic[K, V]):
         super().__init__(items)
         self._fill = fill
         self._lock = threading.Lock()
+        #: How this dict was made, to make a fresh one the same way.
+        self._recipe = (tuple(super().items()), fill)
 
     @property
     def filled(self) -> bool:
@@ -86,6 +88,8 @@ class LazyDict(dict[K, V], Generic[K, V]):
 
     def __eq__(self, other: object) -> bool:
         self._load()
+        if isinstance(other, LazyDict):
+            other._load()  # dict's own comparison reads the other's items directly
         return super().__eq__(other)
 
     def __ne__(self, other: object) -> bool:
@@ -108,6 +112,12 @@ class LazyDict(dict[K, V], Generic[K, V]):
     def copy(self) -> dict[K, V]:
         self._load()
         return dict(super().items())
+
+    def remade(self) -> LazyDict[K, V]:
+        """A new dict made the way this one was: its first items now, and ``fill`` run anew on
+        first use (so what ``fill`` reads is read again then)."""
+        items, fill = self._recipe
+        return LazyDict(items, fill=fill)
 
     def keys(self) -> dict_keys[K, V]:
         self._load()
