@@ -8,9 +8,10 @@ against one bare ``os.scandir`` of the folder holding the images (the plate
 folder, or a Harmony export's ``Images/``), in the same process, taking
 turns, warm (after a first opening), median of many calls. The plates are
 left to settle for 2 s first, as any plate copied before it is opened is:
-platekit does not list a folder again while it is unchanged, and does not
-trust that of a folder changed within 2 s of its listing. The first opening
-(no listing kept: every folder listed, every name read) is reported too.
+platekit does not list a folder again, nor parse a plate's metadata files
+again, while they are unchanged, and does not trust that of a folder or
+file changed within 2 s of its reading. The first opening (nothing kept:
+every folder listed, every name and metadata file read) is reported too.
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ class OpeningResult:
             "turns, warm (after a first opening), medians. The images are 16x16: opening reads "
             "metadata files and at most the first planes' TIFF headers, never pixels. The plates "
             "settle for 2 s before they are opened, as a plate copied earlier has: an unchanged "
-            "folder is not listed again. The first opening, with no listing kept (every folder "
-            "listed and every name read), is the last column.",
+            "folder is not listed again, and the scan of a plate whose folders and metadata "
+            "files are unchanged is reused. The first opening, with nothing kept (every folder "
+            "listed, every name and metadata file read), is the last column.",
             self.facts,
             table,
             self.verdicts,
