@@ -37,7 +37,7 @@ _BULK_TAIL = rf"(({_WELL})(?:_s(\d+))?(?:_w(\d+))?)(_thumb)?(?:{_GUIDS})?\.(?i:t
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 #: A plane's file name; its stem (``A01_s1_w1``), well, site and wave as the name spells them
 #: ("" where absent); and two "" (the places of the thumbnail mark, which no plane has, and of
@@ -62,7 +62,7 @@ class Listed:
     """
 
     def __init__(self, rows: list[Row]) -> None:
-        self.rows = rows
+        self._rows = rows
         # Each column's set made straight from the rows: transposing them (zip(*rows)) first
         # took longer than the sets.
         self.site_of = {site: int(site) if site else 1 for site in set(map(itemgetter(3), rows))}
@@ -79,6 +79,11 @@ class Listed:
         else:
             self._keys = self.key_set()
             self.count = len(self._keys)
+
+    @property
+    def rows(self) -> list[Row]:
+        """The plane names' rows, in listing order."""
+        return self._rows
 
     def has(self, well: str, site: int, wave: int) -> bool:
         """Whether a row is the plane (well, site, wave)."""
@@ -135,10 +140,14 @@ _NAMES_KEPT = 200_000
 _lock = threading.Lock()
 
 
-def read_listing(names: list[str]) -> Listed:
+def read_listing(
+    names: list[str], expected: Callable[[list[str]], Listed | None] | None = None
+) -> Listed:
     """The plane names among ``names``, as :func:`plane_rows` gives them, with their keys.
 
-    ``names`` must not change afterwards: the answer is kept for the same list.
+    ``expected`` may read them first, faster, from what the plate leads one to
+    expect; where it gives ``None`` they are read name by name. ``names`` must
+    not change afterwards: the answer is kept for the same list.
     """
     with _lock:
         kept = _read.get(id(names))
@@ -146,7 +155,9 @@ def read_listing(names: list[str]) -> Listed:
             _read.move_to_end(id(names))
             return kept[1]
     with _cycles_not_collected():
-        listed = Listed(plane_rows(names))
+        listed = expected(names) if expected is not None else None
+        if listed is None:
+            listed = Listed(plane_rows(names))
     with _lock:
         _read[id(names)] = (names, listed)
         held = sum(len(listing) for listing, _ in _read.values())

@@ -25,6 +25,7 @@ are read the first time ``PlateMetadata.positions`` is used, not by
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from platekit.microscopes._errors import PlateError
 from platekit.microscopes._handler import (
@@ -36,6 +37,7 @@ from platekit.microscopes._handler import (
 from platekit.microscopes._model import Channel, PlaneKey, PlaneName, PlateMetadata, PlateScan
 from platekit.microscopes._source import PlateSource, as_source
 from platekit.microscopes.handlers._htd import HtdLayout, read_htd
+from platekit.microscopes.handlers._imagexpress_expected import read_expected
 from platekit.microscopes.handlers._imagexpress_names import NAME, read_listing
 from platekit.microscopes.handlers._imagexpress_planes import FolderPlanes, Planes
 from platekit.microscopes.handlers._lazy_dict import LazyDict
@@ -171,11 +173,14 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     projected = Planes()
     unlisted = {False: 0, True: 0}
     sites = range(1, len(layout.site_cells) + 1)
+    read_names = partial(
+        read_expected, wells=layout.wells, sites=sites, waves=list(layout.channels)
+    )
     for folder, names, t, z in _plane_folders(plate, files, folders, listings, layout.z_count):
         # z 0 marks a folder of projections, which stand at z 1 of a plate of their own.
         is_projection = z == 0
         z = 1 if is_projection else z
-        listed = read_listing(names)
+        listed = read_listing(names, read_names)
         if not (1 <= t <= layout.t_count and 1 <= z <= layout.z_count):
             unlisted[is_projection] += len(listed.rows)
             continue
