@@ -16,6 +16,8 @@ from platekit.microscopes._errors import PlateFormatError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from platekit.microscopes._source import PlateSource
 
 
@@ -33,9 +35,43 @@ def parse_xml(path: Path | str | PlateSource) -> ET.Element:
     naming the file and the line for malformed XML, a document type
     declaration or an entity declaration; ``OSError`` when it cannot be read.
     """
-    data = Path(path).read_bytes() if isinstance(path, str) else path.read_bytes()
+    data = _read(path)
     # Checked first by expat with no handler per element (at C speed), then built by
     # ElementTree's C parser, which cannot meet a declaration the check has refused.
+    _parse(_safe_parser(), data, path)
+    return ET.fromstring(data)
+
+
+def stream_xml(
+    path: Path | str | PlateSource,
+    start: Callable[[str, dict[str, str]], object],
+    end: Callable[[str], object],
+    text: Callable[[str], object],
+) -> None:
+    """Read the XML file at ``path`` in one pass, without DTDs or entities, and without
+    keeping its elements.
+
+    ``start(tag, attributes)`` is called where an element starts, ``end(tag)``
+    where it ends and ``text(data)`` with character data (one element's text may
+    come in several calls). A tag or attribute name in a namespace is
+    ``uri}local``. Raises :class:`PlateFormatError` naming the file and the line
+    for malformed XML, a document type or an entity declaration (also after the
+    callbacks have seen part of the file); ``OSError`` when it cannot be read.
+    """
+    parser = _safe_parser()
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    _parse(parser, _read(path), path)
+
+
+def _read(path: Path | str | PlateSource) -> bytes:
+    return Path(path).read_bytes() if isinstance(path, str) else path.read_bytes()
+
+
+def _safe_parser() -> expat.XMLParserType:
+    """An expat parser that refuses a document type, an entity and an external reference."""
     parser = expat.ParserCreate(namespace_separator="}")
 
     def refuse(what: str) -> None:
@@ -59,6 +95,10 @@ def parse_xml(path: Path | str | PlateSource) -> ET.Element:
     parser.EntityDeclHandler = entity_declaration
     parser.UnparsedEntityDeclHandler = entity_declaration
     parser.ExternalEntityRefHandler = external_reference
+    return parser
+
+
+def _parse(parser: expat.XMLParserType, data: bytes, path: Path | str | PlateSource) -> None:
     try:
         parser.Parse(data, True)
     except _Refused as exc:
@@ -66,7 +106,6 @@ def parse_xml(path: Path | str | PlateSource) -> ET.Element:
     except expat.ExpatError as exc:
         message = expat.ErrorString(exc.code) if exc.code else str(exc)
         raise PlateFormatError(path, f"is not well-formed XML ({message})", exc.lineno) from None
-    return ET.fromstring(data)
 
 
 def local(tag: str) -> str:

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
-from platekit.microscopes._xml import local, namespace, parse_xml
+from platekit.microscopes._xml import local, namespace
+from platekit.microscopes.handlers._harmony_xml import Fields, read_parts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import xml.etree.ElementTree as ET
-    from collections.abc import Iterator
-
     from platekit.microscopes._source import PlateSource
 
 #: Index file names, in the order they are preferred when one folder holds several.
@@ -184,54 +182,75 @@ def read_index(path: Path | PlateSource) -> HarmonyIndex:
     Harmony or Columbus index, or holds a number that is not one;
     ``OSError`` when it cannot be read.
     """
-    root = parse_xml(path)
-    schema = namespace(root.tag)
-    if local(root.tag) != "EvaluationInputData" and schema != COLUMBUS_NAMESPACE:
+    reader = _Reader(path)
+    images: list[IndexImage] = []
+    # Each channel's first image entry, which describes it with the Maps.
+    first_of: dict[int, Fields] = {}
+    failed: list[PlateFormatError] = []
+
+    def read_image(fields: Fields) -> None:
+        # An entry's fault is raised after the pass, so that malformed XML anywhere, and
+        # every fault of what comes before the images, is reported first.
+        if failed:
+            return
+        try:
+            image = reader.image(fields)
+        except PlateFormatError as error:
+            failed.append(error)
+            return
+        images.append(image)
+        if image.channel is not None and image.channel not in first_of:
+            first_of[image.channel] = fields
+
+    parts = read_parts(path, read_image)
+    schema = namespace(parts.root)
+    if local(parts.root) != "EvaluationInputData" and schema != COLUMBUS_NAMESPACE:
         raise PlateFormatError(
             path,
-            f"is not a Harmony image index: its root element is <{local(root.tag)}>, not "
+            f"is not a Harmony image index: its root element is <{local(parts.root)}>, not "
             "<EvaluationInputData>; export the measurement from Harmony again",
         )
     match = _HARMONY_VERSION.search(schema)
     index = HarmonyIndex(path=path, schema=schema, version=int(match.group(1)) if match else None)
-    reader = _Reader(path)
-    index.user = _text(root, "User")
-    index.instrument = _text(root, "InstrumentType")
+    index.user = parts.head.text("User") or None
+    index.instrument = parts.head.text("InstrumentType") or None
     wells: set[tuple[int, int]] = set()
-    plate = _child(_child(root, "Plates"), "Plate")
+    plate = parts.plate
     if plate is not None:
-        index.name = _text(plate, "Name") or _text(plate, "PlateName")
-        index.plate_id = _text(plate, "PlateID")
-        index.plate_type = _text(plate, "PlateTypeName") or _text(plate, "PlateType")
-        index.rows = reader.integer(_text(plate, "PlateRows"), "PlateRows")
-        index.columns = reader.integer(_text(plate, "PlateColumns"), "PlateColumns")
-        index.measurement_id = _text(plate, "MeasurementID")
-        index.measurement_start_time = _text(plate, "MeasurementStartTime")
-        for well in _children(plate, "Well"):
-            if well.get("id"):
-                wells.add(reader.well_id(well.get("id", "")))
-    for well in _children(_child(root, "Wells"), "Well"):
-        row = reader.integer(_text(well, "Row"), "Well Row")
-        column = reader.integer(_text(well, "Col"), "Well Col")
+        index.name = plate.text("Name") or plate.text("PlateName") or None
+        index.plate_id = plate.text("PlateID") or None
+        index.plate_type = plate.text("PlateTypeName") or plate.text("PlateType") or None
+        index.rows = reader.integer(plate.text("PlateRows") or None, "PlateRows")
+        index.columns = reader.integer(plate.text("PlateColumns") or None, "PlateColumns")
+        index.measurement_id = plate.text("MeasurementID") or None
+        index.measurement_start_time = plate.text("MeasurementStartTime") or None
+        for well_id in parts.plate_wells:
+            if well_id:
+                wells.add(reader.well_id(well_id))
+    for well in parts.wells:
+        row = reader.integer(well.text("Row") or None, "Well Row")
+        column = reader.integer(well.text("Col") or None, "Well Col")
         if row is not None and column is not None:
             wells.add((row, column))
-        elif _text(well, "id"):
-            wells.add(reader.well_id(_text(well, "id") or ""))
+        elif well.text("id"):
+            wells.add(reader.well_id(well.text("id") or ""))
     index.wells = sorted(wells)
 
-    described: dict[int, dict[str, ET.Element]] = {}
-    for map_ in _children(_child(root, "Maps"), "Map"):
-        for entry in _children(map_, "Entry"):
-            channel = reader.integer(entry.get("ChannelID"), "Maps Entry ChannelID")
-            if channel is not None:
-                fields = described.setdefault(channel, {})
-                fields.update(_fields(entry, _CHANNEL_FIELDS))
-    for element in _children(_child(root, "Images"), "Image"):
-        image = reader.image(element)
-        index.images.append(image)
+    described: dict[int, Fields] = {}
+    for channel_id, entry in parts.entries:
+        channel = reader.integer(channel_id, "Maps Entry ChannelID")
+        if channel is not None:
+            described.setdefault(channel, Fields()).update(entry, _CHANNEL_FIELDS)
+    index.images = images
+    for image in images:
         if image.channel is not None and image.channel not in index.channels:
-            fields = {**described.get(image.channel, {}), **_fields(element, _CHANNEL_FIELDS)}
+            fields = Fields()
+            if image.channel in described:
+                fields.update(described[image.channel], _CHANNEL_FIELDS)
+            fields.update(first_of[image.channel], _CHANNEL_FIELDS)
             index.channels[image.channel] = reader.channel(image.channel, fields)
+    if failed:
+        raise failed[0]
     for channel, fields in described.items():
         if channel not in index.channels:
             index.channels[channel] = reader.channel(channel, fields)
@@ -244,6 +263,8 @@ class _Reader:
 
     def __init__(self, path: Path | PlateSource) -> None:
         self.path = path
+        # (text, unit) -> µm: an index repeats a few dozen positions thousands of times.
+        self.lengths: dict[tuple[str, str], float] = {}
 
     def integer(self, text: str | None, what: str) -> int | None:
         if text is None:
@@ -251,14 +272,16 @@ class _Reader:
         try:
             return int(text)
         except ValueError:
-            raise PlateFormatError(
-                self.path, f"{what} is {text!r}, not a whole number; is the index damaged?"
-            ) from None
+            raise self.not_whole(text, what) from None
 
-    def number(self, element: ET.Element | None, what: str) -> float | None:
-        if element is None or not (element.text or "").strip():
+    def not_whole(self, text: str, what: str) -> PlateFormatError:
+        return PlateFormatError(
+            self.path, f"{what} is {text!r}, not a whole number; is the index damaged?"
+        )
+
+    def number(self, text: str | None, what: str) -> float | None:
+        if not text:
             return None
-        text = (element.text or "").strip()
         try:
             value = float(text)
         except ValueError:
@@ -267,17 +290,26 @@ class _Reader:
             ) from None
         return None if math.isnan(value) else value
 
-    def length_um(self, element: ET.Element | None, what: str) -> float | None:
-        value = self.number(element, what)
-        if value is None or element is None:
+    def length_um(self, fields: Fields, name: str, what: str) -> float | None:
+        """The child ``name`` as a length in µm, from its Unit attribute; ``None`` when absent."""
+        text = fields.texts.get(name)
+        if text is None:
             return None
-        unit = element.get("Unit", "").strip()
-        if unit not in _TO_UM:
+        unit = fields.attributes[name].get("Unit", "")
+        found = self.lengths.get((text, unit))
+        if found is not None:
+            return found
+        value = self.number(text.strip(), f"{what}: {name}")
+        if value is None:
+            return None
+        if unit.strip() not in _TO_UM:
             raise PlateFormatError(
-                self.path, f"{what} has the unit {unit!r}; platekit reads m, mm, µm and nm"
+                self.path,
+                f"{what}: {name} has the unit {unit.strip()!r}; platekit reads m, mm, µm and nm",
             )
         # Harmony writes metres (5.98178730491848E-07); 12 digits drop the float noise.
-        return float(f"{value * _TO_UM[unit]:.12g}")
+        length = self.lengths[text, unit] = float(f"{value * _TO_UM[unit.strip()]:.12g}")
+        return length
 
     def well_id(self, text: str) -> tuple[int, int]:
         """``"0203"`` (RRCC) → ``(2, 3)``."""
@@ -287,37 +319,40 @@ class _Reader:
             )
         return int(text[:2]), int(text[2:])
 
-    def image(self, element: ET.Element) -> IndexImage:
-        fields = _fields(element)
-        image_id = _element_text(fields.get("id")) or ""
+    def image(self, fields: Fields) -> IndexImage:
+        texts = fields.texts
+        image_id = texts.get("id", "").strip()
+        wholes: list[int | None] = []
+        for name in _IMAGE_NUMBERS:
+            text = texts.get(name)
+            if text is not None:
+                text = text.strip()
+            if not text:
+                wholes.append(None)
+                continue
+            try:
+                wholes.append(int(text))
+            except ValueError:
+                raise self.not_whole(text, f"image {image_id or '(no id)'}: {name}") from None
+        url = fields.attributes.get("URL")
         what = f"image {image_id or '(no id)'}"
-
-        def whole(name: str) -> int | None:
-            return self.integer(_element_text(fields.get(name)) or None, f"{what}: {name}")
-
-        url = fields.get("URL")
         return IndexImage(
-            id=image_id,
-            url=_element_text(url) or "",
-            row=whole("Row"),
-            column=whole("Col"),
-            field=whole("FieldID"),
-            plane=whole("PlaneID"),
-            channel=whole("ChannelID"),
-            timepoint_id=whole("TimepointID"),
-            position_um=(
-                self.length_um(fields.get("PositionX"), f"{what}: PositionX"),
-                self.length_um(fields.get("PositionY"), f"{what}: PositionY"),
-                self.length_um(fields.get("PositionZ"), f"{what}: PositionZ"),
+            image_id,
+            texts.get("URL", "").strip(),
+            *wholes,
+            (
+                self.length_um(fields, "PositionX", what),
+                self.length_um(fields, "PositionY", what),
+                self.length_um(fields, "PositionZ", what),
             ),
-            buffer=None if url is None else self.integer(url.get("BufferNo"), f"{what}: BufferNo"),
+            None if url is None else self.integer(url.get("BufferNo"), f"{what}: BufferNo"),
         )
 
-    def channel(self, channel: int, fields: dict[str, ET.Element]) -> IndexChannel:
+    def channel(self, channel: int, fields: Fields) -> IndexChannel:
         what = f"channel {channel}"
 
         def number(name: str) -> float | None:
-            return self.number(fields.get(name), f"{what}: {name}")
+            return self.number(fields.text(name), f"{what}: {name}")
 
         def whole(name: str) -> int | None:
             value = number(name)
@@ -326,11 +361,11 @@ class _Reader:
         emission = number("MainEmissionWavelength")
         return IndexChannel(
             id=channel,
-            name=_element_text(fields.get("ChannelName")),
-            type=_element_text(fields.get("ChannelType")),
+            name=fields.text("ChannelName"),
+            type=fields.text("ChannelType"),
             pixel_size_um=(
-                self.length_um(fields.get("ImageResolutionX"), f"{what}: ImageResolutionX"),
-                self.length_um(fields.get("ImageResolutionY"), f"{what}: ImageResolutionY"),
+                self.length_um(fields, "ImageResolutionX", what),
+                self.length_um(fields, "ImageResolutionY", what),
             ),
             size=(whole("ImageSizeX"), whole("ImageSizeY")),
             binning=(whole("BinningX"), whole("BinningY")),
@@ -339,51 +374,10 @@ class _Reader:
             objective_magnification=number("ObjectiveMagnification"),
             objective_na=number("ObjectiveNA"),
             exposure_s=number("ExposureTime"),
-            camera=_element_text(fields.get("CameraType")),
-            acquisition=_element_text(fields.get("AcquisitionType")),
+            camera=fields.text("CameraType"),
+            acquisition=fields.text("AcquisitionType"),
         )
 
 
-#: Each tag's local name, as an index has dozens of children per image and a few dozen tags.
-_LOCAL_NAMES: dict[str, str] = {}
-
-
-def _children(parent: ET.Element | None, name: str) -> Iterator[ET.Element]:
-    if parent is None:
-        return
-    for child in parent:
-        if local(child.tag) == name:
-            yield child
-
-
-def _child(parent: ET.Element | None, name: str) -> ET.Element | None:
-    return next(_children(parent, name), None)
-
-
-def _element_text(element: ET.Element | None) -> str | None:
-    """The element's stripped text; ``None`` when there is no element, ``""`` when it is empty."""
-    if element is None:
-        return None
-    return (element.text or "").strip()
-
-
-def _text(parent: ET.Element | None, name: str) -> str | None:
-    """The stripped text of the child ``name``, ``None`` when it is absent or empty."""
-    return _element_text(_child(parent, name)) or None
-
-
-def _fields(element: ET.Element, only: frozenset[str] | None = None) -> dict[str, ET.Element]:
-    """Local name → child element; the first of a name wins."""
-    names = _LOCAL_NAMES
-    if len(names) > 4096:  # a file of ever new tags; an index has a few dozen
-        names.clear()
-    fields: dict[str, ET.Element] = {}
-    for child in reversed(element):  # so that the first of a name is the one kept
-        tag = child.tag
-        name = names.get(tag)
-        if name is None:
-            name = names[tag] = local(tag)
-        fields[name] = child
-    if only is not None:
-        return {name: child for name, child in fields.items() if name in only}
-    return fields
+# An image entry's whole numbers, in the order of IndexImage's fields.
+_IMAGE_NUMBERS = ("Row", "Col", "FieldID", "PlaneID", "ChannelID", "TimepointID")

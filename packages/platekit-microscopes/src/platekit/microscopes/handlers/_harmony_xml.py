@@ -1,0 +1,165 @@
+"""A Harmony or Columbus index read in one pass: the elements its reader uses, and no more.
+
+An index of 50,000 images is some 85 MB of XML; built as an element tree it
+holds several times that in memory. Here expat calls back as it reads, and
+only the children of the elements that are records (the plate, each well,
+each map entry, each image) are kept, as :class:`Fields`; each image is
+handed on as soon as it ends, so nothing of it need stay.
+
+What is read is what ElementTree would give: an element's text is the text
+before its first child, the first child of a name is the one kept, and names
+are local (``{ns}Image`` is ``Image``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platekit.microscopes._xml import stream_xml
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from platekit.microscopes._source import PlateSource
+
+# The root's children that hold records; only the first of each is read, as a reader
+# looking up "the" Plates element would.
+_SECTIONS = frozenset({"Plates", "Wells", "Maps", "Images"})
+
+
+class Fields:
+    """One record's child elements, by local name (the first of a name wins)."""
+
+    __slots__ = ("attributes", "texts")
+
+    def __init__(self) -> None:
+        #: Name -> the child's attributes; every child is here.
+        self.attributes: dict[str, dict[str, str]] = {}
+        #: Name -> the child's text as written; a child without text is not here.
+        self.texts: dict[str, str] = {}
+
+    def text(self, name: str) -> str | None:
+        """The child's stripped text: ``None`` when there is no such child, ``""`` when empty."""
+        if name not in self.attributes:
+            return None
+        return self.texts.get(name, "").strip()
+
+    def update(self, other: Fields, names: frozenset[str]) -> None:
+        """Take ``other``'s children of the given names in place of these."""
+        for name, attributes in other.attributes.items():
+            if name in names:
+                self.attributes[name] = attributes
+                if name in other.texts:
+                    self.texts[name] = other.texts[name]
+                else:
+                    self.texts.pop(name, None)
+
+
+@dataclass
+class IndexParts:
+    """What an index's XML holds, as far as its reader asks."""
+
+    #: The root element's tag, as ElementTree writes it: ``{namespace}local``.
+    root: str = ""
+    #: The root's own children (User, InstrumentType, ...).
+    head: Fields = field(default_factory=Fields)
+    #: The first Plates/Plate, or ``None``.
+    plate: Fields | None = None
+    #: The id attribute of each Well of that plate (``None`` where it has none).
+    plate_wells: list[str | None] = field(default_factory=list)
+    #: Each Wells/Well.
+    wells: list[Fields] = field(default_factory=list)
+    #: Each Maps/Map/Entry with its ChannelID attribute (``None`` where it has none).
+    entries: list[tuple[str | None, Fields]] = field(default_factory=list)
+
+
+def read_parts(path: Path | PlateSource, image: Callable[[Fields], object]) -> IndexParts:
+    """Read the index at ``path``, calling ``image`` with each Images/Image entry in order.
+
+    Raises :class:`~platekit.microscopes.PlateFormatError` for XML that is
+    malformed or declares a DTD or entities (after ``image`` may have been
+    called for the entries before the fault); ``OSError`` when it cannot be read.
+    """
+    parts = IndexParts()
+    names: dict[str, str] = {}  # tag -> local name; expat hands each tag as one interned string
+    depth = 0
+    record: Fields | None = None  # the record whose children are being read
+    record_depth = 0
+    done: Callable[[Fields], object] | None = None  # what the record is handed to at its end
+    section = ""  # the root's child being read, when it is one of the first _SECTIONS
+    seen: set[str] = set()
+    in_map = False
+    texts: dict[str, str] = {}  # where the text of the element being read goes ...
+    current: str | None = None  # ... under this name, or nowhere
+
+    def local(tag: str) -> str:
+        name = names.get(tag)
+        if name is None:
+            name = names[tag] = tag.rsplit("}", 1)[-1]
+        return name
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        nonlocal depth, record, record_depth, done, section, in_map, texts, current
+        depth += 1
+        current = None  # an element's text is what comes before its first child
+        if record is not None:
+            if depth == record_depth + 1:
+                name = names.get(tag) or local(tag)
+                if name not in record.attributes:
+                    record.attributes[name] = attributes
+                    texts, current = record.texts, name
+                if done is plate_done and name == "Well":
+                    parts.plate_wells.append(attributes.get("id"))
+            return
+        name = local(tag)
+        if depth == 2:
+            if name not in parts.head.attributes:
+                parts.head.attributes[name] = attributes
+                texts, current = parts.head.texts, name
+            section = name if name in _SECTIONS and name not in seen else ""
+            seen.add(name)
+        elif depth == 3:
+            if section == "Images" and name == "Image":
+                done = image
+            elif section == "Wells" and name == "Well":
+                done = parts.wells.append
+            elif section == "Plates" and name == "Plate" and parts.plate is None:
+                done = plate_done
+            else:
+                in_map = section == "Maps" and name == "Map"
+                return
+            record, record_depth = Fields(), depth
+        elif depth == 4 and in_map and name == "Entry":
+            channel = attributes.get("ChannelID")
+            record, record_depth = Fields(), depth
+            done = lambda fields: parts.entries.append((channel, fields))  # noqa: E731
+        elif depth == 1:
+            parts.root = "{" + tag if "}" in tag else tag
+
+    def end(tag: str) -> None:
+        nonlocal depth, record, done, section, in_map, current
+        current = None
+        if record is not None:
+            if depth == record_depth:
+                finished, record = record, None
+                done(finished)  # type: ignore[misc]
+        elif depth == 3:
+            in_map = False
+        elif depth == 2:
+            section = ""
+        depth -= 1
+
+    def text(data: str) -> None:
+        if current is not None:
+            if current in texts:
+                texts[current] += data
+            else:
+                texts[current] = data
+
+    def plate_done(fields: Fields) -> None:
+        parts.plate = fields
+
+    stream_xml(path, start, end, text)
+    return parts
