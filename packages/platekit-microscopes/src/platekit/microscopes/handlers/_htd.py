@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
 from platekit.microscopes._errors import PlateFormatError
@@ -25,6 +26,7 @@ _VALUE = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^",]*?))\s*(,|$)')
 _KEY = re.compile(r'\s*"([^"]*)"\s*(?:,|$)')
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+_WORDS = _TRUE | _FALSE
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ class Htd:
         return flags
 
     def _flags(self, line: HtdLine) -> list[bool]:
+        # A selection row of bare words is lower-cased in one call and checked as a set.
+        words = "\n".join(line.values).lower().split("\n")
+        if len(words) == len(line.values) and _WORDS.issuperset(words):
+            return list(map(_TRUE.__contains__, words))
         flags = []
         for value in line.values:
             word = value.strip().lower()
@@ -170,7 +176,7 @@ def _parse_line(path: Path | PlateSource, row: str, number: int) -> HtdLine:
     position = match.end()
     if position < len(row) and row[match.end() - 1] == "," and '"' not in row[position:]:
         # No quoted value: each value is the text between commas, as _VALUE reads it.
-        values = [value.strip() for value in row[position:].split(",")]
+        values = list(map(str.strip, row[position:].split(",")))
     elif position < len(row) and row[match.end() - 1] == ",":
         while True:
             value = _VALUE.match(row, position)
@@ -258,13 +264,13 @@ def _wells(htd: Htd) -> tuple[int, int, list[str]]:
         )
     wells: list[str] = []
     listed = False
+    numbers = [f"{column:02d}" for column in range(1, columns + 1)]
     for row in range(1, rows + 1):
         flags = htd.flags(f"WellsSelection{row}", columns)
         if flags is None:
             continue
         listed = True
-        letters = row_letters(row)
-        wells.extend(f"{letters}{column:02d}" for column, on in enumerate(flags, start=1) if on)
+        wells.extend(map(row_letters(row).__add__, compress(numbers, flags)))
     if not listed:
         raise PlateFormatError(
             htd.path, 'has no "WellsSelection" lines, so which wells were imaged is unknown'
