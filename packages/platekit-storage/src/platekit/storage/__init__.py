@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         StorageBackend,
         not_found,
     )
-    from platekit.storage._errors import StorageError, storage_error
+    from platekit.storage._errors import BackendNotFoundError, StorageError, storage_error
     from platekit.storage._file_manager import FileManager
     from platekit.storage._formats import DISK_FORMATS, FileFormat
     from platekit.storage._json_update import atomic_update_json, file_lock
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DISK_FORMATS",
     "STORAGE_BACKENDS",
+    "BackendNotFoundError",
     "BackendRegistry",
     "DiskBackend",
     "FileFormat",
@@ -59,6 +60,7 @@ __all__ = [
 
 # Public name -> private module that defines it.
 _HOMES = {
+    "BackendNotFoundError": "_errors",
     "DISK_FORMATS": "_formats",
     "FileFormat": "_formats",
     "STORAGE_BACKENDS": "_base",

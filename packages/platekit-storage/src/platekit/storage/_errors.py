@@ -72,6 +72,16 @@ class StorageKeyError(StorageError, KeyError):
     """No backend, or no file format, by that name."""
 
 
+class BackendNotFoundError(StorageKeyError):
+    """No storage backend available by that name: unknown, left out or not installed.
+
+    Raised by :class:`BackendRegistry` and :class:`FileManager` when the name
+    is not one of theirs, never for a backend that failed while being made.
+    The message names the available backends (and what to install, for a
+    known optional one).
+    """
+
+
 class StorageNotImplementedError(StorageError, NotImplementedError):
     """A method the backend does not implement."""
 

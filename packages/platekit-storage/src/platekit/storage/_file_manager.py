@@ -8,9 +8,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from platekit.storage._base import StorageBackend
 from platekit.storage._errors import (
+    BackendNotFoundError,
     StorageFileExistsError,
     StorageFileNotFoundError,
-    StorageKeyError,
     StorageTypeError,
     StorageValueError,
     raising_storage_errors,
@@ -35,10 +35,11 @@ class FileManager:
     arguments as the backend method of the same name, with the backend's
     name after the path (or paths). Names match without regard to case
     (``"Disk"`` finds ``"disk"``) unless two names differ only in case; an
-    unknown name raises ``KeyError`` naming the available ones. A
-    :class:`~platekit.storage.BackendRegistry` backend whose plugin failed to
-    import raises :class:`~platekit.registry.PluginImportError`, with the
-    plugin's own error, as the registry does. Every error is also a
+    unknown name raises ``KeyError`` (``BackendNotFoundError``) naming the
+    available ones. A :class:`~platekit.storage.BackendRegistry` backend
+    whose plugin failed to import raises
+    :class:`~platekit.registry.PluginImportError`, with the plugin's own
+    error, as the registry does. Every error is also a
     :class:`~platekit.storage.StorageError`.
 
     Raises ``TypeError`` when ``backends`` is not a mapping (``None``
@@ -110,16 +111,17 @@ class FileManager:
                 return self.backend(cased[0])
             available = ", ".join(self._names()) or "none"
             if cased:
-                raise StorageKeyError(
+                raise BackendNotFoundError(
                     f"no storage backend {name!r} in this FileManager, and "
                     f"{' and '.join(map(repr, cased))} differ from it only in case; "
                     f"name one exactly. Available: {available}"
                 ) from None
-            if exc.args != (name,):
-                # A mapping that explains itself: a BackendRegistry says what to
-                # install, why a backend is left out, or why its plugin failed.
+            if isinstance(exc, BackendNotFoundError):
+                # A BackendRegistry explains itself: what to install, or why a backend is left out.
                 raise
-            raise StorageKeyError(
+            if exc.args != (name,):
+                raise BackendNotFoundError(*exc.args) from None  # a mapping's own words
+            raise BackendNotFoundError(
                 f"no storage backend {name!r} in this FileManager; available: {available}"
             ) from None
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from platekit.storage._base import STORAGE_BACKENDS, StorageBackend, gpu_excluded
-from platekit.storage._errors import StorageKeyError, raising_storage_errors
+from platekit.storage._errors import BackendNotFoundError, raising_storage_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,12 +43,12 @@ class BackendRegistry(Mapping[str, StorageBackend]):
     ``PLATEKIT_SUBPROCESS_NO_GPU=1``, backends marked ``_requires_gpu`` are
     left out.
 
-    ``registry[name]`` raises ``KeyError`` for a name that is not available,
-    naming the available ones (and what to install, for a known optional
-    backend), and :class:`~platekit.registry.PluginImportError` (an
-    ``ImportError``) for a backend whose plugin failed to import: its message
-    gives the plugin's error and what to do, and its ``__cause__`` is the
-    original exception.
+    ``registry[name]`` raises ``KeyError`` (``BackendNotFoundError``) for a
+    name that is not available, naming the available ones (and what to
+    install, for a known optional backend), and
+    :class:`~platekit.registry.PluginImportError` (an ``ImportError``) for a
+    backend whose plugin failed to import: its message gives the plugin's
+    error and what to do, and its ``__cause__`` is the original exception.
 
     :meth:`close` lets go of every backend made so far (each one's
     :meth:`~StorageBackend.close`, then the callbacks given to
@@ -121,7 +121,7 @@ class BackendRegistry(Mapping[str, StorageBackend]):
     @raising_storage_errors
     def _class(self, name: str) -> type[StorageBackend]:
         if name not in self._names() and not self._failed(name):
-            raise StorageKeyError(self._unknown(name))
+            raise BackendNotFoundError(self._unknown(name))
         # A backend whose plugin failed to import raises the registry's
         # PluginImportError here, with the plugin's own error as its cause.
         cls: type[StorageBackend] = self._classes[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from platekit.storage._errors import StorageKeyError
+from platekit.storage._errors import BackendNotFoundError
 from platekit.storage._registry import BackendRegistry
 
 TYPE_CHECKING = False
@@ -62,7 +62,7 @@ def get_backend_instance(backend_type: Any) -> Any:
     name = str(getattr(backend_type, "value", backend_type)).lower()
     if name not in _backend_instances:
         if name not in STORAGE_BACKENDS:
-            raise StorageKeyError(
+            raise BackendNotFoundError(
                 f"Backend type {name!r} not registered. Available backends: "
                 f"{list(STORAGE_BACKENDS)}"
             )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from platekit.storage._errors import StorageError
+from platekit.storage._errors import BackendNotFoundError, StorageError
 
 
 class StorageResolutionError(StorageError, ValueError):
     """A path or backend could not be resolved (polystore's name; a ``ValueError``)."""
 
 
-class UnknownBackendError(StorageResolutionError, KeyError):
-    """No backend by that name: polystore's ``StorageResolutionError``, and a ``KeyError`` as
-    platekit's file manager raises."""
+class UnknownBackendError(StorageResolutionError, BackendNotFoundError):
+    """No backend by that name: polystore's ``StorageResolutionError``, and platekit's
+    ``BackendNotFoundError`` (a ``KeyError``) as platekit's file manager raises."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

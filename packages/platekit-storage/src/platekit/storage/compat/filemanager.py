@@ -6,7 +6,7 @@ import os
 import posixpath
 from collections import ChainMap
 
-from platekit.storage._errors import StorageKeyError
+from platekit.storage._errors import BackendNotFoundError
 from platekit.storage._file_manager import FileManager as _PlatekitFileManager
 from platekit.storage.compat.base import VERIFIED_RESOURCE_MAX_BYTES
 from platekit.storage.compat.exceptions import StorageResolutionError, UnknownBackendError
@@ -47,11 +47,8 @@ class FileManager(_PlatekitFileManager):
         polystore's ``StorageResolutionError``)."""
         try:
             return super().backend(name)
-        except StorageKeyError as exc:
-            message = str(exc.args[0]) if exc.args else ""
-            if type(exc) is not StorageKeyError or not message.startswith("no storage backend"):
-                raise  # a backend that failed to load, not a missing name
-            raise UnknownBackendError(message) from None
+        except BackendNotFoundError as exc:  # not a backend that failed while being made
+            raise UnknownBackendError(*exc.args) from None
 
     def _get_backend(self, backend: str) -> Any:
         return self.backend(backend)
