@@ -336,10 +336,16 @@ class _Reader:
                 raise self.not_whole(text, f"image {image_id or '(no id)'}: {name}") from None
         url = fields.attributes.get("URL")
         what = f"image {image_id or '(no id)'}"
+        row, column, field_id, plane, channel, timepoint = wholes
         return IndexImage(
             image_id,
             texts.get("URL", "").strip(),
-            *wholes,
+            row,
+            column,
+            field_id,
+            plane,
+            channel,
+            timepoint,
             (
                 self.length_um(fields, "PositionX", what),
                 self.length_um(fields, "PositionY", what),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 from platekit.microscopes._errors import PlateFormatError
 from platekit.microscopes._handler import (
@@ -158,8 +159,9 @@ def scan_plate(plate: PlateSource) -> PlateScan:
     positions: dict[PlaneKey, tuple[float, float, float | None]] = {}
     entries: dict[PlaneKey, str] = {}
     wells = set(index.wells)
+    plane_key = _PlaneKeys(index, base)
     for image in index.images:
-        row, column, key = _plane_key(image, base, index)
+        row, column, key = plane_key(image)
         if key in entries:
             raise PlateFormatError(
                 index.path,
@@ -229,55 +231,84 @@ def _timepoint_base(index: HarmonyIndex) -> int:
 _PARTS = ("Row", "Col", "FieldID", "PlaneID", "ChannelID", "TimepointID")
 
 
-def _plane_key(image: IndexImage, base: int, index: HarmonyIndex) -> tuple[int, int, PlaneKey]:
-    """The entry's row, column and plane.
+class _PlaneKeys:
+    """Makes each image entry's plane key, with the well names made once per well."""
 
-    Row, column, field, plane and channel come from the entry's own
-    elements, else its file name, else its id. The time point comes from
-    the file name (``sk``) or the id (``K``) first, as those agree across
-    versions, and from TimepointID only when neither says it.
-    """
-    none: tuple[int | None, ...] = (None,) * 6
-    named, identified = none, none
-    url = image.url
+    def __init__(self, index: HarmonyIndex, base: int) -> None:
+        self.index = index
+        self.base = base
+        self.wells: dict[tuple[int, int], str] = {}
+
+    def __call__(self, image: IndexImage) -> tuple[int, int, PlaneKey]:
+        """The entry's row, column and plane.
+
+        Row, column, field, plane and channel come from the entry's own
+        elements, else its file name, else its id. The time point comes from
+        the file name (``sk``) or the id (``K``) first, as those agree across
+        versions, and from TimepointID only when neither says it.
+        """
+        parts = [image.row, image.column, image.field, image.plane, image.channel, None]
+        named = _named(image.url)
+        if named is not None:
+            parts = _filled(parts, named)
+        if None in parts:  # the id is read only when the name leaves a part unsaid
+            identified = _identified(image.id)
+            if identified is not None:
+                parts = _filled(parts, identified)
+        if parts[5] is None and image.timepoint_id is not None:
+            parts[5] = image.timepoint_id - self.base + 1
+        row, column = parts[0], parts[1]
+        site, plane, channel, timepoint = (1 if part is None else part for part in parts[2:])
+        if row is None or column is None or min(row, column, site, plane, channel, timepoint) < 1:
+            self.refuse(image, [row, column, site, plane, channel, timepoint])
+        well = self.wells.get((row, column))
+        if well is None:
+            well = self.wells[row, column] = well_name(row, column)
+        return row, column, PlaneKey(well, site, channel, plane, timepoint)
+
+    def refuse(self, image: IndexImage, parts: list[int | None]) -> NoReturn:
+        """Raise for the first part that is absent or below 1."""
+        entry = image.id or "(no id)"
+        for what, value in zip(_PARTS, parts, strict=True):
+            if value is None:
+                raise PlateFormatError(
+                    self.index.path,
+                    f"image entry {entry!r} has no {what}, and neither its URL nor its id names "
+                    "one; is the index damaged?",
+                )
+            if value < 1:
+                raise PlateFormatError(
+                    self.index.path,
+                    f"image entry {entry!r} has {what} {value}, but Harmony numbers them from 1; "
+                    "is the index damaged?",
+                )
+        raise AssertionError("refuse() is called only for a part that is absent or below 1")
+
+
+def _filled(parts: list[int | None], numbers: tuple[int, ...]) -> list[int | None]:
+    return [
+        part if part is not None else number for part, number in zip(parts, numbers, strict=True)
+    ]
+
+
+def _named(url: str) -> tuple[int, ...] | None:
+    """Row, column, field, plane, channel and time point as the URL's file name says them."""
     if "/" in url or "\\" in url:
         url = PurePosixPath(url.replace("\\", "/")).name
-    name = _PARSER.parse(url) if url else None
-    if name is not None:
-        row, column = parse_well(name.well)
-        named = (row, column, name.site, name.z_index, name.channel, name.timepoint)
-    match = _IMAGE_ID.fullmatch(image.id)
-    if match is not None:
-        row, column, t, site, plane, channel = (int(part) for part in match.groups())
-        identified = (row, column, site, plane, channel, t)
-    from_timepoint_id = None if image.timepoint_id is None else image.timepoint_id - base + 1
-    candidates = [
-        (image.row, named[0], identified[0]),
-        (image.column, named[1], identified[1]),
-        (image.field, named[2], identified[2], 1),
-        (image.plane, named[3], identified[3], 1),
-        (image.channel, named[4], identified[4], 1),
-        (named[5], identified[5], from_timepoint_id, 1),
-    ]
-    parts: list[int] = []
-    for what, values in zip(_PARTS, candidates, strict=True):
-        value = next((v for v in values if v is not None), None)
-        entry = image.id or "(no id)"
-        if value is None:
-            raise PlateFormatError(
-                index.path,
-                f"image entry {entry!r} has no {what}, and neither its URL nor its id names "
-                "one; is the index damaged?",
-            )
-        if value < 1:
-            raise PlateFormatError(
-                index.path,
-                f"image entry {entry!r} has {what} {value}, but Harmony numbers them from 1; "
-                "is the index damaged?",
-            )
-        parts.append(value)
-    row, column, site, plane, channel, timepoint = parts
-    return row, column, PlaneKey(well_name(row, column), site, channel, plane, timepoint)
+    match = _PLANE_FILE.fullmatch(url) if url else None
+    if match is None:
+        return None
+    row, column, site, plane, channel, timepoint = match.groups()[:6]
+    return int(row), int(column), int(site), int(plane), int(channel), int(timepoint)
+
+
+def _identified(image_id: str) -> tuple[int, ...] | None:
+    """Row, column, field, plane, channel and time point as an ``RRCCK<t>F<f>P<p>R<ch>`` id says."""
+    match = _IMAGE_ID.fullmatch(image_id)
+    if match is None:
+        return None
+    row, column, timepoint, site, plane, channel = (int(part) for part in match.groups())
+    return row, column, site, plane, channel, timepoint
 
 
 def _file_in(folder: PlateSource, url: str, names: set[str]) -> str | None:
