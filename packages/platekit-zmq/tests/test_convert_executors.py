@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from platekit.microscopes import convert
 from platekit.microscopes.testing import write_plate
+from platekit.registry._install import install_command
 from platekit.zmq import launch_server
 from platekit.zmq._protocol import ProtocolError
 from platekit.zmq._submit import submit, wait
@@ -41,6 +43,16 @@ def test_an_executor_or_workers_it_may_not_use_are_invalid(
         checked(**more)
     assert refused.value.code == "invalid"
     assert named in str(refused.value)
+
+
+def test_dask_without_distributed_says_this_environments_install_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # find_spec then finds nothing
+    with pytest.raises(ProtocolError) as refused:
+        checked(executor="dask")
+    assert refused.value.code == "invalid"
+    assert install_command("platekit-microscopes", "dask") in str(refused.value)
 
 
 def tree(folder: Path) -> dict[str, bytes]:

@@ -136,10 +136,13 @@ def _check_executor(executor: str, workers: int) -> None:
             f"{', '.join(_LOCAL_EXECUTORS)}, got {executor!r}",
         )
     if executor == "dask" and importlib.util.find_spec("distributed") is None:
+        from platekit.registry._install import install_command
+
         raise ProtocolError(
             "invalid",
             "parameter 'executor' of the 'convert' job is 'dask', but this server has no Dask "
-            "distributed: install platekit-microscopes[dask] where the server runs",
+            f"distributed: run {install_command('platekit-microscopes', 'dask')} where the "
+            "server runs",
         )
     most = os.cpu_count() or 1
     if not 1 <= workers <= most:
