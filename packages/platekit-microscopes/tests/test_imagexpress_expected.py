@@ -188,3 +188,20 @@ def test_opening_a_plate_spelled_alike_reads_no_plane_name_with_a_pattern(
     assert read and all(name.endswith(".HTD") or "_thumb" in name for name in read)
     assert len(scan.planes) == 2 * 3 * 2 * 2
     assert scan.missing == []
+
+
+def test_the_expected_names_are_made_once_for_every_folder_of_a_plate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plate = write_plate("imagexpress", tmp_path / "plate", wells=["A01", "B02"], z=3, t=2)
+    made: list[int] = []
+    names = _imagexpress_expected.Spelling.names
+
+    def counting(spelling: _imagexpress_expected.Spelling) -> list[str]:
+        made.append(1)
+        return names(spelling)
+
+    monkeypatch.setattr(_imagexpress_expected.Spelling, "names", counting)
+    scan = imagexpress.scan_plate(PlateSource(plate))
+    assert len(scan.planes) == 2 * 3 * 2
+    assert len(made) == 1  # six folders, TimePoint_<t>/ZStep_<z>/, spelled alike

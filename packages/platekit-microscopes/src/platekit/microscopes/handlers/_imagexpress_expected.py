@@ -108,11 +108,17 @@ def _spelled(number: int, like: str) -> str:
 
 
 def read_expected(
-    names: list[str], wells: list[str], sites: range, waves: Iterable[int]
+    names: list[str],
+    wells: list[str],
+    sites: range,
+    waves: Iterable[int],
+    made: dict[tuple[str, ...], list[str]] | None = None,
 ) -> Listed | None:
     """The planes among ``names``, where each is one of ``wells`` x ``sites`` x ``waves``
     spelled as the first plane name spells its own; ``None`` where that does not hold (then
     read the names with :func:`~platekit.microscopes.handlers._imagexpress_names.plane_rows`).
+
+    ``made`` keeps the expected names of each spelling, for the next folder of the plate.
     """
     first = next((m for m in map(NAME.fullmatch, names) if m and not m["thumb"]), None)
     if first is None or first["guid"]:
@@ -130,7 +136,11 @@ def read_expected(
         sites=[_spelled(number, site) if site else "" for number in sites],
         waves=[_spelled(number, wave) if wave else "" for number in waves],
     )
-    expected = spelling.names()
+    made = {} if made is None else made
+    key = (spelling.lead, spelling.extension, *spelling.sites, "/", *spelling.waves)
+    expected = made.get(key)
+    if expected is None:
+        expected = made[key] = spelling.names()
     # What is left of the names once the expected ones are taken out (in place: a copy of
     # a large set costs as much as the rest) must hold no plane: the HTD, thumbnails, others.
     others = set(names)

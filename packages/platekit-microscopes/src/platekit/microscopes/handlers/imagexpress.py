@@ -173,8 +173,9 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     projected = Planes()
     unlisted = {False: 0, True: 0}
     sites = range(1, len(layout.site_cells) + 1)
+    # Every folder of a plate spelled alike expects the same names: they are made once.
     read_names = partial(
-        read_expected, wells=layout.wells, sites=sites, waves=list(layout.channels)
+        read_expected, wells=layout.wells, sites=sites, waves=list(layout.channels), made={}
     )
     for folder, names, t, z in _plane_folders(plate, files, folders, listings, layout.z_count):
         # z 0 marks a folder of projections, which stand at z 1 of a plate of their own.
