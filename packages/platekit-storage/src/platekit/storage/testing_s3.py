@@ -3,7 +3,8 @@
 No boto or s3fs call is mocked: clients talk HTTP to a server on 127.0.0.1
 at a free port. Needs ``moto[server]`` (platekit-storage's ``test`` extra). A test module or
 conftest imports the fixtures ``s3_endpoint`` and ``s3`` to use the server, and
-:func:`counted_requests` counts the requests s3fs sends it.
+:func:`counted_requests` counts the requests s3fs sends it. Only the two fixtures need
+pytest, and it is imported when they are first asked for.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import urllib.error
 import urllib.request
 from collections import Counter
 
-import pytest
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from platekit.storage._s3_fixtures import s3, s3_endpoint
 
 __all__ = ["FAKE_CREDENTIALS", "counted_requests", "moto_server", "s3", "s3_endpoint"]
 
@@ -126,18 +127,10 @@ def moto_server(timeout: float = 30.0) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A real S3-protocol server (moto_server) for the session, on 127.0.0.1; skips without it."""
-    pytest.importorskip("moto")
-    pytest.importorskip("s3fs")
-    with moto_server() as endpoint:
-        yield endpoint
+def __getattr__(name: str) -> object:
+    # The fixtures live apart, so the server and the counter need no pytest.
+    if name in ("s3", "s3_endpoint"):
+        from platekit.storage import _s3_fixtures
 
-
-@pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Storage options for the S3 server, with fake credentials in this test's environment."""
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    return {"endpoint_url": s3_endpoint}
+        return getattr(_s3_fixtures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
