@@ -13,9 +13,9 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from platekit.microscopes._errors import PlateFormatError
-from platekit.microscopes._model import PlaneName
 from platekit.microscopes._wells import well_name
 
 TYPE_CHECKING = False
@@ -52,8 +52,9 @@ class Detail:
     channels: dict[int, ChannelDetail]
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One image record of the MLF (a named tuple: an MLF holds tens of thousands)."""
+
     file: str
     well: str
     field: int
@@ -68,6 +69,34 @@ class Record:
     prefix: str | None
     #: ``ZImageProcessing`` ("Maximum"): the image is a projection the instrument made of a stack.
     projection: str | None
+
+
+class NameParts(NamedTuple):
+    """What a plane's file name says: ``Plate1_D08_T0001F001L01A01Z01C01.tif``."""
+
+    prefix: str
+    well: str
+    timepoint: int
+    site: int
+    timeline: int
+    action: int
+    z_index: int
+    channel: int
+    extension: str
+
+
+class _Unnamed(NamedTuple):
+    """What a record without a plane's file name says: timeline and action 1, nothing else."""
+
+    site: None = None
+    z_index: None = None
+    timepoint: None = None
+    timeline: int = 1
+    action: int = 1
+    channel: None = None
+
+
+_UNNAMED = _Unnamed()
 
 
 def find_file(folder: PlateSource, name: str) -> PlateSource:
@@ -87,7 +116,11 @@ def _attributes(element: Element) -> dict[str, str]:
 
 
 def _local(element: Element) -> str:
-    return element.tag.rsplit("}", 1)[-1]
+    return _local_name(element.tag)
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 def _whole(value: str, what: str, fail: _Fail) -> int:
@@ -114,12 +147,19 @@ class _Fail:
     """Makes the PlateFormatError for one place in a file (the line is found only when needed)."""
 
     def __init__(
-        self, path: Path | PlateSource, where: str = "", record: int | None = None
+        self,
+        path: Path | PlateSource,
+        where: str = "",
+        record: int | None = None,
+        file: str | None = None,
     ) -> None:
-        self.path, self.where, self.record = path, where, record
+        self.path, self.where, self.record, self.file = path, where, record, file
 
     def __call__(self, message: str) -> PlateFormatError:
-        where = f"{self.where} " if self.where else ""
+        where = self.where
+        if self.file is not None:
+            where = f"image record {self.record} ({self.file!r}):"
+        where = f"{where} " if where else ""
         line = None if self.record is None else _record_line(self.path, self.record)
         return PlateFormatError(self.path, f"{where}{message}", line)
 
@@ -177,71 +217,141 @@ def read_detail(path: Path | PlateSource) -> Detail:
 
 
 def read_records(
-    path: Path | PlateSource, parse: Callable[[str], PlaneName | None]
+    path: Path | PlateSource, parse: Callable[[str], NameParts | None]
 ) -> list[Record]:
-    """The MLF's image records, in file order; ``parse`` reads a plane's file name."""
-    from platekit.microscopes._xml import parse_xml
+    """The MLF's image records, in file order; ``parse`` reads a plane's file name.
 
-    root = parse_xml(path)
-    if _local(root) != "MeasurementData":
+    The file is read in one pass, each record made as it ends. Raises
+    :class:`PlateFormatError` naming the file (and the record and its line)
+    for malformed XML, a DTD or entity, a root that is not MeasurementData, or
+    a record whose values are not what the format promises (the first such
+    record); ``OSError`` when it cannot be read.
+    """
+    from platekit.microscopes._xml import stream_xml
+
+    reader = _Records(path, parse)
+    stream_xml(path, reader.start, reader.end, reader.text)
+    if _local_name(reader.root) != "MeasurementData":
         raise _Fail(path)(
-            f"is not CellVoyager measurement data: its root element is <{_local(root)}>, "
-            "not <bts:MeasurementData>"
+            f"is not CellVoyager measurement data: its root element is "
+            f"<{_local_name(reader.root)}>, not <bts:MeasurementData>"
         )
-    records: list[Record] = []
-    number = 0
-    for element in root.iter():
-        if _local(element) != "MeasurementRecord":
-            continue
-        number += 1
-        attrs = _attributes(element)
+    if reader.failed is not None:
+        raise reader.failed[1]
+    return [record for record in reader.records if record is not None]
+
+
+class _Records:
+    """Expat's callbacks that make the MLF's records as they end."""
+
+    def __init__(self, path: Path | PlateSource, parse: Callable[[str], NameParts | None]) -> None:
+        self.path, self.parse = path, parse
+        self.root = ""
+        #: One place per MeasurementRecord in the order they start (None: not an image).
+        self.records: list[Record | None] = []
+        #: The first record, by number, whose values are wrong, and its error.
+        self.failed: tuple[int, PlateFormatError] | None = None
+        self.depth = 0
+        # Records started and not yet ended: (depth, index, attributes, text so far).
+        self.open: list[tuple[int, int, dict[str, str], list[str]]] = []
+        self.texts: list[str] | None = None
+        # Attribute names (as a tuple) -> their local names: records share a few spellings.
+        self.local_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.wells: dict[tuple[str, str], str] = {}
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        self.depth += 1
+        self.texts = None  # a record's text is what comes before its first child
+        if not self.root:
+            self.root = "{" + tag if "}" in tag else tag
+        if _local_name(tag) == "MeasurementRecord":
+            self.texts = []
+            self.open.append((self.depth, len(self.records), attributes, self.texts))
+            self.records.append(None)
+
+    def end(self, tag: str) -> None:
+        self.texts = None
+        if self.open and self.open[-1][0] == self.depth:
+            _, index, attributes, texts = self.open.pop()
+            self.record(index, attributes, "".join(texts))
+        self.depth -= 1
+
+    def text(self, data: str) -> None:
+        if self.texts is not None:
+            self.texts.append(data)
+
+    def record(self, index: int, attributes: dict[str, str], text: str) -> None:
+        number = index + 1
+        if self.failed is not None and self.failed[0] < number:
+            return  # its error is not the one reported
+        names = tuple(attributes)
+        local = self.local_names.get(names)
+        if local is None:
+            local = self.local_names[names] = tuple(_local_name(name) for name in names)
+        attrs = dict(zip(local, attributes.values(), strict=True))
         if attrs.get("Type", "").upper() != "IMG":
-            continue
-        file = (element.text or "").strip().replace("\\", "/")
-        fail = _Fail(path, f"image record {number} ({file!r}):", number)
-        name = parse(file.rsplit("/", 1)[-1]) if file else None
-        records.append(_record(attrs, file, name, fail))
-    return records
+            return
+        file = text.strip().replace("\\", "/")
+        fail = _Fail(self.path, record=number, file=file)
+        name = self.parse(file.rsplit("/", 1)[-1]) if file else None
+        try:
+            self.records[index] = _record(attrs, file, name, fail, self.wells)
+        except PlateFormatError as error:
+            self.failed = (number, error)
 
 
-def _record(attrs: dict[str, str], file: str, name: PlaneName | None, fail: _Fail) -> Record:
-    def component(attribute: str, from_name: int | str | None) -> int:
-        value = attrs.get(attribute)
-        if value is not None:
-            return _whole(value, attribute, fail)
-        if from_name is not None:
-            return int(from_name)
-        raise fail(f"has no {attribute} attribute and its file name does not say it")
-
-    if "Row" in attrs and "Column" in attrs:
-        well = well_name(_whole(attrs["Row"], "Row", fail), _whole(attrs["Column"], "Column", fail))
+def _record(
+    attrs: dict[str, str],
+    file: str,
+    name: NameParts | None,
+    fail: _Fail,
+    wells: dict[tuple[str, str], str],
+) -> Record:
+    get = attrs.get
+    row, column = get("Row"), get("Column")
+    if row is not None and column is not None:
+        well = wells.get((row, column))
+        if well is None:
+            well = well_name(_whole(row, "Row", fail), _whole(column, "Column", fail))
+            wells[row, column] = well
     elif name is not None:
         well = name.well
     else:
         raise fail("has no Row and Column attributes and its file name does not name a well")
     position: tuple[float, float, float | None] | None = None
-    if "X" in attrs and "Y" in attrs:
-        z = attrs.get("Z")
+    x, y = get("X"), get("Y")
+    if x is not None and y is not None:
+        z = get("Z")
         position = (
-            _decimal(attrs["X"], "X", fail),
-            _decimal(attrs["Y"], "Y", fail),
+            _decimal(x, "X", fail),
+            _decimal(y, "Y", fail),
             None if z is None else _decimal(z, "Z", fail),
         )
+    named = name if name is not None else _UNNAMED
     return Record(
-        file=file,
-        well=well,
-        field=component("FieldIndex", name.site if name else None),
-        z_index=component("ZIndex", name.z_index if name else None),
-        timepoint=component("TimePoint", name.timepoint if name else None),
-        timeline=component("TimelineIndex", name.get("timeline") if name else "1"),
-        action=component("ActionIndex", name.get("action") if name else "1"),
-        action_kind=attrs.get("Action", ""),
-        ch=component("Ch", name.channel if name else None),
-        position=position,
-        time=attrs.get("Time"),
-        prefix=name.prefix if name is not None else None,
-        projection=attrs.get("ZImageProcessing") or None,
+        file,
+        well,
+        _component(get("FieldIndex"), "FieldIndex", named.site, fail),
+        _component(get("ZIndex"), "ZIndex", named.z_index, fail),
+        _component(get("TimePoint"), "TimePoint", named.timepoint, fail),
+        _component(get("TimelineIndex"), "TimelineIndex", named.timeline, fail),
+        _component(get("ActionIndex"), "ActionIndex", named.action, fail),
+        get("Action", ""),
+        _component(get("Ch"), "Ch", named.channel, fail),
+        position,
+        get("Time"),
+        name.prefix if name is not None else None,
+        get("ZImageProcessing") or None,
     )
+
+
+def _component(value: str | None, attribute: str, from_name: int | None, fail: _Fail) -> int:
+    """A record's attribute as a whole number, else what its file name says."""
+    if value is not None:
+        return _whole(value, attribute, fail)
+    if from_name is not None:
+        return from_name
+    raise fail(f"has no {attribute} attribute and its file name does not say it")
 
 
 def _record_line(path: Path | PlateSource, number: int) -> int | None:

@@ -38,6 +38,7 @@ channel it acquires, at every z plane.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,6 +57,7 @@ from platekit.microscopes.handlers._cellvoyager_files import (
     MEASUREMENT_DATA,
     MEASUREMENT_DETAIL,
     Detail,
+    NameParts,
     Record,
     Setting,
     SettingChannel,
@@ -91,32 +93,18 @@ class CellVoyagerParser(FilenameParser):
     """
 
     def parse(self, name: str) -> PlaneName | None:
-        match = _PLANE.fullmatch(name)
-        if match is None:
-            return None
-        numbers: dict[str, int] = {}
-        for part, width in _WIDTHS.items():
-            digits = match[part]
-            # The software pads to the width and no further; a longer run with a
-            # leading zero is some other file's name.
-            if len(digits) > width and digits.startswith("0"):
-                return None
-            numbers[part] = int(digits)
-        well = match["well"]
-        try:
-            if normal_well(well) != well:
-                return None
-        except ValueError:
+        parts = name_parts(name)
+        if parts is None:
             return None
         return PlaneName(
-            well=well,
-            site=numbers["F"],
-            channel=numbers["C"],
-            z_index=numbers["Z"],
-            timepoint=numbers["T"],
-            prefix=match["prefix"] or "",
-            extension=match["extension"],
-            extra=(("timeline", str(numbers["L"])), ("action", str(numbers["A"]))),
+            well=parts.well,
+            site=parts.site,
+            channel=parts.channel,
+            z_index=parts.z_index,
+            timepoint=parts.timepoint,
+            prefix=parts.prefix,
+            extension=parts.extension,
+            extra=(("timeline", str(parts.timeline)), ("action", str(parts.action))),
         )
 
     def format(self, plane: PlaneName) -> str:
@@ -134,6 +122,31 @@ class CellVoyagerParser(FilenameParser):
             for part, value in parts.items()
         )
         return f"{prefix}{plane.well}_{numbers}{plane.extension}"
+
+
+def name_parts(name: str) -> NameParts | None:
+    """What a plane's file name says, or ``None`` for a name that is no plane's."""
+    match = _PLANE.fullmatch(name)
+    if match is None:
+        return None
+    prefix, well, *numbers, extension = match.groups()
+    for digits, width in zip(numbers, _WIDTHS.values(), strict=True):
+        # The software pads to the width and no further; a longer run with a
+        # leading zero is some other file's name.
+        if len(digits) > width and digits.startswith("0"):
+            return None
+    if not _is_normal_well(well):
+        return None
+    t, f, timeline, action, z, c = (int(digits) for digits in numbers)
+    return NameParts(prefix or "", well, t, f, timeline, action, z, c, extension)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_normal_well(well: str) -> bool:
+    try:
+        return normal_well(well) == well
+    except ValueError:
+        return False
 
 
 def _extra_number(plane: PlaneName, name: str) -> int:
@@ -193,7 +206,7 @@ def _scan(folder: PlateSource) -> PlateScan:
             "plate size and channels; copy it back from the original measurement folder"
         ) from None
     detail = read_detail(mrf)
-    records = read_records(mlf, CellVoyagerParser().parse)
+    records = read_records(mlf, name_parts)
     notices: list[str] = []
     setting = None
     setting_path = setting_file(folder, detail)
