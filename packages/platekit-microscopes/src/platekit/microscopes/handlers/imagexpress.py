@@ -14,9 +14,11 @@ They are not planes of the Z stack: the scan counts them and says so in a
 notice, and :meth:`ImageXpressHandler.scan_projections` reads them as the
 plate instead, one plane per site and wave at z 1.
 
-Scanning lists each folder once, reads its names in one pass and opens only
-the first plane (and, for a Z series, the same plane at the next Z for the
-step); the plane map is made the first time it is used. Stage positions sit
+Scanning lists each folder once, finds its planes by comparing its names
+with those the HTD leads one to expect (reading every name in one pass only
+where they differ), and opens only the first plane (and, for a Z series, the
+same plane at the next Z for the step); the plane map is made the first time
+it is used. Stage positions sit
 in every plane's TIFF, so reading them costs one file open per plane: they
 are read the first time ``PlateMetadata.positions`` is used, not by
 :meth:`ImageXpressHandler.scan`.
