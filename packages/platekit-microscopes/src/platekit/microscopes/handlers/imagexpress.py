@@ -18,10 +18,9 @@ Scanning lists each folder once, finds its planes by comparing its names
 with those the HTD leads one to expect (reading every name in one pass only
 where they differ), and opens only the first plane (and, for a Z series, the
 same plane at the next Z for the step); the plane map is made the first time
-it is used. Stage positions sit
-in every plane's TIFF, so reading them costs one file open per plane: they
-are read the first time ``PlateMetadata.positions`` is used, not by
-:meth:`ImageXpressHandler.scan`.
+it is used. Stage positions sit in every plane's TIFF, so reading them costs
+one file open per plane: they are read the first time
+``PlateMetadata.positions`` is used, not by :meth:`ImageXpressHandler.scan`.
 """
 
 from __future__ import annotations
