@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from platekit.zmq._protocol import Schema
 
+#: The stream server's options the viewer does not offer: its layers are always in memory.
+STORE_OPTIONS = ("--store", "--root")
 #: How long a control request waits for the viewer's window to answer (s).
 WINDOW_TIMEOUT = 20.0
 #: How much lower the viewer's CPU priority is by default (Unix niceness): the work it
@@ -43,12 +45,14 @@ class ViewerUnavailable(OSError):
 class ViewerServer(StreamServer):
     """A napari viewer whose layers are the arrays streamed to it.
 
-    Takes the stream server's options (``store`` must stay ``memory``),
+    Takes the stream server's options (``store`` must stay ``memory``, so
+    ``platekit serve viewer`` offers neither ``--store`` nor ``--root``),
     ``title``, the window's title, and ``nice``, how much to lower the
     viewer's CPU priority (0 to 19, :data:`DEFAULT_NICE` by default; Unix
-    only). Raises ``ValueError`` for a ``nice`` outside 0 to 19, and :class:`ViewerUnavailable` (an
-    ``OSError``) when napari with a Qt binding is not installed or there is
-    no display to open a window on, saying what to do.
+    only). Raises ``ValueError`` for a ``nice`` outside 0 to 19, and
+    :class:`ViewerUnavailable` (an ``OSError``) when napari with a Qt binding
+    is not installed or there is no display to open a window on, saying what
+    to do.
     """
 
     _server_type = "viewer"
@@ -76,7 +80,8 @@ class ViewerServer(StreamServer):
 
     @classmethod
     def add_arguments(cls, parser: Any) -> None:
-        super().add_arguments(parser)
+        """The stream server's options but those of its store, then ``--title`` and ``--nice``."""
+        super().add_arguments(_Without(parser, STORE_OPTIONS))
         parser.add_argument(
             "--title", default="platekit", help="the viewer window's title (default platekit)"
         )
@@ -137,6 +142,19 @@ class ViewerServer(StreamServer):
         self.stored += 1
         self.stored_bytes += array.nbytes
         return [header("stored", id=request.get("id"), path=relative, nbytes=array.nbytes)]
+
+
+class _Without:
+    """An argument parser (or group) that leaves out the options with any of ``flags``."""
+
+    def __init__(self, parser: Any, flags: tuple[str, ...]) -> None:
+        self._parser = parser
+        self._flags = frozenset(flags)
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> Any:
+        if self._flags.intersection(flags):
+            return None
+        return self._parser.add_argument(*flags, **kwargs)
 
 
 def _check_display() -> None:
