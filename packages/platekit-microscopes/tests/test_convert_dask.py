@@ -235,12 +235,18 @@ def _setup_probe() -> Any:
 
         def __call__(self, report: object, cancel: object) -> tuple[object, ...]:
             import dask
+            import distributed
             import zarr
 
+            wakes = distributed.get_worker().periodic_callbacks
             return (
                 zarr.config.get("threading.max_workers"),
                 os.environ.get("MALLOC_TRIM_THRESHOLD_"),
                 dask.config.get("distributed.worker.profile.enabled"),
+                # How often, in ms, the worker's event loop wakes to time itself and to
+                # sample the host.
+                wakes["tick"].callback_time,
+                wakes["monitor"].callback_time,
             )
 
     return Probe()
@@ -266,11 +272,13 @@ def test_a_local_cluster_worker_uses_one_core_per_thread_and_a_plain_malloc(
     from platekit.microscopes.executors.dask import DaskExecutor
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
-    threads, trim, profiling = _run_probe(DaskExecutor(workers=1))
+    threads, trim, profiling, tick_ms, monitor_ms = _run_probe(DaskExecutor(workers=1))
     # One thread for tasks, one for zarr's encoding: not one per core of the machine.
     assert threads == 1
     assert trim is None, "Dask's trim threshold turns glibc's adaptive mmap threshold off"
     assert profiling is False
+    # Dask's defaults, 20 ms and 500 ms, wake the worker 52 times a second at rest.
+    assert (tick_ms, monitor_ms) == (1000, 2000)
 
 
 def test_a_local_cluster_starts_as_the_executor_is_entered_before_any_task() -> None:
@@ -320,7 +328,7 @@ def test_a_local_cluster_that_does_not_start_is_one_sentence_before_any_task(
 def test_a_worker_of_an_existing_cluster_sizes_zarrs_threads_to_its_own(cluster: Cluster) -> None:
     from platekit.microscopes.executors.dask import DaskExecutor
 
-    threads, _, _ = _run_probe(DaskExecutor(scheduler=cluster.address))
+    threads, *_ = _run_probe(DaskExecutor(scheduler=cluster.address))
     assert threads == 1  # the fixture's workers run one thread each
 
 
