@@ -413,7 +413,7 @@ CORNERS_INDEX = """\ufeff<?xml version="1.0" encoding="utf-8"?>
         <h:MainExcitationWavelength>488</h:MainExcitationWavelength></h:Entry>
       <h:Entry><h:ChannelName>no channel</h:ChannelName></h:Entry>
       <h:Entry ChannelID="2"><h:CameraType>Zyla</h:CameraType><h:BinningX>2</h:BinningX></h:Entry>
-      <h:Entry ChannelID="4"><h:ChannelName>only in the map</h:ChannelName></h:Entry>
+      <h:Entry ChannelID="4"><h:ChannelName>only in the map, µßü</h:ChannelName></h:Entry>
     </h:Map>
     <h:Map><h:Entry ChannelID="2"><h:BinningX>3</h:BinningX></h:Entry></h:Map>
   </h:Maps>
@@ -442,7 +442,7 @@ def test_the_corners_of_an_index_read_as_elementtree_reads_them(tmp_path: Path) 
     assert (second.url, second.buffer, third.buffer) == ("", None, None)
     assert read.channels[1].name == "A & B" and read.channels[1].excitation_nm == 488.0
     assert read.channels[2].camera == "" and read.channels[2].binning == (3, None)
-    assert read.channels[4].name == "only in the map"
+    assert read.channels[4].name == "only in the map, µßü"
 
 
 CORNERS_MLF = """<?xml version="1.0" encoding="utf-8"?>
@@ -523,3 +523,16 @@ def test_the_first_bad_record_is_the_one_reported(tmp_path: Path) -> None:
     mlf.write_text(text.replace("</bts:MeasurementData>", ""))
     with pytest.raises(PlateFormatError, match="is not well-formed"):
         read_records(mlf, name_parts)
+
+
+def test_a_file_read_in_small_pieces_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pieces of 7 bytes split tags, attribute values and multi-byte characters.
+    index, mlf = tmp_path / "Index.idx.xml", tmp_path / "MeasurementData.mlf"
+    index.write_text(CORNERS_INDEX, encoding="utf-8")
+    mlf.write_text(CORNERS_MLF, encoding="utf-8")
+    whole_index, whole_records = read_index(index), read_records(mlf, name_parts)
+    monkeypatch.setattr("platekit.microscopes._xml._PIECE", 7)
+    assert read_index(index) == whole_index == et_index(index)
+    assert read_records(mlf, name_parts) == whole_records

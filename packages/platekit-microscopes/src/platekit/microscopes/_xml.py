@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from platekit.microscopes._source import PlateSource
 
 
+#: Bytes handed to expat at a time by :func:`stream_xml`.
+_PIECE = 1 << 20
+
+
 class _Refused(Exception):
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
@@ -63,7 +67,11 @@ def stream_xml(
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
-    _parse(parser, _read(path), path)
+    # Fed in pieces, so that not even the file's bytes are held whole.
+    with (Path(path) if isinstance(path, str) else path).open("rb") as file:
+        while piece := file.read(_PIECE):
+            _parse(parser, piece, path, final=False)
+    _parse(parser, b"", path)
 
 
 def _read(path: Path | str | PlateSource) -> bytes:
@@ -98,9 +106,11 @@ def _safe_parser() -> expat.XMLParserType:
     return parser
 
 
-def _parse(parser: expat.XMLParserType, data: bytes, path: Path | str | PlateSource) -> None:
+def _parse(
+    parser: expat.XMLParserType, data: bytes, path: Path | str | PlateSource, final: bool = True
+) -> None:
     try:
-        parser.Parse(data, True)
+        parser.Parse(data, final)
     except _Refused as exc:
         raise PlateFormatError(path, str(exc), exc.line) from None
     except expat.ExpatError as exc:
