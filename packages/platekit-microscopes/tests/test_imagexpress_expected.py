@@ -17,6 +17,7 @@ from platekit.microscopes.handlers._imagexpress_names import Listed, plane_rows
 from platekit.microscopes.testing import write_plate
 
 GUID = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
+OTHER = "9B2C1D7E-0A4F-4E6B-8C3D-2F1E0D9C8B7A"
 WELLS = ["A01", "A02", "B01", "AA12"]
 
 
@@ -48,12 +49,16 @@ def listings(draw: st.DrawFn) -> tuple[list[str], list[str], range, list[int]]:
     site_form = draw(st.sampled_from(["{}", "{:02d}"] + ([""] if len(sites) == 1 else [])))
     wave_form = draw(st.sampled_from(["{}", "{:02d}"] + ([""] if len(waves) == 1 else [])))
     extension = draw(st.sampled_from([".tif", ".TIF", ".tiff"]))
+    # GUIDs as MetaXpress appends them: bare, after "_", or in brackets or braces.
+    around = draw(st.sampled_from([None, ("", ""), ("_", ""), ("[", "]"), ("_{", "}")]))
+    guids = st.uuids().map(str).map(str.upper) | st.uuids().map(str)
     lead = f"{prefix}_" if prefix else ""
     names = [
         lead
         + well
         + (f"_s{site_form.format(site)}" if site_form else "")
         + (f"_w{wave_form.format(wave)}" if wave_form else "")
+        + (f"{around[0]}{draw(guids)}{around[1]}" if around else "")
         + extension
         for well in wells
         for site in sites
@@ -67,6 +72,9 @@ def listings(draw: st.DrawFn) -> tuple[list[str], list[str], range, list[int]]:
             "notes.txt",
             f"{lead}A01_s1_w1_thumb.tif",
             f"{lead}A01_s1_w1{GUID}.tif",
+            f"{lead}A01_s1_w1_[{GUID}].tif",
+            f"{lead}A01_s1_w1{GUID}_thumb.tif",
+            f"{lead}A01_s1_w1_thumb{GUID}.tif",
             f"{lead}A01_s01_w1.tif",
             f"{lead}A01_w1.tif",
             f"{lead}A01_s1_w1.TIF",
@@ -102,10 +110,16 @@ def test_names_read_against_the_expected_ones_answer_as_reading_every_name(
         ),
         (["P_A01_s1_w1_thumb.tif", "P_A01_s1_w1.tif", "P_B01_s2_w1.tif", "notes.txt"], True),
         (["P_A01_s01_w1.tif", "P_A01_s02_w1.tif", "P_B01_s01_w1.tif"], True),
-        # Another spelling of a plane, a plane the HTD does not list, or GUIDs: every name read.
+        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1_[{OTHER}].tif"], False),
+        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{OTHER}.tif", "P.HTD", "notes.txt"], True),
+        ([f"P_A01_s1_w1_{{{GUID}}}.TIF", f"P_B01_s2_w1_{{{OTHER.lower()}}}.TIF"], True),
+        # Another spelling of a plane, a plane the HTD does not list, one plane under two
+        # GUIDs, or a name that ends otherwise than the first: every name read.
         (["P_A01_s1_w1.tif", "P_A01_s01_w1.tif"], False),
         (["P_A01_s1_w1.tif", "P_C01_s1_w1.tif"], False),
-        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{GUID}.tif"], False),
+        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s1_w1{OTHER}.tif"], False),
+        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{OTHER}.TIF"], False),
+        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{OTHER[:-1]}G.tif"], False),
     ],
 )
 def test_a_folder_spelled_alike_is_read_without_reading_every_name(
@@ -135,6 +149,18 @@ PLATES: dict[str, dict[str, Any]] = {
     "one wave, no _w": {"sites": 2, "wave_names": False},
     "thumbnails, .TIF": {"sites": 2, "thumbnails": True, "extension": ".TIF"},
     "GUIDs": {"sites": 2, "guid": True},
+    "bracketed GUIDs, thumbnails, .TIF": {
+        "sites": 2,
+        "channels": 2,
+        "guid": "bracketed",
+        "thumbnails": True,
+        "extension": ".TIF",
+    },
+    "GUIDs, planes missing": {
+        "sites": 2,
+        "guid": True,
+        "missing": [PlaneKey("A01", 2, 1, 1, 1)],
+    },
     "planes missing": {
         "sites": 2,
         "channels": 2,
@@ -168,12 +194,13 @@ def test_a_plate_scans_as_it_does_when_every_name_is_read(
     assert fast.metadata == slow.metadata
 
 
+@pytest.mark.parametrize("guid", [False, True, "bracketed"])
 def test_opening_a_plate_spelled_alike_reads_no_plane_name_with_a_pattern(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, guid: bool | str
 ) -> None:
     plate = write_plate(
         "imagexpress", tmp_path / "plate", wells=["A01", "B02"], sites=3, channels=2, t=2,
-        thumbnails=True,
+        thumbnails=True, guid=guid,
     )  # fmt: skip
     read: list[str] = []
 

@@ -5,21 +5,28 @@ the HTD lists, every name spelled alike (``<plate>_<well>_s<site>_w<wave>.tif``)
 Spelling each expected name as the folder's first plane name spells its own,
 and comparing the two sets of names, finds the planes with a few set
 operations where a regular expression would read every name; only the names
-left over are read. When they hold a plane (one spelled otherwise, or of a
-well, site or wave the HTD does not list), or the names carry GUIDs, this
-gives up and the listing is read name by name as any other.
+left over are read. Where names end in a GUID, each differs, so the names
+are compared without their last characters, as many as the first plane
+name's GUID and extension, and those characters checked to be a GUID and
+that extension all at once. When the names left over hold a plane (one
+spelled otherwise, or of a well, site or wave the HTD does not list), or
+one plane has two names, this gives up and the listing is read name by
+name as any other.
 """
 
 from __future__ import annotations
 
-from itertools import product, starmap
-from operator import add, itemgetter
+from itertools import compress, product, starmap
+from operator import add, itemgetter, not_
 
 from platekit.microscopes.handlers._imagexpress_names import NAME, Listed, Row, plane_rows
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+# Every hexadecimal digit as one letter: a GUID of any digits reads as the same text.
+_HEX = str.maketrans(dict.fromkeys("0123456789abcdefABCDEF", "h"))
 
 
 class Spelling:
@@ -53,10 +60,17 @@ class ExpectedListed(Listed):
     """
 
     def __init__(
-        self, names: list[str], spelling: Spelling, expected: list[str], missing: set[str]
+        self,
+        names: list[str],
+        spelling: Spelling,
+        expected: list[str],
+        missing: set[str],
+        named: dict[str, str] | None = None,
     ) -> None:
+        """``expected`` are the names spelled, ``missing`` those not found; ``named`` gives
+        the file name of each found, where it is more than the name spelled (a GUID)."""
         self._names, self._spelling, self._expected = names, spelling, expected
-        self._missing, self._wells = missing, set(spelling.wells)
+        self._missing, self._named, self._wells = missing, named, set(spelling.wells)
         self._made: list[Row] | None = None
         if not missing:
             self.wells = set(spelling.wells)
@@ -78,11 +92,13 @@ class ExpectedListed(Listed):
     def rows(self) -> list[Row]:
         """The plane names' rows, in listing order, made the first time they are asked for."""
         if self._made is None:
+            named = self._named
             made = {
                 name: (name, _stem(well, site, wave), well, site, wave, "", "")
-                for name, (well, site, wave) in zip(
+                for spelled, (well, site, wave) in zip(
                     self._expected, self._spelling.keys(), strict=True
                 )
+                if (name := spelled if named is None else named.get(spelled, ""))
             }
             self._made = [made[name] for name in self._names if name in made]
         return self._made
@@ -95,6 +111,8 @@ class ExpectedListed(Listed):
         if stem is None or well not in self._wells:
             return None
         name = self._spelling.lead + stem + self._spelling.extension
+        if self._named is not None:
+            return self._named.get(name)
         return None if name in self._missing else name
 
 
@@ -121,7 +139,7 @@ def read_expected(
     ``made`` keeps the expected names of each spelling, for the next folder of the plate.
     """
     first = next((m for m in map(NAME.fullmatch, names) if m and not m["thumb"]), None)
-    if first is None or first["guid"]:
+    if first is None:
         return None
     site, wave = first["site"] or "", first["wave"] or ""
     waves = list(waves)
@@ -131,7 +149,8 @@ def read_expected(
     prefix = first["prefix"]
     spelling = Spelling(
         lead="" if prefix is None else prefix + "_",
-        extension=first["extension"],
+        # Names with GUIDs are spelled without them, and without the extension after them.
+        extension="" if first["guid"] else first["extension"],
         wells=wells,
         sites=[_spelled(number, site) if site else "" for number in sites],
         waves=[_spelled(number, wave) if wave else "" for number in waves],
@@ -141,6 +160,8 @@ def read_expected(
     expected = made.get(key)
     if expected is None:
         expected = made[key] = spelling.names()
+    if first["guid"]:
+        return _read_with_guids(names, spelling, expected, first["guid"], first["extension"])
     # What is left of the names once the expected ones are taken out (in place: a copy of
     # a large set costs as much as the rest) must hold no plane: the HTD, thumbnails, others.
     others = set(names)
@@ -151,3 +172,27 @@ def read_expected(
     # How many were taken out is how many expected names are present.
     missing = set() if distinct - len(others) == len(expected) else set(expected) - set(names)
     return ExpectedListed(names, spelling, expected, missing)
+
+
+def _read_with_guids(
+    names: list[str], spelling: Spelling, expected: list[str], guid: str, extension: str
+) -> Listed | None:
+    """:func:`read_expected` for names that end, as the first plane name does, in a GUID
+    written as ``guid`` is and in ``extension``; ``expected`` are the names without that end."""
+    cut = len(guid) + len(extension)
+    spelled = list(map(itemgetter(slice(None, -cut)), names))
+    wanted = set(expected)
+    hits = list(map(wanted.__contains__, spelled))
+    if plane_rows(list(compress(names, map(not_, hits)))):
+        return None
+    found = list(compress(names, hits))
+    named = dict(zip(compress(spelled, hits), found, strict=True))
+    if len(named) != len(found):
+        return None  # one plane under two GUIDs: the first in the listing is the plane
+    # Each found name must end in a GUID written as the first one is, then the extension.
+    guids = "".join(map(itemgetter(slice(-cut, len(guid) - cut)), found))
+    ends = "".join(map(itemgetter(slice(len(guid) - cut, None)), found))
+    if guids.translate(_HEX) != guid.translate(_HEX) * len(found) or ends != extension * len(found):
+        return None
+    missing = set() if len(named) == len(expected) else wanted.difference(named)
+    return ExpectedListed(names, spelling, expected, missing, named)
