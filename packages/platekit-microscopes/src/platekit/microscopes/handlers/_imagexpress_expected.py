@@ -56,7 +56,8 @@ class ExpectedListed(Listed):
     """The planes of a listing whose plane names are all among the expected ones.
 
     Answers as :class:`Listed` does for the same names; the rows are made
-    only when asked for, and a plane's name is spelled, not looked up.
+    only when asked for, and a plane's name is spelled, not searched for in
+    the listing (names with GUIDs are looked up by the name spelled).
     """
 
     def __init__(
