@@ -559,6 +559,30 @@ def test_each_error_at_a_url_is_one_line_and_writes_nothing(
     assert not fs.exists(bucket) if wrong == "no bucket" else fs.find(bucket) == []
 
 
+#: URLs refused before any request: (arguments, with PLATE for a local plate; what is said).
+URL_MISTAKES = [
+    (["inspect", "s3://"], "'s3://' names no bucket or folder"),
+    (["convert", "s3:///", "OUT"], "'s3:///' names no bucket or folder"),
+    (["convert", "PLATE", "s3://"], "the output 's3://' names no bucket or folder"),
+    (["inspect", "s3://a:b/plate"], 'Invalid bucket name "a:b"'),
+    (["convert", "PLATE", "s3://a:b/out.zarr"], 'Invalid bucket name "a:b"'),
+    (["inspect", "nosuch://x/plate"], "no fsspec filesystem for the protocol 'nosuch'"),
+]
+
+
+@pytest.mark.parametrize(("args", "said"), URL_MISTAKES)
+def test_a_url_no_store_could_take_is_one_line(
+    args: list[str], said: str, tmp_path: Path, s3: dict[str, str]
+) -> None:
+    plate = str(write_plate("imagexpress", tmp_path / "Plate1"))
+    out = str(tmp_path / "o.zarr")
+    given = [{"PLATE": plate, "OUT": out}.get(arg, arg) for arg in args]
+    done = run_cli(*given, "--storage-option", f"endpoint_url={s3['endpoint_url']}")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+    assert not (tmp_path / "o.zarr").exists()
+
+
 def test_a_secret_given_as_a_storage_option_appears_in_no_output_error_or_log(
     tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -427,7 +427,7 @@ class InspectCommand(Command):
                 projections=args.projections,
                 storage_options=dict(args.storage_options),
             )
-        except (PlateError, OSError, KeyError, ImportError) as exc:
+        except (PlateError, OSError, KeyError, ValueError, ImportError) as exc:
             return _fail(exc)
         checks = check_compressions(plate)
         if args.json:

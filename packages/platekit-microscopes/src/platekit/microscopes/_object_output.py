@@ -26,7 +26,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from platekit.microscopes._lock import LOCK_NAME, OutputInUseError
-from platekit.storage.backends.fsspec import protocol_of, remote_errors
+from platekit.storage.backends.fsspec import names_nothing, protocol_of, remote_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,10 +73,16 @@ class StoreURL:
 
 
 def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
-    """``out`` as a ``Path``, or as a :class:`StoreURL` when it is a URL."""
+    """``out`` as a ``Path``, or as a :class:`StoreURL` when it is a URL; ``ValueError`` for a
+    URL that names no bucket or folder (``s3://``)."""
     from pathlib import Path
 
     text = os.fspath(out)
+    if names_nothing(text):
+        raise ValueError(
+            f"the output {text!r} names no bucket or folder; give its whole URL, e.g. "
+            f"{protocol_of(text)}://BUCKET/PLATE.zarr"
+        )
     return StoreURL(text) if is_url(text) else Path(text)
 
 

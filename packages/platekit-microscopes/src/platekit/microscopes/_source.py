@@ -15,7 +15,7 @@ import os
 import threading
 from pathlib import Path, PurePosixPath
 
-from platekit.storage.backends.fsspec import FsspecBackend, protocol_of
+from platekit.storage.backends.fsspec import FsspecBackend, names_nothing, protocol_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class PlateSource:
     Made from a local path (``"plates/p1"``) or a URL (``"s3://bucket/p1"``,
     with fsspec's ``storage_options``); ``source / name`` names a file or
     folder inside it, sharing its backend and its listings. Pickles without
-    its listings, as its location and backend.
+    its listings, as its location and backend. Raises ``ValueError`` for a
+    URL that names no bucket or folder (``s3://``).
     """
 
     def __init__(
@@ -60,6 +61,11 @@ class PlateSource:
     ) -> None:
         text = os.fspath(location)
         remote = protocol_of(text) not in ("file", "local")
+        if names_nothing(text):
+            raise ValueError(
+                f"{text!r} names no bucket or folder; give the plate's whole URL, e.g. "
+                f"{protocol_of(text)}://BUCKET/PLATE"
+            )
         if not remote and text.startswith("file://"):
             text = text[len("file://") :]
         #: The location as given: a local path, normalised as ``Path`` does, or a URL.

@@ -24,6 +24,7 @@ from platekit.storage._errors import (
     StorageNotADirectoryError,
     StorageOSError,
     StoragePermissionError,
+    StorageValueError,
 )
 from platekit.storage._listing import name_filter
 from platekit.storage._natural import natural_sorted
@@ -60,6 +61,11 @@ def protocol_of(url: str) -> str:
     return head.lower() if sep and head.isalnum() else "file"
 
 
+def names_nothing(url: str) -> bool:
+    """Whether ``url`` is a protocol alone, naming no bucket or path (``"s3://"``)."""
+    return protocol_of(url) != "file" and not url.partition("://")[2].strip("/")
+
+
 def filesystem(protocol: str, storage_options: dict[str, Any] | None = None) -> Any:
     """The fsspec filesystem for ``protocol`` with ``storage_options``.
 
@@ -92,14 +98,18 @@ def filesystem(protocol: str, storage_options: dict[str, Any] | None = None) -> 
 # botocore's errors, known by name so that this module needs no botocore.
 _NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
 _UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError")
+#: Refused before any request is sent: a bucket name the service cannot take.
+_INVALID = ("ParamValidationError",)
 
 
 @contextlib.contextmanager
 def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
     """Missing credentials and an unreachable endpoint as one sentence each, naming the path.
 
-    Turns botocore's errors into ``PermissionError`` (no credentials) and
-    ``OSError`` (no answer), each saying what to do; others pass unchanged.
+    Turns botocore's errors into ``PermissionError`` (no credentials),
+    ``OSError`` (no answer) and ``ValueError`` (an address the service refuses
+    before asking, such as ``s3://`` or a bucket name with capitals), each
+    saying what to do; others pass unchanged.
     """
     try:
         yield
@@ -113,6 +123,14 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
                 "options key and secret (anon=true for a public bucket)"
                 if protocol.startswith("s3")
                 else f"no credentials for {where!r}; give them as the filesystem expects"
+            ) from None
+        if kind in _INVALID:
+            # botocore's first line is a heading; the next says what is wrong, then a pattern.
+            lines = str(exc).splitlines()
+            what = lines[1].split(": ", 1)[0].strip() if len(lines) > 1 else str(exc)
+            raise StorageValueError(
+                f"{where!r} is no address the {protocol} service takes ({what}); give it as "
+                f"{protocol}://BUCKET/PATH, the bucket's name in lower case"
             ) from None
         if kind in _UNREACHABLE:
             raise StorageOSError(
