@@ -135,6 +135,20 @@ def test_convert_says_an_unknown_microscope_in_one_line(
     assert error.count("\n") == 1 and "bogus" in error
 
 
+@pytest.mark.parametrize("plates", [1, 2])
+def test_an_output_under_a_file_is_one_line_saying_what_to_do(
+    plates: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = [small_plate("imagexpress", tmp_path / f"plate{n}") for n in range(plates)]
+    (tmp_path / "afile").write_text("not a folder")
+    out = tmp_path / "afile" / ("o.zarr" if plates == 1 else "screen")
+    assert main(["convert", *map(str, sources), str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    assert f"cannot make the output folder {str(out)!r} (Not a directory)" in error
+    assert "choose a folder you can write to" in error and "Errno" not in error
+
+
 # -- a folder that is no plate but is close to one ----------------------------------------
 
 

@@ -201,6 +201,7 @@ def convert_screen(
     as :func:`convert` does; :class:`ConversionCancelled` on a
     cancel, leaving every output resumable.
     """
+    from platekit.microscopes._output import make_output_folder
     from platekit.microscopes._run import run_jobs
     from platekit.microscopes.executors.processes import end_if_starting_worker
 
@@ -247,7 +248,7 @@ def convert_screen(
         )
         try:
             if jobs and isinstance(folder, Path):
-                folder.mkdir(parents=True, exist_ok=True)
+                make_output_folder(folder)
             for label, job in jobs:
                 try:
                     job.prepare(overwrite)

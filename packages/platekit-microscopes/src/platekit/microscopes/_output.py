@@ -75,6 +75,19 @@ def _blank(out: Path, contents: list[Path]) -> bool:
     return True
 
 
+def make_output_folder(out: Path) -> None:
+    """Make the folder ``out`` and its parents; an ``OSError`` that says so in one sentence."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        refused = type(exc)(
+            f"cannot make the output folder {str(out)!r} ({exc.strerror}); choose a folder you "
+            "can write to"
+        )
+        refused.errno = exc.errno
+        raise refused from None
+
+
 def prepare_output(
     backend: Any, out: Path, identity: dict[str, Any], overwrite: bool
 ) -> tuple[str, OutputLock]:
@@ -98,7 +111,7 @@ def prepare_output(
             "or empty folder and replaces only Zarr stores, even with overwrite: choose "
             "another output, or empty that folder yourself"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out)
     lock = OutputLock(out)
     lock.acquire()
     try:
