@@ -85,14 +85,17 @@ def read_parts(path: Path | PlateSource, image: Callable[[Fields], object]) -> I
     parts = IndexParts()
     names: dict[str, str] = {}  # tag -> local name; expat hands each tag as one interned string
     depth = 0
-    record: Fields | None = None  # the record whose children are being read
-    record_depth = 0
-    done: Callable[[Fields], object] | None = None  # what the record is handed to at its end
+    # The open record, its depth and its children's depth (-1 when none is open); its
+    # fields' attributes and texts, and what it is handed to at its end.
+    record = Fields()
+    record_depth = field_depth = -1
+    fields, texts = record.attributes, record.texts
+    done: Callable[[Fields], object] = image
+    plate_wells: list[str | None] | None = None  # while the plate is open, its wells' ids
     section = ""  # the root's child being read, when it is one of the first _SECTIONS
     seen: set[str] = set()
     in_map = False
-    texts: dict[str, str] = {}  # where the text of the element being read goes ...
-    current: str | None = None  # ... under this name, or nowhere
+    current: str | None = None  # the field whose text is being read, if any
 
     def local(tag: str) -> str:
         name = names.get(tag)
@@ -101,23 +104,32 @@ def read_parts(path: Path | PlateSource, image: Callable[[Fields], object]) -> I
         return name
 
     def start(tag: str, attributes: dict[str, str]) -> None:
-        nonlocal depth, record, record_depth, done, section, in_map, texts, current
+        # Called for every element: the children of records come first and do least.
+        nonlocal depth, current
         depth += 1
-        current = None  # an element's text is what comes before its first child
-        if record is not None:
-            if depth == record_depth + 1:
-                name = names.get(tag) or local(tag)
-                if name not in record.attributes:
-                    record.attributes[name] = attributes
-                    texts, current = record.texts, name
-                if done is plate_done and name == "Well":
-                    parts.plate_wells.append(attributes.get("id"))
+        if depth == field_depth:
+            name = names.get(tag) or local(tag)
+            if name in fields:
+                current = None
+            else:
+                fields[name] = attributes
+                current = name
+            if plate_wells is not None and name == "Well":
+                plate_wells.append(attributes.get("id"))
             return
+        current = None  # an element's text is what comes before its first child
+        if field_depth < 0:
+            outline(tag, attributes)
+
+    def outline(tag: str, attributes: dict[str, str]) -> None:
+        """An element outside every record: the root, its children, and where records start."""
+        nonlocal section, in_map, fields, texts, current, done, plate_wells
         name = local(tag)
         if depth == 2:
-            if name not in parts.head.attributes:
-                parts.head.attributes[name] = attributes
-                texts, current = parts.head.texts, name
+            head = parts.head
+            if name not in head.attributes:
+                head.attributes[name] = attributes
+                texts, current = head.texts, name
             section = name if name in _SECTIONS and name not in seen else ""
             seen.add(name)
         elif depth == 3:
@@ -127,28 +139,36 @@ def read_parts(path: Path | PlateSource, image: Callable[[Fields], object]) -> I
                 done = parts.wells.append
             elif section == "Plates" and name == "Plate" and parts.plate is None:
                 done = plate_done
+                plate_wells = parts.plate_wells
             else:
                 in_map = section == "Maps" and name == "Map"
                 return
-            record, record_depth = Fields(), depth
+            open_record()
         elif depth == 4 and in_map and name == "Entry":
             channel = attributes.get("ChannelID")
-            record, record_depth = Fields(), depth
             done = lambda fields: parts.entries.append((channel, fields))  # noqa: E731
+            open_record()
         elif depth == 1:
             parts.root = "{" + tag if "}" in tag else tag
 
+    def open_record() -> None:
+        nonlocal record, record_depth, field_depth, fields, texts
+        record = Fields()
+        record_depth, field_depth = depth, depth + 1
+        fields, texts = record.attributes, record.texts
+
     def end(tag: str) -> None:
-        nonlocal depth, record, done, section, in_map, current
+        nonlocal depth, current, record_depth, field_depth, plate_wells, section, in_map
         current = None
-        if record is not None:
-            if depth == record_depth:
-                finished, record = record, None
-                done(finished)  # type: ignore[misc]
-        elif depth == 3:
-            in_map = False
-        elif depth == 2:
-            section = ""
+        if depth == record_depth:
+            record_depth = field_depth = -1
+            plate_wells = None
+            done(record)
+        elif depth < 4 and record_depth < 0:
+            if depth == 3:
+                in_map = False
+            elif depth == 2:
+                section = ""
         depth -= 1
 
     def text(data: str) -> None:
