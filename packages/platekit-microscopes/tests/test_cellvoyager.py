@@ -131,6 +131,18 @@ def test_a_name_says_every_part() -> None:
     assert (parsed.get("timeline"), parsed.get("action")) == ("2", "4")
 
 
+def test_numbers_longer_than_their_padding_are_read() -> None:
+    parsed = CellVoyagerParser().parse("P_D08_T10000F1000L100A10Z100C100.tif")
+    assert parsed is not None
+    assert (parsed.timepoint, parsed.site, parsed.z_index, parsed.channel) == (
+        10000,
+        1000,
+        100,
+        100,
+    )
+    assert (parsed.get("timeline"), parsed.get("action")) == ("100", "10")
+
+
 @pytest.mark.parametrize(
     "other",
     [
@@ -142,6 +154,7 @@ def test_a_name_says_every_part() -> None:
         "Plate1_D08_T0001F001L01A01Z01C01.png",
         "Plate1_D8_T0001F001L01A01Z01C01.tif",  # the software pads columns to two digits
         "Plate1_D08_T00001F001L01A01Z01C01.tif",  # nor pads further than four
+        "Plate1_D08_T0001F001L01A01Z01C001.tif",  # nor a channel further than two
         "Plate1_d08_T0001F001L01A01Z01C01.tif",
     ],
 )

@@ -80,6 +80,8 @@ _PLANE = re.compile(
 )
 # How many digits the software pads each part of a plane name to.
 _WIDTHS = {"T": 4, "F": 3, "L": 2, "A": 2, "Z": 2, "C": 2}
+# "0001F001L01A01Z01C01", from T's digits to C's: the digits at exactly those widths.
+_PADDED_LENGTH = sum(_WIDTHS.values()) + len(_WIDTHS) - 1
 # Plate formats (rows, columns), smallest first, for an MRF that gives no plate size.
 _PLATE_FORMATS = ((2, 3), (4, 6), (8, 12), (16, 24), (32, 48))
 
@@ -129,16 +131,18 @@ def name_parts(name: str) -> NameParts | None:
     match = _PLANE.fullmatch(name)
     if match is None:
         return None
-    prefix, well, *numbers, extension = match.groups()
-    for digits, width in zip(numbers, _WIDTHS.values(), strict=True):
-        # The software pads to the width and no further; a longer run with a
-        # leading zero is some other file's name.
-        if len(digits) > width and digits.startswith("0"):
-            return None
+    prefix, well, t, f, timeline, action, z, c, extension = match.groups()
+    # The software pads to the width and no further; a longer run with a leading zero
+    # is some other file's name. Runs of exactly the widths, as nearly all are, pass.
+    if match.end("C") - match.start("T") != _PADDED_LENGTH:
+        for digits, width in zip((t, f, timeline, action, z, c), _WIDTHS.values(), strict=True):
+            if len(digits) > width and digits.startswith("0"):
+                return None
     if not _is_normal_well(well):
         return None
-    t, f, timeline, action, z, c = (int(digits) for digits in numbers)
-    return NameParts(prefix or "", well, t, f, timeline, action, z, c, extension)
+    return NameParts(
+        prefix or "", well, int(t), int(f), int(timeline), int(action), int(z), int(c), extension
+    )
 
 
 @functools.lru_cache(maxsize=4096)
