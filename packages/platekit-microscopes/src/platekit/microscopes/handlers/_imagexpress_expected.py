@@ -190,10 +190,14 @@ def _read_with_guids(
     named = dict(zip(compress(spelled, hits), found, strict=True))
     if len(named) != len(found):
         return None  # one plane under two GUIDs: the first in the listing is the plane
-    # Each found name must end in a GUID written as the first one is, then the extension.
-    guids = "".join(map(itemgetter(slice(-cut, len(guid) - cut)), found))
-    ends = "".join(map(itemgetter(slice(len(guid) - cut, None)), found))
-    if guids.translate(_HEX) != guid.translate(_HEX) * len(found) or ends != extension * len(found):
+    # Each found name must end in a GUID written as the first one is, then the extension:
+    # the ends, joined, read as the first one's with any hexadecimal digits, and each of
+    # them holds the extension's letters where that one does.
+    ends = "".join(map(itemgetter(slice(-cut, None)), found))
+    like = guid + extension
+    if ends.translate(_HEX) != like.translate(_HEX) * len(found) or any(
+        ends[at::cut] != letter * len(found) for at, letter in enumerate(extension, len(guid))
+    ):
         return None
     missing = set() if len(named) == len(expected) else wanted.difference(named)
     return ExpectedListed(names, spelling, expected, missing, named)
