@@ -120,6 +120,8 @@ def test_names_read_against_the_expected_ones_answer_as_reading_every_name(
         ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s1_w1{OTHER}.tif"], False),
         ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{OTHER}.TIF"], False),
         ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{OTHER[:-1]}G.tif"], False),
+        # Not an image at all, though its extension's last letter is a hexadecimal digit too.
+        ([f"P_A01_s1_w1{GUID}.tif", f"P_A01_s2_w1{OTHER}.tia"], False),
     ],
 )
 def test_a_folder_spelled_alike_is_read_without_reading_every_name(
