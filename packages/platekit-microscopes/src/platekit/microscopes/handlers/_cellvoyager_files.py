@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -336,7 +337,7 @@ def _record(
         _component(get("TimePoint"), "TimePoint", named.timepoint, fail),
         _component(get("TimelineIndex"), "TimelineIndex", named.timeline, fail),
         _component(get("ActionIndex"), "ActionIndex", named.action, fail),
-        get("Action", ""),
+        sys.intern(get("Action", "")),  # "2D" or "3D" in every record: one string each
         _component(get("Ch"), "Ch", named.channel, fail),
         position,
         get("Time"),

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -140,8 +141,17 @@ def name_parts(name: str) -> NameParts | None:
                 return None
     if not _is_normal_well(well):
         return None
+    # Every plane of a plate repeats its prefix: one string for them all, not one each.
     return NameParts(
-        prefix or "", well, int(t), int(f), int(timeline), int(action), int(z), int(c), extension
+        sys.intern(prefix or ""),
+        well,
+        int(t),
+        int(f),
+        int(timeline),
+        int(action),
+        int(z),
+        int(c),
+        extension,
     )
 
 
