@@ -59,8 +59,9 @@ def stream_xml(
     where it ends and ``text(data)`` with character data (one element's text may
     come in several calls). A tag or attribute name in a namespace is
     ``uri}local``. Raises :class:`PlateFormatError` naming the file and the line
-    for malformed XML, a document type or an entity declaration (also after the
-    callbacks have seen part of the file); ``OSError`` when it cannot be read.
+    for a document type or an entity declaration (which only come before the root
+    element, so before any callback) and for malformed XML (after the callbacks
+    have seen what comes before the fault); ``OSError`` when it cannot be read.
     """
     parser = _safe_parser()
     parser.buffer_text = True
