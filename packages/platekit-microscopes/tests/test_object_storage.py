@@ -395,6 +395,35 @@ def test_the_lock_object_keeps_a_second_run_out_unless_its_run_is_gone(
     assert not fs.exists(f"{out}/.platekit-lock")
 
 
+def test_of_two_runs_taking_the_lock_at_once_only_one_holds_it(
+    s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.microscopes._lock import OutputInUseError
+    from platekit.microscopes._object_output import ObjectLock, StoreURL
+    from platekit.microscopes._well_writer import backend_for
+
+    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
+    backend = backend_for("0.5", str(out), s3)
+    first, second = ObjectLock(backend, out), ObjectLock(backend, out)
+    fs = backend.fs(str(out))
+    write = fs.pipe_file
+    raced: list[bool] = []
+
+    def racing(path: str, data: bytes, **options: Any) -> Any:
+        # The second run takes the lock just before the first run's write reaches the store.
+        if not raced:
+            raced.append(True)
+            second.acquire()
+        return write(path, data, **options)
+
+    monkeypatch.setattr(fs, "pipe_file", racing)
+    with pytest.raises(OutputInUseError, match=f"run {second.run} on"):
+        first.acquire()
+    second.verify()  # still the second run's
+    second.release()
+    assert not fs.exists(f"{out}/.platekit-lock")
+
+
 def test_without_s3fs_a_url_is_one_line_saying_what_to_install() -> None:
     import subprocess
     import sys

@@ -6,14 +6,16 @@ Object stores have no rename and no locks. What keeps the promises there:
   array's chunks first and its metadata last, so a killed run leaves chunks
   no Zarr reader sees; a resumed run deletes an unfinished well and writes it
   again. A well's metadata follows its arrays, the plate's follows every well.
-- One run per output, as far as an object store allows: a lock object
-  (``.platekit-lock``) names the run (a random id, host, process, start). A
-  run refuses an output whose lock names another run, unless that run was on
-  this host and its process is gone; it checks the lock still names it
-  before it marks the output complete, and deletes it at the end. The lock
-  is advisory: two runs starting at the same instant on two hosts can both
-  take it, since plain object writes cannot refuse to replace (only the
-  check before completing catches that). Workers of a run do not hold it.
+- One run per output: a lock object (``.platekit-lock``) names the run (a
+  random id, host, process, start). It is written create-only (S3's
+  ``If-None-Match: *``, through fsspec's ``mode="create"``), so of two runs
+  starting at the same instant only one takes it, whatever their hosts. A run
+  refuses an output whose lock names another run, unless that run was on this
+  host and its process is gone (then it replaces the lock); it checks the lock
+  still names it before it marks the output complete, and deletes it at the
+  end. On a store whose filesystem cannot write create-only, fsspec looks
+  before it writes, and the check before completing is what catches a run
+  that started at the same instant. Workers of a run do not hold the lock.
 """
 
 from __future__ import annotations
@@ -128,21 +130,26 @@ class ObjectLock:
 
     def acquire(self) -> None:
         """Take the lock; ``OutputInUseError`` naming the run that holds it."""
-        held = self._read()
-        if held is not None and not _gone(held):
-            raise OutputInUseError(
-                f"another conversion (run {held.get('run')} on {held.get('host')}, process "
-                f"{held.get('pid')}, since {held.get('started')}) is writing into "
-                f"{str(self.out)!r}; wait for it to end, or, if it is no longer running, delete "
-                f"{self._key!r} and run this command again"
-            )
         mine = {
             "run": self.run,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
-        self.backend.fs(self._key).pipe_file(self._key, json.dumps(mine).encode())
+        fs = self.backend.fs(self._key)
+        try:
+            fs.pipe_file(self._key, json.dumps(mine).encode(), mode="create")
+        except FileExistsError:
+            held = self._read()
+            if held is not None and not _gone(held):
+                raise OutputInUseError(
+                    f"another conversion (run {held.get('run')} on {held.get('host')}, process "
+                    f"{held.get('pid')}, since {held.get('started')}) is writing into "
+                    f"{str(self.out)!r}; wait for it to end, or, if it is no longer running, "
+                    f"delete {self._key!r} and run this command again"
+                ) from None
+            # Left by a run of this host that has ended (or gone since): taken over.
+            fs.pipe_file(self._key, json.dumps(mine).encode())
         self._held = True
         self.verify()
 
