@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fsspec")
 
 from platekit.storage import StorageError
-from platekit.storage.backends.fsspec import FsspecBackend
+from platekit.storage.backends.fsspec import FsspecBackend, is_url, names_nothing
 from platekit.storage.testing import ReadOnlyContract
 
 FILES = {"a/A2.tif": b"two", "a/A10.tif": b"ten", "a/sub/deep.txt": b"deep", "top.json": b"{}"}
@@ -116,3 +116,21 @@ class TestS3ReadOnly(ReadOnlyContract):
     @pytest.fixture
     def existing(self, s3: dict[str, str]) -> str:
         return fill_s3(s3) + "/top.json"
+
+
+@pytest.mark.parametrize(
+    ("text", "url", "nothing"),
+    [
+        ("s3://bucket/plate", True, False),
+        ("S3://bucket", True, False),
+        ("s3://", True, True),
+        ("memory:///", True, True),
+        ("file:///tmp/plate", False, False),
+        ("plates/p1", False, False),
+        # A local folder whose name holds "://" after a slash is still a local folder.
+        ("/data/odd://plate", False, False),
+    ],
+)
+def test_what_is_a_url_and_what_names_nothing(text: str, url: bool, nothing: bool) -> None:
+    assert is_url(text) is url
+    assert names_nothing(text) is nothing

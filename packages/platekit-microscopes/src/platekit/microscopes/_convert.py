@@ -377,7 +377,7 @@ def _executor(name: str, workers: int | None, scheduler: str | None) -> Executor
 
 
 def _not_writable(out: Path | StoreURL, exc: PermissionError) -> OutputNotWritableError:
-    from platekit.microscopes._object_output import is_url
+    from platekit.storage.backends.fsspec import is_url
 
     if is_url(str(out)):
         # Missing credentials already name the URL and what to do; a refusal does not.

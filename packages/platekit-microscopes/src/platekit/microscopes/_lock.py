@@ -18,6 +18,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from platekit.storage.backends.fsspec import is_url
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -106,7 +108,7 @@ class OutputLock:
 
 def hold_shared(out: str) -> None:
     """In a worker process: hold the lock of ``out`` shared for as long as the process lives."""
-    if _NO_FCNTL or "://" in out:  # an output in object storage has a lock object instead
+    if _NO_FCNTL or is_url(out):  # an output in object storage has a lock object instead
         return
     fd = os.open(Path(out) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -129,7 +131,7 @@ def held_shared(folders: Iterable[str]) -> Iterator[None]:
         for folder in folders:
             if _NO_FCNTL:
                 break
-            if "://" in folder:  # an output in object storage has a lock object instead
+            if is_url(folder):  # an output in object storage has a lock object instead
                 continue
             fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
             fds.append(fd)

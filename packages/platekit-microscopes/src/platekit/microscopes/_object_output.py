@@ -28,17 +28,12 @@ import uuid
 from pathlib import PurePosixPath
 
 from platekit.microscopes._lock import LOCK_NAME, OutputInUseError
-from platekit.storage.backends.fsspec import names_nothing, protocol_of, remote_errors
+from platekit.storage.backends.fsspec import is_url, names_nothing, protocol_of, remote_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
-
-
-def is_url(text: str | os.PathLike[str]) -> bool:
-    """Whether ``text`` is a URL of an fsspec filesystem (``s3://...``), not a local path."""
-    return protocol_of(os.fspath(text)) not in ("file", "local")
 
 
 class StoreURL:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 def backend_for(ngff: str, out: str = "", storage_options: Any = None) -> Any:
     """The zarr backend writing the Zarr format of NGFF ``ngff`` (into object storage for a URL)."""
-    from platekit.microscopes._object_output import is_url
+    from platekit.storage.backends.fsspec import is_url
 
     if is_url(out):
         from platekit.storage.backends.zarr_fsspec import FsspecZarrBackend

@@ -39,6 +39,7 @@ from platekit.microscopes._ngff import (
     well_path,
 )
 from platekit.microscopes._wells import normal_well
+from platekit.storage.backends.fsspec import is_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class PlateWriter:
         ngff: str = "0.5",
         overwrite: bool = False,
     ) -> None:
-        if "://" in str(out):
+        if is_url(out):
             raise ValueError(
                 f"PlateWriter writes plates into local folders, not {str(out)!r}; write it to a "
                 "folder and copy it, or convert into object storage with platekit convert"

@@ -61,6 +61,11 @@ def protocol_of(url: str) -> str:
     return head.lower() if sep and head.isalnum() else "file"
 
 
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """Whether ``text`` is a URL of an fsspec filesystem (``s3://...``), not a local path."""
+    return protocol_of(os.fspath(text)) not in ("file", "local")
+
+
 def names_nothing(url: str) -> bool:
     """Whether ``url`` is a protocol alone, naming no bucket or path (``"s3://"``)."""
     return protocol_of(url) != "file" and not url.partition("://")[2].strip("/")
