@@ -242,27 +242,35 @@ def _scan(folder: PlateSource) -> PlateScan:
     planes: dict[PlaneKey, str] = {}
     missing: set[PlaneKey] = set()
     positions: dict[PlaneKey, tuple[float, float, float | None]] = {}
+    # The planes' keys as plain tuples, so that the grid below makes a key only for a gap.
+    present: set[tuple[str, int, int, int, int]] = set()
+    seen_wells: set[str] = set()
+    site_count, z_count = detail.fields or 1, detail.z_count or 1
+    t_count = detail.t_count or 1
     for record in records:
         channel = layout.channel_of[(record.action, record.ch)]
-        key = PlaneKey(record.well, record.field, channel, record.z_index, record.timepoint)
+        parts = (record.well, record.field, channel, record.z_index, record.timepoint)
+        key = PlaneKey(*parts)
+        seen_wells.add(record.well)
+        site_count = max(site_count, record.field)
+        z_count = max(z_count, record.z_index)
+        t_count = max(t_count, record.timepoint)
         if record.position is not None:
             positions.setdefault(key, record.position)
-        if key in planes:
+        if parts in present:
             continue
-        present = bool(record.file) and (
+        found = bool(record.file) and (
             (folder / record.file).is_file() if "/" in record.file else record.file in entries
         )
-        if present:
+        if found:
             planes[key] = record.file
-            missing.discard(key)
+            present.add(parts)
+            if missing:
+                missing.discard(key)
         else:
             missing.add(key)
 
-    keys = planes.keys() | missing
-    wells = sorted({key.well for key in keys}, key=parse_well)
-    site_count = max([detail.fields or 1, *(key.site for key in keys)])
-    z_count = max([detail.z_count or 1, *(key.z_index for key in keys)])
-    t_count = max([detail.t_count or 1, *(key.timepoint for key in keys)])
+    wells = sorted(seen_wells, key=parse_well)
     timelines = _timelines(records, t_count)
     scheduled = _schedule(records, layout, setting, timelines)
     grid = 0
@@ -274,9 +282,8 @@ def _scan(folder: PlateSource) -> PlateScan:
                     for z in range(1, (1 if layout.flat[channel] else z_count) + 1):
                         for t in range(first, last + 1):
                             grid += 1
-                            key = PlaneKey(well, site, channel, z, t)
-                            if key not in planes:
-                                missing.add(key)
+                            if (well, site, channel, z, t) not in present:
+                                missing.add(PlaneKey(well, site, channel, z, t))
     dense = sum(1 if layout.flat[channel] else z_count for channel in layout.channels)
     if grid < len(wells) * site_count * dense * t_count:
         notices.append(
