@@ -424,6 +424,51 @@ def test_of_two_runs_taking_the_lock_at_once_only_one_holds_it(
     assert not fs.exists(f"{out}/.platekit-lock")
 
 
+def test_a_lock_released_while_a_run_waited_is_taken_create_only_again(
+    s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.microscopes._lock import OutputInUseError
+    from platekit.microscopes._object_output import ObjectLock, StoreURL
+    from platekit.microscopes._well_writer import backend_for
+
+    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
+    backend = backend_for("0.5", str(out), s3)
+    first, second, third = (ObjectLock(backend, out) for _ in range(3))
+    fs = backend.fs(str(out))
+    write = fs.pipe_file
+    busy: list[bool] = []
+
+    def second_holds_then_ends(path: str, data: bytes, **options: Any) -> Any:
+        second.acquire()
+        try:
+            return write(path, data, **options)
+        finally:
+            second.release()  # before the first run reads whose lock refused it
+
+    def third_takes_it(path: str, data: bytes, **options: Any) -> Any:
+        third.acquire()
+        return write(path, data, **options)
+
+    steps = [second_holds_then_ends, third_takes_it]
+
+    def racing(path: str, data: bytes, **options: Any) -> Any:
+        # Each write of the first run meets the next step; the other runs' writes go through.
+        if busy or not steps:
+            return write(path, data, **options)
+        busy.append(True)
+        try:
+            return steps.pop(0)(path, data, **options)
+        finally:
+            busy.clear()
+
+    monkeypatch.setattr(fs, "pipe_file", racing)
+    with pytest.raises(OutputInUseError, match=f"run {third.run} on"):
+        first.acquire()
+    third.verify()  # still the third run's: the first did not write over it
+    third.release()
+    assert not fs.exists(f"{out}/.platekit-lock")
+
+
 def test_without_s3fs_a_url_is_one_line_saying_what_to_install() -> None:
     import subprocess
     import sys

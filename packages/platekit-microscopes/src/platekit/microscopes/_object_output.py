@@ -102,6 +102,10 @@ def refuse_url_overlap(source: str, out: StoreURL) -> None:
         )
 
 
+#: How often a run tries to take a lock that other runs keep taking and releasing.
+_ATTEMPTS = 3
+
+
 class ObjectLock:
     """The lock object of an output in object storage (see the module), held until released."""
 
@@ -131,20 +135,34 @@ class ObjectLock:
             "pid": os.getpid(),
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
+        data = json.dumps(mine).encode()
         fs = self.backend.fs(self._key)
-        try:
-            fs.pipe_file(self._key, json.dumps(mine).encode(), mode="create")
-        except FileExistsError:
-            held = self._read()
-            if held is not None and not _gone(held):
+        for _attempt in range(_ATTEMPTS):
+            try:
+                fs.pipe_file(self._key, data, mode="create")
+                break
+            except FileExistsError:
+                held = self._read()
+            # Released since the write was refused: take it create-only again, as another
+            # run may be taking it too.
+            if held is None:
+                continue
+            if not _gone(held):
                 raise OutputInUseError(
                     f"another conversion (run {held.get('run')} on {held.get('host')}, process "
                     f"{held.get('pid')}, since {held.get('started')}) is writing into "
                     f"{str(self.out)!r}; wait for it to end, or, if it is no longer running, "
                     f"delete {self._key!r} and run this command again"
-                ) from None
-            # Left by a run of this host that has ended (or gone since): taken over.
-            fs.pipe_file(self._key, json.dumps(mine).encode())
+                )
+            # Left by a run of this host that has ended: taken over.
+            fs.pipe_file(self._key, data)
+            break
+        else:
+            raise OutputInUseError(
+                f"other conversions took and released the lock of {str(self.out)!r} "
+                f"{_ATTEMPTS} times while this one tried to take it; run this command again "
+                "once they have ended"
+            )
         self._held = True
         self.verify()
 
