@@ -166,3 +166,15 @@ def test_scans_are_kept_for_the_plates_opened_last(
     assert len(scans) == len(plates)
     open_plate(plates[0])
     assert len(scans) == len(plates) + 1
+
+
+def test_changing_an_opened_plates_planes_does_not_change_the_next_openings_positions(
+    tmp_path: Path, settled: None, scans: list[str]
+) -> None:
+    # An ImageXpress plate's stage positions are read, on first use, for the planes it holds.
+    plate = _plate("imagexpress", tmp_path / "plate")
+    first = open_plate(plate)
+    first._scan.planes.clear()
+    again = open_plate(plate)
+    assert scans == ["imagexpress"]
+    assert len(again.metadata.positions) == len(dict(again.planes())) == 2 * 2 * 2

@@ -199,7 +199,7 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     found = projected if projections else stack
     z_count = 1 if projections else layout.z_count
     planes = LazyDict[PlaneKey, str](fill=found.items)
-    metadata = _metadata(plate, htd_path, layout, found, planes, z_count)
+    metadata = _metadata(plate, htd_path, layout, found, z_count)
     if unlisted[projections]:
         metadata.extra["unlisted_files"] = unlisted[projections]
     if projected:
@@ -268,7 +268,6 @@ def _metadata(
     htd_path: PlateSource,
     layout: HtdLayout,
     found: Planes,
-    planes: dict[PlaneKey, str],
     z_count: int,
 ) -> PlateMetadata:
     """The plate's metadata: the HTD's layout (with ``z_count`` planes), completed from the
@@ -285,7 +284,9 @@ def _metadata(
         t_count=layout.t_count,
         grid=layout.grid,
         pixel_size_um=layout.pixel_size_um,
-        positions=StagePositions(source=(plate, planes)),
+        # From a plane map of their own: the scan's may be changed by whoever holds it, and a
+        # scan kept for the next opening makes its copies' positions from this one.
+        positions=StagePositions(source=(plate, LazyDict(fill=found.items))),
         extra={**layout.extra, "htd": htd_path.relative_to(plate).as_posix()},
     )
     first = next((key for key in metadata.expected_planes() if found.has(key)), None)
