@@ -3,6 +3,7 @@ same planes as reading every name, without reading every name."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from platekit.microscopes import PlaneKey, PlateSource
 from platekit.microscopes.handlers import _imagexpress_expected, _imagexpress_names, imagexpress
 from platekit.microscopes.handlers._imagexpress_expected import read_expected
-from platekit.microscopes.handlers._imagexpress_names import Listed, plane_rows
+from platekit.microscopes.handlers._imagexpress_names import Listed, plane_rows, read_listing
 from platekit.microscopes.testing import write_plate
 
 GUID = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
@@ -133,6 +134,16 @@ def test_a_folder_spelled_alike_is_read_without_reading_every_name(
         assert _answers(listed, ["A01", "B01"]) == _answers(
             Listed(plane_rows(names)), ["A01", "B01"]
         )
+
+
+def test_a_well_no_plane_name_spells_is_read_as_reading_every_name() -> None:
+    # A plate of 100 columns lists wells such as A100, which no plane name spells (a well's
+    # column has two digits): a file named with one is no plane.
+    names = ["P.HTD", "P_A01_w1.tif", "P_A100_w1.tif"]
+    wells = ["A01", "A100"]
+    expected = partial(read_expected, wells=wells, sites=range(1, 2), waves=[1])
+    listed = read_listing(list(names), expected)
+    assert _answers(listed, wells) == _answers(Listed(plane_rows(names)), wells)
 
 
 def test_the_rows_are_made_only_when_asked_for() -> None:

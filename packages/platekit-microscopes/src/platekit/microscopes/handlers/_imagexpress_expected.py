@@ -10,8 +10,8 @@ are compared without their last characters, as many as the first plane
 name's GUID and extension, and those characters checked to be a GUID and
 that extension all at once. When the names left over hold a plane (one
 spelled otherwise, or of a well, site or wave the HTD does not list), or
-one plane has two names, this gives up and the listing is read name by
-name as any other.
+one plane has two names, or the HTD lists a well no name spells (A100),
+this gives up and the listing is read name by name as any other.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from __future__ import annotations
 from itertools import compress, product, starmap
 from operator import add, itemgetter, not_
 
-from platekit.microscopes.handlers._imagexpress_names import NAME, Listed, Row, plane_rows
+from platekit.microscopes.handlers._imagexpress_names import (
+    NAME,
+    WELL,
+    Listed,
+    Row,
+    plane_rows,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -160,7 +166,9 @@ def read_expected(
     key = (spelling.lead, spelling.extension, *spelling.sites, "/", *spelling.waves)
     expected = made.get(key)
     if expected is None:
-        expected = made[key] = spelling.names()
+        # A well no plane name spells (A100, of a plate of 100 columns) is no plane's: where
+        # the HTD lists one, no name is expected, and every name is read.
+        expected = made[key] = spelling.names() if all(map(WELL.fullmatch, wells)) else []
     if first["guid"]:
         return _read_with_guids(names, spelling, expected, first["guid"], first["extension"])
     # What is left of the names once the expected ones are taken out (in place: a copy of

@@ -21,6 +21,8 @@ from operator import itemgetter
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _GUIDS = rf"_?(?:{_GUID}|\[{_GUID}\]|\{{{_GUID}\}})"
 _WELL = r"[A-Z]{1,2}(?!00)\d\d"
+#: A well as plane names spell it: one or two letters and a two-digit column.
+WELL = re.compile(_WELL)
 # What follows the plate prefix: well, site, wave, thumbnail mark, GUID, extension.
 _TAIL = (
     rf"(?P<well>{_WELL})"
