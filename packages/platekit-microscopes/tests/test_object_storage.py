@@ -657,6 +657,20 @@ def test_a_url_no_store_could_take_is_one_line(
     assert not (tmp_path / "o.zarr").exists()
 
 
+def test_an_output_url_whose_protocol_is_in_capitals_is_written_at_its_lower_case_url(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    from platekit.microscopes import convert
+
+    plate = open_plate(write_plate("imagexpress", tmp_path / "Plate1"))
+    bucket = new_bucket(s3)
+    result = convert(plate, f"S3://{bucket}/plate.zarr", storage_options=s3)
+    assert str(result.out) == f"s3://{bucket}/plate.zarr"
+    assert open_plate(f"s3://{bucket}/plate.zarr", storage_options=s3).metadata.wells == (
+        plate.metadata.wells
+    )
+
+
 def test_a_secret_given_as_a_storage_option_appears_in_no_output_error_or_log(
     tmp_path: Path, s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

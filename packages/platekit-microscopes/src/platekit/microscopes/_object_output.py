@@ -70,8 +70,9 @@ class StoreURL:
 
 
 def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
-    """``out`` as a ``Path``, or as a :class:`StoreURL` when it is a URL; ``ValueError`` for a
-    URL that names no bucket or folder (``s3://``)."""
+    """``out`` as a ``Path``, or as a :class:`StoreURL` when it is a URL (its protocol in lower
+    case: ``S3://b/o.zarr`` is ``s3://b/o.zarr``); ``ValueError`` for a URL that names no
+    bucket or folder (``s3://``)."""
     from pathlib import Path
 
     text = os.fspath(out)
@@ -80,7 +81,10 @@ def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
             f"the output {text!r} names no bucket or folder; give its whole URL, e.g. "
             f"{protocol_of(text)}://BUCKET/PLATE.zarr"
         )
-    return StoreURL(text) if is_url(text) else Path(text)
+    if not is_url(text):
+        return Path(text)
+    # The filesystem is the protocol's in any case, but s3fs would take "S3:" for the bucket.
+    return StoreURL(f"{protocol_of(text)}://{text.partition('://')[2]}")
 
 
 def refuse_url_overlap(source: str, out: StoreURL) -> None:
