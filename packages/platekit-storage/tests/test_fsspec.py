@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fsspec")
 
 from platekit.storage import StorageError
-from platekit.storage.backends.fsspec import FsspecBackend, is_url, names_nothing
+from platekit.storage.backends.fsspec import FsspecBackend, is_url, names_nothing, remote_errors
 from platekit.storage.testing import ReadOnlyContract
 
 FILES = {"a/A2.tif": b"two", "a/A10.tif": b"ten", "a/sub/deep.txt": b"deep", "top.json": b"{}"}
@@ -134,3 +134,20 @@ class TestS3ReadOnly(ReadOnlyContract):
 def test_what_is_a_url_and_what_names_nothing(text: str, url: bool, nothing: bool) -> None:
     assert is_url(text) is url
     assert names_nothing(text) is nothing
+
+
+class ClientConnectorError(OSError):
+    """Named as aiohttp's error for a server it cannot connect to."""
+
+
+class ClientConnectorDNSError(ClientConnectorError):
+    """Named as aiohttp's error for a host name that does not resolve, one of the above."""
+
+
+def test_a_server_not_reached_is_one_sentence_whatever_subclass_says_so() -> None:
+    url = "http://nohost.example/plate"
+    with pytest.raises(OSError, match="cannot reach") as caught, remote_errors("http", url):
+        raise ClientConnectorDNSError("Cannot connect to host nohost.example:80")
+    assert isinstance(caught.value, StorageError)
+    assert str(caught.value).startswith(f"cannot reach the http server for {url!r}")
+    assert "check the endpoint_url storage option and the network" in str(caught.value)

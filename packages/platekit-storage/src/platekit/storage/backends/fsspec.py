@@ -119,9 +119,10 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        kind = type(exc).__name__
+        # By any class it is of: aiohttp says a name that does not resolve with a subclass.
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
         where = os.fspath(path)
-        if kind in _NO_CREDENTIALS:
+        if not kinds.isdisjoint(_NO_CREDENTIALS):
             raise StoragePermissionError(
                 f"no credentials for {where!r}: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials, or pass the storage "
@@ -129,7 +130,7 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
                 if protocol.startswith("s3")
                 else f"no credentials for {where!r}; give them as the filesystem expects"
             ) from None
-        if kind in _INVALID:
+        if not kinds.isdisjoint(_INVALID):
             # botocore's first line is a heading; the next says what is wrong, then a pattern.
             lines = str(exc).splitlines()
             what = lines[1].split(": ", 1)[0].strip() if len(lines) > 1 else str(exc)
@@ -137,7 +138,7 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
                 f"{where!r} is no address the {protocol} service takes ({what}); give it as "
                 f"{protocol}://BUCKET/PATH, the bucket's name in lower case"
             ) from None
-        if kind in _UNREACHABLE:
+        if not kinds.isdisjoint(_UNREACHABLE):
             raise StorageOSError(
                 f"cannot reach the {protocol} server for {where!r} ({exc}); check the "
                 "endpoint_url storage option and the network"
