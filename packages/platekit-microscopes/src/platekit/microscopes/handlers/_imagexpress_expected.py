@@ -25,6 +25,7 @@ from platekit.microscopes.handlers._imagexpress_names import (
     Listed,
     Row,
     plane_rows,
+    stem,
 )
 
 TYPE_CHECKING = False
@@ -77,7 +78,7 @@ class ExpectedListed(Listed):
         """``expected`` are the names spelled, ``missing`` those not found; ``named`` gives
         the file name of each found, where it is more than the name spelled (a GUID)."""
         self._names, self._spelling, self._expected = names, spelling, expected
-        self._missing, self._named, self._wells = missing, named, set(spelling.wells)
+        self._missing, self._named = missing, named
         self._made: list[Row] | None = None
         if not missing:
             self.wells = set(spelling.wells)
@@ -101,7 +102,7 @@ class ExpectedListed(Listed):
         if self._made is None:
             named = self._named
             made = {
-                name: (name, _stem(well, site, wave), well, site, wave, "", "")
+                name: (name, stem(well, site, wave), well, site, wave, "", "")
                 for spelled, (well, site, wave) in zip(
                     self._expected, self._spelling.keys(), strict=True
                 )
@@ -114,17 +115,13 @@ class ExpectedListed(Listed):
         return self.name(well, site, wave) is not None
 
     def name(self, well: str, site: int, wave: int) -> str | None:
-        stem = self._stem(well, site, wave)
-        if stem is None or well not in self._wells:
+        spelled = self._stem(well, site, wave)
+        if spelled is None or well not in self.wells:
             return None
-        name = self._spelling.lead + stem + self._spelling.extension
+        name = self._spelling.lead + spelled + self._spelling.extension
         if self._named is not None:
             return self._named.get(name)
         return None if name in self._missing else name
-
-
-def _stem(well: str, site: str, wave: str) -> str:
-    return well + (f"_s{site}" if site else "") + (f"_w{wave}" if wave else "")
 
 
 def _spelled(number: int, like: str) -> str:

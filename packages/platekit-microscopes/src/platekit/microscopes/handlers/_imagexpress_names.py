@@ -119,8 +119,7 @@ class Listed:
         site_spelled, wave_spelled = sites.get(site), waves.get(wave)
         if site_spelled is None or wave_spelled is None:
             return None
-        stem = well + (f"_s{site_spelled}" if site_spelled else "")
-        return stem + (f"_w{wave_spelled}" if wave_spelled else "")
+        return stem(well, site_spelled, wave_spelled)
 
     def key_set(self) -> set[tuple[str, int, int]]:
         """The (well, site, wave) of the rows."""
@@ -211,6 +210,11 @@ def _one_by_one(names: list[str]) -> list[Row]:
         match = NAME.fullmatch(name)
         if match is not None and not match["thumb"]:
             well, site, wave = match["well"], match["site"] or "", match["wave"] or ""
-            stem = well + (f"_s{site}" if site else "") + (f"_w{wave}" if wave else "")
-            rows.append((name, stem, well, site, wave, "", ""))
+            rows.append((name, stem(well, site, wave), well, site, wave, "", ""))
     return rows
+
+
+def stem(well: str, site: str, wave: str) -> str:
+    """A plane name's stem (``A01_s1_w1``) from its well, site and wave as spelled ("" where
+    the name leaves one out)."""
+    return well + (f"_s{site}" if site else "") + (f"_w{wave}" if wave else "")
