@@ -134,14 +134,13 @@ def remember(
         return
     kept = _Kept(found, lowered, lowered_text, signatures)  # type: ignore[arg-type]
     files = _settled(read, started_ns) if scan is not None else None
-    # A copy, so what the caller does to its plate's scan is not kept.
-    kept_copy = _copy(scan[1]) if scan is not None and files is not None else None
+    if scan is not None and files is not None:
+        # A copy, so what the caller does to its plate's scan is not kept.
+        kept.scans[scan[0]] = (_copy(scan[1]), files)
     with _lock:
         earlier = _kept.get(source.location)
         if earlier is not None and earlier.signatures == signatures:
-            kept.scans.update(earlier.scans)
-        if scan is not None and kept_copy is not None and files is not None:
-            kept.scans[scan[0]] = (kept_copy, files)
+            kept.scans = {**earlier.scans, **kept.scans}
         _kept[source.location] = kept
         _kept.move_to_end(source.location)
         while len(_kept) > KEPT:
