@@ -170,6 +170,21 @@ def test_the_keys_command_writes_the_server_pair_and_the_clients_allow_list(
     assert "already exists" in again.stderr
 
 
+def test_the_keys_command_says_in_one_line_a_folder_it_cannot_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from platekit.registry._cli import main
+
+    (tmp_path / "afile").write_text("not a folder")
+    folder = tmp_path / "afile" / "keys"
+    assert main(["zmq", "keys", str(folder)]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"platekit zmq keys: cannot write the keys into {str(folder)!r} (Not a directory); "
+        "choose a folder you can write to\n"
+    )
+
+
 def test_a_folder_without_server_keys_says_how_to_make_them(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make them with 'platekit zmq keys "):
         server_keys(tmp_path)

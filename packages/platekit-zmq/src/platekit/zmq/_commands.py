@@ -90,6 +90,13 @@ class ZmqCommand(Command):
         except FileExistsError as exc:
             print(f"platekit zmq keys: {exc}", file=sys.stderr)
             return 1
+        except OSError as exc:
+            print(
+                f"platekit zmq keys: cannot write the keys into {args.folder!r} "
+                f"({exc.strerror or exc}); choose a folder you can write to",
+                file=sys.stderr,
+            )
+            return 1
         for name, path in made.items():
             print(f"{name:<18} {path}")
         print(f"start the server with: platekit serve KIND --bind ADDR --keys {args.folder}")
