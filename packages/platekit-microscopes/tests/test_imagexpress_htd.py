@@ -35,10 +35,17 @@ def test_a_selection_row_reads_as_its_values_read_one_by_one(values: list[str]) 
 
 
 def test_the_wells_are_the_selected_ones_in_reading_order(tmp_path: Path) -> None:
-    wells = ["A01", "A12", "B03", "P24", "AF48"]
-    plate = write_plate(
-        "imagexpress", tmp_path / "plate", wells=wells, plate_format=(32, 48), channels=1
-    )
-    layout = read_htd(next(plate.glob("*.HTD")))
-    assert layout.wells == wells
+    plate = write_plate("imagexpress", tmp_path / "plate", plate_format=(32, 48), channels=1)
+    (htd,) = plate.glob("*.HTD")
+    # The selection rows written here flag by flag, in place of the plate writer's.
+    chosen = {1: {1, 12}, 2: {3}, 16: {24}, 32: {48}}
+    rows = {
+        f'"WellsSelection{row}"': f'"WellsSelection{row}", '
+        + ", ".join("TRUE" if column in chosen.get(row, ()) else "FALSE" for column in range(1, 49))
+        for row in range(1, 33)
+    }
+    lines = [rows.get(line.split(",")[0], line) for line in htd.read_text("cp1252").splitlines()]
+    htd.write_bytes("\r\n".join(lines).encode("cp1252"))
+    layout = read_htd(htd)
+    assert layout.wells == ["A01", "A12", "B03", "P24", "AF48"]
     assert (layout.rows, layout.columns) == (32, 48)
