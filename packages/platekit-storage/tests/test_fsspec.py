@@ -151,3 +151,15 @@ def test_a_server_not_reached_is_one_sentence_whatever_subclass_says_so() -> Non
     assert isinstance(caught.value, StorageError)
     assert str(caught.value).startswith(f"cannot reach the http server for {url!r}")
     assert "check the endpoint_url storage option and the network" in str(caught.value)
+
+
+def test_a_storage_option_s3fs_does_not_take_is_one_sentence_naming_it() -> None:
+    pytest.importorskip("s3fs")
+    # Refused before any request: nothing listens at the endpoint.
+    backend = FsspecBackend("s3", {"endpoint_url": "http://127.0.0.1:9", "endpont_url": "x"})
+    with pytest.raises(ValueError, match="storage option 'endpont_url'") as caught:
+        backend.entries("s3://bucket/plate")
+    assert str(caught.value) == (
+        "the s3 filesystem takes no storage option 'endpont_url' (given for "
+        "'s3://bucket/plate'); check its spelling, or leave it out"
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat as stat_module
 from typing import Any
 
@@ -105,6 +106,10 @@ _NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
 _UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError")
 #: Refused before any request is sent: a bucket name the service cannot take.
 _INVALID = ("ParamValidationError",)
+#: s3fs hands the storage options it does not know to botocore's session at the first request.
+_UNKNOWN_OPTION = re.compile(
+    r"^AioSession\.__init__\(\) got an unexpected keyword argument '(\w+)'"
+)
 
 
 @contextlib.contextmanager
@@ -113,8 +118,9 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
 
     Turns botocore's errors into ``PermissionError`` (no credentials),
     ``OSError`` (no answer) and ``ValueError`` (an address the service refuses
-    before asking, such as ``s3://`` or a bucket name with capitals), each
-    saying what to do; others pass unchanged.
+    before asking, such as ``s3://`` or a bucket name with capitals, or a
+    storage option s3fs does not take), each saying what to do; others pass
+    unchanged.
     """
     try:
         yield
@@ -137,6 +143,12 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
             raise StorageValueError(
                 f"{where!r} is no address the {protocol} service takes ({what}); give it as "
                 f"{protocol}://BUCKET/PATH, the bucket's name in lower case"
+            ) from None
+        unknown = _UNKNOWN_OPTION.search(str(exc)) if isinstance(exc, TypeError) else None
+        if unknown:
+            raise StorageValueError(
+                f"the {protocol} filesystem takes no storage option {unknown.group(1)!r} (given "
+                f"for {where!r}); check its spelling, or leave it out"
             ) from None
         if not kinds.isdisjoint(_UNREACHABLE):
             raise StorageOSError(
