@@ -163,3 +163,14 @@ def test_a_storage_option_s3fs_does_not_take_is_one_sentence_naming_it() -> None
         "the s3 filesystem takes no storage option 'endpont_url' (given for "
         "'s3://bucket/plate'); check its spelling, or leave it out"
     )
+
+
+def test_an_endpoint_url_that_is_no_url_is_one_sentence_naming_it() -> None:
+    pytest.importorskip("s3fs")
+    backend = FsspecBackend("s3", {"endpoint_url": "localhost9000", "anon": True})
+    with pytest.raises(ValueError, match="endpoint_url storage option 'localhost9000'") as caught:
+        backend.entries("s3://bucket/plate")
+    assert str(caught.value) == (
+        "the endpoint_url storage option 'localhost9000' (for 's3://bucket/plate') is no URL; "
+        "give the server's, such as http://HOST:PORT"
+    )

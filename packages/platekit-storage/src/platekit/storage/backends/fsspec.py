@@ -106,6 +106,8 @@ _NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
 _UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError")
 #: Refused before any request is sent: a bucket name the service cannot take.
 _INVALID = ("ParamValidationError",)
+#: How botocore refuses an endpoint_url that is no URL, before any request.
+_BAD_ENDPOINT = "Invalid endpoint: "
 #: s3fs hands the storage options it does not know to botocore's session at the first request.
 _UNKNOWN_OPTION = re.compile(
     r"^AioSession\.__init__\(\) got an unexpected keyword argument '(\w+)'"
@@ -119,8 +121,8 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
     Turns botocore's errors into ``PermissionError`` (no credentials),
     ``OSError`` (no answer) and ``ValueError`` (an address the service refuses
     before asking, such as ``s3://`` or a bucket name with capitals, or a
-    storage option s3fs does not take), each saying what to do; others pass
-    unchanged.
+    storage option s3fs does not take, or an ``endpoint_url`` that is no URL),
+    each saying what to do; others pass unchanged.
     """
     try:
         yield
@@ -149,6 +151,11 @@ def remote_errors(protocol: str, path: PathLike) -> Iterator[None]:
             raise StorageValueError(
                 f"the {protocol} filesystem takes no storage option {unknown.group(1)!r} (given "
                 f"for {where!r}); check its spelling, or leave it out"
+            ) from None
+        if isinstance(exc, ValueError) and str(exc).startswith(_BAD_ENDPOINT):
+            raise StorageValueError(
+                f"the endpoint_url storage option {str(exc)[len(_BAD_ENDPOINT) :]!r} (for "
+                f"{where!r}) is no URL; give the server's, such as http://HOST:PORT"
             ) from None
         if not kinds.isdisjoint(_UNREACHABLE):
             raise StorageOSError(
