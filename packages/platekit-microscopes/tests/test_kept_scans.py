@@ -178,3 +178,13 @@ def test_changing_an_opened_plates_planes_does_not_change_the_next_openings_posi
     again = open_plate(plate)
     assert scans == ["imagexpress"]
     assert len(again.metadata.positions) == len(dict(again.planes())) == 2 * 2 * 2
+
+
+def test_the_files_read_after_the_scan_are_not_listed(
+    tmp_path: Path, settled: None, scans: list[str]
+) -> None:
+    # Only what the scan reads decides whether it is kept; a plate read for hours keeps no list.
+    plate = open_plate(_plate("imagexpress", tmp_path / "plate"))
+    for key, _ in plate.planes():
+        plate.read_plane(key)
+    assert plate.source._listings.read is None

@@ -197,9 +197,14 @@ def open_plate(
     if scan is not None:
         settled_listings.remember(source, started)
         return Plate(given, handler, scan, source=source)
-    scan = _scan(handler, given, source, projections)
-    if keeps:
-        settled_listings.remember(source, started, (key, scan) if key is not None else None)
+    if key is None:
+        scan = _scan(handler, given, source, projections)
+        if keeps:
+            settled_listings.remember(source, started)
+        return Plate(given, handler, scan, source=source)
+    with source.recording_reads() as read:
+        scan = _scan(handler, given, source, projections)
+    settled_listings.remember(source, started, (key, scan, read))
     return Plate(given, handler, scan, source=source)
 
 

@@ -113,12 +113,14 @@ def _unchanged(signatures: Mapping[str, Signature]) -> bool:
 
 
 def remember(
-    source: PlateSource, started_ns: int, scan: tuple[Hashable, PlateScan] | None = None
+    source: PlateSource,
+    started_ns: int,
+    scan: tuple[Hashable, PlateScan, set[str]] | None = None,
 ) -> None:
     """Keep ``source``'s listings, made since ``started_ns`` (``time.time_ns()``), for the next
-    opening of its plate, and ``scan`` (its key and the scan) made from them and from the files
-    read through ``source``; nothing when a folder changed less than :data:`SETTLED_S` before,
-    and no scan when a file it read did."""
+    opening of its plate, and ``scan`` (its key, the scan, and the files it read) made from
+    them; nothing when a folder changed less than :data:`SETTLED_S` before, and no scan when a
+    file it read did."""
     if not source.is_local:
         return
     listings = source._listings
@@ -126,14 +128,13 @@ def remember(
         found = dict(listings.found)
         lowered = dict(listings.lowered)
         lowered_text = dict(listings.lowered_text)
-        read = set(listings.read)
     if any(isinstance(listing, BaseException) for listing in found.values()):
         return
     signatures = _settled(found, started_ns)
     if signatures is None:
         return
     kept = _Kept(found, lowered, lowered_text, signatures)  # type: ignore[arg-type]
-    files = _settled(read, started_ns) if scan is not None else None
+    files = _settled(scan[2], started_ns) if scan is not None else None
     if scan is not None and files is not None:
         # A copy, so what the caller does to its plate's scan is not kept.
         kept.scans[scan[0]] = (_copy(scan[1]), files)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from platekit.storage.backends.fsspec import FsspecBackend, names_nothing, protocol_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import IO, Any
 
 Listing = tuple[list[str], list[str]]
@@ -37,8 +39,9 @@ class _Listings:
         self.lock = threading.Lock()
         #: How many folders were listed, for tests and benchmarks.
         self.count = 0
-        #: The local files opened through the plate's sources, whose contents its scan used.
-        self.read: set[str] = set()
+        #: The local files opened through the plate's sources while a scan is recorded
+        #: (:meth:`PlateSource.recording_reads`); ``None`` when none is.
+        self.read: set[str] | None = None
 
 
 class PlateSource:
@@ -275,8 +278,22 @@ class PlateSource:
         file = self.backend.open(self.location)
         if self.is_local:
             with self._listings.lock:
-                self._listings.read.add(self.location)
+                if self._listings.read is not None:
+                    self._listings.read.add(self.location)
         return file
+
+    @contextmanager
+    def recording_reads(self) -> Iterator[set[str]]:
+        """Within the block, the local files opened through this plate's sources are added
+        to the set given; not before or after it, so a plate read for hours keeps no list."""
+        read: set[str] = set()
+        with self._listings.lock:
+            self._listings.read = read
+        try:
+            yield read
+        finally:
+            with self._listings.lock:
+                self._listings.read = None
 
     def read_bytes(self) -> bytes:
         with self.open() as file:
