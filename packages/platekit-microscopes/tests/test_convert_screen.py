@@ -170,3 +170,25 @@ def test_one_path_alone_is_one_line_naming_both_forms(tmp_path: Path) -> None:
     assert failed.stderr == (
         f"platekit: convert takes PLATE and OUT.zarr, or PLATE... OUT_FOLDER, got {source}\n"
     )
+
+
+def test_every_plates_lock_is_let_go_when_letting_go_of_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.microscopes._lock import OutputLock
+
+    first, broken = plates(tmp_path / "in", 2)
+    break_a_plane(broken)  # its conversion fails, so its lock is let go of at the run's end
+    release = OutputLock.release
+
+    def failing_for_the_first(self: OutputLock) -> None:
+        if self.out.name == "Plate0.zarr":
+            raise OSError("the lock file's folder went away")
+        release(self)
+
+    monkeypatch.setattr(OutputLock, "release", failing_for_the_first)
+    with pytest.raises(OSError, match="went away"):
+        convert_screen([first, broken], tmp_path / "screen")
+    monkeypatch.setattr(OutputLock, "release", release)
+    with OutputLock(tmp_path / "screen" / "Plate1.zarr"):  # let go of: a new run takes it
+        pass

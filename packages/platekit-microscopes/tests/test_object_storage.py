@@ -130,6 +130,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> Any:
     )
 
 
+def test_a_plate_url_whose_protocol_is_in_capitals_is_read(
+    tmp_path: Path, s3: dict[str, str]
+) -> None:
+    url = upload(write_plate("imagexpress", tmp_path / "Plate1", wells=["A01"]), s3)
+    plate = open_plate("S3://" + url.partition("://")[2], storage_options=s3)
+    assert plate.source.location == url
+    assert plate.read("A01").shape == (64, 64)
+
+
 def test_inspect_reads_a_plate_at_an_s3_url(tmp_path: Path, s3: dict[str, str]) -> None:
     url = upload(write_plate("opera_phenix", tmp_path / "Plate1", wells=["A01", "B02"]), s3)
     done = run_cli("inspect", url, "--storage-option", f"endpoint_url={s3['endpoint_url']}")
@@ -422,6 +431,29 @@ def test_of_two_runs_taking_the_lock_at_once_only_one_holds_it(
     second.verify()  # still the second run's
     second.release()
     assert not fs.exists(f"{out}/.platekit-lock")
+
+
+def test_a_lock_taken_by_a_run_that_then_fails_to_start_is_let_go_of(
+    s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platekit.microscopes._object_output import (
+        ObjectLock,
+        StoreURL,
+        prepare_object_output,
+    )
+    from platekit.microscopes._well_writer import backend_for
+
+    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
+    backend = backend_for("0.5", str(out), s3)
+
+    def unanswered(self: ObjectLock) -> None:
+        raise OSError("the store stopped answering")
+
+    # The lock object is written; reading it back to check it fails.
+    monkeypatch.setattr(ObjectLock, "verify", unanswered)
+    with pytest.raises(OSError, match="stopped answering"):
+        prepare_object_output(backend, out, {"source": "p"}, overwrite=False)
+    assert not filesystem(s3).exists(f"{out}/.platekit-lock")
 
 
 def test_a_lock_released_while_a_run_waited_is_taken_create_only_again(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 # The outcome types and errors are importable from here, as they always were.
@@ -267,8 +268,10 @@ def convert_screen(
                 started=started,
             )
         finally:
-            for _, job in jobs:
-                job.release()
+            # Every plate's lock is let go, even when letting go of one fails.
+            with ExitStack() as releases:
+                for _, job in jobs:
+                    releases.callback(job.release)
     converted = []
     for label, job in ready:
         if job.result is not None:

@@ -234,8 +234,8 @@ def prepare_object_output(
     check_bucket(backend, out)
     fs = backend.fs(str(out))
     lock = ObjectLock(backend, out)
-    lock.acquire()
     try:
+        lock.acquire()
         recorded = None
         if backend.exists(str(out)):
             recorded = backend.attributes(str(out)).get("platekit", {}).get("conversion")

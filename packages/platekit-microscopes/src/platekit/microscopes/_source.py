@@ -71,7 +71,12 @@ class PlateSource:
             )
         if not remote and text.startswith("file://"):
             text = text[len("file://") :]
-        #: The location as given: a local path, normalised as ``Path`` does, or a URL.
+        if remote:
+            # The protocol in lower case, as its filesystem is chosen: s3fs would read "S3:"
+            # as the bucket's name.
+            text = f"{protocol_of(text)}://{text.partition('://')[2]}"
+        #: The location as given: a local path, normalised as ``Path`` does, or a URL (its
+        #: protocol in lower case).
         self.location = text.rstrip("/") if remote else str(Path(text))
         self.backend = backend or FsspecBackend(protocol_of(text), storage_options)
         self._listings = _listings or _Listings()
