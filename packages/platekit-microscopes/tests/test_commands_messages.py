@@ -149,6 +149,25 @@ def test_an_output_under_a_file_is_one_line_saying_what_to_do(
     assert "choose a folder you can write to" in error and "Errno" not in error
 
 
+@pytest.mark.parametrize(
+    ("out", "said"),
+    [
+        ("", "no output named: give the folder to write, whose name ends in .zarr"),
+        ("o.zarr/A", "is inside the Zarr store 'o.zarr'; a plate is a store of its own"),
+        ("o", "/o' must be a folder whose name ends in .zarr, e.g. '"),
+    ],
+)
+def test_an_output_that_is_no_store_of_its_own_is_one_line(
+    out: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = small_plate("imagexpress", tmp_path / "plate")
+    given = str(tmp_path / out) if out else out
+    assert main(["convert", str(source), given]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and said in error, error
+    assert not (tmp_path / "o.zarr").exists() and not (tmp_path / "o").exists()
+
+
 # -- a folder that is no plate but is close to one ----------------------------------------
 
 

@@ -201,6 +201,17 @@ def check_out(out: Path | StoreURL, source: Path | PlateSource) -> Path | StoreU
     from platekit.microscopes._overlap import refuse_overlap
 
     if not any(part.lower().endswith(".zarr") for part in out.parts[-1:]):
+        stores = [part for part in out.parts[:-1] if part.lower().endswith(".zarr")]
+        if stores:
+            raise ValueError(
+                f"the output {str(out)!r} is inside the Zarr store {stores[-1]!r}; a plate is a "
+                "store of its own: give a folder whose name ends in .zarr outside any other"
+            )
+        if not out.parts or str(out) == ".":
+            raise ValueError(
+                "no output named: give the folder to write, whose name ends in .zarr "
+                "(e.g. Plate1.zarr)"
+            )
         raise ValueError(
             f"the output {str(out)!r} must be a folder whose name ends in .zarr, "
             f"e.g. {str(out) + '.zarr'!r}"
