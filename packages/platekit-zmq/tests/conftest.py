@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +20,65 @@ def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PLATEKIT_DISABLE_REGISTRY_CACHE", raising=False)
     monkeypatch.delenv("PLATEKIT_SUBPROCESS_NO_GPU", raising=False)
     return root
+
+
+#: Variables that would let a child process open a window on a display of the machine.
+DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+
+#: Runs ``platekit ARGV...`` in a child process (``env=`` replaces its environment).
+Platekit = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def platekit_env(tmp_path: Path) -> dict[str, str]:
+    """A child command's environment: cache and home in ``tmp_path``, and no display.
+
+    Without a display, a viewer that got past its options stops at once instead of opening.
+    """
+    env = {key: value for key, value in os.environ.items() if key not in DISPLAY_VARIABLES}
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return {**env, "PLATEKIT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path / "home")}
+
+
+@pytest.fixture
+def platekit(platekit_env: dict[str, str]) -> Platekit:
+    """``platekit(*argv, env=None)``: the ``platekit`` command run in a child process.
+
+    It runs with :func:`platekit_env` unless given ``env``, bounded in time, its output
+    captured as text.
+    """
+
+    def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "platekit.registry", *argv],
+            env=platekit_env if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def viewer_env() -> Callable[[str, Path], dict[str, str]]:
+    """``viewer_env(display, folder)``: the environment of a viewer on the X ``display``.
+
+    Mesa draws in software, and the cache and home are inside ``folder``.
+    """
+
+    def env(display: str, folder: Path) -> dict[str, str]:
+        (folder / "home").mkdir(parents=True, exist_ok=True)
+        base = {key: value for key, value in os.environ.items() if key not in DISPLAY_VARIABLES}
+        return {
+            **base,
+            "DISPLAY": display,
+            "LIBGL_ALWAYS_SOFTWARE": "1",
+            "PLATEKIT_CACHE_DIR": str(folder / "cache"),
+            "HOME": str(folder / "home"),
+        }
+
+    return env
 
 
 @pytest.fixture

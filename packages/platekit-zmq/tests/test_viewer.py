@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ import pytest
 
 from platekit.storage import BackendRegistry
 from platekit.zmq import InsecureBindError
+
+#: The ``platekit`` fixture: runs the command in a child process.
+Platekit = Callable[..., "subprocess.CompletedProcess[str]"]
 
 # How long Xvfb may take to say which display it took (s).
 XVFB_START_SECONDS = 20
@@ -78,16 +81,12 @@ def display() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def viewer(display: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def viewer(
+    display: str, viewer_env: Callable[[str, Path], dict[str, str]], tmp_path_factory: Any
+) -> Iterator[Any]:
     from platekit.zmq import launch_server
 
-    env = dict(
-        os.environ,
-        DISPLAY=display,
-        LIBGL_ALWAYS_SOFTWARE="1",
-        PLATEKIT_CACHE_DIR=str(tmp_path_factory.mktemp("viewer-cache")),
-    )
-    env.pop("QT_QPA_PLATFORM", None)
+    env = viewer_env(display, tmp_path_factory.mktemp("viewer"))
     handle = launch_server("viewer", timeout=90, env=env)
     try:
         yield handle
@@ -192,45 +191,23 @@ def test_a_niceness_outside_0_to_19_is_refused_naming_it(nice: object) -> None:
         ViewerServer(nice=nice)  # type: ignore[arg-type]
 
 
-def test_view_without_a_display_is_one_line(tmp_path: Path) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "platekit.registry", "view"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_view_without_a_display_is_one_line(platekit: Platekit) -> None:
+    done = platekit("view")
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "display" in lines[0] or "napari" in lines[0]
 
 
-def _platekit(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the ``platekit`` command in a child process, bounded in time."""
-    return subprocess.run(
-        [sys.executable, "-m", "platekit.registry", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_view_help_lists_the_viewer_server_options() -> None:
-    done = _platekit("view", "--help")
+def test_view_help_lists_the_viewer_server_options(platekit: Platekit) -> None:
+    done = platekit("view", "--help")
     assert done.returncode == 0, done.stderr
     for option in ("--title", "--nice", "--bind", "--port", "--keys", "--max-message-bytes"):
         assert option in done.stdout, option
 
 
-def test_an_unknown_option_to_view_is_one_error_line() -> None:
-    done = _platekit("view", "--colour", "red")
+def test_an_unknown_option_to_view_is_one_error_line(platekit: Platekit) -> None:
+    done = platekit("view", "--colour", "red")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     # argparse shows the command's usage, then says what is wrong in one line.
@@ -245,9 +222,11 @@ def test_an_unknown_option_to_view_is_one_error_line() -> None:
         (["--bind", "0.0.0.0"], "platekit view: binding 0.0.0.0"),
     ],
 )
-def test_view_hands_its_options_to_the_viewer(options: list[str], said: str) -> None:
+def test_view_hands_its_options_to_the_viewer(
+    platekit: Platekit, options: list[str], said: str
+) -> None:
     # Refused by the viewer server itself, before any window: the options reached it.
-    done = _platekit("view", *options)
+    done = platekit("view", *options)
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(said), done.stderr
@@ -288,17 +267,12 @@ def _first_line(process: subprocess.Popen[bytes], seconds: float) -> str:
 
 
 @pytest.mark.slow
-def test_view_opens_a_viewer_with_the_options_given(display: str, tmp_path: Path) -> None:
+def test_view_opens_a_viewer_with_the_options_given(
+    display: str, viewer_env: Callable[[str, Path], dict[str, str]], tmp_path: Path
+) -> None:
     from platekit.zmq._client import Client
 
-    env = dict(
-        os.environ,
-        DISPLAY=display,
-        LIBGL_ALWAYS_SOFTWARE="1",
-        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
-        HOME=str(tmp_path / "home"),
-    )
-    env.pop("QT_QPA_PLATFORM", None)
+    env = viewer_env(display, tmp_path)
     port = _free_port_pair()
     argv = ["view", "--title", "plate 7", "--nice", "5", "--port", str(port)]
     log = tmp_path / "view.log"
@@ -425,15 +399,12 @@ def _gone(pid: int, seconds: float) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_the_viewer_ends_with_the_process_that_launched_it(display: str, tmp_path: Path) -> None:
+def test_the_viewer_ends_with_the_process_that_launched_it(
+    display: str, viewer_env: Callable[[str, Path], dict[str, str]], tmp_path: Path
+) -> None:
     import signal
 
-    env = dict(
-        os.environ,
-        DISPLAY=display,
-        LIBGL_ALWAYS_SOFTWARE="1",
-        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
-    )
+    env = viewer_env(display, tmp_path)
     launcher = subprocess.Popen(
         [sys.executable, "-c", _LAUNCHER], env=env, stdout=subprocess.PIPE, text=True
     )
@@ -454,17 +425,14 @@ def test_the_viewer_ends_with_the_process_that_launched_it(display: str, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_signal_closes_the_viewer_cleanly(display: str, tmp_path: Path) -> None:
+def test_a_signal_closes_the_viewer_cleanly(
+    display: str, viewer_env: Callable[[str, Path], dict[str, str]], tmp_path: Path
+) -> None:
     import signal
 
     from platekit.zmq import launch_server
 
-    env = dict(
-        os.environ,
-        DISPLAY=display,
-        LIBGL_ALWAYS_SOFTWARE="1",
-        PLATEKIT_CACHE_DIR=str(tmp_path / "cache"),
-    )
+    env = viewer_env(display, tmp_path)
     handle = launch_server("viewer", timeout=90, env=env)
     try:
         handle.process.send_signal(signal.SIGTERM)
