@@ -81,7 +81,7 @@ class StreamServer(ZMQServer):
     ``store="disk"`` and ``store="zarr"`` need ``root``: a folder, or a
     ``.zarr`` store for zarr, created when missing. Raises ``ValueError``
     for an unknown store, a missing root, or a zarr root whose name does
-    not end in ``.zarr``.
+    not end in ``.zarr``, and ``OSError`` naming a root that cannot be made.
     """
 
     _server_type = "stream"
@@ -339,7 +339,7 @@ class _Store:
         if kind == "zarr" and not root.rstrip("/\\").lower().endswith(".zarr"):
             raise ValueError(f"the zarr store's root {root!r} must be a folder named *.zarr")
         self.root = os.path.abspath(root)
-        os.makedirs(self.root, exist_ok=True)
+        _make_root(kind, self.root)
         self.backend = BackendRegistry()[kind]
 
     def inside(self, relative: str) -> str:
@@ -366,3 +366,18 @@ class _Store:
         if self.kind == "disk":
             return {"metadata": metadata}
         return {}
+
+
+def _make_root(kind: str, root: str) -> None:
+    """Make the store's folder ``root``; an ``OSError`` that says so in one sentence."""
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as exc:
+        # makedirs says "File exists" of a file where the folder should be.
+        why = "it is a file" if isinstance(exc, FileExistsError) else exc.strerror
+        refused = type(exc)(
+            f"cannot make the {kind} store's root {root!r} ({why}); choose a folder you can "
+            "write to"
+        )
+        refused.errno = exc.errno
+        raise refused from None

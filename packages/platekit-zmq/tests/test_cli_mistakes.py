@@ -1,0 +1,39 @@
+"""A user's mistake at a platekit-zmq command is one line naming the value and what to do.
+
+Each command runs in a child process and is refused before any server serves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def refusal(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """The one line ``done`` wrote to standard error, once it exited with ``code``."""
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("store", ["disk", "zarr"])
+@pytest.mark.parametrize(
+    ("under", "why"), [("afile/x", "Not a directory"), ("afile", "it is a file")]
+)
+def test_a_store_root_that_cannot_be_a_folder_is_named(
+    platekit: Any, tmp_path: Path, store: str, under: str, why: str
+) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    root = tmp_path / (under + (".zarr" if store == "zarr" else ""))
+    if under == "afile" and store == "zarr":
+        (tmp_path / "afile").rename(root)  # a file named like the store
+    line = refusal(platekit("serve", "stream", "--store", store, "--root", str(root)))
+    assert line == (
+        f"platekit serve stream: cannot make the {store} store's root {str(root)!r} ({why}); "
+        "choose a folder you can write to"
+    )
