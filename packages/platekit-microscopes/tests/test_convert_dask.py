@@ -181,7 +181,10 @@ def test_a_worker_killed_mid_run_changes_nothing_in_the_output(
 def test_a_cancel_stops_the_tasks_and_the_same_call_finishes_it(
     tmp_path: Path, cluster: Cluster
 ) -> None:
-    [source] = plates(tmp_path / "in", 1, sites=4, shape=(256, 256))
+    # Wells enough that many are still waiting when the first progress arrives, however
+    # quickly the workers write (the first report of a task may come only as it ends).
+    wells = [f"{row}{column:02d}" for row in "AB" for column in range(1, 13)]
+    [source] = plates(tmp_path / "in", 1, wells=wells, sites=4, shape=(256, 256))
     stop = threading.Event()
 
     def cancel_soon(progress: Progress) -> None:
@@ -279,6 +282,30 @@ def test_a_local_cluster_worker_uses_one_core_per_thread_and_a_plain_malloc(
     assert profiling is False
     # Dask's defaults, 20 ms and 500 ms, wake the worker 52 times a second at rest.
     assert (tick_ms, monitor_ms) == (1000, 2000)
+
+
+def test_a_run_that_ends_without_a_task_while_dask_is_imported_starts_no_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from platekit.microscopes.executors import dask as dask_executor
+
+    started: list[int] = []
+    monkeypatch.setattr(
+        dask_executor, "_local_cluster", lambda workers: started.append(workers) or (None, None)
+    )
+    imported = dask_executor._distributed
+
+    def imported_once_the_run_has_ended() -> Any:
+        # Called on the thread that starts the cluster: Dask's import ends after the run did.
+        threading.current_thread().unwanted.wait(WAIT)  # type: ignore[attr-defined]
+        return imported()
+
+    monkeypatch.setattr(dask_executor, "_distributed", imported_once_the_run_has_ended)
+    with dask_executor.DaskExecutor(workers=1) as executor:
+        executor.run([], lambda *_: None, lambda _: None, None)  # nothing left to do
+    assert started == []
 
 
 def test_a_local_cluster_starts_as_the_executor_is_entered_before_any_task() -> None:

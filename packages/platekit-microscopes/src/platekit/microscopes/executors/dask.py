@@ -5,7 +5,8 @@ workers must reach the plates and outputs at the same paths. Without it, a
 ``distributed.LocalCluster`` of ``workers`` processes (one thread each) is
 started for the run, on a thread as soon as the executor is entered, so that
 it comes up while the run opens and plans its plates; it is stopped when the
-executor exits (once it is up, if it is still starting). Its workers end
+executor exits (once it is up, if it is still starting), and not started at
+all when the run ends without a task before Dask is imported. Its workers end
 with this process and ignore Ctrl-C, which is this process's to handle
 (:mod:`._dask_worker`).
 
@@ -125,7 +126,9 @@ class DaskExecutor(Executor):
 
     def __exit__(self, *exc_info: object) -> None:
         if self._starting is not None:
-            # A cluster still starting is stopped once it is up: none outlives the run.
+            # Given no task: a cluster not yet started is not started (a rerun with nothing
+            # left to do); one already starting is stopped once it is up: none outlives the run.
+            self._starting.unwanted.set()
             self._starting.join()
             self._client, self._cluster = self._starting.client, self._starting.cluster
             self._starting = None
@@ -160,7 +163,9 @@ class _ClusterStart(threading.Thread):
     """Starts a LocalCluster of ``workers`` and its client on a thread, while the run plans.
 
     Dask's import and the workers' start take seconds; the run opens and
-    plans its plates meanwhile and waits in :meth:`result`.
+    plans its plates meanwhile and waits in :meth:`result`. Once Dask is
+    imported, the cluster is started only if :attr:`unwanted` is not set (the
+    run ended without a task while Dask was being imported).
     """
 
     def __init__(self, workers: int) -> None:
@@ -169,6 +174,7 @@ class _ClusterStart(threading.Thread):
         self.cluster: Any = None
         self.client: Any = None
         self.error: BaseException | None = None
+        self.unwanted = threading.Event()
         self.start()
 
     def run(self) -> None:
@@ -177,7 +183,9 @@ class _ClusterStart(threading.Thread):
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self.cluster, self.client = _local_cluster(self.workers)
+            _distributed()
+            if not self.unwanted.is_set():
+                self.cluster, self.client = _local_cluster(self.workers)
         except BaseException as exc:  # handed to the run, in the calling thread
             self.error = exc
 
