@@ -37,3 +37,33 @@ def test_a_store_root_that_cannot_be_a_folder_is_named(
         f"platekit serve stream: cannot make the {store} store's root {str(root)!r} ({why}); "
         "choose a folder you can write to"
     )
+
+
+@pytest.mark.parametrize("command", [["serve", "stream"], ["serve", "execution"], ["view"]])
+@pytest.mark.parametrize("limit", ["-1", "0", "65535"])
+def test_a_frame_limit_below_a_header_is_refused_naming_it(
+    platekit: Any, command: list[str], limit: str
+) -> None:
+    line = refusal(platekit(*command, "--max-message-bytes", limit))
+    assert line == (
+        f"platekit {' '.join(command)}: --max-message-bytes {int(limit)} is not a limit the "
+        "server can take; give a number of bytes from 65536 (the largest header) up, such as "
+        "the default 268435456"
+    )
+
+
+def test_a_frame_limit_that_is_no_number_is_argparses_one_line(platekit: Any) -> None:
+    done = platekit("serve", "stream", "--max-message-bytes", "1e6")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert errors == [
+        "platekit serve stream: error: argument --max-message-bytes: invalid int value: '1e6'"
+    ], done.stderr
+
+
+@pytest.mark.slow
+def test_the_smallest_frame_limit_is_taken(platekit_env: dict[str, str]) -> None:
+    from platekit.zmq import launch_server
+
+    with launch_server("stream", max_message_bytes=65536, env=platekit_env) as server:
+        assert server.request("status")["type"] == "status"

@@ -7,6 +7,7 @@ import json
 import sys
 
 from platekit.zmq._launch import READY
+from platekit.zmq._protocol import MAX_HEADER_BYTES
 from platekit.zmq._server import DEFAULT_MAX_MESSAGE_BYTES, ZMQ_SERVERS
 
 TYPE_CHECKING = False
@@ -54,7 +55,8 @@ def add_server_options(parser: argparse.ArgumentParser, kind: str) -> None:
         type=int,
         default=DEFAULT_MAX_MESSAGE_BYTES,
         metavar="N",
-        help=f"refuse messages larger than N bytes (default {DEFAULT_MAX_MESSAGE_BYTES})",
+        help=f"refuse frames larger than N bytes, N from {MAX_HEADER_BYTES} up "
+        f"(default {DEFAULT_MAX_MESSAGE_BYTES}); a larger frame is dropped without a reply",
     )
     common.add_argument(
         "--detach",

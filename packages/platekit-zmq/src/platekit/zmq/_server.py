@@ -36,6 +36,22 @@ POLL_MS = 100
 PARENT_CHECK_SECONDS = 1.0
 
 
+def _check_message_bytes(limit: object) -> None:
+    """Refuse a frame limit that would turn away requests the protocol allows.
+
+    ZeroMQ reads -1 as no limit, which would let any client fill the server's memory, and
+    anything below a header's largest size as a reason to drop requests without a reply.
+    """
+    from platekit.zmq._protocol import MAX_HEADER_BYTES
+
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < MAX_HEADER_BYTES:
+        raise ValueError(
+            f"--max-message-bytes {limit!r} is not a limit the server can take; give a number "
+            f"of bytes from {MAX_HEADER_BYTES} (the largest header) up, such as the default "
+            f"{DEFAULT_MAX_MESSAGE_BYTES}"
+        )
+
+
 class ZMQServer(metaclass=AutoRegisterMeta):
     """A platekit server in its own process. Subclasses register under ``_server_type``.
 
@@ -85,6 +101,7 @@ class ZMQServer(metaclass=AutoRegisterMeta):
                 "65534 (the data socket takes the next one), or 0 for free ports"
             )
         check_bind(bind, keys)
+        _check_message_bytes(max_message_bytes)
         self.bind = bind
         self.port = port
         self.keys = keys
