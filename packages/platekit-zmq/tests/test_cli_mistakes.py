@@ -67,3 +67,16 @@ def test_the_smallest_frame_limit_is_taken(platekit_env: dict[str, str]) -> None
 
     with launch_server("stream", max_message_bytes=65536, env=platekit_env) as server:
         assert server.request("status")["type"] == "status"
+
+
+@pytest.mark.parametrize("clients", ["-1", "0"])
+def test_keys_for_no_client_are_refused_and_nothing_is_written(
+    platekit: Any, tmp_path: Path, clients: str
+) -> None:
+    line = refusal(platekit("zmq", "keys", str(tmp_path / "keys"), "--clients", clients), code=2)
+    assert line == (
+        f"platekit zmq keys: --clients {int(clients)} would allow no client, and a server with "
+        "keys answers only the clients it allows; give the number of client key pairs to make, "
+        "1 or more"
+    )
+    assert not (tmp_path / "keys").exists()

@@ -79,7 +79,11 @@ class ZmqCommand(Command):
         )
         keys.add_argument("folder", metavar="FOLDER")
         keys.add_argument(
-            "--clients", type=int, default=1, metavar="N", help="client key pairs (default 1)"
+            "--clients",
+            type=int,
+            default=1,
+            metavar="N",
+            help="client key pairs, 1 or more (default 1)",
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -87,6 +91,9 @@ class ZmqCommand(Command):
 
         try:
             made = make_keys(args.folder, clients=args.clients)
+        except ValueError as exc:
+            print(f"platekit zmq keys: {exc}", file=sys.stderr)
+            return 2
         except FileExistsError as exc:
             print(f"platekit zmq keys: {exc}", file=sys.stderr)
             return 1

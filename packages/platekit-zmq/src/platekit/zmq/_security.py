@@ -58,10 +58,16 @@ def make_keys(folder: str | Path, clients: int = 1) -> dict[str, Path]:
     ``folder/clients/client<n>.key`` the allowed clients' public keys (the
     server's allow-list) and ``folder/client<n>.key_secret`` their secret
     keys, for the clients to use. Existing keys are not overwritten:
-    ``FileExistsError`` names the first one.
+    ``FileExistsError`` names the first one. Raises ``ValueError`` for fewer
+    than one client: a server with an empty allow-list answers nobody.
     """
     import zmq.auth
 
+    if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
+        raise ValueError(
+            f"--clients {clients!r} would allow no client, and a server with keys answers only "
+            "the clients it allows; give the number of client key pairs to make, 1 or more"
+        )
     root = Path(folder)
     allowed = root / CLIENTS
     names = [SERVER_KEY] + [f"client{n}" for n in range(1, clients + 1)]
