@@ -80,3 +80,16 @@ def test_keys_for_no_client_are_refused_and_nothing_is_written(
         "1 or more"
     )
     assert not (tmp_path / "keys").exists()
+
+
+@pytest.mark.parametrize("command", ["submit", "status"])
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1"])
+def test_a_timeout_that_is_no_wait_is_refused_naming_it(
+    platekit: Any, command: str, timeout: str
+) -> None:
+    argv = [command, "--address", "tcp://127.0.0.1:5999", "--timeout", timeout]
+    line = refusal(platekit(*argv, *(["sleep"] if command == "submit" else [])), code=2)
+    assert line == (
+        f"platekit {command}: --timeout {float(timeout)!r} is not a time to wait; give the "
+        "seconds to wait for each reply, a number above 0 (default 10)"
+    )

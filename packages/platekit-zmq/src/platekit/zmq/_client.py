@@ -26,13 +26,30 @@ class ServerError(RuntimeError):
         self.reply = reply
 
 
+def check_timeout(timeout: object) -> float:
+    """``timeout`` as seconds to wait; ``ValueError`` naming it unless it is a positive number."""
+    import math
+
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        seconds = math.nan
+    else:
+        seconds = float(timeout)
+    # NaN fails both comparisons, so it is refused too; infinity would wait forever.
+    if not 0 < seconds < math.inf:
+        raise ValueError(
+            f"--timeout {timeout!r} is not a time to wait; give the seconds to wait for each "
+            f"reply, a number above 0 (default {DEFAULT_TIMEOUT:g})"
+        )
+    return seconds
+
+
 class Client:
     """Talks to one server's control socket at ``address`` (``tcp://127.0.0.1:PORT``).
 
     Every request waits at most ``timeout`` seconds, then raises
     :class:`ServerGone`; an error reply raises :class:`ServerError`. An
     address of another form raises ``ValueError`` (``AddressError``) saying
-    what to give instead.
+    what to give instead, and so does a ``timeout`` that is not above 0.
     ``curve`` holds CURVE socket options (see
     :func:`platekit.zmq.client_keys`) for a server bound beyond loopback.
     """
@@ -44,7 +61,7 @@ class Client:
         from platekit.zmq._address import check_address
 
         self.address = check_address(address)
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         self._curve = curve or {}
         self._context: Any = zmq.Context.instance()
         self._socket: Any = None

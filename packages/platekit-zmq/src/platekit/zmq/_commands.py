@@ -123,7 +123,8 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds to wait for each reply before taking the server for gone (default 10)",
+        help="seconds to wait for each reply before taking the server for gone, a number "
+        "above 0 (default 10)",
     )
     parser.add_argument(
         "--client-key",
@@ -150,8 +151,10 @@ def _connection(args: argparse.Namespace, command: str) -> tuple[str, dict[Any, 
             f"execution' printed, e.g. 'platekit {command} --address tcp://127.0.0.1:5555 ...'"
         )
     from platekit.zmq._address import check_address
+    from platekit.zmq._client import check_timeout
 
     check_address(args.address)
+    check_timeout(args.timeout)
     if (args.client_key is None) != (args.server_key is None):
         raise ValueError("--client-key and --server-key go together; give both or neither")
     if args.client_key is None:
