@@ -93,3 +93,46 @@ def test_a_timeout_that_is_no_wait_is_refused_naming_it(
         f"platekit {command}: --timeout {float(timeout)!r} is not a time to wait; give the "
         "seconds to wait for each reply, a number above 0 (default 10)"
     )
+
+
+@pytest.fixture
+def keys(platekit: Any, tmp_path: Path) -> Path:
+    """A keys folder made by ``platekit zmq keys``."""
+    done = platekit("zmq", "keys", str(tmp_path / "keys"))
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "keys"
+
+
+@pytest.mark.parametrize("command", ["submit", "status"])
+@pytest.mark.parametrize(
+    ("client", "server", "said"),
+    [
+        (
+            "missing",
+            "keys/server.key",
+            "--client-key {missing!r} is not a key file (no such file); give the client's "
+            ".key_secret file that 'platekit zmq keys' wrote",
+        ),
+        (
+            "afile",
+            "keys/server.key",
+            "--client-key {afile!r} is not a key file (it holds no key); give the client's "
+            ".key_secret file that 'platekit zmq keys' wrote",
+        ),
+        (
+            "keys/client1.key_secret",
+            "keys",
+            "--server-key {keys!r} is not a key file (Is a directory); give the server's public "
+            "key, KEYS_FOLDER/server.key",
+        ),
+    ],
+)
+def test_a_key_file_that_holds_no_key_is_named(
+    platekit: Any, keys: Path, tmp_path: Path, command: str, client: str, server: str, said: str
+) -> None:
+    (tmp_path / "afile").write_text("not a key\n")
+    argv = [command, "--address", "tcp://127.0.0.1:5999"]
+    argv += ["--client-key", str(tmp_path / client), "--server-key", str(tmp_path / server)]
+    line = refusal(platekit(*argv, *(["sleep"] if command == "submit" else [])), code=2)
+    names = {name: str(tmp_path / name) for name in ("missing", "afile", "keys")}
+    assert line == f"platekit {command}: " + said.format(**names)

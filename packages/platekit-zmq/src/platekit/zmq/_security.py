@@ -110,12 +110,32 @@ def server_keys(folder: str | Path) -> tuple[bytes, bytes, Path]:
 
 
 def client_keys(secret_file: str | Path, server_public: str | Path) -> dict[Any, Any]:
-    """Socket options for a CURVE client: its key pair and the server's public key."""
+    """Socket options for a CURVE client: its key pair and the server's public key.
+
+    Raises ``ValueError`` naming a file that is missing or holds no key of the kind needed.
+    """
     import zmq
+
+    give_client = "give the client's .key_secret file that 'platekit zmq keys' wrote"
+    public, secret = _certificate(secret_file, "--client-key", give_client)
+    if secret is None:
+        raise ValueError(f"{secret_file} holds no secret key; {give_client}")
+    server, _ = _certificate(
+        server_public, "--server-key", "give the server's public key, KEYS_FOLDER/server.key"
+    )
+    return {zmq.CURVE_PUBLICKEY: public, zmq.CURVE_SECRETKEY: secret, zmq.CURVE_SERVERKEY: server}
+
+
+def _certificate(path: str | Path, option: str, give: str) -> tuple[bytes, bytes | None]:
+    """The public and secret key in the file ``path``; ``ValueError`` saying what to ``give``."""
     import zmq.auth
 
-    public, secret = zmq.auth.load_certificate(str(secret_file))
-    if secret is None:
-        raise ValueError(f"{secret_file} holds no secret key; give the client's .key_secret file")
-    server, _ = zmq.auth.load_certificate(str(server_public))
-    return {zmq.CURVE_PUBLICKEY: public, zmq.CURVE_SECRETKEY: secret, zmq.CURVE_SERVERKEY: server}
+    try:
+        return zmq.auth.load_certificate(str(path))
+    except ValueError:  # zmq.auth found no public key in it
+        why = "it holds no key"
+    except FileNotFoundError:
+        why = "no such file"
+    except OSError as exc:  # zmq.auth says OSError for a missing file
+        why = "no such file" if not Path(path).exists() else (exc.strerror or str(exc))
+    raise ValueError(f"{option} {str(path)!r} is not a key file ({why}); {give}")
