@@ -136,3 +136,11 @@ def test_a_key_file_that_holds_no_key_is_named(
     line = refusal(platekit(*argv, *(["sleep"] if command == "submit" else [])), code=2)
     names = {name: str(tmp_path / name) for name in ("missing", "afile", "keys")}
     assert line == f"platekit {command}: " + said.format(**names)
+
+
+def test_serve_without_a_kind_names_the_servers(platekit: Any) -> None:
+    line = refusal(platekit("serve"), code=2)
+    assert line == (
+        "platekit serve: which server? give its KIND, one of: execution, stream, viewer "
+        "('platekit serve KIND --help' lists its options)"
+    )

@@ -19,12 +19,14 @@ class ServeCommand(Command):
     def configure(self, parser: argparse.ArgumentParser) -> None:
         from platekit.zmq._server import ZMQ_SERVERS
 
+        parser.usage = "platekit serve KIND [options]"
         parser.description = "Run a platekit ZeroMQ server until it is shut down or interrupted."
         kinds = ", ".join(
             f"{kind} ({ZMQ_SERVERS.metadata(kind).get('help', '')})" for kind in sorted(ZMQ_SERVERS)
         )
         parser.epilog = f"Servers: {kinds}. 'platekit serve KIND --help' lists a server's options."
-        parser.add_argument("kind", metavar="KIND", help="the server to run")
+        # Optional here so that a missing KIND is one line naming the servers (run says so).
+        parser.add_argument("kind", nargs="?", metavar="KIND", help="the server to run")
         parser.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -68,10 +68,17 @@ def add_server_options(parser: argparse.ArgumentParser, kind: str) -> None:
     ZMQ_SERVERS[kind].add_arguments(parser.add_argument_group(f"the {kind} server"))
 
 
-def serve(kind: str, argv: Sequence[str]) -> int:
+def serve(kind: str | None, argv: Sequence[str]) -> int:
     """Run the server ``kind`` with the options in ``argv`` until it stops; the exit code."""
+    known = ", ".join(sorted(ZMQ_SERVERS)) or "none"
+    if kind is None:
+        print(
+            f"platekit serve: which server? give its KIND, one of: {known} "
+            "('platekit serve KIND --help' lists its options)",
+            file=sys.stderr,
+        )
+        return 2
     if kind not in ZMQ_SERVERS:
-        known = ", ".join(sorted(ZMQ_SERVERS)) or "none"
         print(f"platekit serve: no server {kind!r}; servers: {known}", file=sys.stderr)
         return 2
     return run_server(kind, vars(server_parser(kind).parse_args(list(argv))))
