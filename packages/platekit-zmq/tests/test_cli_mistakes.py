@@ -144,3 +144,16 @@ def test_serve_without_a_kind_names_the_servers(platekit: Any) -> None:
         "platekit serve: which server? give its KIND, one of: execution, stream, viewer "
         "('platekit serve KIND --help' lists its options)"
     )
+
+
+@pytest.mark.parametrize("store", [[], ["--store", "memory"]])
+def test_a_root_for_the_memory_store_is_refused_not_ignored(
+    platekit: Any, tmp_path: Path, store: list[str]
+) -> None:
+    root = str(tmp_path / "arrays")
+    line = refusal(platekit("serve", "stream", *store, "--root", root))
+    assert line == (
+        f"platekit serve stream: --root {root!r} is for the disk and zarr stores, and the memory "
+        "store keeps arrays in the server's process; add --store disk or --store zarr, or leave "
+        "--root out"
+    )

@@ -81,7 +81,8 @@ class StreamServer(ZMQServer):
     ``store="disk"`` and ``store="zarr"`` need ``root``: a folder, or a
     ``.zarr`` store for zarr, created when missing. Raises ``ValueError``
     for an unknown store, a missing root, or a zarr root whose name does
-    not end in ``.zarr``, and ``OSError`` naming a root that cannot be made.
+    not end in ``.zarr`` or is given to the memory store, and ``OSError``
+    naming a root that cannot be made.
     """
 
     _server_type = "stream"
@@ -331,6 +332,13 @@ class _Store:
         self.kind = kind
         self.root: str | None = None
         if kind == "memory":
+            if root:
+                # Else the arrays stay in memory while their sender looks for them under root.
+                raise ValueError(
+                    f"--root {root!r} is for the disk and zarr stores, and the memory store "
+                    "keeps arrays in the server's process; add --store disk or --store zarr, "
+                    "or leave --root out"
+                )
             # A store of its own, not the registry's shared instance.
             self.backend: Any = MemoryBackend()
             return
