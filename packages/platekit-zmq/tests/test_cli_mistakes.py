@@ -157,3 +157,13 @@ def test_a_root_for_the_memory_store_is_refused_not_ignored(
         "store keeps arrays in the server's process; add --store disk or --store zarr, or leave "
         "--root out"
     )
+
+
+@pytest.mark.parametrize("command", [["serve", "stream"], ["serve", "execution"], ["view"]])
+def test_a_port_for_ipc_sockets_is_refused_not_ignored(platekit: Any, command: list[str]) -> None:
+    line = refusal(platekit(*command, "--bind", "ipc", "--port", "5999"))
+    assert line == (
+        f"platekit {' '.join(command)}: --port 5999 has no meaning with --bind ipc, whose "
+        "sockets are files in the temporary folder, not ports; leave --port out, or bind an "
+        "interface such as 127.0.0.1"
+    )

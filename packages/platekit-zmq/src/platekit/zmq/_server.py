@@ -100,6 +100,12 @@ class ZMQServer(metaclass=AutoRegisterMeta):
                 f"--port {port!r} is not a port the server can take; give a number from 1 to "
                 "65534 (the data socket takes the next one), or 0 for free ports"
             )
+        if bind == "ipc" and port:
+            raise AddressError(
+                f"--port {port!r} has no meaning with --bind ipc, whose sockets are files in the "
+                "temporary folder, not ports; leave --port out, or bind an interface such as "
+                "127.0.0.1"
+            )
         check_bind(bind, keys)
         _check_message_bytes(max_message_bytes)
         self.bind = bind
