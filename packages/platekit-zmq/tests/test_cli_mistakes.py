@@ -167,3 +167,20 @@ def test_a_port_for_ipc_sockets_is_refused_not_ignored(platekit: Any, command: l
         "sockets are files in the temporary folder, not ports; leave --port out, or bind an "
         "interface such as 127.0.0.1"
     )
+
+
+@pytest.mark.parametrize("hwm", ["0", "-3", "2147483648"])
+def test_a_queue_length_zeromq_cannot_take_is_refused_naming_it(platekit: Any, hwm: str) -> None:
+    line = refusal(platekit("serve", "stream", "--hwm", hwm))
+    assert line == (
+        f"platekit serve stream: --hwm {hwm} is not a number of messages ZeroMQ can queue; "
+        "give one from 1 to 2147483647 (default 64)"
+    )
+
+
+def test_a_frame_limit_beyond_zeromqs_count_is_refused_naming_it(platekit: Any) -> None:
+    line = refusal(platekit("serve", "stream", "--max-message-bytes", str(2**63)))
+    assert line == (
+        f"platekit serve stream: --max-message-bytes {2**63} is more than ZeroMQ can count "
+        f"({2**63 - 1}); give a smaller number of bytes, such as the default 268435456"
+    )

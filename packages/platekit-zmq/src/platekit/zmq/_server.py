@@ -30,6 +30,9 @@ ZMQ_SERVERS = LazyDiscoveryDict()
 
 #: The largest message a server accepts by default (bytes): one 8-bit 16k x 16k image.
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: The largest value of ZeroMQ's 64-bit socket options (MAXMSGSIZE) and of its int ones (HWM).
+ZMQ_INT64_MAX = 2**63 - 1
+ZMQ_INT_MAX = 2**31 - 1
 #: How long one poll waits (ms): the longest a stop request or a signal waits to be seen.
 POLL_MS = 100
 #: How often the launching process is checked (s).
@@ -49,6 +52,11 @@ def _check_message_bytes(limit: object) -> None:
             f"--max-message-bytes {limit!r} is not a limit the server can take; give a number "
             f"of bytes from {MAX_HEADER_BYTES} (the largest header) up, such as the default "
             f"{DEFAULT_MAX_MESSAGE_BYTES}"
+        )
+    if limit > ZMQ_INT64_MAX:
+        raise ValueError(
+            f"--max-message-bytes {limit} is more than ZeroMQ can count ({ZMQ_INT64_MAX}); "
+            f"give a smaller number of bytes, such as the default {DEFAULT_MAX_MESSAGE_BYTES}"
         )
 
 

@@ -16,7 +16,7 @@ import os
 import posixpath
 
 from platekit.zmq._protocol import Field
-from platekit.zmq._server import ZMQServer
+from platekit.zmq._server import ZMQ_INT_MAX, ZMQServer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,8 +98,11 @@ class StreamServer(ZMQServer):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        if hwm < 1:
-            raise ValueError(f"--hwm must be at least 1, not {hwm}")
+        if isinstance(hwm, bool) or not isinstance(hwm, int) or not 1 <= hwm <= ZMQ_INT_MAX:
+            raise ValueError(
+                f"--hwm {hwm!r} is not a number of messages ZeroMQ can queue; give one from 1 "
+                f"to {ZMQ_INT_MAX} (default {DEFAULT_HWM})"
+            )
         self.hwm = hwm
         self.store = _Store(store, root)
         self.stored = 0
@@ -124,7 +127,8 @@ class StreamServer(ZMQServer):
             type=int,
             default=DEFAULT_HWM,
             metavar="N",
-            help=f"messages queued per peer before senders are held back (default {DEFAULT_HWM})",
+            help="messages queued per peer before senders are held back, 1 or more "
+            f"(default {DEFAULT_HWM})",
         )
 
     def start(self) -> None:
