@@ -42,16 +42,19 @@ def platekit_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def platekit(platekit_env: dict[str, str]) -> Platekit:
-    """``platekit(*argv, env=None)``: the ``platekit`` command run in a child process.
+    """``platekit(*argv, env=None, cwd=None)``: the ``platekit`` command in a child process.
 
-    It runs with :func:`platekit_env` unless given ``env``, bounded in time, its output
-    captured as text.
+    It runs with :func:`platekit_env` unless given ``env``, in ``cwd`` when given, bounded
+    in time, its output captured as text.
     """
 
-    def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *argv: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "platekit.registry", *argv],
             env=platekit_env if env is None else env,
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=60,

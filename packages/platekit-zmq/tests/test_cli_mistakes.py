@@ -184,3 +184,24 @@ def test_a_frame_limit_beyond_zeromqs_count_is_refused_naming_it(platekit: Any) 
         f"platekit serve stream: --max-message-bytes {2**63} is more than ZeroMQ can count "
         f"({2**63 - 1}); give a smaller number of bytes, such as the default 268435456"
     )
+
+
+def test_keys_into_an_empty_folder_name_are_refused_not_written_here(
+    platekit: Any, tmp_path: Path
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    line = refusal(platekit("zmq", "keys", "", cwd=here), code=2)
+    assert line == (
+        "platekit zmq keys: FOLDER '' names no folder; give the folder to write the keys into"
+    )
+    assert not list(here.iterdir())
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+def test_an_empty_keys_folder_is_refused(platekit: Any, bind: str) -> None:
+    line = refusal(platekit("serve", "stream", "--bind", bind, "--keys", ""))
+    assert line == (
+        "platekit serve stream: --keys '' names no folder; give the folder that "
+        "'platekit zmq keys FOLDER' wrote"
+    )

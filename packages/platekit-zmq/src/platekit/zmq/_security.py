@@ -39,8 +39,13 @@ def check_bind(host: str, keys: str | Path | None) -> None:
 
     ``host`` is an interface address (``127.0.0.1``, ``0.0.0.0``, ``::1``)
     or ``ipc``; loopback and ``ipc`` need nothing, anything else needs
-    ``keys``. Raises :class:`InsecureBindError` saying how to make keys.
+    ``keys``. Raises :class:`InsecureBindError` saying how to make keys, and
+    ``ValueError`` for an empty ``keys``.
     """
+    if keys is not None and not str(keys).strip():
+        raise ValueError(
+            "--keys '' names no folder; give the folder that 'platekit zmq keys FOLDER' wrote"
+        )
     if host == "ipc" or is_loopback(host) or keys is not None:
         return
     raise InsecureBindError(
@@ -58,11 +63,15 @@ def make_keys(folder: str | Path, clients: int = 1) -> dict[str, Path]:
     ``folder/clients/client<n>.key`` the allowed clients' public keys (the
     server's allow-list) and ``folder/client<n>.key_secret`` their secret
     keys, for the clients to use. Existing keys are not overwritten:
-    ``FileExistsError`` names the first one. Raises ``ValueError`` for fewer
-    than one client: a server with an empty allow-list answers nobody.
+    ``FileExistsError`` names the first one. Raises ``ValueError`` for an
+    empty ``folder``, and for fewer than one client: a server with an empty
+    allow-list answers nobody.
     """
     import zmq.auth
 
+    if not str(folder).strip():
+        # Path("") is the working directory: keys would land wherever the command ran.
+        raise ValueError("FOLDER '' names no folder; give the folder to write the keys into")
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValueError(
             f"--clients {clients!r} would allow no client, and a server with keys answers only "
