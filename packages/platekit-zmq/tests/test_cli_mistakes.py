@@ -205,3 +205,12 @@ def test_an_empty_keys_folder_is_refused(platekit: Any, bind: str) -> None:
         "platekit serve stream: --keys '' names no folder; give the folder that "
         "'platekit zmq keys FOLDER' wrote"
     )
+
+
+def test_a_job_parameter_given_twice_is_refused_naming_both(platekit: Any) -> None:
+    argv = ["submit", "--address", "tcp://127.0.0.1:5999", "sleep", "seconds=1", "seconds=2"]
+    line = refusal(platekit(*argv), code=2)
+    assert line == (
+        "platekit submit: parameter 'seconds' is given twice ('seconds=1' and 'seconds=2'); "
+        "give it once"
+    )

@@ -304,13 +304,20 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
     A value is taken as JSON when it parses as JSON (numbers, true/false,
     null, lists, objects, quoted strings), as a plain string otherwise.
-    Raises ``ValueError`` for an item without ``=`` or with an empty key.
+    Raises ``ValueError`` for an item without ``=`` or with an empty key, and for a key
+    given twice, which would otherwise keep one of the values without a word.
     """
     params: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"parameters are KEY=VALUE, got {pair!r}")
+        if key in given:
+            raise ValueError(
+                f"parameter {key!r} is given twice ({given[key]!r} and {pair!r}); give it once"
+            )
+        given[key] = pair
         try:
             params[key] = json.loads(text)
         except ValueError:
