@@ -175,8 +175,9 @@ class SubmitCommand(Command):
         parser.description = (
             "Submit the job JOB to the execution server at ADDR, with parameters KEY=VALUE "
             "(a value is read as JSON when it is JSON: 2, true, null, [1,2], and as text "
-            "otherwise; each KEY once). Paths must be absolute, since the server does not share your working "
-            "directory, and inside the folders the server was given (--read-root, --write-root)."
+            "otherwise; each KEY once). Paths must be absolute, since the server does not share "
+            "your working directory, and inside the folders the server was given (--read-root, "
+            "--write-root)."
         )
         from platekit.zmq._jobs import ZMQ_JOBS
 
