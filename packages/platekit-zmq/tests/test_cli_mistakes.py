@@ -214,3 +214,13 @@ def test_a_job_parameter_given_twice_is_refused_naming_both(platekit: Any) -> No
         "platekit submit: parameter 'seconds' is given twice ('seconds=1' and 'seconds=2'); "
         "give it once"
     )
+
+
+def test_a_key_file_given_for_the_keys_folder_points_at_its_folder(
+    platekit: Any, keys: Path
+) -> None:
+    line = refusal(platekit("serve", "stream", "--keys", str(keys / "server.key")))
+    assert line == (
+        f"platekit serve stream: --keys {str(keys / 'server.key')!r} is a file; give the folder "
+        f"that 'platekit zmq keys' wrote the keys into, such as {str(keys)!r}"
+    )

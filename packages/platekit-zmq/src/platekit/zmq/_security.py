@@ -107,6 +107,12 @@ def server_keys(folder: str | Path) -> tuple[bytes, bytes, Path]:
     root = Path(folder)
     secret_file = root / f"{SERVER_KEY}.key_secret"
     allowed = root / CLIENTS
+    if root.is_file():
+        # A key file given for its folder (--keys KEYS/server.key): point at the folder.
+        raise FileNotFoundError(
+            f"--keys {str(root)!r} is a file; give the folder that 'platekit zmq keys' wrote "
+            f"the keys into, such as {str(root.parent)!r}"
+        )
     if not secret_file.is_file() or not allowed.is_dir():
         raise FileNotFoundError(
             f"{root} holds no server keys ({secret_file.name} and {CLIENTS}/); make them with "
