@@ -501,6 +501,49 @@ def test_a_lock_released_while_a_run_waited_is_taken_create_only_again(
     assert not fs.exists(f"{out}/.platekit-lock")
 
 
+def test_of_two_runs_taking_over_a_gone_runs_lock_at_once_only_one_holds_it(
+    s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from platekit.microscopes._lock import OutputInUseError
+    from platekit.microscopes._object_output import ObjectLock, StoreURL
+    from platekit.microscopes._well_writer import backend_for
+
+    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gone = {"run": "gone-run", "host": socket.gethostname(), "pid": int(ended.stdout)}
+    filesystem(s3).pipe_file(f"{out}/.platekit-lock", json.dumps(gone).encode())
+    backend = backend_for("0.5", str(out), s3)
+    first, second = ObjectLock(backend, out), ObjectLock(backend, out)
+    fs = backend.fs(str(out))
+    write = fs.pipe_file
+    raced: list[bool] = []
+
+    def racing(path: str, data: bytes, **options: Any) -> Any:
+        # The second run takes the gone run's lock over just before the first run's
+        # takeover reaches the store.
+        if options.get("mode") != "create" and not raced:
+            raced.append(True)
+            second.acquire()
+        return write(path, data, **options)
+
+    monkeypatch.setattr(fs, "pipe_file", racing)
+    with pytest.raises(OutputInUseError, match=f"run {second.run} on"):
+        first.acquire()
+    assert raced
+    second.verify()  # still the second run's
+    second.release()
+
+
 def test_without_s3fs_a_url_is_one_line_saying_what_to_install() -> None:
     import subprocess
     import sys

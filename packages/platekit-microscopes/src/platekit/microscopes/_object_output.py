@@ -11,7 +11,8 @@ Object stores have no rename and no locks. What keeps the promises there:
   ``If-None-Match: *``, through fsspec's ``mode="create"``), so of two runs
   starting at the same instant only one takes it, whatever their hosts. A run
   refuses an output whose lock names another run, unless that run was on this
-  host and its process is gone (then it replaces the lock); it checks the lock
+  host and its process is gone (then it replaces the lock, on S3 only if the
+  lock is still the version it read: ``If-Match`` its ETag); it checks the lock
   still names it before it marks the output complete, and deletes it at the
   end. On a store whose filesystem cannot write create-only, fsspec looks
   before it writes, and the check before completing is what catches a run
@@ -21,6 +22,7 @@ Object stores have no rename and no locks. What keeps the promises there:
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import socket
@@ -146,6 +148,7 @@ class ObjectLock:
                 fs.pipe_file(self._key, data, mode="create")
                 break
             except FileExistsError:
+                version = self._version()
                 held = self._read()
             # Released since the write was refused: take it create-only again, as another
             # run may be taking it too.
@@ -158,8 +161,14 @@ class ObjectLock:
                     f"{str(self.out)!r}; wait for it to end, or, if it is no longer running, "
                     f"delete {self._key!r} and run this command again"
                 )
-            # Left by a run of this host that has ended: taken over.
-            fs.pipe_file(self._key, data)
+            # Left by a run of this host that has ended: taken over, on S3 only if it is still
+            # the version read (another run taking it over too finds it changed).
+            try:
+                fs.pipe_file(self._key, data, **({"IfMatch": version} if version else {}))
+            except OSError as exc:
+                if version and exc.errno == errno.EINVAL:  # s3fs's word for a failed If-Match
+                    continue
+                raise
             break
         else:
             raise OutputInUseError(
@@ -169,6 +178,16 @@ class ObjectLock:
             )
         self._held = True
         self.verify()
+
+    def _version(self) -> str | None:
+        """The lock object's ETag on S3, which a write can be made conditional on; else
+        ``None``."""
+        if not self._key.startswith("s3://"):
+            return None
+        try:
+            return str(self.backend.fs(self._key).info(self._key, refresh=True)["ETag"])
+        except (FileNotFoundError, KeyError):
+            return None
 
     def verify(self) -> None:
         """``OutputInUseError`` unless the lock object still names this run."""
