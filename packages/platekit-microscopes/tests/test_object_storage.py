@@ -378,8 +378,6 @@ def test_the_lock_object_keeps_a_second_run_out_unless_its_run_is_gone(
 ) -> None:
     import json
     import socket
-    import subprocess
-    import sys
 
     from platekit.microscopes import convert
 
@@ -392,40 +390,63 @@ def test_the_lock_object_keeps_a_second_run_out_unless_its_run_is_gone(
         convert(plate, out, storage_options=s3)
     assert fs.find(out) == [f"{out}/.platekit-lock".partition("://")[2]]
     # A run of this host whose process has ended left it: the next run takes over.
+    gone = {**other, "host": socket.gethostname(), "pid": ended_pid()}
+    fs.pipe_file(f"{out}/.platekit-lock", json.dumps(gone).encode())
+    assert convert(plate, out, storage_options=s3).wells_converted == len(plate.metadata.wells)
+    assert not fs.exists(f"{out}/.platekit-lock")
+
+
+def ended_pid() -> int:
+    """The id of a process of this host that has ended."""
+    import subprocess
+    import sys
+
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    gone = {**other, "host": socket.gethostname(), "pid": int(ended.stdout)}
-    fs.pipe_file(f"{out}/.platekit-lock", json.dumps(gone).encode())
-    assert convert(plate, out, storage_options=s3).wells_converted == len(plate.metadata.wells)
-    assert not fs.exists(f"{out}/.platekit-lock")
+    return int(ended.stdout)
+
+
+def lock_objects(s3: dict[str, str], runs: int) -> tuple[Any, Any, list[Any]]:
+    """A new output in S3, the filesystem its lock is written through, and ``runs`` runs'
+    locks of it."""
+    from platekit.microscopes._object_output import ObjectLock, StoreURL
+    from platekit.microscopes._well_writer import backend_for
+
+    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
+    backend = backend_for("0.5", str(out), s3)
+    return out, backend.fs(str(out)), [ObjectLock(backend, out) for _ in range(runs)]
+
+
+def before_a_write(
+    fs: Any, monkeypatch: pytest.MonkeyPatch, step: Any, takeover: bool = False
+) -> list[bool]:
+    """Run ``step`` once, just before the first write through ``fs`` reaches the store (the
+    first that writes over a lock, with ``takeover``); whether it ran."""
+    write = fs.pipe_file
+    ran: list[bool] = []
+
+    def racing(path: str, data: bytes, **options: Any) -> Any:
+        if not ran and (options.get("mode") != "create" or not takeover):
+            ran.append(True)
+            step()
+        return write(path, data, **options)
+
+    monkeypatch.setattr(fs, "pipe_file", racing)
+    return ran
 
 
 def test_of_two_runs_taking_the_lock_at_once_only_one_holds_it(
     s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from platekit.microscopes._lock import OutputInUseError
-    from platekit.microscopes._object_output import ObjectLock, StoreURL
-    from platekit.microscopes._well_writer import backend_for
 
-    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
-    backend = backend_for("0.5", str(out), s3)
-    first, second = ObjectLock(backend, out), ObjectLock(backend, out)
-    fs = backend.fs(str(out))
-    write = fs.pipe_file
-    raced: list[bool] = []
-
-    def racing(path: str, data: bytes, **options: Any) -> Any:
-        # The second run takes the lock just before the first run's write reaches the store.
-        if not raced:
-            raced.append(True)
-            second.acquire()
-        return write(path, data, **options)
-
-    monkeypatch.setattr(fs, "pipe_file", racing)
+    out, fs, (first, second) = lock_objects(s3, 2)
+    # The second run takes the lock just before the first run's write reaches the store.
+    before_a_write(fs, monkeypatch, second.acquire)
     with pytest.raises(OutputInUseError, match=f"run {second.run} on"):
         first.acquire()
     second.verify()  # still the second run's
@@ -436,15 +457,9 @@ def test_of_two_runs_taking_the_lock_at_once_only_one_holds_it(
 def test_a_lock_taken_by_a_run_that_then_fails_to_start_is_let_go_of(
     s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from platekit.microscopes._object_output import (
-        ObjectLock,
-        StoreURL,
-        prepare_object_output,
-    )
-    from platekit.microscopes._well_writer import backend_for
+    from platekit.microscopes._object_output import ObjectLock, prepare_object_output
 
-    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
-    backend = backend_for("0.5", str(out), s3)
+    out, _, [lock] = lock_objects(s3, 1)
 
     def unanswered(self: ObjectLock) -> None:
         raise OSError("the store stopped answering")
@@ -452,7 +467,7 @@ def test_a_lock_taken_by_a_run_that_then_fails_to_start_is_let_go_of(
     # The lock object is written; reading it back to check it fails.
     monkeypatch.setattr(ObjectLock, "verify", unanswered)
     with pytest.raises(OSError, match="stopped answering"):
-        prepare_object_output(backend, out, {"source": "p"}, overwrite=False)
+        prepare_object_output(lock.backend, out, {"source": "p"}, overwrite=False)
     assert not filesystem(s3).exists(f"{out}/.platekit-lock")
 
 
@@ -460,13 +475,8 @@ def test_a_lock_released_while_a_run_waited_is_taken_create_only_again(
     s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from platekit.microscopes._lock import OutputInUseError
-    from platekit.microscopes._object_output import ObjectLock, StoreURL
-    from platekit.microscopes._well_writer import backend_for
 
-    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
-    backend = backend_for("0.5", str(out), s3)
-    first, second, third = (ObjectLock(backend, out) for _ in range(3))
-    fs = backend.fs(str(out))
+    out, fs, (first, second, third) = lock_objects(s3, 3)
     write = fs.pipe_file
     busy: list[bool] = []
 
@@ -506,37 +516,15 @@ def test_of_two_runs_taking_over_a_gone_runs_lock_at_once_only_one_holds_it(
 ) -> None:
     import json
     import socket
-    import subprocess
-    import sys
 
     from platekit.microscopes._lock import OutputInUseError
-    from platekit.microscopes._object_output import ObjectLock, StoreURL
-    from platekit.microscopes._well_writer import backend_for
 
-    out = StoreURL(f"s3://{new_bucket(s3)}/plate.zarr")
-    ended = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    gone = {"run": "gone-run", "host": socket.gethostname(), "pid": int(ended.stdout)}
+    out, fs, (first, second) = lock_objects(s3, 2)
+    gone = {"run": "gone-run", "host": socket.gethostname(), "pid": ended_pid()}
     filesystem(s3).pipe_file(f"{out}/.platekit-lock", json.dumps(gone).encode())
-    backend = backend_for("0.5", str(out), s3)
-    first, second = ObjectLock(backend, out), ObjectLock(backend, out)
-    fs = backend.fs(str(out))
-    write = fs.pipe_file
-    raced: list[bool] = []
-
-    def racing(path: str, data: bytes, **options: Any) -> Any:
-        # The second run takes the gone run's lock over just before the first run's
-        # takeover reaches the store.
-        if options.get("mode") != "create" and not raced:
-            raced.append(True)
-            second.acquire()
-        return write(path, data, **options)
-
-    monkeypatch.setattr(fs, "pipe_file", racing)
+    # The second run takes the gone run's lock over just before the first run's takeover
+    # reaches the store.
+    raced = before_a_write(fs, monkeypatch, second.acquire, takeover=True)
     with pytest.raises(OutputInUseError, match=f"run {second.run} on"):
         first.acquire()
     assert raced
