@@ -96,21 +96,18 @@ class Listed:
 
     def name(self, well: str, site: int, wave: int) -> str | None:
         """The file name of the first row that is the plane (well, site, wave), else ``None``."""
+        rows = self.rows
         if self._spelled is None:
-            found = self.row_keys(self.rows)
+            keys = self.row_keys(rows)
+            wanted = (well, site, wave)
             return next(
-                (
-                    row[0]
-                    for row, key in zip(self.rows, found, strict=True)
-                    if key == (well, site, wave)
-                ),
-                None,
+                (row[0] for row, key in zip(rows, keys, strict=True) if key == wanted), None
             )
         stem = self._stem(well, site, wave)
         if stem is None or stem not in self._stems:
             return None
         # One stem is one plane here, so the first row with it is the plane's first row.
-        return self.rows[list(map(itemgetter(1), self.rows)).index(stem)][0]
+        return next(row[0] for row in rows if row[1] == stem)
 
     def _stem(self, well: str, site: int, wave: int) -> str | None:
         """The stem the plane's name has where each number is spelled one way; ``None`` when
@@ -175,13 +172,12 @@ def _cycles_not_collected() -> Iterator[None]:
     allocating them starts a collection every few hundred: a quarter of the
     time of reading 50,000 names went to collections that could find nothing.
     """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
 
 
