@@ -35,9 +35,7 @@ def platekit_env(tmp_path: Path) -> dict[str, str]:
 
     Without a display, a viewer that got past its options stops at once instead of opening.
     """
-    env = {key: value for key, value in os.environ.items() if key not in DISPLAY_VARIABLES}
-    (tmp_path / "home").mkdir(exist_ok=True)
-    return {**env, "PLATEKIT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path / "home")}
+    return _child_env(tmp_path)
 
 
 @pytest.fixture
@@ -71,17 +69,16 @@ def viewer_env() -> Callable[[str, Path], dict[str, str]]:
     """
 
     def env(display: str, folder: Path) -> dict[str, str]:
-        (folder / "home").mkdir(parents=True, exist_ok=True)
-        base = {key: value for key, value in os.environ.items() if key not in DISPLAY_VARIABLES}
-        return {
-            **base,
-            "DISPLAY": display,
-            "LIBGL_ALWAYS_SOFTWARE": "1",
-            "PLATEKIT_CACHE_DIR": str(folder / "cache"),
-            "HOME": str(folder / "home"),
-        }
+        return {**_child_env(folder), "DISPLAY": display, "LIBGL_ALWAYS_SOFTWARE": "1"}
 
     return env
+
+
+def _child_env(folder: Path) -> dict[str, str]:
+    """This environment without a display, its cache and home inside ``folder``."""
+    (folder / "home").mkdir(parents=True, exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if key not in DISPLAY_VARIABLES}
+    return {**env, "PLATEKIT_CACHE_DIR": str(folder / "cache"), "HOME": str(folder / "home")}
 
 
 @pytest.fixture
