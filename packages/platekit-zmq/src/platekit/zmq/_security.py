@@ -149,8 +149,6 @@ def _certificate(path: str | Path, option: str, give: str) -> tuple[bytes, bytes
         return zmq.auth.load_certificate(str(path))
     except ValueError:  # zmq.auth found no public key in it
         why = "it holds no key"
-    except FileNotFoundError:
-        why = "no such file"
-    except OSError as exc:  # zmq.auth says OSError for a missing file
+    except OSError as exc:  # zmq.auth says a plain OSError for a missing file
         why = "no such file" if not Path(path).exists() else (exc.strerror or str(exc))
     raise ValueError(f"{option} {str(path)!r} is not a key file ({why}); {give}")
