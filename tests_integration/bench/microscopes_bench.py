@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import platform
 import shutil
@@ -154,7 +155,8 @@ def convert_on_one_core(plate: Path, out: Path) -> float:
     return in_child(plate, out, 1, cpus[:1])["seconds"]
 
 
-def time_conversions(plate: Path, work: Path, rounds: int) -> dict[str, list[float]]:
+def time_conversions(plate: Path, work: Path, rounds: int) -> dict[str, float]:
+    """The median seconds of each conversion of ``plate``, the runs taking turns."""
     # A worker keeps busy as many cores as it may (it reads ahead on threads), so one
     # worker alone takes both cores here; the workers' scaling is read against one core.
     runs = {
@@ -163,19 +165,13 @@ def time_conversions(plate: Path, work: Path, rounds: int) -> dict[str, list[flo
         "platekit, 1 worker, 1 core": convert_on_one_core,
         "platekit, 2 workers": convert_with(2),
     }
-    names = list(runs)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    for round_number in range(rounds):
-        order = names[round_number % len(names) :] + names[: round_number % len(names)]
-        for name in order:
-            out = work / "out.zarr"
-            shutil.rmtree(out, ignore_errors=True)
-            started = time.perf_counter()
-            measured = runs[name](plate, out)
-            seconds[name].append(measured or time.perf_counter() - started)
-            print(f"  round {round_number + 1}: {name}: {seconds[name][-1]:.2f} s", flush=True)
-    shutil.rmtree(work / "out.zarr", ignore_errors=True)
-    return seconds
+    out = work / "out.zarr"
+    shutil.rmtree(out, ignore_errors=True)
+    return take_turns(
+        {name: functools.partial(run, plate, out) for name, run in runs.items()},
+        rounds,
+        tidy=lambda _name: shutil.rmtree(out, ignore_errors=True),
+    )
 
 
 def run_executors(args: argparse.Namespace, work: Path) -> ExecutorsResult:
@@ -256,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         planes = args.wells * args.sites * args.channels
         megabytes = planes * args.size * args.size * 2 / 1e6
-        seconds = time_conversions(plate, work, args.rounds)
+        medians = time_conversions(plate, work, args.rounds)
         shutil.rmtree(plate)
         throughput = bench_throughput(work, args.quick, args.rounds)
 
@@ -266,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
         writer = bench_writer(work, args.quick, max(args.rounds, 3))
         object_storage = bench_object_storage(work, args.quick, max(args.rounds, 3))
 
-    medians = {name: statistics.median(values) for name, values in seconds.items()}
     raw = medians["raw"]
     one, two = medians["platekit, 1 worker"], medians["platekit, 2 workers"]
     one_ratio, two_ratio = raw / one, medians["platekit, 1 worker, 1 core"] / two
@@ -276,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rounds} rounds; Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"{datetime.date.today().isoformat()}"
     )
-    rows = [(name, medians[name], megabytes / medians[name]) for name in seconds]
+    rows = [(name, seconds, megabytes / seconds) for name, seconds in medians.items()]
     lines = [facts, "", f"{'run':<28} {'seconds':>8} {'MB/s':>8}"]
     lines += [f"{name:<28} {s:>8.2f} {rate:>8.0f}" for name, s, rate in rows]
     verdicts = [
