@@ -194,17 +194,16 @@ def open_plate(
     keeps = not isinstance(path, PlateSource)
     key = (handler.name, projections) if keeps and handler.reads_source else None
     scan = settled_listings.kept_scan(source, key) if key is not None else None
-    if scan is not None:
-        settled_listings.remember(source, started)
-        return Plate(given, handler, scan, source=source)
-    if key is None:
+    # A scan made here to keep: its key, the scan, and the files it read.
+    made: tuple[tuple[str, bool], PlateScan, set[str]] | None = None
+    if scan is None and key is not None:
+        with source.recording_reads() as read:
+            scan = _scan(handler, given, source, projections)
+        made = (key, scan, read)
+    elif scan is None:
         scan = _scan(handler, given, source, projections)
-        if keeps:
-            settled_listings.remember(source, started)
-        return Plate(given, handler, scan, source=source)
-    with source.recording_reads() as read:
-        scan = _scan(handler, given, source, projections)
-    settled_listings.remember(source, started, (key, scan, read))
+    if keeps:
+        settled_listings.remember(source, started, made)
     return Plate(given, handler, scan, source=source)
 
 
