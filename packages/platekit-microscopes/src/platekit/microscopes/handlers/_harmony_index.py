@@ -242,13 +242,13 @@ def read_index(path: Path | PlateSource) -> HarmonyIndex:
         if channel is not None:
             described.setdefault(channel, Fields()).update(entry, _CHANNEL_FIELDS)
     index.images = images
-    for image in images:
-        if image.channel is not None and image.channel not in index.channels:
-            fields = Fields()
-            if image.channel in described:
-                fields.update(described[image.channel], _CHANNEL_FIELDS)
-            fields.update(first_of[image.channel], _CHANNEL_FIELDS)
-            index.channels[image.channel] = reader.channel(image.channel, fields)
+    # In the order the images first name them, each described by the Maps and then its first image.
+    for channel, first in first_of.items():
+        fields = Fields()
+        if channel in described:
+            fields.update(described[channel], _CHANNEL_FIELDS)
+        fields.update(first, _CHANNEL_FIELDS)
+        index.channels[channel] = reader.channel(channel, fields)
     if failed:
         raise failed[0]
     for channel, fields in described.items():
