@@ -122,6 +122,11 @@ class StreamServer(ZMQServer):
             help="the store's root, needed for disk (a folder) and zarr (a .zarr store); "
             "received paths are relative to it",
         )
+        cls.add_queue_argument(parser)
+
+    @classmethod
+    def add_queue_argument(cls, parser: Any) -> None:
+        """``--hwm``, the one option of the stream server that is not about its store."""
         parser.add_argument(
             "--hwm",
             type=int,

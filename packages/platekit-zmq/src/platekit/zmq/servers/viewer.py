@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
     from platekit.zmq._protocol import Schema
 
-#: The stream server's options the viewer does not offer: its layers are always in memory.
-STORE_OPTIONS = ("--store", "--root")
 #: How long a control request waits for the viewer's window to answer (s).
 WINDOW_TIMEOUT = 20.0
 #: How much lower the viewer's CPU priority is by default (Unix niceness): the work it
@@ -81,7 +79,8 @@ class ViewerServer(StreamServer):
     @classmethod
     def add_arguments(cls, parser: Any) -> None:
         """The stream server's options but those of its store, then ``--title`` and ``--nice``."""
-        super().add_arguments(_Without(parser, STORE_OPTIONS))
+        # No --store or --root: the viewer's layers are always in memory.
+        cls.add_queue_argument(parser)
         parser.add_argument(
             "--title", default="platekit", help="the viewer window's title (default platekit)"
         )
@@ -142,19 +141,6 @@ class ViewerServer(StreamServer):
         self.stored += 1
         self.stored_bytes += array.nbytes
         return [header("stored", id=request.get("id"), path=relative, nbytes=array.nbytes)]
-
-
-class _Without:
-    """An argument parser (or group) that leaves out the options with any of ``flags``."""
-
-    def __init__(self, parser: Any, flags: tuple[str, ...]) -> None:
-        self._parser = parser
-        self._flags = frozenset(flags)
-
-    def add_argument(self, *flags: str, **kwargs: Any) -> Any:
-        if self._flags.intersection(flags):
-            return None
-        return self._parser.add_argument(*flags, **kwargs)
 
 
 def _check_display() -> None:
