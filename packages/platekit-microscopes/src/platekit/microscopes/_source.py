@@ -214,9 +214,10 @@ class PlateSource:
         files = self.entries()[0]
         found = self._listings.lowered.get(self.location)
         if found is None:
-            # Lowered all at once; names equal without case are rare, and then go by name.
-            lowered = "\n".join(files).lower().split("\n")
-            found = dict(zip(lowered, files, strict=False)) if len(lowered) == len(files) else {}
+            # From the names lowered all at once; names equal without case are rare, and then
+            # go by name.
+            text = self._lowered_text()
+            found = dict(zip(text[1:-1].split("\n"), files, strict=True)) if text else {}
             if len(found) != len(files):
                 found = {}
                 for file in sorted(files, reverse=True):
