@@ -188,3 +188,22 @@ def test_the_files_read_after_the_scan_are_not_listed(
     for key, _ in plate.planes():
         plate.read_plane(key)
     assert plate.source._listings.read is None
+
+
+@pytest.mark.parametrize(
+    ("vendor", "export"),
+    [("harmony", "Version1"), ("harmony", "Version7"), ("cellvoyager", "CV7000-example")],
+)
+def test_an_unchanged_real_export_is_scanned_once(
+    request: pytest.FixtureRequest, vendor: str, export: str, settled: None, scans: list[str]
+) -> None:
+    exports = request.getfixturevalue(
+        "pe2loaddata_exports" if vendor == "harmony" else "cellvoyager_exports"
+    )
+    plate = exports / export / ("images" if vendor == "harmony" else "")
+    first = open_plate(plate)
+    again = open_plate(plate)
+    assert len(scans) == 1
+    assert dict(again.planes()) == dict(first.planes())
+    assert again.metadata == first.metadata
+    assert again.missing() == first.missing()
