@@ -19,14 +19,13 @@ is measured apart.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _pinned import machine_cpus, pin, run_pinned
 from _rst import list_table
 from _turns import take_turns
 
@@ -272,13 +271,8 @@ def bench_executors(
 
 def screen_in_child(plates: list[Path], out: Path, executor: str, workers: int) -> float:
     """``convert_screen`` in a child process pinned to ``workers`` cores; its seconds."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    command = [sys.executable, __file__, executor, str(workers), str(out), *map(str, plates)]
-    command.append(",".join(map(str, cpus[:workers])))
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"the screen run failed:\n{done.stderr}")
-    return float(done.stdout.strip().splitlines()[-1])
+    args = [executor, str(workers), str(out), *map(str, plates)]
+    return float(run_pinned(__file__, args, machine_cpus()[:workers], "screen"))
 
 
 def _screen_child(executor: str, workers: int, out: Path, plates: list[Path]) -> float:
@@ -294,7 +288,5 @@ def _screen_child(executor: str, workers: int, out: Path, plates: list[Path]) ->
 
 if __name__ == "__main__":
     executor_arg, workers_arg, out_arg, *plate_args, cpus_arg = sys.argv[1:]
-    if hasattr(os, "sched_setaffinity"):
-        # Before any thread or process starts, so that every one of the run inherits it.
-        os.sched_setaffinity(0, {int(cpu) for cpu in cpus_arg.split(",")})
+    pin(cpus_arg)  # before any thread or process starts, so that every one of the run has it
     print(_screen_child(executor_arg, int(workers_arg), Path(out_arg), list(map(Path, plate_args))))

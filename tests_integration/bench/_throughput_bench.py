@@ -18,11 +18,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _pinned import machine_cpus, pin, run_pinned
 from _rst import list_table, rst_section
 
 #: Input MB/s per core that a conversion should reach.
@@ -160,7 +160,7 @@ def bench_throughput(work: Path, quick: bool, rounds: int) -> ThroughputResult:
 
     wells, sites, channels, size = (8, 2, 2, 512) if quick else (96, 2, 3, 1024)
     names = [f"{'ABCDEFGH'[i // 12]}{i % 12 + 1:02d}" for i in range(wells)]
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    cpus = machine_cpus()
     planes = wells * sites * channels
     megabytes = planes * size * size * 2 / 1e6
     result = ThroughputResult(
@@ -224,22 +224,15 @@ def _load() -> str:
 
 def in_child(plate: Path, out: Path, workers: int, cpus: list[int]) -> dict[str, float]:
     """Run one measurement in a child process pinned to ``cpus``; its figures."""
-    command = [sys.executable, __file__, str(plate), str(out), str(workers)]
-    command += [",".join(map(str, cpus))]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"the throughput run failed:\n{done.stderr}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    args = [str(plate), str(out), str(workers)]
+    figures: dict[str, float] = json.loads(run_pinned(__file__, args, cpus, "throughput"))
     return figures
 
 
-def _child(plate: Path, out: Path, workers: int, cpus: set[int]) -> dict[str, float]:
-    """Convert (``workers`` > 0) or decode every plane (0) on ``cpus``; seconds, CPU, output."""
+def _child(plate: Path, out: Path, workers: int) -> dict[str, float]:
+    """Convert (``workers`` > 0) or decode every plane (0); seconds, CPU, output."""
     import time
 
-    if hasattr(os, "sched_setaffinity"):
-        # Before any thread starts, so that every thread of the run inherits it.
-        os.sched_setaffinity(0, cpus)
     import imagecodecs  # noqa: F401  imported before the clock starts, as in a warm process
     import tifffile  # noqa: F401
     import zarr  # noqa: F401
@@ -267,7 +260,6 @@ def _child(plate: Path, out: Path, workers: int, cpus: set[int]) -> dict[str, fl
 
 if __name__ == "__main__":
     plate_arg, out_arg, workers_arg, cpus_arg = sys.argv[1:5]
-    figures = _child(
-        Path(plate_arg), Path(out_arg), int(workers_arg), {int(c) for c in cpus_arg.split(",")}
-    )
+    pin(cpus_arg)  # before any thread starts, so that every thread of the run has it
+    figures = _child(Path(plate_arg), Path(out_arg), int(workers_arg))
     print(json.dumps(figures))

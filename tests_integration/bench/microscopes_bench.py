@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 
 from _executors import ExecutorsResult, bench_executors
 from _opening_bench import bench_opening
+from _pinned import machine_cpus
 from _rst import rst_section
 from _throughput_bench import bench_throughput, in_child
 from _turns import take_turns
@@ -151,8 +152,7 @@ def convert_on_one_core(plate: Path, out: Path) -> float:
 
     The child's own clock, so the interpreter's start is not counted against it.
     """
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    return in_child(plate, out, 1, cpus[:1])["seconds"]
+    return in_child(plate, out, 1, machine_cpus()[:1])["seconds"]
 
 
 def time_conversions(plate: Path, work: Path, rounds: int) -> dict[str, float]:
