@@ -158,17 +158,14 @@ def read_parts(path: Path | PlateSource, image: Callable[[Fields], object]) -> I
         fields, texts = record.attributes, record.texts
 
     def end(tag: str) -> None:
-        nonlocal depth, current, record_depth, field_depth, plate_wells, section, in_map
+        # The section and whether a Map is open need no reset here: the next element at
+        # their depth sets them, and none deeper comes before it.
+        nonlocal depth, current, record_depth, field_depth, plate_wells
         current = None
         if depth == record_depth:
             record_depth = field_depth = -1
             plate_wells = None
             done(record)
-        elif depth < 4 and record_depth < 0:
-            if depth == 3:
-                in_map = False
-            elif depth == 2:
-                section = ""
         depth -= 1
 
     def text(data: str) -> None:
