@@ -124,7 +124,7 @@ class ObjectLock:
     def _read(self) -> dict[str, Any] | None:
         fs = self.backend.fs(self._key)
         # s3fs asks an object's size before reading it unless told to read in one request.
-        one_request = {"max_concurrency": 1} if self._key.startswith("s3") else {}
+        one_request = {"max_concurrency": 1} if self._on_s3 else {}
         try:
             found = json.loads(fs.cat_file(self._key, **one_request))
         except FileNotFoundError:
@@ -179,10 +179,15 @@ class ObjectLock:
         self._held = True
         self.verify()
 
+    @property
+    def _on_s3(self) -> bool:
+        """Whether the lock is written through s3fs (the protocols it is registered for)."""
+        return protocol_of(self._key) in ("s3", "s3a")
+
     def _version(self) -> str | None:
         """The lock object's ETag on S3, which a write can be made conditional on; else
         ``None``."""
-        if not self._key.startswith("s3://"):
+        if not self._on_s3:
             return None
         try:
             return str(self.backend.fs(self._key).info(self._key, refresh=True)["ETag"])
