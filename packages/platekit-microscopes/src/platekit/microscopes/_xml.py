@@ -39,7 +39,7 @@ def parse_xml(path: Path | str | PlateSource) -> ET.Element:
     naming the file and the line for malformed XML, a document type
     declaration or an entity declaration; ``OSError`` when it cannot be read.
     """
-    data = _read(path)
+    data = _file(path).read_bytes()
     # Checked first by expat with no handler per element (at C speed), then built by
     # ElementTree's C parser, which cannot meet a declaration the check has refused.
     _parse(_safe_parser(), data, path)
@@ -69,14 +69,14 @@ def stream_xml(
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
     # Fed in pieces, so that not even the file's bytes are held whole.
-    with (Path(path) if isinstance(path, str) else path).open("rb") as file:
+    with _file(path).open("rb") as file:
         while piece := file.read(_PIECE):
             _parse(parser, piece, path, final=False)
     _parse(parser, b"", path)
 
 
-def _read(path: Path | str | PlateSource) -> bytes:
-    return Path(path).read_bytes() if isinstance(path, str) else path.read_bytes()
+def _file(path: Path | str | PlateSource) -> Path | PlateSource:
+    return Path(path) if isinstance(path, str) else path
 
 
 def _safe_parser() -> expat.XMLParserType:
