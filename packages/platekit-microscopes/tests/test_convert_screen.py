@@ -129,6 +129,18 @@ def test_the_output_of_many_plates_is_a_folder_not_a_store(tmp_path: Path) -> No
     assert not (tmp_path / "screen.zarr").exists()
 
 
+def test_an_output_folder_inside_one_plate_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    first, second = plates(tmp_path / "in", 2)
+    before = tree(first)
+    with pytest.raises(ValueError, match=r"is inside the source plate .*Plate0"):
+        convert_screen([first, second], first)
+    with pytest.raises(ValueError, match=r"is inside the source plate .*Plate0"):
+        convert_screen([second, open_plate(first)], first / "converted")
+    assert tree(first) == before
+
+
 def platekit(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "platekit.registry", *map(str, args)],
@@ -161,6 +173,19 @@ def test_the_command_names_a_failed_plate_and_exits_1(tmp_path: Path) -> None:
     assert lines[0].startswith(f"platekit: {bad} failed: ") and victim.name in lines[0]
     assert lines[1].startswith("platekit: 1 of 2 plates failed; the others are converted")
     assert (tmp_path / "screen" / "Plate0.zarr" / "zarr.json").is_file()
+
+
+def test_the_command_refuses_an_output_folder_inside_a_plate_in_one_line(tmp_path: Path) -> None:
+    first, second = plates(tmp_path / "in", 2)
+    before = tree(second)
+    refused = platekit("convert", first, second, second / "screen")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr == (
+        f"platekit: the output {str(second / 'screen')!r} is inside the source plate "
+        f"{str(second)!r}; platekit never writes into a source plate: choose an output folder "
+        "outside it\n"
+    )
+    assert tree(second) == before
 
 
 def test_one_path_alone_is_one_line_naming_both_forms(tmp_path: Path) -> None:

@@ -195,8 +195,8 @@ def convert_screen(
 
     Raises ``ValueError`` before anything is done when two plates would have
     the same output name (rename one plate folder, or convert it on its
-    own), when ``out`` ends in ``.zarr`` or names a file, and for bad
-    options; ``FileNotFoundError`` when the bucket of an ``out`` URL does
+    own), when ``out`` ends in ``.zarr``, names a file or lies in one of the
+    plates, and for bad options; ``FileNotFoundError`` when the bucket of an ``out`` URL does
     not exist and ``PermissionError`` without credentials for it;
     ``KeyError``, ``ImportError`` and ``ConnectionError`` for the executor
     as :func:`convert` does; :class:`ConversionCancelled` on a
@@ -223,7 +223,9 @@ def convert_screen(
             ".zarr): it receives one NAME.zarr per plate"
         )
     names = output_names(given)
-    if not isinstance(folder, Path):
+    if isinstance(folder, Path):
+        _refuse_folder_in_a_source(folder, given)
+    else:
         from platekit.microscopes._object_output import check_bucket
         from platekit.microscopes._well_writer import backend_for
 
@@ -358,6 +360,18 @@ def _plan_jobs(
             continue
         jobs.append((label, _Job(source, plan, identity(source, plan))))
     return jobs
+
+
+def _refuse_folder_in_a_source(folder: Path, plates: list[str | os.PathLike[str] | Plate]) -> None:
+    """``ValueError`` when ``folder`` is in a local source plate: each plate's output would be."""
+    from platekit.microscopes._overlap import refuse_inside
+    from platekit.microscopes._plate import Plate
+    from platekit.storage.backends.fsspec import is_url
+
+    for plate in plates:
+        source = plate.path if isinstance(plate, Plate) else os.fspath(plate)
+        if isinstance(source, (str, Path)) and not is_url(str(source)):
+            refuse_inside(Path(source), folder)
 
 
 def _check_options(ngff: str, levels: int) -> None:

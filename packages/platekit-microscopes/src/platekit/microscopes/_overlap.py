@@ -15,15 +15,20 @@ from pathlib import Path
 
 def refuse_overlap(source: Path, out: Path) -> None:
     """Raise ``ValueError`` when ``out`` is ``source``, lies inside it, or holds it."""
-    if _inside(out, source):
-        raise ValueError(
-            f"the output {str(out)!r} is inside the source plate {str(source)!r}; platekit never "
-            "writes into a source plate: choose an output folder outside it"
-        )
+    refuse_inside(source, out)
     if _inside(source, out):
         raise ValueError(
             f"the source plate {str(source)!r} lies inside the output {str(out)!r}; platekit never "
             "writes over the plate it converts: choose an output folder that does not hold it"
+        )
+
+
+def refuse_inside(source: Path, out: Path) -> None:
+    """Raise ``ValueError`` when ``out`` is ``source`` or lies inside it."""
+    if _inside(out, source):
+        raise ValueError(
+            f"the output {str(out)!r} is inside the source plate {str(source)!r}; platekit never "
+            "writes into a source plate: choose an output folder outside it"
         )
 
 
