@@ -117,6 +117,16 @@ def validate(out: Path, ngff: str) -> None:
             Image.from_zarr(zarr.open_group(str(out / entry.path / name), mode="r"))
 
 
+def test_levels_past_one_pixel_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    source = write_plate("imagexpress", tmp_path / "plate", wells=["A01"], shape=(5, 8))
+    # 8 x 5 is halved into 4 x 3, 2 x 2 and 1 x 1: four levels, and a fifth would repeat the last.
+    with pytest.raises(ValueError, match=r"levels 5 .* level 4 is 1 x 1 already.*--levels 4"):
+        convert(source, tmp_path / "out.zarr", levels=5)
+    assert not (tmp_path / "out.zarr").exists()
+    convert(source, tmp_path / "out.zarr", levels=4)
+    assert field_array(tmp_path / "out.zarr", "A01", 0, 3).shape[-2:] == (1, 1)
+
+
 def test_scale_channels_and_levels(tmp_path: Path) -> None:
     source = write_plate(
         "imagexpress",
