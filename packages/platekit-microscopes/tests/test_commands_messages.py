@@ -194,6 +194,19 @@ def test_inspect_on_a_folder_of_plates_names_some_of_them(tmp_path: Path) -> Non
     assert "P4" not in message and "and 2 more" in message
 
 
+@pytest.mark.parametrize(
+    ("kind", "inside"), [("imagexpress", "TimePoint_1/ZStep_2"), ("omezarr", "A/1/0/0")]
+)
+def test_a_folder_inside_a_plate_names_the_plate(tmp_path: Path, kind: str, inside: str) -> None:
+    plate = write_plate(kind, tmp_path / "Plate1", wells=["A01"], z=2, shape=(16, 16))
+    with pytest.raises(UnknownPlateError) as caught:
+        open_plate(plate / inside)
+    assert str(caught.value) == (
+        f"{str(plate / inside)!r} is inside the plate {str(plate)!r}; inspect or convert that "
+        "folder instead"
+    )
+
+
 def test_a_plate_three_levels_down_is_not_looked_for(tmp_path: Path) -> None:
     small_plate("imagexpress", tmp_path / "a" / "b" / "c" / "d")
     with pytest.raises(UnknownPlateError, match="each microscope handler looked for"):

@@ -1,7 +1,8 @@
 """What to tell someone whose folder is no plate but is close to one.
 
-Two mistakes are common: giving the folder that holds a plate (an export's
-parent, a folder of plates), and giving a conversion that never finished,
+Three mistakes are common: giving the folder that holds a plate (an export's
+parent, a folder of plates), giving a folder inside a plate (ImageXpress's
+TimePoint_1, an OME-Zarr well), and giving a conversion that never finished,
 which has no plate metadata yet.
 """
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 #: How deep below the folder plates are looked for, and how many folders are looked at in all.
 _DEPTH = 2
 _MOST_FOLDERS = 200
+#: How far above the folder a plate it lies in is looked for (an OME-Zarr plate's A/1/0/0).
+_ABOVE = 4
 #: How many of the plates found are named.
 _SHOWN = 3
 
@@ -44,6 +47,23 @@ def unknown_folder_hint(folder: Path, is_plate: Callable[[Path], bool]) -> str |
             f"{str(folder)!r} holds plates in {shown}{more}; inspect or convert one of those "
             "folders instead"
         )
+    around = plate_above(folder, is_plate)
+    if around is not None:
+        return (
+            f"{str(folder)!r} is inside the plate {str(around)!r}; inspect or convert that "
+            "folder instead"
+        )
+    return None
+
+
+def plate_above(folder: Path, is_plate: Callable[[Path], bool]) -> Path | None:
+    """The plate that ``folder`` lies in, looked for a few folders up, or ``None``."""
+    shown = Path(folder)
+    for parent in list(shown.absolute().parents)[:_ABOVE]:
+        if is_plate(parent):
+            # Named as the user spelled the folder when they can be, not from the root.
+            up = len(shown.absolute().parents) - len(parent.parents)
+            return shown.parents[up - 1] if up <= len(shown.parents) else parent
     return None
 
 
