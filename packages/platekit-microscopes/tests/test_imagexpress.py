@@ -779,3 +779,21 @@ def test_a_listing_is_read_with_no_cycle_collection_and_the_collector_left_as_it
     # At most the one collection the resumed collector starts; reading the rows with it
     # running started one every few hundred of them.
     assert len(started) <= (1 if enabled else 0), started
+
+
+def test_a_damaged_first_file_leaves_the_plate_its_pixel_size_and_image_shape(
+    tmp_path: Path,
+) -> None:
+    plate = write_plate(
+        "imagexpress", tmp_path / "plate", wells=["A01", "A02"], shape=(24, 32), pixel_size_um=0.5
+    )
+    first = plate / next(open_plate(plate).planes())[1]
+    damaged = shutil.copytree(plate, tmp_path / "damaged")
+    (damaged / first.relative_to(plate)).write_bytes(first.read_bytes()[:100])
+    meta = open_plate(damaged).metadata
+    assert (meta.pixel_size_um, meta.image_shape, meta.dtype) == (0.5, (24, 32), "uint16")
+    out = convert(damaged, tmp_path / "out.zarr", skip_bad_planes=True)
+    assert len(out.absent) == 1
+    image = zarr.open_group(tmp_path / "out.zarr" / "A" / "1" / "0", mode="r")
+    scale = unwrap("0.5", image.attrs.asdict())["multiscales"][0]["datasets"][0]
+    assert scale["coordinateTransformations"][0]["scale"][-2:] == [0.5, 0.5]

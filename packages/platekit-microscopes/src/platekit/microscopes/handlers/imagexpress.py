@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from itertools import islice
 
 from platekit.microscopes._errors import PlateError
 from platekit.microscopes._handler import (
@@ -55,8 +56,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from platekit.microscopes.handlers._metaseries import TiffHeader
+
 _TIMEPOINT = re.compile(r"timepoint_(\d+)", re.IGNORECASE)
 _ZSTEP = re.compile(r"zstep_(\d+)", re.IGNORECASE)
+#: How many present planes are tried for the plate's image tags when the first are damaged.
+_HEADER_TRIES = 8
 
 
 class ImageXpressParser(FilenameParser):
@@ -289,11 +294,8 @@ def _metadata(
         positions=StagePositions(source=(plate, LazyDict(fill=found.items))),
         extra={**layout.extra, "htd": htd_path.relative_to(plate).as_posix()},
     )
-    first = next((key for key in metadata.expected_planes() if found.has(key)), None)
-    if first is None:
-        return metadata
-    header = tiff_header(plate / found.address(first))
-    if header is None:
+    first, header = _first_header(plate, found, metadata)
+    if first is None or header is None:
         return metadata
     metadata.image_shape = header.shape
     metadata.dtype = header.dtype
@@ -309,6 +311,21 @@ def _metadata(
             metadata.extra[name] = props[prop]
     metadata.z_step_um = _z_step(plate, found, first, props)
     return metadata
+
+
+def _first_header(
+    plate: PlateSource, found: Planes, metadata: PlateMetadata
+) -> tuple[PlaneKey | None, TiffHeader | None]:
+    """The first present plane whose tags can be read, and its tags, among the first few.
+
+    One damaged file must not leave the whole plate without its pixel size and image shape.
+    """
+    present = (key for key in metadata.expected_planes() if found.has(key))
+    for key in islice(present, _HEADER_TRIES):
+        header = tiff_header(plate / found.address(key))
+        if header is not None:
+            return key, header
+    return None, None
 
 
 def _z_step(
