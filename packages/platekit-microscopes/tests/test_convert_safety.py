@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -337,3 +338,24 @@ def test_an_overwrite_killed_midway_is_finished_by_the_same_command(
     monkeypatch.undo()
     assert (out / "zarr.json").is_file()
     assert convert(source, out, overwrite=True).wells_converted == 1
+
+
+# -- names that are not UTF-8 --------------------------------------------------------------
+
+
+def test_a_plate_under_a_name_that_is_not_utf8_converts_and_resumes(tmp_path: Path) -> None:
+    # Old file servers keep Latin-1 names; the conversion's record is UTF-8 JSON all the same.
+    try:
+        folder = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9"))
+        folder.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only names that are UTF-8")
+    source = plate(folder / "P")
+    out = tmp_path / "out.zarr"
+    result = convert(source, out)
+    assert result.planes_written == 2
+    recorded = json.loads((out / "zarr.json").read_text(encoding="utf-8"))
+    assert recorded["attributes"]["platekit"]["conversion"]["source"].endswith("caf\\xe9/P")
+    again = platekit("convert", str(source), str(out))
+    assert again.returncode == 0, again.stderr
+    assert "already a complete conversion" in again.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,7 +321,8 @@ def identity(source: Plate, plan: _Plan) -> dict[str, Any]:
     }
     digest = hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()
     return {
-        "source": str(source.path.resolve()),
+        # The record is UTF-8 JSON: a name's bytes that are not UTF-8 are kept as \xff escapes.
+        "source": os.fsencode(str(source.path.resolve())).decode("utf-8", "backslashreplace"),
         "microscope": source.microscope,
         "fingerprint": digest,
         "ngff": plan.ngff,
