@@ -359,3 +359,36 @@ def test_a_plate_under_a_name_that_is_not_utf8_converts_and_resumes(tmp_path: Pa
     again = platekit("convert", str(source), str(out))
     assert again.returncode == 0, again.stderr
     assert "already a complete conversion" in again.stdout
+
+
+# -- things in a plate folder that are not files --------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_or_a_dangling_link_named_as_an_image_is_a_missing_plane_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    source = plate(tmp_path / "P", wells=["A01", "A02", "B02"])
+    first, second = sorted(source.glob("*.tif"))[:2]
+    first.unlink()
+    os.mkfifo(first)  # opened for reading, it waits for a writer that never comes
+    second.unlink()
+    second.symlink_to(tmp_path / "gone.tif")
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "platekit.registry",
+                "convert",
+                str(source),
+                str(tmp_path / "o.zarr"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the conversion waited on the pipe")
+    assert done.returncode == 0, done.stderr
+    assert "2 planes listed by the plate's metadata are missing" in done.stdout

@@ -222,6 +222,9 @@ class FsspecBackend(ReadOnlyBackend):
     def entries(self, path: PathLike) -> tuple[list[str], list[str]]:
         """The names of the files and of the folders directly in ``path``, from one listing.
 
+        Locally, files are regular files (or links to them): pipes, sockets,
+        devices and links to nothing are left out.
+
         One request for a remote folder (pages of a long listing aside), one
         ``os.scandir`` for a local one; in listing order. Raises
         ``FileNotFoundError`` when ``path`` is no folder.
@@ -234,7 +237,12 @@ class FsspecBackend(ReadOnlyBackend):
                 with os.scandir(where) as found:
                     for entry in found:
                         try:
-                            (folders if entry.is_dir() else files).append(entry.name)
+                            if entry.is_dir():
+                                folders.append(entry.name)
+                            # Not a pipe, socket or link to nothing: opening a pipe waits for
+                            # a writer forever, and none of them holds a file's bytes.
+                            elif entry.is_file():
+                                files.append(entry.name)
                         except OSError:
                             continue
             except (FileNotFoundError, NotADirectoryError):
