@@ -127,6 +127,16 @@ def test_levels_past_one_pixel_are_refused_before_anything_is_written(tmp_path: 
     assert field_array(tmp_path / "out.zarr", "A01", 0, 3).shape[-2:] == (1, 1)
 
 
+def test_an_ngff_version_given_as_a_number_is_told_to_be_text(tmp_path: Path) -> None:
+    source = write_plate("imagexpress", tmp_path / "plate", wells=["A01"], shape=SHAPE)
+    with pytest.raises(
+        ValueError,
+        match=r"^the NGFF version is text, '0\.5', not the number 0\.5; pass ngff='0\.5'$",
+    ):
+        convert(source, tmp_path / "out.zarr", ngff=0.5)  # type: ignore[arg-type]
+    assert not (tmp_path / "out.zarr").exists()
+
+
 def test_scale_channels_and_levels(tmp_path: Path) -> None:
     source = write_plate(
         "imagexpress",

@@ -204,6 +204,8 @@ def test_an_output_that_is_no_local_zarr_folder_is_refused(tmp_path: Path) -> No
         PlateWriter(tmp_path / "out", layout())
     with pytest.raises(ValueError, match=r"OME-NGFF 0\.4 and 0\.5, not .0\.3."):
         PlateWriter(tmp_path / "out.zarr", layout(), ngff="0.3")
+    with pytest.raises(ValueError, match=r"text, '0\.4', not the number 0\.4; pass ngff='0\.4'"):
+        PlateWriter(tmp_path / "out.zarr", layout(), ngff=0.4)  # type: ignore[arg-type]
     (tmp_path / "notes.zarr").mkdir()
     (tmp_path / "notes.zarr" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="is a folder that is not a Zarr store"):

@@ -25,6 +25,11 @@ _PALETTE = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF"
 
 def check_version(ngff: str) -> str:
     """``ngff`` if platekit writes it; ``ValueError`` naming the versions it writes otherwise."""
+    if not isinstance(ngff, str) and str(ngff) in ZARR_FORMAT:
+        raise ValueError(
+            f"the NGFF version is text, {str(ngff)!r}, not the number {ngff!r}; "
+            f"pass ngff={str(ngff)!r}"
+        )
     if ngff not in ZARR_FORMAT:
         raise ValueError(
             f"platekit writes OME-NGFF {' and '.join(sorted(ZARR_FORMAT))}, not {ngff!r}; "
