@@ -122,6 +122,13 @@ def test_two_plates_of_one_name_are_refused_before_anything_is_written(tmp_path:
     assert not (tmp_path / "screen").exists()
 
 
+def test_one_plate_given_as_the_plates_is_refused_not_taken_apart(tmp_path: Path) -> None:
+    [source] = plates(tmp_path / "in", 1)
+    with pytest.raises(TypeError, match=r"takes a list of plates, not the one plate .*Plate0'"):
+        convert_screen(str(source), tmp_path / "screen")
+    assert not (tmp_path / "screen").exists()
+
+
 def test_the_output_of_many_plates_is_a_folder_not_a_store(tmp_path: Path) -> None:
     sources = plates(tmp_path / "in", 2)
     with pytest.raises(ValueError, match=r"must be a folder \(not one ending in .zarr\)"):

@@ -193,7 +193,8 @@ def convert_screen(
     URLs (``s3://bucket/screen``), read and written with fsspec's
     ``storage_options``, as :func:`convert` does.
 
-    Raises ``ValueError`` before anything is done when two plates would have
+    Raises ``TypeError`` when ``plates`` is one path rather than a list of
+    them; ``ValueError`` before anything is done when two plates would have
     the same output name (rename one plate folder, or convert it on its
     own), when ``out`` ends in ``.zarr``, names a file or lies in one of the
     plates, and for bad options; ``FileNotFoundError`` when the bucket of an ``out`` URL does
@@ -211,6 +212,12 @@ def convert_screen(
     _check_options(ngff, levels)
     from platekit.microscopes._object_output import out_location
 
+    if isinstance(plates, (str, bytes, os.PathLike)):
+        # A string is iterable too, and would be taken for a plate per character.
+        raise TypeError(
+            f"convert_screen takes a list of plates, not the one plate {os.fsdecode(plates)!r}; "
+            "pass [plate], or convert it with convert(plate, out)"
+        )
     given = list(plates)
     folder = out_location(out)
     if not given:
