@@ -461,6 +461,28 @@ def test_loading_a_folder_or_saving_over_one_fails(disk: DiskBackend, tmp_path: 
         disk.load(tmp_path / "file.txt" / "inner.txt")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        ("damaged.json", b"{not json", "JSONDecodeError"),
+        ("damaged.tif", b"II*\x00\x08\x00\x00\x00\xff", "TiffFileError"),
+        ("damaged.txt", b"caf\xe9", "UnicodeDecodeError"),
+    ],
+)
+def test_a_damaged_file_is_named_with_its_format_and_what_to_do(
+    disk: DiskBackend, tmp_path: Path, name: str, content: bytes, error: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    fmt = format_for(str(path)).name
+    with pytest.raises(ValueError, match="is not a readable") as caught:
+        disk.load(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{str(path)!r} is not a readable {fmt} file ({error}: ")
+    assert message.endswith("pass format=NAME to read it as another format")
+    assert path.read_bytes() == content
+
+
 def test_deleting_a_link_keeps_what_it_points_to(disk: DiskBackend, tmp_path: Path) -> None:
     disk.save("kept", tmp_path / "real" / "a.txt")
     (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)

@@ -120,7 +120,8 @@ class StorageBackend(metaclass=AutoRegisterMeta):
 
         Raises ``FileNotFoundError`` naming the path and the backend when
         nothing is there (:func:`~platekit.storage.not_found` makes it),
-        ``IsADirectoryError`` when it is a folder.
+        ``IsADirectoryError`` when it is a folder, ``ValueError`` naming the
+        path when what is there cannot be read as its format.
         """
         raise self._missing("load")
 

@@ -103,7 +103,15 @@ class DiskBackend(StorageBackend):
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(21, "is a folder, not a file, in the disk backend", source)
         fmt = format_for(source) if format is None else format_named(format)
-        return fmt.read(source, **kwargs)
+        try:
+            return fmt.read(source, **kwargs)
+        except ValueError as exc:
+            # The reader's own message names neither the file nor its format.
+            raise ValueError(
+                f"{source!r} is not a readable {fmt.name} file ({type(exc).__name__}: {exc}); "
+                "it may be damaged, or hold something else than its suffix says: pass "
+                "format=NAME to read it as another format"
+            ) from exc
 
     def list_files(
         self,
