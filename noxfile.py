@@ -10,7 +10,7 @@
 
 Sessions use uv to make their environments when it is installed (``nox[uv]``)
 and virtualenv otherwise. No session downloads a Python: only interpreters
-already on this machine are used.
+already on this machine are used. Installs compile bytecode, as pip does.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from pathlib import Path
 import nox
 
 os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+# pip compiles every module's bytecode as it installs; uv does not, unless told. Without it,
+# a process that may not write bytecode (PYTHONDONTWRITEBYTECODE) compiles every module it
+# imports, every time: a Dask worker then takes 1 s to import distributed instead of 0.4 s.
+os.environ["UV_COMPILE_BYTECODE"] = "1"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]

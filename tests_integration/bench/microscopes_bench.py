@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from _bytecode import bytecode_note
 from _executors import ExecutorsResult, bench_executors
 from _opening_bench import bench_opening
 from _pinned import machine_cpus
@@ -66,6 +67,8 @@ from _writer_bench import bench_writer
 ONE_WORKER_TARGET = 0.7
 TWO_WORKER_TARGET = 1.6
 ARRAYS_TARGET = 0.9
+#: What the processes this benchmark starts import: their start is timed with them.
+WORKER_IMPORTS = ("distributed", "zarr", "numcodecs", "tifffile", "imagecodecs", "numpy")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -218,6 +221,9 @@ def run_alone(measure: Callable[[Path], Any], rst: Path | None, fail_on_miss: bo
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    note = bytecode_note(WORKER_IMPORTS)
+    if note:
+        print(f"warning: {note}", file=sys.stderr, flush=True)
     from platekit.microscopes.testing import write_plate
 
     parts = [
@@ -271,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rounds} rounds; Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"{datetime.date.today().isoformat()}"
     )
+    if note:  # the figures of processes started here are not what a user's install gives
+        facts += f"; {note}"
     rows = [(name, seconds, megabytes / seconds) for name, seconds in medians.items()]
     lines = [facts, "", f"{'run':<28} {'seconds':>8} {'MB/s':>8}"]
     lines += [f"{name:<28} {s:>8.2f} {rate:>8.0f}" for name, s, rate in rows]
