@@ -1,9 +1,13 @@
 """The executors' part of the microscopes benchmark: Dask against the process pool.
 
 Four measurements, each run in turns within one process and compared as
-medians: a plate converted by the ``processes`` executor with 2 workers and
-by the ``dask`` executor on a LocalCluster of 2 worker processes (the whole
-call, cluster start and stop included); 4 plates converted in one run on a
+medians: one plate converted by the ``processes`` executor with 2 workers
+and by the ``dask`` executor on a LocalCluster of 2 worker processes (the
+whole call, cluster start and stop included), once for the plate the
+conversion is timed on (96 wells), which the target is held against, and
+once for a plate a quarter its size, where the executors' fixed costs weigh
+four times as much;
+4 plates converted in one run on a
 LocalCluster of 1 and of 2 workers, and by the ``processes`` executor with
 1 and 2 for comparison, each run in a child process pinned to as many cores
 as it has workers (a worker reads ahead on threads, so one worker alone
@@ -51,6 +55,8 @@ class ExecutorsResult:
     facts: str
     #: Median seconds of each run of the comparison on one plate.
     one_plate: dict[str, float]
+    #: The same on a plate a quarter the size (the first of the 4 plates).
+    small_plate: dict[str, float]
     #: Median seconds of 4 plates on 1 and on 2 Dask workers, and on 1 and 2 processes.
     four_plates: dict[str, float]
     #: Median seconds of each executor entered, given one no-op task per worker, and left.
@@ -63,6 +69,10 @@ class ExecutorsResult:
     @property
     def dask_ratio(self) -> float:
         return self.one_plate["processes, 2 workers"] / self.one_plate["dask, 2 workers"]
+
+    @property
+    def small_dask_ratio(self) -> float:
+        return self.small_plate["processes, 2 workers"] / self.small_plate["dask, 2 workers"]
 
     @property
     def scaling(self) -> float:
@@ -106,8 +116,8 @@ class ExecutorsResult:
     def verdicts(self) -> list[str]:
         return [
             f"{'PASS' if self.dask_ratio >= DASK_TARGET else 'FAIL'}  Dask LocalCluster of 2 "
-            f"workers at least {DASK_TARGET}x the processes executor with 2: "
-            f"{self.dask_ratio:.2f}x",
+            f"workers at least {DASK_TARGET}x the processes executor with 2, on the whole "
+            f"plate: {self.dask_ratio:.2f}x",
             f"{'PASS' if self.scaling >= SCALING_TARGET else 'FAIL'}  2 Dask workers at least "
             f"{SCALING_TARGET}x one on 4 plates, each worker a core: {self.scaling:.2f}x",
         ]
@@ -118,10 +128,11 @@ class ExecutorsResult:
         return [
             f"The dask executor's start and stop (a LocalCluster of 2 workers) take "
             f"{self.starts['dask, 2 workers']:.2f} s against the processes executor's "
-            f"{self.starts['processes, 2 workers']:.2f} s; for {DASK_TARGET}x on this plate they "
-            f"may take at most {self.dask_allowance:.2f} s. A fresh process (the command line) "
-            f"also imports Dask distributed first: {self.dask_import:.2f} s more, which the "
-            "runs here, in one process, do not pay.",
+            f"{self.starts['processes, 2 workers']:.2f} s; for {DASK_TARGET}x on the whole "
+            f"plate they may take at most {self.dask_allowance:.2f} s. On the plate a quarter "
+            f"its size, the same starts leave {self.small_dask_ratio:.2f}x. A fresh process (the "
+            f"command line) also imports Dask distributed first: {self.dask_import:.2f} s more, "
+            "which the runs here, in one process, do not pay.",
             f"With 2 workers halving the 4 plates' work exactly, the starts alone (1 worker "
             f"{self.starts['dask, 1 worker']:.2f} s, 2 workers "
             f"{self.starts['dask, 2 workers']:.2f} s) cap the figure at "
@@ -131,7 +142,8 @@ class ExecutorsResult:
 
     @property
     def lines(self) -> list[str]:
-        named = [*self.one_plate.items()]
+        named = [(f"one plate, {name}", s) for name, s in self.one_plate.items()]
+        named += [(f"small plate, {name}", s) for name, s in self.small_plate.items()]
         named += [(f"4 plates, {name}", s) for name, s in self.four_plates.items()]
         named += [(f"start and stop alone, {name}", s) for name, s in self.starts.items()]
         rows = [f"{name:<44} {s:>8.2f} s" for name, s in named]
@@ -149,6 +161,7 @@ class ExecutorsResult:
             (f"{what}, {name}", seconds)
             for what, timed in (
                 ("one plate", self.one_plate),
+                ("small plate", self.small_plate),
                 ("4 plates", self.four_plates),
                 ("start and stop alone", self.starts),
             )
@@ -162,7 +175,8 @@ class ExecutorsResult:
             "",
             "One plate converted by the ``processes`` executor with 2 workers and by the "
             "``dask`` executor on a LocalCluster of 2 worker processes of one thread each, the "
-            "whole call timed (the cluster's start and stop included); then 4 plates converted "
+            "whole call timed (the cluster's start and stop included): the whole plate, and "
+            "a *small plate*, the first of the 4 below; then 4 plates converted "
             "in one run on a LocalCluster of 1 and of 2 workers, and by 1 and 2 processes for "
             "comparison, each in a process pinned to one core per worker (a worker reads ahead "
             "on threads, so one worker alone would take every core); then each executor alone, "
@@ -203,18 +217,18 @@ def import_seconds(module: str, rounds: int) -> float:
 
 
 def bench_executors(
-    plates: list[Path], work: Path, rounds: int, tasks: int, facts: str
+    plate: Path, plates: list[Path], work: Path, rounds: int, tasks: int, facts: str
 ) -> ExecutorsResult:
-    """Time the executors on ``plates`` (the first alone, then all) and ``tasks`` no-op tasks."""
+    """Time the executors on ``plate``, ``plates`` (the first alone, then all) and no-op tasks."""
     from platekit.microscopes import convert
     from platekit.microscopes._executor import executor_for
     from platekit.microscopes.executors.dask import DaskExecutor
 
-    def one(executor: str) -> Callable[[], None]:
+    def one(executor: str, source: Path) -> Callable[[], None]:
         def run() -> None:
             out = work / "one.zarr"
             shutil.rmtree(out, ignore_errors=True)
-            convert(plates[0], out, executor=executor, workers=2)
+            convert(source, out, executor=executor, workers=2)
 
         return run
 
@@ -235,8 +249,15 @@ def bench_executors(
 
         return run
 
-    one_plate = take_turns(
-        {"processes, 2 workers": one("processes"), "dask, 2 workers": one("dask")}, rounds
+    one_plate, small_plate = (
+        take_turns(
+            {
+                "processes, 2 workers": one("processes", source),
+                "dask, 2 workers": one("dask", source),
+            },
+            rounds,
+        )
+        for source in (plate, plates[0])
     )
     four = take_turns(
         {
@@ -266,7 +287,9 @@ def bench_executors(
         started = time.perf_counter()
         executor.run([NoOp() for _ in range(tasks)], lambda *_: None, lambda _: None, None)
         per_task = (time.perf_counter() - started) / tasks
-    return ExecutorsResult(facts, one_plate, four, starts, dask_import, tasks, per_task * 1e3)
+    return ExecutorsResult(
+        facts, one_plate, small_plate, four, starts, dask_import, tasks, per_task * 1e3
+    )
 
 
 def screen_in_child(plates: list[Path], out: Path, executor: str, workers: int) -> float:

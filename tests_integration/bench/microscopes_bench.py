@@ -18,8 +18,9 @@ about 3,000 and 50,000 images, against one bare ``os.scandir`` of the folder
 holding the images, in one process, warm, median of many calls.
 
 Executors (see ``_executors.py``): the ``dask`` executor on a LocalCluster of
-2 workers against the ``processes`` executor with 2, one plate; 4 plates on
-1 and 2 Dask workers; and the scheduler's cost per task.
+2 workers against the ``processes`` executor with 2, on the conversion's
+plate and on one a quarter its size; 4 plates on 1 and 2 Dask workers; and
+the scheduler's cost per task.
 
 Arrays: ``Plate.to_dask`` of a 96-well plate computed in full (every plane
 read, each reduced to its maximum) against reading every plane with
@@ -177,10 +178,37 @@ def time_conversions(plate: Path, work: Path, rounds: int) -> dict[str, float]:
     )
 
 
-def run_executors(args: argparse.Namespace, work: Path) -> ExecutorsResult:
-    """Write 4 plates and time the executors on them (the first plate alone, then all 4)."""
+def write_conversion_plate(args: argparse.Namespace, folder: Path) -> Path:
+    """The plate the conversion is timed on, as the arguments describe it."""
     from platekit.microscopes.testing import write_plate
 
+    print(
+        f"writing a {args.wells}-well ImageXpress plate, {args.sites} sites, "
+        f"{args.channels} channels of {args.size}x{args.size} uint16...",
+        flush=True,
+    )
+    return write_plate(
+        "imagexpress",
+        folder,
+        wells=well_names(args.wells),
+        sites=args.sites,
+        channels=args.channels,
+        shape=(args.size, args.size),
+        plate_format=(8, 12) if args.wells <= 96 else (16, 24),
+    )
+
+
+def run_executors(
+    args: argparse.Namespace, work: Path, plate: Path | None = None
+) -> ExecutorsResult:
+    """Time the executors on ``plate`` and on 4 plates written here (the first alone, then all).
+
+    ``plate`` is the one the conversion is timed on; it is written here when not given.
+    """
+    from platekit.microscopes.testing import write_plate
+
+    if plate is None:
+        plate = write_conversion_plate(args, work / "plate")
     wells, sites, channels, size = (8, 2, 2, 512) if args.quick else (24, 4, 3, 1024)
     print(f"writing 4 {wells}-well plates for the executors benchmark...", flush=True)
     (work / "screen-in").mkdir()
@@ -197,12 +225,16 @@ def run_executors(args: argparse.Namespace, work: Path) -> ExecutorsResult:
         for index in range(4)
     ]
     planes = wells * sites * channels
+    whole = args.wells * args.sites * args.channels
     facts = (
+        f"The whole plate: {args.wells} wells x {args.sites} sites x {args.channels} channels "
+        f"of {args.size}x{args.size} uint16 ({whole * args.size * args.size * 2 / 1e6:.0f} MB); "
         f"4 plates of {wells} wells x {sites} sites x {channels} channels of {size}x{size} "
-        f"uint16 ({planes} planes, {planes * size * size * 2 / 1e6:.0f} MB each), median of "
-        f"{args.rounds} rounds; {os.cpu_count()} CPUs"
+        f"uint16 ({planes} planes, {planes * size * size * 2 / 1e6:.0f} MB each), the first "
+        f"of them the small plate; median of {args.rounds} rounds; {os.cpu_count()} CPUs"
     )
-    result = bench_executors(plates, work, args.rounds, 500 if args.quick else 5000, facts)
+    tasks = 500 if args.quick else 5000
+    result = bench_executors(plate, plates, work, args.rounds, tasks, facts)
     shutil.rmtree(work / "screen-in")
     return result
 
@@ -224,7 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     note = bytecode_note(WORKER_IMPORTS)
     if note:
         print(f"warning: {note}", file=sys.stderr, flush=True)
-    from platekit.microscopes.testing import write_plate
 
     parts = [
         (args.executors_only, lambda work: run_executors(args, work)),
@@ -242,29 +273,17 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="platekit-microscopes-bench-") as tmp:
         work = Path(tmp)
-        print(
-            f"writing a {args.wells}-well ImageXpress plate, {args.sites} sites, "
-            f"{args.channels} channels of {args.size}x{args.size} uint16...",
-            flush=True,
-        )
-        plate = write_plate(
-            "imagexpress",
-            work / "plate",
-            wells=well_names(args.wells),
-            sites=args.sites,
-            channels=args.channels,
-            shape=(args.size, args.size),
-            plate_format=(8, 12) if args.wells <= 96 else (16, 24),
-        )
+        plate = write_conversion_plate(args, work / "plate")
         planes = args.wells * args.sites * args.channels
         megabytes = planes * args.size * args.size * 2 / 1e6
         medians = time_conversions(plate, work, args.rounds)
-        shutil.rmtree(plate)
+        # Kept for the executors, which compare Dask with the pool on it.
         throughput = bench_throughput(work, args.quick, args.rounds)
 
         opening = bench_opening(work, args.quick)
         arrays = bench_arrays(work, args.quick, max(args.rounds, 5))
-        executors = run_executors(args, work)
+        executors = run_executors(args, work, plate)
+        shutil.rmtree(plate)
         writer = bench_writer(work, args.quick, max(args.rounds, 3))
         object_storage = bench_object_storage(work, args.quick, max(args.rounds, 3))
 
