@@ -137,6 +137,17 @@ def test_an_ngff_version_given_as_a_number_is_told_to_be_text(tmp_path: Path) ->
     assert not (tmp_path / "out.zarr").exists()
 
 
+def test_a_file_url_output_is_written_at_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_plate("imagexpress", tmp_path / "plate", wells=["A01"], shape=SHAPE)
+    monkeypatch.chdir(tmp_path)
+    result = convert(source, (tmp_path / "out.zarr").as_uri())
+    assert result.out == tmp_path / "out.zarr"
+    assert (tmp_path / "out.zarr" / "zarr.json").is_file()
+    assert not (tmp_path / "file:").exists()
+
+
 def test_scale_channels_and_levels(tmp_path: Path) -> None:
     source = write_plate(
         "imagexpress",

@@ -214,6 +214,13 @@ def test_an_output_that_is_no_local_zarr_folder_is_refused(tmp_path: Path) -> No
     assert not (tmp_path / "s3:").exists()
 
 
+def test_a_file_url_is_the_folder_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    PlateWriter((tmp_path / "out.zarr").as_uri(), layout())
+    assert (tmp_path / "out.zarr" / "zarr.json").is_file()
+    assert not (tmp_path / "file:").exists()
+
+
 def test_a_bad_layout_is_refused_naming_the_value() -> None:
     with pytest.raises(ValueError, match="well M01 lies outside a plate of 8 rows"):
         layout(wells=("M01",))

@@ -30,7 +30,13 @@ import uuid
 from pathlib import PurePosixPath
 
 from platekit.microscopes._lock import LOCK_NAME, OutputInUseError
-from platekit.storage.backends.fsspec import is_url, names_nothing, protocol_of, remote_errors
+from platekit.storage.backends.fsspec import (
+    is_url,
+    local_path,
+    names_nothing,
+    protocol_of,
+    remote_errors,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,9 +78,9 @@ class StoreURL:
 
 
 def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
-    """``out`` as a ``Path``, or as a :class:`StoreURL` when it is a URL (its protocol in lower
-    case: ``S3://b/o.zarr`` is ``s3://b/o.zarr``); ``ValueError`` for a URL that names no
-    bucket or folder (``s3://``)."""
+    """``out`` as a ``Path`` (a ``file://`` URL as its path), or as a :class:`StoreURL` when it
+    is a URL (its protocol in lower case: ``S3://b/o.zarr`` is ``s3://b/o.zarr``);
+    ``ValueError`` for a URL that names no bucket or folder (``s3://``)."""
     from pathlib import Path
 
     text = os.fspath(out)
@@ -84,7 +90,7 @@ def out_location(out: str | os.PathLike[str]) -> Path | StoreURL:
             f"{protocol_of(text)}://BUCKET/PLATE.zarr"
         )
     if not is_url(text):
-        return Path(text)
+        return Path(local_path(text))
     # The filesystem is the protocol's in any case, but s3fs would take "S3:" for the bucket.
     return StoreURL(f"{protocol_of(text)}://{text.partition('://')[2]}")
 

@@ -39,7 +39,7 @@ from platekit.microscopes._ngff import (
     well_path,
 )
 from platekit.microscopes._wells import normal_well
-from platekit.storage.backends.fsspec import is_url
+from platekit.storage.backends.fsspec import is_url, local_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class PlateWriter:
                 f"PlateWriter writes plates into local folders, not {str(out)!r}; write it to a "
                 "folder and copy it, or convert into object storage with platekit convert"
             )
-        self._out = Path(out)
+        self._out = Path(local_path(out))
         self._layout = layout
         self._ngff = check_version(ngff)
         self._backend: Any = None

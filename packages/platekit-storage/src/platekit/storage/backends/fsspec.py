@@ -67,6 +67,13 @@ def is_url(text: str | os.PathLike[str]) -> bool:
     return protocol_of(os.fspath(text)) not in ("file", "local")
 
 
+def local_path(text: str | os.PathLike[str]) -> str:
+    """The path a local ``text`` names: a ``file://`` URL's path, a plain path as it is."""
+    text = os.fspath(text)
+    # Path("file:///data") would keep "file:" as a folder in the working directory.
+    return text.partition("://")[2] if "://" in text and not is_url(text) else text
+
+
 def names_nothing(url: str) -> bool:
     """Whether ``url`` is a protocol alone, naming no bucket or path (``"s3://"``)."""
     return protocol_of(url) != "file" and not url.partition("://")[2].strip("/")
