@@ -148,6 +148,20 @@ def test_a_file_url_output_is_written_at_its_path(
     assert not (tmp_path / "file:").exists()
 
 
+def test_a_plate_and_an_output_under_tilde_are_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    write_plate("imagexpress", home / "plate", wells=["A01"], shape=SHAPE)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    result = convert("~/plate", "~/out.zarr")
+    assert result.out == home / "out.zarr"
+    assert (home / "out.zarr" / "zarr.json").is_file()
+    assert not (tmp_path / "~").exists()
+
+
 def test_scale_channels_and_levels(tmp_path: Path) -> None:
     source = write_plate(
         "imagexpress",

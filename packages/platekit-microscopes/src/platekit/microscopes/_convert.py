@@ -373,12 +373,12 @@ def _refuse_folder_in_a_source(folder: Path, plates: list[str | os.PathLike[str]
     """``ValueError`` when ``folder`` is in a local source plate: each plate's output would be."""
     from platekit.microscopes._overlap import refuse_inside
     from platekit.microscopes._plate import Plate
-    from platekit.storage.backends.fsspec import is_url
+    from platekit.storage.backends.fsspec import is_url, local_path
 
     for plate in plates:
         source = plate.path if isinstance(plate, Plate) else os.fspath(plate)
         if isinstance(source, (str, Path)) and not is_url(str(source)):
-            refuse_inside(Path(source), folder)
+            refuse_inside(Path(local_path(source)), folder)
 
 
 def _check_options(ngff: str, levels: int) -> None:

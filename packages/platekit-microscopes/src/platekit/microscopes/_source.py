@@ -16,7 +16,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from platekit.storage.backends.fsspec import FsspecBackend, names_nothing, protocol_of
+from platekit.storage.backends.fsspec import FsspecBackend, local_path, names_nothing, protocol_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,8 +69,8 @@ class PlateSource:
                 f"{text!r} names no bucket or folder; give the plate's whole URL, e.g. "
                 f"{protocol_of(text)}://BUCKET/PLATE"
             )
-        if not remote and text.startswith("file://"):
-            text = text[len("file://") :]
+        if not remote:
+            text = local_path(text)
         if remote:
             # The protocol in lower case, as its filesystem is chosen: s3fs would read "S3:"
             # as the bucket's name.

@@ -68,10 +68,14 @@ def is_url(text: str | os.PathLike[str]) -> bool:
 
 
 def local_path(text: str | os.PathLike[str]) -> str:
-    """The path a local ``text`` names: a ``file://`` URL's path, a plain path as it is."""
+    """The path a local ``text`` names: a ``file://`` URL's path, and ``~`` the home folder,
+    as fsspec takes them; any other path as it is."""
     text = os.fspath(text)
-    # Path("file:///data") would keep "file:" as a folder in the working directory.
-    return text.partition("://")[2] if "://" in text and not is_url(text) else text
+    # Path("file:///data") or Path("~/data") would make a folder "file:" or "~" in the
+    # working directory.
+    if "://" in text and not is_url(text):
+        text = text.partition("://")[2]
+    return os.path.expanduser(text)
 
 
 def names_nothing(url: str) -> bool:
