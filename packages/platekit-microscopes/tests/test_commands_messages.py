@@ -207,6 +207,21 @@ def test_a_folder_inside_a_plate_names_the_plate(tmp_path: Path, kind: str, insi
     )
 
 
+def test_an_empty_plate_path_is_refused_not_taken_for_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_plate("imagexpress", tmp_path / "Plate1")
+    monkeypatch.chdir(tmp_path)
+    for args in (("inspect", ""), ("convert", "", str(tmp_path / "out.zarr"))):
+        failed = platekit(*args, temporary=tmp_path / "tmp")
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr
+        assert failed.stderr == (
+            "platekit: the plate's path is empty (''); give its folder, or '.' for the working "
+            "directory\n"
+        )
+    assert not (tmp_path / "out.zarr").exists()
+
+
 def test_a_plate_three_levels_down_is_not_looked_for(tmp_path: Path) -> None:
     small_plate("imagexpress", tmp_path / "a" / "b" / "c" / "d")
     with pytest.raises(UnknownPlateError, match="each microscope handler looked for"):

@@ -50,8 +50,8 @@ class PlateSource:
     Made from a local path (``"plates/p1"``) or a URL (``"s3://bucket/p1"``,
     with fsspec's ``storage_options``); ``source / name`` names a file or
     folder inside it, sharing its backend and its listings. Pickles without
-    its listings, as its location and backend. Raises ``ValueError`` for a
-    URL that names no bucket or folder (``s3://``).
+    its listings, as its location and backend. Raises ``ValueError`` for an
+    empty path and a URL that names no bucket or folder (``s3://``).
     """
 
     def __init__(
@@ -63,6 +63,12 @@ class PlateSource:
         _listings: _Listings | None = None,
     ) -> None:
         text = os.fspath(location)
+        if not text:
+            # Often a shell variable that was never set: not the working directory.
+            raise ValueError(
+                f"the plate's path is empty ({text!r}); give its folder, or '.' for the "
+                "working directory"
+            )
         remote = protocol_of(text) not in ("file", "local")
         if names_nothing(text):
             raise ValueError(
