@@ -226,6 +226,10 @@ def test_a_bad_layout_is_refused_naming_the_value() -> None:
         layout(wells=("M01",))
     with pytest.raises(ValueError, match="fields must be a whole number of at least 1, not 0"):
         layout(fields=0)
+    # 5 x 8 is halved into 3 x 4, 2 x 2 and 1 x 1: a fifth level would repeat the last.
+    assert layout(image_shape=(5, 8), levels=4).levels == 4
+    with pytest.raises(ValueError, match="levels 5 is more than 5 x 8 images can be halved into"):
+        layout(image_shape=(5, 8), levels=5)
 
 
 def test_a_plate_of_another_layout_is_not_joined(tmp_path: Path) -> None:

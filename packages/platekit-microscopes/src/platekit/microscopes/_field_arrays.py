@@ -22,6 +22,19 @@ def level_plane_shape(shape: tuple[int, int], level: int) -> tuple[int, int]:
     return height, width
 
 
+def check_levels(levels: int, shape: tuple[int, int]) -> None:
+    """``ValueError`` when a level past the one that is 1 x 1 is asked for: it would repeat it."""
+    most = 1
+    while level_plane_shape(shape, most - 1) != (1, 1):
+        most += 1
+    if levels > most:
+        height, width = shape
+        raise ValueError(
+            f"levels {levels} is more than {height} x {width} images can be halved into: level "
+            f"{most} is 1 x 1 already; give at most {most} levels"
+        )
+
+
 def downsample_labels(labels: np.ndarray) -> np.ndarray:
     """Every second pixel of the last two axes: label values are kept, never averaged."""
     return labels[..., ::2, ::2]

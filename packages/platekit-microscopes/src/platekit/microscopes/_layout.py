@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from platekit.microscopes._field_arrays import check_levels
 from platekit.microscopes._model import Channel, PlateMetadata
 from platekit.microscopes._wells import normal_well, parse_well
 
@@ -60,6 +61,7 @@ class PlateLayout:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
         if len(self.image_shape) != 2 or min(self.image_shape) < 1:
             raise ValueError(f"image_shape must be (height, width), not {self.image_shape!r}")
+        check_levels(self.levels, self.image_shape)
         for well in self.wells:
             row, column = parse_well(well)
             if row > self.rows or column > self.columns:

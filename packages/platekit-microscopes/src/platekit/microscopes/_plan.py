@@ -234,7 +234,7 @@ def planes_per_well(meta: PlateMetadata) -> int:
 def make_plan(
     source: Plate, out: Path | StoreURL, ngff: str, levels: int, skip_bad_planes: bool
 ) -> _Plan:
-    from platekit.microscopes._field_arrays import level_plane_shape
+    from platekit.microscopes._field_arrays import check_levels, level_plane_shape
     from platekit.microscopes._ngff import axes
 
     meta = source.metadata
@@ -255,7 +255,7 @@ def make_plan(
         first = _first_readable(source, skip_bad_planes)
         shape, dtype = (int(first.shape[0]), int(first.shape[1])), str(first.dtype)
         meta.image_shape, meta.dtype = shape, dtype
-    _refuse_levels_below_a_pixel(levels, shape)
+    check_levels(levels, shape)
     names = [axis["name"] for axis in axes(meta)]
     sizes = {"t": meta.t_count, "c": len(meta.channels), "z": meta.z_count}
     outer = tuple(sizes[name] for name in names[:-2])
@@ -275,21 +275,6 @@ def make_plan(
         missing=frozenset(source.missing()),
         source=source.source,
     )
-
-
-def _refuse_levels_below_a_pixel(levels: int, shape: tuple[int, int]) -> None:
-    """``ValueError`` when a level past the one that is 1 x 1 is asked for: it would repeat it."""
-    from platekit.microscopes._field_arrays import level_plane_shape
-
-    most = 1
-    while level_plane_shape(shape, most - 1) != (1, 1):
-        most += 1
-    if levels > most:
-        height, width = shape
-        raise ValueError(
-            f"levels {levels} is more than {height} x {width} images can be halved into: level "
-            f"{most} is 1 x 1 already; give levels of at most {most} (--levels {most})"
-        )
 
 
 def _first_readable(source: Plate, skip_bad_planes: bool) -> np.ndarray:
