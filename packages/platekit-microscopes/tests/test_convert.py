@@ -117,6 +117,13 @@ def validate(out: Path, ngff: str) -> None:
             Image.from_zarr(zarr.open_group(str(out / entry.path / name), mode="r"))
 
 
+def test_levels_given_as_true_is_refused_not_taken_for_one(tmp_path: Path) -> None:
+    source = write_plate("imagexpress", tmp_path / "plate", wells=["A01"], shape=SHAPE)
+    with pytest.raises(ValueError, match=r"levels must be a whole number of at least 1, got True"):
+        convert(source, tmp_path / "out.zarr", levels=True)
+    assert not (tmp_path / "out.zarr").exists()
+
+
 def test_levels_past_one_pixel_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     source = write_plate("imagexpress", tmp_path / "plate", wells=["A01"], shape=(5, 8))
     # 8 x 5 is halved into 4 x 3, 2 x 2 and 1 x 1: four levels, and a fifth would repeat the last.

@@ -385,7 +385,7 @@ def _check_options(ngff: str, levels: int) -> None:
     from platekit.microscopes._ngff import check_version
 
     check_version(ngff)
-    if not isinstance(levels, int) or levels < 1:
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ValueError(f"levels must be a whole number of at least 1, got {levels!r}")
 
 
