@@ -387,6 +387,21 @@ def test_a_well_the_htd_does_not_select_is_left_out(tmp_path: Path) -> None:
     assert plate.metadata.extra["unlisted_files"] == 1
 
 
+def test_files_the_htd_does_not_list_are_said_to_be_left_out(tmp_path: Path) -> None:
+    folder = write_plate("imagexpress", tmp_path / "Plate1", wells=["A01", "A02"], channels=2)
+    htd = folder / "Plate1.HTD"
+    # An HTD of another run, one wave fewer: half the images are no plane of the plate.
+    htd.write_bytes(htd.read_bytes().replace(b'"NWavelengths", 2', b'"NWavelengths", 1'))
+    plate = open_plate(folder)
+    assert [key.channel for key, _ in plate.planes()] == [1, 1]
+    assert plate.metadata.notices == [
+        "2 image files name planes Plate1.HTD does not list (a well, site or wave it does not "
+        "select, or a time point or z step past its counts): left out of the plate; if they "
+        "belong to it, check that the HTD is this plate's own"
+    ]
+    assert open_plate(write_plate("imagexpress", tmp_path / "Plate2")).metadata.notices == []
+
+
 def test_a_missing_well_is_reported_plane_by_plane(tmp_path: Path) -> None:
     gone = [PlaneKey("B03", site, 1) for site in (1, 2)]
     folder = write_plate(

@@ -207,12 +207,22 @@ def scan_plate(plate: PlateSource, projections: bool = False) -> PlateScan:
     metadata = _metadata(plate, htd_path, layout, found, z_count)
     if unlisted[projections]:
         metadata.extra["unlisted_files"] = unlisted[projections]
+        metadata.notices.append(_unlisted_notice(unlisted[projections], htd_path.name))
     if projected:
         metadata.extra["projection_images"] = len(projected)
         metadata.notices.append(_projection_notice(len(projected), layout.z_count, projections))
     expected = len(layout.wells) * len(sites) * len(layout.channels) * z_count * layout.t_count
     missing = [] if len(found) == expected else _missing(metadata, found)
     return PlateScan(metadata, planes, missing)
+
+
+def _unlisted_notice(count: int, htd: str) -> str:
+    files = f"{count} image file{'' if count == 1 else 's'}"
+    return (
+        f"{files} name planes {htd} does not list (a well, site or wave it does not select, or "
+        "a time point or z step past its counts): left out of the plate; if they belong to it, "
+        "check that the HTD is this plate's own"
+    )
 
 
 def _projection_notice(count: int, z_count: int, projections: bool) -> str:
