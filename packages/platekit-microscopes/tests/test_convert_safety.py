@@ -297,6 +297,24 @@ def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_lost(tmp_pa
     assert convert(source, partial).wells_converted > 0
 
 
+def test_a_plate_that_may_not_be_read_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    locked_htd, locked_folder = plate(tmp_path / "P1"), plate(tmp_path / "P2")
+    htd = next(locked_htd.glob("*.HTD"))
+    htd.chmod(0)
+    locked_folder.chmod(0)
+    try:
+        for source, unreadable in ((locked_htd, htd), (locked_folder, locked_folder)):
+            refused = platekit_without_privileges("inspect", str(source))
+            assert refused.returncode == 1, refused.stdout
+            assert refused.stderr == (
+                f"platekit: cannot read {str(unreadable)!r} (Permission denied); check its "
+                "permissions and its folders', or run as a user who may read the plate\n"
+            )
+    finally:
+        htd.chmod(0o644)
+        locked_folder.chmod(0o755)
+
+
 def test_a_complete_read_only_output_is_still_complete(tmp_path: Path) -> None:
     source = plate(tmp_path / "P")
     out = tmp_path / "out.zarr"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +75,31 @@ def detect_microscope(
     finish, the command that finishes it, or else saying, per handler, what
     it looked for; :class:`AmbiguousPlateError` naming the handlers
     and their evidence, and how to choose, when several do;
-    ``FileNotFoundError``/``NotADirectoryError`` when ``path`` is no folder.
+    ``FileNotFoundError``/``NotADirectoryError`` when ``path`` is no folder;
+    ``PermissionError`` naming the file or folder of the plate that may not be read.
     """
     started = time.time_ns()
-    source = _plate_folder(_source(path, storage_options))
-    handler = _detect(source)
+    with _said_unreadable():
+        source = _plate_folder(_source(path, storage_options))
+        handler = _detect(source)
     if not isinstance(path, PlateSource):
         settled_listings.remember(source, started)
     return handler
+
+
+@contextmanager
+def _said_unreadable() -> Iterator[None]:
+    """A plate's file or folder that may not be read is said in one sentence with what to do."""
+    try:
+        yield
+    except PermissionError as exc:
+        # Only the system's own refusals, which name the file: others are sentences already.
+        if exc.filename is None or exc.strerror is None:
+            raise
+        raise PermissionError(
+            f"cannot read {os.fsdecode(exc.filename)!r} ({exc.strerror}); check its permissions "
+            "and its folders', or run as a user who may read the plate"
+        ) from None
 
 
 def _detect(source: PlateSource) -> MicroscopeHandler:
@@ -187,6 +205,17 @@ def open_plate(
     and ``ImportError`` saying what to install for a URL whose filesystem is missing.
     """
     started = time.time_ns()
+    with _said_unreadable():
+        return _open(path, microscope, projections, storage_options, started)
+
+
+def _open(
+    path: str | os.PathLike[str] | PlateSource,
+    microscope: str,
+    projections: bool,
+    storage_options: dict[str, Any] | None,
+    started: int,
+) -> Plate:
     source = _plate_folder(_source(path, storage_options))
     handler = _detect(source) if microscope == "auto" else handler_for(microscope)
     given = _given(handler, source)
