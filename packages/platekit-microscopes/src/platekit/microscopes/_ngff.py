@@ -23,14 +23,17 @@ ZARR_FORMAT: dict[str, Literal[2, 3]] = {"0.5": 3, "0.4": 2}
 _PALETTE = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
 
 
-def check_version(ngff: str) -> str:
-    """``ngff`` if platekit writes it; ``ValueError`` naming the versions it writes otherwise."""
+def check_version(ngff: object) -> str:
+    """``ngff`` if platekit writes it; ``ValueError`` naming the versions it writes otherwise.
+
+    Callers pass what a user gave, which may be the number 0.5 for the text ``"0.5"``.
+    """
     if not isinstance(ngff, str) and str(ngff) in ZARR_FORMAT:
         raise ValueError(
             f"the NGFF version is text, {str(ngff)!r}, not the number {ngff!r}; "
             f"pass ngff={str(ngff)!r}"
         )
-    if ngff not in ZARR_FORMAT:
+    if not isinstance(ngff, str) or ngff not in ZARR_FORMAT:
         raise ValueError(
             f"platekit writes OME-NGFF {' and '.join(sorted(ZARR_FORMAT))}, not {ngff!r}; "
             "use 0.5 (Zarr v3) or 0.4 (Zarr v2, for readers that lack Zarr v3)"
