@@ -101,6 +101,22 @@ def test_a_failed_demo_keeps_a_folder_the_user_already_had(
     (tmp_path / "mine.txt").write_text("kept")
     assert main(["demo", "--microscope", "omezarr", str(tmp_path)]) == 1
     assert (tmp_path / "mine.txt").read_text() == "kept"
+    # What the failed demo wrote is gone, so the same command can be run again.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["mine.txt"]
+
+
+@pytest.mark.parametrize("name", ["ExamplePlate", "ExamplePlate.zarr"])
+def test_a_demo_never_writes_over_what_its_folder_holds(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / name
+    mine.mkdir()
+    (mine / "notes.txt").write_text("kept")
+    assert main(["demo", str(tmp_path)]) == 1
+    assert (mine / "notes.txt").read_text() == "kept"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert repr(str(mine)) in line and "give another folder, or remove it first" in line
 
 
 def test_convert_prints_the_plates_notices_and_opens_it_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, TypeVar
@@ -288,12 +289,16 @@ def _stays(folder: Path) -> str:
     )
 
 
+#: What the demo writes in its folder: the synthetic plate and its conversion.
+DEMO_NAMES = ("ExamplePlate", "ExamplePlate.zarr")
+
+
 def _example(kind: str, folder: Path) -> Path:
     from platekit.microscopes.testing import write_plate
 
     return write_plate(
         kind,
-        folder / "ExamplePlate",
+        folder / DEMO_NAMES[0],
         wells=["A01", "A02", "B01", "B02"],
         sites=4,
         channels=2,
@@ -579,6 +584,14 @@ class DemoCommand(Command):
         if args.folder:
             folder = Path(args.folder)
             made = not folder.exists()
+            # What a demo writes never replaces what is there: an earlier demo's or the user's.
+            taken = [name for name in DEMO_NAMES if os.path.lexists(folder / name)]
+            if taken:
+                return _fail(
+                    f"{str(folder / taken[0])!r} exists already, and the demo writes "
+                    f"{' and '.join(DEMO_NAMES)} in {args.folder!r}; give another folder, or "
+                    "remove it first"
+                )
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -594,6 +607,9 @@ class DemoCommand(Command):
             # A failed demo leaves nothing behind that it made.
             if code != 0 and made:
                 _remove(folder)
+            elif code != 0:
+                for name in DEMO_NAMES:  # none was there before
+                    _remove(folder / name)
         if code == 0 and not args.folder:
             print(_stays(folder))
         return code
@@ -607,7 +623,7 @@ def _demo(kind: str, folder: Path) -> int:
     plate = open_plate(source)
     print(f"2. platekit detected it as {plate.microscope!r} and read:")
     print_plate(plate)
-    out = folder / "ExamplePlate.zarr"
+    out = folder / DEMO_NAMES[1]
     print(f"3. converting it to {out}")
     code = convert_and_report(plate, str(out), quiet=False, overwrite=True)
     if code == 0:
