@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zarr
 
 from platekit.microscopes import (
     MICROSCOPE_HANDLERS,
@@ -288,14 +289,24 @@ class _OmeZarrContract(HandlerContract):
         image = shutil.copytree(plate / "A" / "1" / "0", tmp_path / "image.zarr")
         handler = MICROSCOPE_HANDLERS["omezarr"]()
         assert handler.detect(image) is None
-        with pytest.raises(UnknownPlateError, match="omezarr: looked for"):
-            detect_microscope(image)
+        # Said the same whether or not the format was named, in place of what each handler
+        # looked for.
+        for microscope in ("auto", "omezarr"):
+            with pytest.raises(UnknownPlateError, match="is an OME-Zarr image") as caught:
+                open_plate(image, microscope=microscope)
+            assert "looked for" not in str(caught.value)
         with pytest.raises(UnknownPlateError, match="is an OME-Zarr image"):
-            open_plate(image, microscope="omezarr")
+            detect_microscope(image)
         with pytest.raises(UnknownPlateError, match="one well of an OME-Zarr plate"):
             open_plate(plate / "A" / "1", microscope="omezarr")
+        group = tmp_path / "group.zarr"
+        zarr.open_group(group, mode="w", zarr_format=3)
+        with pytest.raises(UnknownPlateError, match="a Zarr group without OME-NGFF 'plate'"):
+            detect_microscope(group)
         empty = tmp_path / "empty"
         empty.mkdir()
+        with pytest.raises(UnknownPlateError, match="omezarr: looked for"):
+            detect_microscope(empty)
         with pytest.raises(FileNotFoundError, match=r"neither a zarr\.json"):
             open_plate(empty, microscope="omezarr")
 

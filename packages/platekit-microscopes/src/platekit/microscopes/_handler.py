@@ -158,6 +158,16 @@ class MicroscopeHandler(metaclass=AutoRegisterMeta):
             return None
         return local_path(found)  # type: ignore[no-any-return]
 
+    def near_miss(self, plate: PlateLocation) -> str | None:
+        """A sentence saying what ``plate`` is when it is close to this format but no plate of it.
+
+        Asked only of a folder no handler detects, so that an OME-Zarr
+        image, say, is told to be an image rather than given the list of
+        what every handler looked for. ``None`` (the default) when there is
+        nothing to say. Never raises.
+        """
+        return None
+
     @abstractmethod
     def scan(self, plate: PlateLocation) -> PlateScan:
         """The plate's metadata and where each of its planes is.

@@ -128,6 +128,14 @@ def _detect(source: PlateSource) -> MicroscopeHandler:
         from platekit.microscopes._folder_hints import unknown_folder_hint
 
         folder = source.local
+        hint = (
+            None
+            if folder is None
+            else unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
+        )
+        hint = hint or _near_miss(source, usable)
+        if hint:
+            raise UnknownPlateError(hint)
         if folder is None:
             # Not a local folder, so no hints from its neighbours: one line, what each sought.
             sought = "; ".join(
@@ -139,11 +147,9 @@ def _detect(source: PlateSource) -> MicroscopeHandler:
                 f"files ({sought}); check that the URL names a plate folder, or name its "
                 "format with --microscope"
             )
-        hint = unknown_folder_hint(folder, lambda sub: _recognised(sub, usable))
         listing = "\n".join(looked)
         raise UnknownPlateError(
-            hint
-            or f"{source.location!r} is not a plate platekit can read; each microscope handler "
+            f"{source.location!r} is not a plate platekit can read; each microscope handler "
             f"looked for its own files:\n{listing}"
         )
     found = ", ".join(f"{handler.name} ({_shown(evidence, source)})" for handler, evidence in fits)
@@ -163,6 +169,15 @@ def _source(
     source = PlateSource(path, storage_options)
     settled_listings.reuse(source)
     return source
+
+
+def _near_miss(source: PlateSource, handlers: list[MicroscopeHandler]) -> str | None:
+    """The first handler's sentence on what ``source``, which none detects, is instead."""
+    for handler in handlers:
+        said = handler.near_miss(_given(handler, source))
+        if said:
+            return said
+    return None
 
 
 def _recognised(folder: Path, handlers: list[MicroscopeHandler]) -> bool:

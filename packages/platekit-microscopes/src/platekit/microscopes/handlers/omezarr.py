@@ -116,6 +116,15 @@ class OmeZarrHandler(MicroscopeHandler):
         except PlateFormatError as exc:
             return Path(exc.path) if as_source(plate).is_local else as_source(exc.path)
 
+    def near_miss(self, plate: Path | PlateSource) -> str | None:
+        """What a Zarr group that is no plate is (an image, a well), or ``None`` for no group."""
+        folder = as_source(plate)
+        try:
+            found = root(folder)
+        except (OSError, PlateFormatError):
+            return None
+        return None if found is None else not_a_plate(folder, found)
+
     def scan(self, plate: Path | PlateSource) -> PlateScan:
         """The plate's metadata and each plane's address, from its JSON files alone.
 
