@@ -187,3 +187,10 @@ def test_files_are_found_without_case_in_listing_order(tmp_path: Path, odd: str)
     assert not source.has_file_without_case("htd")
     assert source.find("B.HTD") is not None and source.find("B.HTD").name == "b.HTD"
     assert source.find("a.txt") is None
+
+
+def test_a_plate_path_given_as_bytes_opens_as_its_text_does(tmp_path: Path) -> None:
+    source = write_plate("imagexpress", tmp_path / "P", wells=["A01"])
+    given = os.fsencode(source)
+    assert detect_microscope(given).name == "imagexpress"  # type: ignore[arg-type]
+    assert list(open_plate(given).planes()) == list(open_plate(source).planes())  # type: ignore[arg-type]

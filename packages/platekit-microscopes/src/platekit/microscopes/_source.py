@@ -62,7 +62,8 @@ class PlateSource:
         backend: FsspecBackend | None = None,
         _listings: _Listings | None = None,
     ) -> None:
-        text = os.fspath(location)
+        # A path given as bytes, as os functions take it, is read as they read it.
+        text = os.fsdecode(location)
         if not text:
             # Often a shell variable that was never set: not the working directory.
             raise ValueError(
