@@ -109,7 +109,7 @@ class DiskBackend(StorageBackend):
             # The reader's own message names neither the file nor its format.
             raise ValueError(
                 f"{source!r} is not a readable {fmt.name} file ({type(exc).__name__}: {exc}); "
-                "it may be damaged, or hold something else than its suffix says: pass "
+                "it may be damaged, or hold something other than its suffix says: pass "
                 "format=NAME to read it as another format"
             ) from exc
 
