@@ -89,6 +89,32 @@ def test_an_lzw_file_cut_short_is_a_bad_plane_not_a_padded_one(
     assert libtiff_calls == []
 
 
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_a_strip_shorter_than_its_rows_is_a_bad_plane_not_a_padded_one(
+    tmp_path: Path, compression: str | None
+) -> None:
+    # The file is whole, but its last strip says it holds fewer bytes than its rows need:
+    # tifffile 2026.11.12 and later fill the rest with zeros and only log it.
+    path = tmp_path / "short.tif"
+    tifffile.imwrite(path, _plane(), compression=compression, rowsperstrip=37)
+    with tifffile.TiffFile(path, mode="r+b") as tiff:
+        tag = tiff.pages.first.tags["StripByteCounts"]
+        counts = list(tag.value)
+        counts[-1] //= 3
+        tag.overwrite(tuple(counts))
+    with pytest.raises(BadPlaneError, match=path.name) as raised:
+        read_tiff_plane(path)
+    assert "--skip-bad-planes" in str(raised.value)
+
+
+def test_a_tiff_cut_before_its_strips_says_it_is_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, _plane())  # uncompressed: no codec stands between the cut and the read
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(BadPlaneError, match=rf"{path.name}.* is truncated \(its image data runs"):
+        read_tiff_plane(path)
+
+
 def test_when_libtiff_fails_tifffile_decodes_the_plane(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

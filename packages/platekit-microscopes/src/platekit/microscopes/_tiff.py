@@ -4,9 +4,17 @@ tifffile reads every TIFF; a plain LZW plane (one page, one sample, strips
 or tiles), the common case in Harmony and MetaXpress exports, is decoded by
 imagecodecs' libtiff instead, whose LZW decoder runs about twice as fast as
 the one tifffile calls strip by strip.
+
+A plane cut short is a bad plane, never one padded with zeros: tifffile
+2026.11.12 and later pad a strip or tile that ends early, saying so only in
+its log, so the file's length is checked against the plane's strips first,
+and tifffile's report of a padded strip is listened for while it decodes.
 """
 
 from __future__ import annotations
+
+import logging
+import threading
 
 from platekit.microscopes._codecs import MissingCodecError, compression_name, undecodable_codec
 from platekit.microscopes._errors import BadPlaneError
@@ -48,10 +56,17 @@ def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
             codec = undecodable_codec(page)
             if codec is not None:
                 raise MissingCodecError(path, codec)
+            short = _cut_short(page, tiff.filehandle.size)
+            if short is not None:
+                raise BadPlaneError(path, f"is truncated ({short}); copy it again, or {_SKIP_HINT}")
             array = _libtiff_plane(file, page)
             try:
                 if array is None:
-                    array = page.asarray()
+                    array = _tifffile_plane(page)
+            except _Padded as exc:
+                raise BadPlaneError(
+                    path, f"is damaged: {exc}; copy it again, or {_SKIP_HINT}"
+                ) from None
             except ValueError as exc:
                 # The codec tables can pass a page whose decoding still needs imagecodecs.
                 if "imagecodecs" in str(exc):
@@ -78,6 +93,55 @@ def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
             path, f"holds an image of shape {array.shape}, not one 2-D plane; {_SKIP_HINT}"
         )
     return array
+
+
+def _cut_short(page: Any, size: int) -> str | None:
+    """Why the file, ``size`` bytes long, cannot hold all of ``page``'s image data, or ``None``."""
+    segments = list(zip(page.dataoffsets, page.databytecounts, strict=False))
+    if not segments:
+        return "it holds no image data"
+    end = max(offset + count for offset, count in segments)
+    if end > size:
+        return f"its image data runs to byte {end}, past its end at byte {size}"
+    return None
+
+
+class _Padded(Exception):
+    """tifffile padded a strip or tile of the plane that decoded short."""
+
+
+class _PaddedReports(logging.Handler):
+    """Keeps, per thread, tifffile's last report of a strip or tile it padded."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "padded" in message:
+            self.seen.message = message
+
+
+_padded_reports: _PaddedReports | None = None
+_install = threading.Lock()
+
+
+def _tifffile_plane(page: Any) -> np.ndarray:
+    """``page`` decoded by tifffile in this thread; ``_Padded`` when it padded a segment."""
+    global _padded_reports
+    with _install:
+        if _padded_reports is None:
+            _padded_reports = _PaddedReports()
+            logging.getLogger("tifffile").addHandler(_padded_reports)
+    reports = _padded_reports
+    reports.seen.message = None
+    # One thread, so that tifffile's report comes from the thread that listens for it.
+    array = page.asarray(maxworkers=1)
+    said = reports.seen.message
+    if said is not None:
+        raise _Padded(f"tifffile filled a part of it that decoded short ({said})")
+    return array  # type: ignore[no-any-return]
 
 
 def _libtiff_plane(file: IO[bytes], page: Any) -> np.ndarray | None:
