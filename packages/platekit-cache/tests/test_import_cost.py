@@ -23,10 +23,10 @@ HEAVY = {
 }
 
 
-# All a warm load may import: the record store's own modules, and 26 modules of
-# the standard library: json (which reads the record), threading (the store's
-# locks) and math (the timestamp check), with the modules these import in turn,
-# their private helpers among them.
+# All a warm load may import: the record store's own modules, and 26 modules
+# (27 from Python 3.13) of the standard library: json (which reads the record),
+# threading (the store's locks) and math (the timestamp check), with the modules
+# these import in turn, their private helpers among them.
 WARM_RECORD_MODULES = {
     "math",
     "platekit",
@@ -59,6 +59,8 @@ WARM_RECORD_MODULES = {
     "_functools",
     "_operator",
     "_weakrefset",
+    # Imported by threading from Python 3.13 on.
+    "warnings",
 }
 
 

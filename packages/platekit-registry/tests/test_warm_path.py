@@ -134,10 +134,11 @@ WARM_MODULES = {
     "platekit.registry._secondary",  # this root declares a secondary registry
     "platekit.registry._sources",
 }
-# And 27 modules of the standard library: json (which reads the index),
-# threading (the locks of registries and of the cache), collections.abc (the
-# registries' Mapping bases) and math (the record's timestamp check), with the
-# modules these import in turn, their own private helpers among them.
+# And 27 modules (28 from Python 3.13) of the standard library: json (which
+# reads the index), threading (the locks of registries and of the cache),
+# collections.abc (the registries' Mapping bases) and math (the record's
+# timestamp check), with the modules these import in turn, their own private
+# helpers among them.
 STANDARD_MODULES = {
     "math",
     "json",
@@ -166,6 +167,8 @@ STANDARD_MODULES = {
     "_functools",
     "_operator",
     "_weakrefset",
+    # Imported by threading from Python 3.13 on.
+    "warnings",
 }
 
 
