@@ -379,6 +379,20 @@ class _OmeZarrContract(HandlerContract):
             root, ["A", "B"], ["1", "2", "3"], ["A/1", "B/3"], fmt=fmt, name="made elsewhere"
         )
         shape = (2, 3, 16, 20)  # c, z, y, x
+        window = {"min": 0, "max": 65535, "start": 0, "end": 4095}
+        omero: Any = {
+            "channels": [
+                {"label": "DAPI", "color": "0000FF", "window": window},
+                {"label": "GFP", "color": "00FF00", "window": window},
+            ]
+        }
+        try:  # ome-zarr 0.21 and later take the block as ome-zarr-models' Omero, not a dict
+            import ome_zarr.classes  # noqa: F401
+            from ome_zarr_models.common.omero import Omero
+        except ImportError:
+            pass
+        else:
+            omero = Omero.model_validate(omero)
         for path, well in (("A/1", "A01"), ("B/3", "B03")):
             group = root.require_group(path)
             write_well_metadata(group, [{"path": "0"}, {"path": "1"}], fmt=fmt)
@@ -402,20 +416,7 @@ class _OmeZarrContract(HandlerContract):
                     scale_factors=(2,),
                     scale={"c": 1.0, "z": 1.5, "y": 0.25, "x": 0.25},
                     axes_units={"z": "micrometer", "y": "micrometer", "x": "micrometer"},
-                    omero={
-                        "channels": [
-                            {
-                                "label": "DAPI",
-                                "color": "0000FF",
-                                "window": {"min": 0, "max": 65535, "start": 0, "end": 4095},
-                            },
-                            {
-                                "label": "GFP",
-                                "color": "00FF00",
-                                "window": {"min": 0, "max": 65535, "start": 0, "end": 4095},
-                            },
-                        ]
-                    },
+                    omero=omero,
                 )
         plate = open_plate(folder)
         meta = plate.metadata
