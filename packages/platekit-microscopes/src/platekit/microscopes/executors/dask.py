@@ -22,6 +22,12 @@ Progress travels as worker events (one per task at most every 0.2 s);
 a cancel or Ctrl-C sets a Dask ``Event`` the tasks look at between planes
 and cancels the futures, so the output stays resumable. A task holds its
 outputs' locks shared while it runs (:func:`.._lock.held_shared`).
+
+A task's result comes back wrapped (:class:`_Returned`), so that a task may
+return anything, ``None`` too, and a finished future holding anything else
+is known for a result Dask lost with the worker that held it: the task is
+run again, under a new key, at most :data:`LOST_RESULT_RETRIES` times,
+after which it ends with :class:`~platekit.microscopes._plan.WorkerLostError`.
 """
 
 from __future__ import annotations
@@ -31,13 +37,14 @@ import signal
 import threading
 import time
 import uuid
+from typing import Any, NamedTuple
 
 from platekit.microscopes._executor import Executor, check_workers
+from platekit.microscopes._plan import WorkerLostError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any
 
     from platekit.microscopes._executor import Flag, Task
 
@@ -53,6 +60,8 @@ _POLL = 0.02
 _REPORT_EVERY = 0.2
 #: The longest a task goes without looking at the cancel event, in seconds.
 _CANCEL_EVERY = 0.5
+#: How many times a task whose result Dask lost with its worker is run again.
+LOST_RESULT_RETRIES = 2
 
 #: Dask settings for the LocalCluster the executor starts, whose workers live as long as the run.
 LOCAL_CLUSTER_CONFIG: dict[str, object] = {
@@ -293,6 +302,7 @@ class _Run:
             pure=False,
         )
         index_of = {future.key: index for index, future in enumerate(futures)}
+        lost = [0] * len(tasks)
         pending = set(futures)
         # Hands over each future as it ends, at a constant cost however many are pending.
         ended = dask.as_completed(futures, with_results=False)
@@ -311,6 +321,14 @@ class _Run:
                     # Let go at once: a key still held is computed again when its worker
                     # dies, which would write the well again after the plate is done.
                     future.release()
+                    if isinstance(error, _LostResult) and lost[index] < LOST_RESULT_RETRIES:
+                        # Writing a well again starts it afresh, as Dask does when it reschedules.
+                        lost[index] += 1
+                        again = self._submit_again(tasks[index], index, lost[index])
+                        index_of[again.key] = index
+                        pending.add(again)
+                        ended.add(again)
+                        continue
                     done(index, result, error)
                 if cancel is not None and cancel.is_set():
                     stop.set()
@@ -323,6 +341,16 @@ class _Run:
             report_count = self._take_reported()
             if report_count:
                 report(report_count)
+
+    def _submit_again(self, task: Task, index: int, attempt: int) -> Any:
+        """``task`` submitted once more, whose result was lost, under a key never used before."""
+        return self._client.submit(
+            _run_task,
+            task,
+            name=self._name,
+            key=f"{self._name}-{index}-again-{attempt}",
+            pure=False,
+        )
 
 
 def _wind_down(client: Any, stop: Any, pending: set[Any]) -> None:
@@ -343,12 +371,31 @@ def _wind_down(client: Any, stop: Any, pending: set[Any]) -> None:
         client.cancel(list(pending))
 
 
-def _outcome(future: Any) -> tuple[Any, BaseException | None]:
-    """The task's result and ``None``, or ``None`` and what it raised."""
-    from platekit.microscopes._plan import WorkerLostError
+class _Returned(NamedTuple):
+    """What a task returned, as :func:`_run_task` hands it back: told apart from a lost result."""
 
+    value: Any
+
+
+class _LostResult(WorkerLostError):
+    """A finished task's result that Dask lost with its worker: the task may run again."""
+
+
+def _outcome(future: Any) -> tuple[Any, BaseException | None]:
+    """The task's result and ``None``, or ``None`` and what it raised.
+
+    A finished future that holds no :class:`_Returned` lost its result with
+    its worker: the error is then a :class:`_LostResult`.
+    """
     if future.status == "finished":
-        return future.result(), None
+        held = future.result()
+        if isinstance(held, _Returned):
+            return held.value, None
+        return None, _LostResult(
+            f"Dask lost the result of a task of the conversion with the worker that held it, "
+            f"again and again (it gave {type(held).__name__} in place of the result); run the "
+            "conversion again to finish it"
+        )
     error = future.exception()
     if type(error).__name__ == "KilledWorker":
         return None, WorkerLostError(
@@ -395,7 +442,7 @@ class _RemoteFlag:
         return self._set
 
 
-def _run_task(task: Task, *, name: str) -> Any:
+def _run_task(task: Task, *, name: str) -> _Returned:
     """Run ``task`` on a Dask worker, holding its outputs' locks, reporting and cancellable."""
     from platekit.microscopes._lock import held_shared
     from platekit.microscopes.executors._dask_worker import match_threads
@@ -406,6 +453,6 @@ def _run_task(task: Task, *, name: str) -> Any:
     reporter = _Reporter(worker, name)
     try:
         with held_shared(task.holds):
-            return task(reporter, _RemoteFlag(name))
+            return _Returned(task(reporter, _RemoteFlag(name)))
     finally:
         reporter.flush()
