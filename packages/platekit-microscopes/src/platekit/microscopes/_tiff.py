@@ -62,11 +62,7 @@ def read_tiff_plane(path: Path | PlateSource) -> np.ndarray:
             array = _libtiff_plane(file, page)
             try:
                 if array is None:
-                    array = _tifffile_plane(page)
-            except _Padded as exc:
-                raise BadPlaneError(
-                    path, f"is damaged: {exc}; copy it again, or {_SKIP_HINT}"
-                ) from None
+                    array = _tifffile_plane(path, page)
             except ValueError as exc:
                 # The codec tables can pass a page whose decoding still needs imagecodecs.
                 if "imagecodecs" in str(exc):
@@ -106,10 +102,6 @@ def _cut_short(page: Any, size: int) -> str | None:
     return None
 
 
-class _Padded(Exception):
-    """tifffile padded a strip or tile of the plane that decoded short."""
-
-
 class _PaddedReports(logging.Handler):
     """Keeps, per thread, tifffile's last report of a strip or tile it padded."""
 
@@ -123,34 +115,32 @@ class _PaddedReports(logging.Handler):
             self.seen.message = message
 
 
-_padded_reports: _PaddedReports | None = None
-_install = threading.Lock()
+_PADDED = _PaddedReports()
+logging.getLogger("tifffile").addHandler(_PADDED)
 
 
-def _tifffile_plane(page: Any) -> np.ndarray:
-    """``page`` decoded by tifffile in this thread; ``_Padded`` when it padded a segment."""
-    global _padded_reports
-    with _install:
-        if _padded_reports is None:
-            _padded_reports = _PaddedReports()
-            logging.getLogger("tifffile").addHandler(_padded_reports)
-    reports = _padded_reports
-    reports.seen.message = None
+def _tifffile_plane(path: Path | PlateSource, page: Any) -> np.ndarray:
+    """``page`` decoded by tifffile; :class:`BadPlaneError` when it padded a part of it."""
+    _PADDED.seen.message = None
     # One thread, so that tifffile's report comes from the thread that listens for it.
     array = page.asarray(maxworkers=1)
-    said = reports.seen.message
+    said = _PADDED.seen.message
     if said is not None:
-        raise _Padded(f"tifffile filled a part of it that decoded short ({said})")
+        raise BadPlaneError(
+            path,
+            f"is damaged: tifffile filled a part of it that decoded short ({said}); copy it "
+            f"again, or {_SKIP_HINT}",
+        )
     return array  # type: ignore[no-any-return]
 
 
 def _libtiff_plane(file: IO[bytes], page: Any) -> np.ndarray | None:
     """The page decoded by libtiff when it is a plain plane libtiff decodes faster, else ``None``.
 
-    ``None`` also for a file cut short before the page's last strip or tile
-    (libtiff would fill the gap), and when libtiff fails or gives another shape
-    or dtype than tifffile reads: tifffile then decodes the page, and says what
-    is wrong.
+    ``None`` also for a page with an empty strip or tile (libtiff would fill
+    it), and when libtiff fails or gives another shape or dtype than tifffile
+    reads: tifffile then decodes the page, and says what is wrong. A file cut
+    short never gets here (:func:`_cut_short`).
     """
     if (
         page.compression not in _LIBTIFF_FASTER
@@ -159,15 +149,13 @@ def _libtiff_plane(file: IO[bytes], page: Any) -> np.ndarray | None:
         or len(page.shape) != 2
     ):
         return None
+    if 0 in page.databytecounts:
+        return None
     try:
         import imagecodecs
 
         file.seek(0)
-        data = file.read()
-        end = max(o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=True))
-        if end > len(data) or 0 in page.databytecounts:
-            return None
-        array = imagecodecs.tiff_decode(data)
+        array = imagecodecs.tiff_decode(file.read())
     except Exception:
         return None
     if array.shape != page.shape or array.dtype != page.dtype:
