@@ -249,16 +249,14 @@ def bench_executors(
 
         return run
 
-    one_plate, small_plate = (
-        take_turns(
-            {
-                "processes, 2 workers": one("processes", source),
-                "dask, 2 workers": one("dask", source),
-            },
-            rounds,
-        )
-        for source in (plate, plates[0])
-    )
+    def side_by_side(source: Path) -> dict[str, float]:
+        runs = {
+            "processes, 2 workers": one("processes", source),
+            "dask, 2 workers": one("dask", source),
+        }
+        return take_turns(runs, rounds)
+
+    one_plate, small_plate = side_by_side(plate), side_by_side(plates[0])
     four = take_turns(
         {
             "dask, 1 worker, 1 core": screen("dask", 1),
